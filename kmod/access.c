@@ -1,0 +1,397 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Accesses: how a software device -- one with no IOMMU of its own, the
+ * RFC's "SW mdev" -- reaches memory through an IOAS.  It binds without any
+ * security context and uses IOVAs only through these helpers: pin pages
+ * (the pages stay pinned until it unpins them), or copy bytes in or out.
+ * An unmap over pinned pages calls the access's unmap callback, which
+ * must unpin them; the unmap then completes.
+ */
+#include <linux/highmem.h>
+#include <linux/iommu.h>
+#include <linux/slab.h>
+
+#include "iommufd_private.h"
+
+struct iommufd_access *
+iommufd_access_create(struct iommufd_ctx *ictx,
+		      const struct iommufd_access_ops *ops, void *data)
+{
+	struct iommufd_access *access;
+
+	access = kzalloc(sizeof(*access), GFP_KERNEL_ACCOUNT);
+	if (!access)
+		return ERR_PTR(-ENOMEM);
+	access->ictx = ictx;
+	access->ops = ops;
+	access->data = data;
+	mutex_init(&access->ioas_lock);
+	INIT_LIST_HEAD(&access->ioas_item);
+	iommufd_ctx_get(ictx);
+	iommufd_stats_object(1);
+	return access;
+}
+
+void iommufd_access_destroy(struct iommufd_access *access)
+{
+	iommufd_access_detach(access);
+	iommufd_ctx_put(access->ictx);
+	mutex_destroy(&access->ioas_lock);
+	kfree(access);
+	iommufd_stats_object(-1);
+}
+
+static int iommufd_access_join(struct iommufd_access *access,
+			       struct iommufd_ioas *ioas)
+{
+	int rc;
+
+	if (access->ops->needs_pin_pages) {
+		rc = iopt_add_access_alignment(&ioas->iopt, PAGE_SIZE);
+		if (rc)
+			return rc;
+	}
+	mutex_lock(&ioas->iopt.access_lock);
+	list_add_tail(&access->ioas_item, &ioas->iopt.accesses);
+	mutex_unlock(&ioas->iopt.access_lock);
+	return 0;
+}
+
+/* Stop notifications from @ioas and make the driver unpin everything. */
+static void iommufd_access_leave(struct iommufd_access *access,
+				 struct iommufd_ioas *ioas)
+{
+	mutex_lock(&ioas->iopt.access_lock);
+	list_del_init(&access->ioas_item);
+	mutex_unlock(&ioas->iopt.access_lock);
+	access->ops->unmap(access->data, 0, ULONG_MAX);
+	if (access->ops->needs_pin_pages)
+		iopt_remove_access_alignment(&ioas->iopt);
+}
+
+int iommufd_access_attach(struct iommufd_access *access, u32 ioas_id)
+{
+	struct iommufd_ioas *ioas;
+	int rc;
+
+	mutex_lock(&access->ioas_lock);
+	if (access->ioas_unpin) {
+		mutex_unlock(&access->ioas_lock);
+		return -EINVAL;
+	}
+	ioas = iommufd_get_ioas(access->ictx, ioas_id);
+	if (IS_ERR(ioas)) {
+		mutex_unlock(&access->ioas_lock);
+		return PTR_ERR(ioas);
+	}
+	rc = iommufd_access_join(access, ioas);
+	if (rc) {
+		iommufd_put_object(&ioas->obj);
+	} else {
+		/* The lookup's reference becomes the access's. */
+		access->ioas = ioas;
+		access->ioas_unpin = ioas;
+	}
+	mutex_unlock(&access->ioas_lock);
+	return rc;
+}
+
+/* Detach the current IOAS; the lookup reference is given back. */
+static struct iommufd_ioas *iommufd_access_take_ioas(struct iommufd_access *access)
+{
+	struct iommufd_ioas *ioas;
+
+	mutex_lock(&access->ioas_lock);
+	ioas = access->ioas_unpin;
+	access->ioas = NULL;	/* no new pins from here on */
+	mutex_unlock(&access->ioas_lock);
+	return ioas;
+}
+
+void iommufd_access_detach(struct iommufd_access *access)
+{
+	struct iommufd_ioas *ioas = iommufd_access_take_ioas(access);
+
+	if (!ioas)
+		return;
+	iommufd_access_leave(access, ioas);
+	mutex_lock(&access->ioas_lock);
+	access->ioas_unpin = NULL;
+	mutex_unlock(&access->ioas_lock);
+	iommufd_put_object(&ioas->obj);
+}
+
+/*
+ * Move @access to another IOAS.  Pins on the old one are released through
+ * the unmap callback before the access can pin on the new one.
+ */
+int iommufd_access_replace(struct iommufd_access *access, u32 ioas_id)
+{
+	struct iommufd_ioas *new, *old;
+	int rc;
+
+	new = iommufd_get_ioas(access->ictx, ioas_id);
+	if (IS_ERR(new))
+		return PTR_ERR(new);
+	mutex_lock(&access->ioas_lock);
+	old = access->ioas_unpin;
+	mutex_unlock(&access->ioas_lock);
+	if (!old) {
+		rc = -ENOENT;
+		goto err_put;
+	}
+	if (old == new) {
+		rc = 0;
+		goto err_put;
+	}
+	rc = iommufd_access_join(access, new);
+	if (rc)
+		goto err_put;
+	old = iommufd_access_take_ioas(access);
+	iommufd_access_leave(access, old);
+	mutex_lock(&access->ioas_lock);
+	access->ioas = new;
+	access->ioas_unpin = new;
+	mutex_unlock(&access->ioas_lock);
+	iommufd_put_object(&old->obj);
+	return 0;
+
+err_put:
+	iommufd_put_object(&new->obj);
+	return rc;
+}
+
+/* Called by unmap with no IOAS lock held; may sleep in the callbacks. */
+void iommufd_access_notify_unmap(struct io_pagetable *iopt,
+				 unsigned long iova, unsigned long length)
+{
+	struct iommufd_access *access;
+
+	mutex_lock(&iopt->access_lock);
+	list_for_each_entry(access, &iopt->accesses, ioas_item)
+		access->ops->unmap(access->data, iova, length);
+	mutex_unlock(&iopt->access_lock);
+}
+
+/* One piece of an IOVA range: the part of one area it covers. */
+struct iopt_piece {
+	struct iopt_area *area;
+	unsigned long start;	/* IOVA */
+	unsigned long last;
+};
+
+typedef int (*iopt_piece_fn)(struct iopt_piece *p, void *arg);
+
+static unsigned long piece_byte(struct iopt_piece *p)
+{
+	return p->area->pages_byte + (p->start - p->area->node.start);
+}
+
+/*
+ * Walk [iova, last] area by area, calling @fn on each piece.  The range
+ * must be mapped without holes and usable with @prot.
+ */
+static int iopt_walk_pieces(struct io_pagetable *iopt, unsigned long iova,
+			       unsigned long last, int prot,
+			       iopt_piece_fn fn, void *arg,
+			       unsigned long *done_to)
+{
+	unsigned long next = iova;
+	struct iopt_area *area;
+	int rc;
+
+	for (area = iopt_area_iter_first(iopt, iova, last); area;
+	     area = iopt_area_iter_next(area, iova, last)) {
+		struct iopt_piece p = {
+			.area = area,
+			.start = max(area->node.start, iova),
+			.last = min(area->node.last, last),
+		};
+
+		if (p.start != next)
+			return -ENOENT;
+		if ((area->iommu_prot & prot) != prot)
+			return -EPERM;
+		rc = fn(&p, arg);
+		if (rc)
+			return rc;
+		*done_to = p.last;
+		if (p.last == last)
+			return 0;
+		next = p.last + 1;
+	}
+	return -ENOENT;
+}
+
+static int iommufd_check_range(unsigned long iova, unsigned long length,
+			       unsigned long *last)
+{
+	if (!length)
+		return -EINVAL;
+	if (check_add_overflow(iova, length - 1, last))
+		return -EOVERFLOW;
+	return 0;
+}
+
+struct pin_state {
+	struct page **out;
+	bool unpin;
+};
+
+static int pin_piece(struct iopt_piece *p, void *arg)
+{
+	struct pin_state *st = arg;
+	unsigned long first = piece_byte(p) >> PAGE_SHIFT;
+	unsigned long last = (piece_byte(p) + p->last - p->start) >> PAGE_SHIFT;
+	struct iopt_pages *pages = p->area->pages;
+	unsigned long i;
+	int rc;
+
+	if (st->unpin) {
+		iopt_pages_unuse(pages, first, last);
+		p->area->num_accesses--;
+		return 0;
+	}
+	/* An unmap is waiting for this area's accesses to let go. */
+	if (p->area->prevent_access)
+		return -EINVAL;
+	/* The pieces must split at CPU page boundaries of the IOVA. */
+	if (piece_byte(p) % PAGE_SIZE != p->start % PAGE_SIZE)
+		return -EINVAL;
+	rc = iopt_pages_use(pages, first, last);
+	if (rc)
+		return rc;
+	p->area->num_accesses++;
+	for (i = first; i <= last; i++)
+		*st->out++ = pages->pages[i];
+	return 0;
+}
+
+void iommufd_access_unpin_pages(struct iommufd_access *access,
+				unsigned long iova, unsigned long length)
+{
+	struct pin_state st = { .unpin = true };
+	struct iommufd_ioas *ioas;
+	unsigned long last, done;
+
+	if (WARN_ON(iommufd_check_range(iova, length, &last)))
+		return;
+	mutex_lock(&access->ioas_lock);
+	ioas = access->ioas_unpin;
+	if (!WARN_ON(!ioas)) {
+		down_write(&ioas->iopt.iova_rwsem);
+		WARN_ON(iopt_walk_pieces(&ioas->iopt, iova, last, 0,
+					    pin_piece, &st, &done));
+		up_write(&ioas->iopt.iova_rwsem);
+	}
+	mutex_unlock(&access->ioas_lock);
+}
+
+/*
+ * Pin the pages behind [iova, iova + length) and return them in
+ * @out_pages, one per CPU page of the IOVA range.
+ */
+int iommufd_access_pin_pages(struct iommufd_access *access,
+			     unsigned long iova, unsigned long length,
+			     struct page **out_pages, unsigned int flags)
+{
+	struct pin_state st = { .out = out_pages };
+	int prot = (flags & IOMMUFD_ACCESS_RW_WRITE) ? IOMMU_WRITE : IOMMU_READ;
+	struct iommufd_ioas *ioas;
+	unsigned long last, done = 0;
+	int rc;
+
+	if (!access->ops->needs_pin_pages)
+		return -EINVAL;
+	rc = iommufd_check_range(iova, length, &last);
+	if (rc)
+		return rc;
+	mutex_lock(&access->ioas_lock);
+	ioas = access->ioas;
+	if (!ioas) {
+		rc = -ENOENT;
+		goto out_unlock;
+	}
+	down_write(&ioas->iopt.iova_rwsem);
+	rc = iopt_walk_pieces(&ioas->iopt, iova, last, prot, pin_piece, &st,
+				 &done);
+	if (rc && done) {
+		st.unpin = true;
+		iopt_walk_pieces(&ioas->iopt, iova, done, 0, pin_piece, &st,
+				    &last);
+	}
+	up_write(&ioas->iopt.iova_rwsem);
+out_unlock:
+	mutex_unlock(&access->ioas_lock);
+	return rc;
+}
+
+struct rw_state {
+	u8 *data;
+	bool write;
+};
+
+/* Copy one piece through temporarily pinned pages. */
+static int rw_piece(struct iopt_piece *p, void *arg)
+{
+	struct rw_state *st = arg;
+	struct iopt_pages *pages = p->area->pages;
+	unsigned long byte = piece_byte(p);
+	unsigned long left = p->last - p->start + 1;
+	unsigned long first = byte >> PAGE_SHIFT;
+	unsigned long last = (byte + left - 1) >> PAGE_SHIFT;
+	int rc;
+
+	if (p->area->prevent_access)
+		return -EINVAL;
+	rc = iopt_pages_use(pages, first, last);
+	if (rc)
+		return rc;
+	while (left) {
+		unsigned long off = byte % PAGE_SIZE;
+		unsigned long n = min(PAGE_SIZE - off, left);
+		u8 *va = kmap_local_page(pages->pages[byte >> PAGE_SHIFT]);
+
+		if (st->write)
+			memcpy(va + off, st->data, n);
+		else
+			memcpy(st->data, va + off, n);
+		kunmap_local(va);
+		st->data += n;
+		byte += n;
+		left -= n;
+	}
+	iopt_pages_unuse(pages, first, last);
+	return 0;
+}
+
+/* Copy @length bytes between @data and the memory at @iova. */
+int iommufd_access_rw(struct iommufd_access *access, unsigned long iova,
+		      void *data, size_t length, unsigned int flags)
+{
+	struct rw_state st = {
+		.data = data,
+		.write = flags & IOMMUFD_ACCESS_RW_WRITE,
+	};
+	struct iommufd_ioas *ioas;
+	unsigned long last, done;
+	int rc;
+
+	rc = iommufd_check_range(iova, length, &last);
+	if (rc)
+		return rc;
+	mutex_lock(&access->ioas_lock);
+	ioas = access->ioas;
+	if (!ioas) {
+		rc = -ENOENT;
+		goto out_unlock;
+	}
+	down_read(&ioas->iopt.iova_rwsem);
+	rc = iopt_walk_pieces(&ioas->iopt, iova, last,
+				 st.write ? IOMMU_WRITE : IOMMU_READ,
+				 rw_piece, &st, &done);
+	up_read(&ioas->iopt.iova_rwsem);
+out_unlock:
+	mutex_unlock(&access->ioas_lock);
+	return rc;
+}

@@ -1,0 +1,295 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Devices: the in-kernel API a device driver uses to give its device to an
+ * iommufd.  bind creates the device object (dev_id); attach points the
+ * device's DMA at a HWPT, or at an IOAS through an automatic HWPT; replace
+ * switches that target in one step; detach returns the device to blocked
+ * DMA; unbind ends it all.
+ */
+#include <linux/delay.h>
+#include <linux/slab.h>
+#include <linux/uaccess.h>
+
+#include "iommufd_private.h"
+
+struct iommufd_device *iommufd_device_bind(struct iommufd_ctx *ictx,
+					   const struct iommufd_device_ops *ops,
+					   void *priv, u32 *id)
+{
+	struct iommufd_device *idev;
+
+	idev = iommufd_object_alloc(ictx, idev, IOMMUFD_OBJ_DEVICE);
+	if (IS_ERR(idev))
+		return idev;
+	idev->ictx = ictx;
+	idev->ops = ops;
+	idev->priv = priv;
+	mutex_init(&idev->lock);
+	INIT_LIST_HEAD(&idev->hwpt_item);
+	/*
+	 * A driver outside the fd keeps the fd alive while bound.  Devices
+	 * owned by the fd itself (mock devices) must not, or the fd could
+	 * never be released.
+	 */
+	if (!ops->owned_by_ctx)
+		iommufd_ctx_get(ictx);
+	/* The driver's reference, dropped by unbind: DESTROY gives EBUSY. */
+	refcount_inc(&idev->obj.users);
+	iommufd_object_finalize(ictx, &idev->obj);
+	*id = idev->obj.id;
+	return idev;
+}
+
+/*
+ * Remove @obj from the table once short-lived users (ioctls in flight)
+ * are gone.  Only for objects no long-term user can hold.
+ */
+static void iommufd_object_remove_wait(struct iommufd_ctx *ictx,
+				       struct iommufd_object *obj)
+{
+	int tries;
+
+	for (tries = 0; tries < 10000; tries++) {
+		if (iommufd_object_remove(ictx, obj) != -EBUSY)
+			return;
+		usleep_range(100, 200);
+	}
+	WARN(1, "iommufd: object %u still busy at removal\n", obj->id);
+}
+
+void iommufd_device_unbind(struct iommufd_device *idev)
+{
+	struct iommufd_ctx *ictx = idev->ictx;
+	bool put_ctx = !idev->ops->owned_by_ctx;
+
+	iommufd_device_detach(idev);
+	refcount_dec(&idev->obj.users);
+	iommufd_object_remove_wait(ictx, &idev->obj);
+	if (put_ctx)
+		iommufd_ctx_put(ictx);
+}
+
+void iommufd_device_destroy(struct iommufd_object *obj)
+{
+	struct iommufd_device *idev =
+		container_of(obj, struct iommufd_device, obj);
+
+	WARN_ON(idev->hwpt);
+	mutex_destroy(&idev->lock);
+}
+
+/* An automatic HWPT of @ioas that @idev can use, with a reference. */
+static struct iommufd_hw_pagetable *
+iommufd_find_auto_hwpt(struct iommufd_device *idev, struct iommufd_ioas *ioas)
+{
+	struct iommufd_hw_pagetable *hwpt, *found = NULL;
+
+	down_read(&ioas->iopt.domains_rwsem);
+	list_for_each_entry(hwpt, &ioas->iopt.domains, iopt_item) {
+		if (hwpt->auto_domain &&
+		    idev->ops->domain_compatible(idev, hwpt->domain) &&
+		    refcount_inc_not_zero(&hwpt->obj.users)) {
+			found = hwpt;
+			break;
+		}
+	}
+	up_read(&ioas->iopt.domains_rwsem);
+	return found;
+}
+
+static struct iommufd_hw_pagetable *
+iommufd_auto_hwpt(struct iommufd_device *idev, struct iommufd_ioas *ioas)
+{
+	struct iommufd_hw_pagetable *hwpt;
+
+	hwpt = iommufd_find_auto_hwpt(idev, ioas);
+	if (hwpt)
+		return hwpt;
+	hwpt = iommufd_hwpt_alloc(idev->ictx, ioas, idev, true);
+	if (IS_ERR(hwpt))
+		return hwpt;
+	/* The device's reference, taken before anyone can see the object. */
+	refcount_inc(&hwpt->obj.users);
+	iommufd_object_finalize(idev->ictx, &hwpt->obj);
+	return hwpt;
+}
+
+/* The HWPT that @pt_id names for @idev, with a reference. */
+static struct iommufd_hw_pagetable *
+iommufd_device_target(struct iommufd_device *idev, u32 pt_id)
+{
+	struct iommufd_hw_pagetable *hwpt;
+	struct iommufd_object *obj;
+
+	obj = iommufd_get_object(idev->ictx, pt_id, IOMMUFD_OBJ_ANY);
+	if (IS_ERR(obj))
+		return ERR_CAST(obj);
+	switch (obj->type) {
+	case IOMMUFD_OBJ_HWPT:
+		hwpt = container_of(obj, struct iommufd_hw_pagetable, obj);
+		if (!idev->ops->domain_compatible(idev, hwpt->domain)) {
+			iommufd_put_object(obj);
+			return ERR_PTR(-EINVAL);
+		}
+		return hwpt;
+	case IOMMUFD_OBJ_IOAS:
+		hwpt = iommufd_auto_hwpt(idev,
+					 container_of(obj, struct iommufd_ioas,
+						      obj));
+		iommufd_put_object(obj);
+		return hwpt;
+	default:
+		iommufd_put_object(obj);
+		return ERR_PTR(-EINVAL);
+	}
+}
+
+/* Drop a device's reference on @hwpt; an unused automatic HWPT goes. */
+static void iommufd_hwpt_put_for_device(struct iommufd_ctx *ictx,
+					struct iommufd_hw_pagetable *hwpt)
+{
+	bool auto_domain = hwpt->auto_domain;
+
+	refcount_dec(&hwpt->obj.users);
+	if (auto_domain)
+		iommufd_object_remove(ictx, &hwpt->obj);
+}
+
+static void iommufd_hwpt_add_device(struct iommufd_hw_pagetable *hwpt,
+				    struct iommufd_device *idev)
+{
+	mutex_lock(&hwpt->devices_lock);
+	list_add_tail(&idev->hwpt_item, &hwpt->devices);
+	mutex_unlock(&hwpt->devices_lock);
+	idev->hwpt = hwpt;
+}
+
+static void iommufd_hwpt_del_device(struct iommufd_hw_pagetable *hwpt,
+				    struct iommufd_device *idev)
+{
+	mutex_lock(&hwpt->devices_lock);
+	list_del_init(&idev->hwpt_item);
+	mutex_unlock(&hwpt->devices_lock);
+	idev->hwpt = NULL;
+}
+
+int iommufd_device_attach(struct iommufd_device *idev, u32 *pt_id)
+{
+	struct iommufd_hw_pagetable *hwpt;
+	int rc;
+
+	mutex_lock(&idev->lock);
+	if (idev->hwpt) {
+		rc = -EBUSY;
+		goto out_unlock;
+	}
+	hwpt = iommufd_device_target(idev, *pt_id);
+	if (IS_ERR(hwpt)) {
+		rc = PTR_ERR(hwpt);
+		goto out_unlock;
+	}
+	rc = idev->ops->attach(idev, hwpt->domain);
+	if (rc) {
+		iommufd_hwpt_put_for_device(idev->ictx, hwpt);
+		goto out_unlock;
+	}
+	iommufd_hwpt_add_device(hwpt, idev);
+	*pt_id = hwpt->obj.id;
+out_unlock:
+	mutex_unlock(&idev->lock);
+	return rc;
+}
+
+int iommufd_device_replace(struct iommufd_device *idev, u32 *pt_id)
+{
+	struct iommufd_hw_pagetable *old, *hwpt;
+	int rc;
+
+	mutex_lock(&idev->lock);
+	old = idev->hwpt;
+	if (!old) {
+		rc = -EINVAL;
+		goto out_unlock;
+	}
+	hwpt = iommufd_device_target(idev, *pt_id);
+	if (IS_ERR(hwpt)) {
+		rc = PTR_ERR(hwpt);
+		goto out_unlock;
+	}
+	if (hwpt == old) {
+		refcount_dec(&hwpt->obj.users);
+		*pt_id = hwpt->obj.id;
+		rc = 0;
+		goto out_unlock;
+	}
+	rc = idev->ops->attach(idev, hwpt->domain);
+	if (rc) {
+		iommufd_hwpt_put_for_device(idev->ictx, hwpt);
+		goto out_unlock;
+	}
+	iommufd_hwpt_del_device(old, idev);
+	iommufd_hwpt_add_device(hwpt, idev);
+	*pt_id = hwpt->obj.id;
+	iommufd_hwpt_put_for_device(idev->ictx, old);
+out_unlock:
+	mutex_unlock(&idev->lock);
+	return rc;
+}
+
+void iommufd_device_detach(struct iommufd_device *idev)
+{
+	struct iommufd_hw_pagetable *hwpt;
+
+	mutex_lock(&idev->lock);
+	hwpt = idev->hwpt;
+	if (hwpt) {
+		idev->ops->detach(idev);
+		iommufd_hwpt_del_device(hwpt, idev);
+		iommufd_hwpt_put_for_device(idev->ictx, hwpt);
+	}
+	mutex_unlock(&idev->lock);
+}
+
+int iommufd_get_hw_info(struct iommufd_ucmd *ucmd)
+{
+	struct iommu_hw_info *cmd = ucmd->cmd;
+	void __user *udata = u64_to_user_ptr(cmd->data_uptr);
+	struct iommufd_device *idev;
+	u32 len = 64, copy;
+	void *data;
+	int rc;
+
+	if (cmd->flags || cmd->__reserved[0] || cmd->__reserved[1] ||
+	    cmd->__reserved[2])
+		return -EOPNOTSUPP;
+	idev = iommufd_get_device(ucmd, cmd->dev_id);
+	if (IS_ERR(idev))
+		return PTR_ERR(idev);
+	data = kzalloc(len, GFP_KERNEL);
+	if (!data) {
+		rc = -ENOMEM;
+		goto out_put;
+	}
+	cmd->out_capabilities = 0;
+	cmd->out_max_pasid_log2 = 0;
+	rc = idev->ops->hw_info(idev, cmd, data, &len);
+	if (rc)
+		goto out_free;
+	copy = min(cmd->data_len, len);
+	if (copy && copy_to_user(udata, data, copy)) {
+		rc = -EFAULT;
+		goto out_free;
+	}
+	if (cmd->data_len > len &&
+	    clear_user(udata + len, cmd->data_len - len)) {
+		rc = -EFAULT;
+		goto out_free;
+	}
+	cmd->data_len = len;
+	rc = iommufd_ucmd_respond(ucmd, sizeof(*cmd));
+out_free:
+	kfree(data);
+out_put:
+	iommufd_put_object(&idev->obj);
+	return rc;
+}

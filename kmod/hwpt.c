@@ -1,0 +1,125 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * HWPT objects: one hardware (or mock) page table that mirrors an IOAS.
+ * A HWPT is created explicitly by IOMMU_HWPT_ALLOC or automatically when
+ * a device attaches to an IOAS and no existing automatic HWPT fits it; an
+ * automatic HWPT goes away with its last device.
+ */
+#include <linux/slab.h>
+
+#include "iommufd_private.h"
+
+struct iommufd_hw_pagetable *
+iommufd_hwpt_alloc(struct iommufd_ctx *ictx, struct iommufd_ioas *ioas,
+		   struct iommufd_device *idev, bool auto_domain)
+{
+	struct iommufd_hw_pagetable *hwpt;
+	int rc;
+
+	hwpt = iommufd_object_alloc(ictx, hwpt, IOMMUFD_OBJ_HWPT);
+	if (IS_ERR(hwpt))
+		return hwpt;
+	INIT_LIST_HEAD(&hwpt->devices);
+	INIT_LIST_HEAD(&hwpt->iopt_item);
+	mutex_init(&hwpt->devices_lock);
+	hwpt->auto_domain = auto_domain;
+
+	hwpt->domain = idev->ops->domain_alloc(idev);
+	if (IS_ERR(hwpt->domain)) {
+		rc = PTR_ERR(hwpt->domain);
+		goto err_abort;
+	}
+	rc = iopt_add_domain(&ioas->iopt, hwpt);
+	if (rc)
+		goto err_free_domain;
+	refcount_inc(&ioas->obj.users);
+	hwpt->ioas = ioas;
+	return hwpt;
+
+err_free_domain:
+	hwpt->domain->ops->free(hwpt->domain);
+err_abort:
+	iommufd_object_abort(ictx, &hwpt->obj);
+	return ERR_PTR(rc);
+}
+
+void iommufd_hwpt_destroy(struct iommufd_object *obj)
+{
+	struct iommufd_hw_pagetable *hwpt =
+		container_of(obj, struct iommufd_hw_pagetable, obj);
+
+	WARN_ON(!list_empty(&hwpt->devices));
+	iopt_remove_domain(&hwpt->ioas->iopt, hwpt);
+	hwpt->domain->ops->free(hwpt->domain);
+	refcount_dec(&hwpt->ioas->obj.users);
+	mutex_destroy(&hwpt->devices_lock);
+}
+
+#define IOMMUFD_HWPT_ALLOC_FLAGS IOMMU_HWPT_ALLOC_NEST_PARENT
+
+/* Which IOAS does @pt_id name for a new paging HWPT? */
+static struct iommufd_ioas *iommufd_hwpt_parent(struct iommufd_ucmd *ucmd,
+						u32 pt_id)
+{
+	struct iommufd_object *obj;
+
+	obj = iommufd_get_object(ucmd->ictx, pt_id, IOMMUFD_OBJ_ANY);
+	if (IS_ERR(obj))
+		return ERR_CAST(obj);
+	switch (obj->type) {
+	case IOMMUFD_OBJ_IOAS:
+		return container_of(obj, struct iommufd_ioas, obj);
+	case IOMMUFD_OBJ_HWPT:
+		/* A nested table on a parent HWPT: not supported yet. */
+		iommufd_put_object(obj);
+		return ERR_PTR(-EOPNOTSUPP);
+	default:
+		iommufd_put_object(obj);
+		return ERR_PTR(-EINVAL);
+	}
+}
+
+int iommufd_hwpt_alloc_ioctl(struct iommufd_ucmd *ucmd)
+{
+	struct iommu_hwpt_alloc *cmd = ucmd->cmd;
+	struct iommufd_hw_pagetable *hwpt;
+	struct iommufd_device *idev;
+	struct iommufd_ioas *ioas;
+	int rc;
+
+	if (cmd->__reserved || cmd->__reserved2)
+		return -EOPNOTSUPP;
+	if (cmd->flags & ~IOMMUFD_HWPT_ALLOC_FLAGS)
+		return -EOPNOTSUPP;
+	if (cmd->data_type != IOMMU_HWPT_DATA_NONE)
+		return -EOPNOTSUPP;
+	if (cmd->data_len || cmd->data_uptr)
+		return -EINVAL;
+
+	idev = iommufd_get_device(ucmd, cmd->dev_id);
+	if (IS_ERR(idev))
+		return PTR_ERR(idev);
+	ioas = iommufd_hwpt_parent(ucmd, cmd->pt_id);
+	if (IS_ERR(ioas)) {
+		rc = PTR_ERR(ioas);
+		goto out_put_idev;
+	}
+	hwpt = iommufd_hwpt_alloc(ucmd->ictx, ioas, idev, false);
+	if (IS_ERR(hwpt)) {
+		rc = PTR_ERR(hwpt);
+		goto out_put_ioas;
+	}
+	cmd->out_hwpt_id = hwpt->obj.id;
+	rc = iommufd_ucmd_respond(ucmd, sizeof(*cmd));
+	if (rc) {
+		iommufd_hwpt_destroy(&hwpt->obj);
+		iommufd_object_abort(ucmd->ictx, &hwpt->obj);
+		goto out_put_ioas;
+	}
+	iommufd_object_finalize(ucmd->ictx, &hwpt->obj);
+out_put_ioas:
+	iommufd_put_object(&ioas->obj);
+out_put_idev:
+	iommufd_put_object(&idev->obj);
+	return rc;
+}

@@ -1,0 +1,853 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The IOVA space of one IOAS.
+ *
+ * Three interval trees describe it: areas (what is mapped), reserved
+ * ranges (what can never be mapped: test reservations, the parts outside
+ * a domain's aperture, device reserved regions) and allowed ranges (where
+ * automatic IOVA allocation may look, and which nothing may reserve).
+ * Every domain in @domains mirrors every area; attaching a domain maps all
+ * areas into it, and map/unmap update all domains.
+ */
+#include <linux/iommu.h>
+#include <linux/io.h>
+#include <linux/log2.h>
+#include <linux/slab.h>
+
+#include "iommufd_private.h"
+
+void iopt_init_table(struct io_pagetable *iopt)
+{
+	init_rwsem(&iopt->domains_rwsem);
+	init_rwsem(&iopt->iova_rwsem);
+	INIT_LIST_HEAD(&iopt->domains);
+	iopt->area_itree = RB_ROOT_CACHED;
+	iopt->allowed_itree = RB_ROOT_CACHED;
+	iopt->reserved_itree = RB_ROOT_CACHED;
+	iopt->iova_alignment = 1;
+	iopt->access_alignment = 1;
+	mutex_init(&iopt->access_lock);
+	INIT_LIST_HEAD(&iopt->accesses);
+}
+
+static void iopt_free_tree(struct rb_root_cached *root)
+{
+	struct interval_tree_node *node;
+
+	while ((node = interval_tree_iter_first(root, 0, ULONG_MAX))) {
+		interval_tree_remove(node, root);
+		kfree(node);
+	}
+}
+
+void iopt_destroy_table(struct io_pagetable *iopt)
+{
+	unsigned long unmapped;
+
+	iopt_unmap_all(iopt, &unmapped);
+	WARN_ON(!list_empty(&iopt->domains));
+	WARN_ON(!list_empty(&iopt->accesses));
+	/* struct iopt_reserved starts with its node */
+	iopt_free_tree(&iopt->reserved_itree);
+	iopt_free_tree(&iopt->allowed_itree);
+}
+
+struct iopt_area *iopt_area_iter_first(struct io_pagetable *iopt,
+				       unsigned long start, unsigned long last)
+{
+	struct interval_tree_node *node;
+
+	node = interval_tree_iter_first(&iopt->area_itree, start, last);
+	return node ? container_of(node, struct iopt_area, node) : NULL;
+}
+
+struct iopt_area *iopt_area_iter_next(struct iopt_area *area,
+				      unsigned long start, unsigned long last)
+{
+	struct interval_tree_node *node;
+
+	node = interval_tree_iter_next(&area->node, start, last);
+	return node ? container_of(node, struct iopt_area, node) : NULL;
+}
+
+static unsigned long iopt_area_length(struct iopt_area *area)
+{
+	return area->node.last - area->node.start + 1;
+}
+
+unsigned long iopt_area_first_index(struct iopt_area *area)
+{
+	return area->pages_byte >> PAGE_SHIFT;
+}
+
+unsigned long iopt_area_last_index(struct iopt_area *area)
+{
+	return (area->pages_byte + iopt_area_length(area) - 1) >> PAGE_SHIFT;
+}
+
+static bool iopt_tree_intersects(struct rb_root_cached *root,
+				 unsigned long start, unsigned long last)
+{
+	return interval_tree_iter_first(root, start, last);
+}
+
+/* ------------------------------------------------------------ alignment */
+
+static unsigned long iopt_domain_alignment(struct iommufd_domain *domain)
+{
+	return 1UL << __ffs(domain->pgsize_bitmap);
+}
+
+/* Would every area still be valid with IOVA alignment @align? */
+static int iopt_check_alignment(struct io_pagetable *iopt,
+				unsigned long align)
+{
+	struct iopt_area *area;
+
+	lockdep_assert_held(&iopt->iova_rwsem);
+	for (area = iopt_area_iter_first(iopt, 0, ULONG_MAX); area;
+	     area = iopt_area_iter_next(area, 0, ULONG_MAX)) {
+		if ((area->node.start | iopt_area_length(area) |
+		     (area->pages_byte % PAGE_SIZE)) & (align - 1))
+			return -EADDRINUSE;
+	}
+	return 0;
+}
+
+void iopt_recalc_alignment(struct io_pagetable *iopt)
+{
+	struct iommufd_hw_pagetable *hwpt;
+	unsigned long align = 1;
+
+	lockdep_assert_held_write(&iopt->iova_rwsem);
+	list_for_each_entry(hwpt, &iopt->domains, iopt_item)
+		align = max(align, iopt_domain_alignment(hwpt->domain));
+	if (iopt->disable_large_pages)
+		align = max(align, PAGE_SIZE);
+	align = max(align, iopt->access_alignment);
+	iopt->iova_alignment = align;
+}
+
+/*
+ * HUGE_PAGES=0: map with PAGE_SIZE pages only.  Refused while domains hold
+ * mappings, since those were already made with large pages.
+ */
+int iopt_disable_large_pages(struct io_pagetable *iopt)
+{
+	int rc = 0;
+
+	down_write(&iopt->domains_rwsem);
+	down_write(&iopt->iova_rwsem);
+	if (iopt->disable_large_pages)
+		goto out;
+	if (!list_empty(&iopt->domains) &&
+	    !RB_EMPTY_ROOT(&iopt->area_itree.rb_root)) {
+		rc = -EINVAL;
+		goto out;
+	}
+	rc = iopt_check_alignment(iopt, max(iopt->iova_alignment, PAGE_SIZE));
+	if (rc)
+		goto out;
+	iopt->disable_large_pages = true;
+	iopt_recalc_alignment(iopt);
+out:
+	up_write(&iopt->iova_rwsem);
+	up_write(&iopt->domains_rwsem);
+	return rc;
+}
+
+void iopt_enable_large_pages(struct io_pagetable *iopt)
+{
+	down_write(&iopt->iova_rwsem);
+	iopt->disable_large_pages = false;
+	iopt_recalc_alignment(iopt);
+	up_write(&iopt->iova_rwsem);
+}
+
+/* An access that pins pages needs page-aligned areas. */
+int iopt_add_access_alignment(struct io_pagetable *iopt, unsigned long align)
+{
+	int rc;
+
+	down_write(&iopt->iova_rwsem);
+	rc = iopt_check_alignment(iopt, max(iopt->iova_alignment, align));
+	if (!rc) {
+		iopt->access_alignment_users++;
+		iopt->access_alignment = max(iopt->access_alignment, align);
+		iopt_recalc_alignment(iopt);
+	}
+	up_write(&iopt->iova_rwsem);
+	return rc;
+}
+
+void iopt_remove_access_alignment(struct io_pagetable *iopt)
+{
+	down_write(&iopt->iova_rwsem);
+	if (!WARN_ON(!iopt->access_alignment_users) &&
+	    !--iopt->access_alignment_users)
+		iopt->access_alignment = 1;
+	iopt_recalc_alignment(iopt);
+	up_write(&iopt->iova_rwsem);
+}
+
+/* ------------------------------------------------------- reserved, allowed */
+
+static int __iopt_reserve_iova(struct io_pagetable *iopt, unsigned long start,
+			       unsigned long last, void *owner)
+{
+	struct iopt_reserved *res;
+
+	lockdep_assert_held_write(&iopt->iova_rwsem);
+	if (iopt_tree_intersects(&iopt->allowed_itree, start, last) ||
+	    iopt_tree_intersects(&iopt->area_itree, start, last))
+		return -EADDRINUSE;
+	res = kzalloc(sizeof(*res), GFP_KERNEL_ACCOUNT);
+	if (!res)
+		return -ENOMEM;
+	res->node.start = start;
+	res->node.last = last;
+	res->owner = owner;
+	interval_tree_insert(&res->node, &iopt->reserved_itree);
+	return 0;
+}
+
+static void __iopt_remove_reserved_iova(struct io_pagetable *iopt, void *owner)
+{
+	struct interval_tree_node *node, *next;
+
+	lockdep_assert_held_write(&iopt->iova_rwsem);
+	for (node = interval_tree_iter_first(&iopt->reserved_itree, 0,
+					     ULONG_MAX);
+	     node; node = next) {
+		struct iopt_reserved *res =
+			container_of(node, struct iopt_reserved, node);
+
+		next = interval_tree_iter_next(node, 0, ULONG_MAX);
+		if (res->owner == owner) {
+			interval_tree_remove(node, &iopt->reserved_itree);
+			kfree(res);
+		}
+	}
+}
+
+int iopt_reserve_iova(struct io_pagetable *iopt, unsigned long start,
+		      unsigned long last, void *owner)
+{
+	int rc;
+
+	down_write(&iopt->iova_rwsem);
+	rc = __iopt_reserve_iova(iopt, start, last, owner);
+	up_write(&iopt->iova_rwsem);
+	return rc;
+}
+
+void iopt_remove_reserved_iova(struct io_pagetable *iopt, void *owner)
+{
+	down_write(&iopt->iova_rwsem);
+	__iopt_remove_reserved_iova(iopt, owner);
+	up_write(&iopt->iova_rwsem);
+}
+
+/* Replace the allowed list by @allowed (consumed on success). */
+int iopt_set_allow_iova(struct io_pagetable *iopt,
+			struct rb_root_cached *allowed)
+{
+	struct interval_tree_node *node;
+
+	down_write(&iopt->iova_rwsem);
+	for (node = interval_tree_iter_first(allowed, 0, ULONG_MAX); node;
+	     node = interval_tree_iter_next(node, 0, ULONG_MAX)) {
+		if (iopt_tree_intersects(&iopt->reserved_itree, node->start,
+					 node->last)) {
+			up_write(&iopt->iova_rwsem);
+			return -EADDRINUSE;
+		}
+	}
+	swap(*allowed, iopt->allowed_itree);
+	up_write(&iopt->iova_rwsem);
+	iopt_free_tree(allowed);
+	return 0;
+}
+
+/* -------------------------------------------------------- IOVA placement */
+
+static int iopt_check_iova(struct io_pagetable *iopt, unsigned long iova,
+			   unsigned long length)
+{
+	unsigned long last;
+
+	if ((iova | length) & (iopt->iova_alignment - 1))
+		return -EINVAL;
+	if (check_add_overflow(iova, length - 1, &last))
+		return -EOVERFLOW;
+	if (iopt_tree_intersects(&iopt->reserved_itree, iova, last))
+		return -EINVAL;
+	if (iopt_tree_intersects(&iopt->area_itree, iova, last))
+		return -EEXIST;
+	return 0;
+}
+
+/*
+ * The first IOVA >= @pos aligned to @align.  Below PAGE_SIZE alignment the
+ * IOVA also keeps the user address's offset in its page (@page_offset is
+ * then a multiple of @align).
+ */
+static bool iopt_align_candidate(unsigned long pos, unsigned long align,
+				 unsigned long page_offset, unsigned long *out)
+{
+	unsigned long cand;
+
+	if (align >= PAGE_SIZE) {
+		if (check_add_overflow(pos, align - 1, &cand))
+			return false;
+		*out = cand & ~(align - 1);
+		return true;
+	}
+	cand = ALIGN_DOWN(pos, PAGE_SIZE) + page_offset;
+	if (cand < pos && check_add_overflow(cand, PAGE_SIZE, &cand))
+		return false;
+	*out = cand;
+	return true;
+}
+
+/* Find a free span of @length inside [start, last]; 0 if found. */
+static int iopt_find_in_span(struct io_pagetable *iopt, unsigned long start,
+			     unsigned long last, unsigned long length,
+			     unsigned long align, unsigned long page_offset,
+			     unsigned long *iova)
+{
+	struct interval_tree_node *hit;
+	unsigned long pos = start, cand, cand_last;
+
+	while (pos <= last) {
+		if (!iopt_align_candidate(pos, align, page_offset, &cand) ||
+		    check_add_overflow(cand, length - 1, &cand_last) ||
+		    cand_last > last)
+			return -ENOSPC;
+		hit = interval_tree_iter_first(&iopt->reserved_itree, cand,
+					       cand_last);
+		if (!hit)
+			hit = interval_tree_iter_first(&iopt->area_itree, cand,
+						       cand_last);
+		if (!hit) {
+			*iova = cand;
+			return 0;
+		}
+		if (hit->last == ULONG_MAX)
+			return -ENOSPC;
+		pos = hit->last + 1;
+	}
+	return -ENOSPC;
+}
+
+/*
+ * Choose an IOVA for @length bytes of user memory at @uptr.  The IOVA
+ * keeps as much of uptr's alignment as the length can use, so that large
+ * IOMMU pages fit where the CPU used them.  IOVA 0 is never returned.
+ */
+static int iopt_alloc_iova(struct io_pagetable *iopt, unsigned long *iova,
+			   unsigned long uptr, unsigned long length)
+{
+	unsigned long align, page_offset = uptr % PAGE_SIZE;
+	struct interval_tree_node *span;
+
+	if (length >= ULONG_MAX / 2)
+		return -EOVERFLOW;
+	align = roundup_pow_of_two(length);
+	if (uptr)
+		align = min(align, 1UL << __ffs(uptr));
+	if (align < iopt->iova_alignment)
+		return -EINVAL;
+
+	if (RB_EMPTY_ROOT(&iopt->allowed_itree.rb_root))
+		return iopt_find_in_span(iopt, PAGE_SIZE, ULONG_MAX - PAGE_SIZE,
+					 length, align, page_offset, iova);
+	for (span = interval_tree_iter_first(&iopt->allowed_itree, 0,
+					     ULONG_MAX);
+	     span; span = interval_tree_iter_next(span, 0, ULONG_MAX)) {
+		if (!iopt_find_in_span(iopt, max(span->start, PAGE_SIZE),
+				       span->last, length, align, page_offset,
+				       iova))
+			return 0;
+	}
+	return -ENOSPC;
+}
+
+/* ------------------------------------------------------ domain mirroring */
+
+/*
+ * Program @domain with [iova, iova + length) of @area, which start at
+ * byte @byte of the area's pages.  Physically contiguous runs go in one
+ * call so the backend can use its largest page sizes.
+ */
+static int iopt_area_map_range(struct iopt_area *area,
+			       struct iommufd_domain *domain,
+			       unsigned long max_chunk)
+{
+	struct iopt_pages *pages = area->pages;
+	unsigned long byte = area->pages_byte;
+	unsigned long iova = area->node.start;
+	unsigned long left = iopt_area_length(area);
+	unsigned long run_iova = iova, run_len = 0;
+	phys_addr_t run_phys = 0;
+	int rc;
+
+	while (left) {
+		unsigned long off = byte % PAGE_SIZE;
+		unsigned long chunk = min(PAGE_SIZE - off, left);
+		phys_addr_t phys = page_to_phys(pages->pages[byte >> PAGE_SHIFT]) +
+				   off;
+
+		if (run_len && (phys != run_phys + run_len ||
+				run_len + chunk > max_chunk)) {
+			rc = domain->ops->map(domain, run_iova, run_phys,
+					      run_len, area->iommu_prot);
+			if (rc)
+				goto err_unmap;
+			run_len = 0;
+		}
+		if (!run_len) {
+			run_iova = iova;
+			run_phys = phys;
+		}
+		run_len += chunk;
+		iova += chunk;
+		byte += chunk;
+		left -= chunk;
+	}
+	rc = domain->ops->map(domain, run_iova, run_phys, run_len,
+			      area->iommu_prot);
+	if (rc)
+		goto err_unmap;
+	return 0;
+
+err_unmap:
+	if (run_iova != area->node.start)
+		domain->ops->unmap(domain, area->node.start,
+				   run_iova - area->node.start);
+	return rc;
+}
+
+static unsigned long iopt_max_chunk(struct io_pagetable *iopt)
+{
+	return iopt->disable_large_pages ? PAGE_SIZE : ULONG_MAX;
+}
+
+/* Pin the area's pages for one more domain and map them there. */
+static int iopt_area_fill_domain(struct iopt_area *area,
+				 struct iommufd_domain *domain)
+{
+	int rc;
+
+	rc = iopt_pages_use(area->pages, iopt_area_first_index(area),
+			    iopt_area_last_index(area));
+	if (rc)
+		return rc;
+	rc = iopt_area_map_range(area, domain, iopt_max_chunk(area->iopt));
+	if (rc)
+		iopt_pages_unuse(area->pages, iopt_area_first_index(area),
+				 iopt_area_last_index(area));
+	return rc;
+}
+
+static void iopt_area_unfill_domain(struct iopt_area *area,
+				    struct iommufd_domain *domain)
+{
+	domain->ops->unmap(domain, area->node.start, iopt_area_length(area));
+	iopt_pages_unuse(area->pages, iopt_area_first_index(area),
+			 iopt_area_last_index(area));
+}
+
+/* Map @area into every domain of its IOAS; all or nothing. */
+static int iopt_area_fill_domains(struct iopt_area *area)
+{
+	struct io_pagetable *iopt = area->iopt;
+	struct iommufd_hw_pagetable *hwpt, *undo;
+	int rc;
+
+	lockdep_assert_held(&iopt->domains_rwsem);
+	list_for_each_entry(hwpt, &iopt->domains, iopt_item) {
+		rc = iopt_area_fill_domain(area, hwpt->domain);
+		if (rc)
+			goto err_undo;
+	}
+	return 0;
+
+err_undo:
+	list_for_each_entry(undo, &iopt->domains, iopt_item) {
+		if (undo == hwpt)
+			break;
+		iopt_area_unfill_domain(area, undo->domain);
+	}
+	return rc;
+}
+
+static void iopt_area_unfill_domains(struct iopt_area *area)
+{
+	struct iommufd_hw_pagetable *hwpt;
+
+	list_for_each_entry(hwpt, &area->iopt->domains, iopt_item)
+		iopt_area_unfill_domain(area, hwpt->domain);
+}
+
+static int iopt_reserve_aperture(struct io_pagetable *iopt,
+				 struct iommufd_hw_pagetable *hwpt)
+{
+	struct iommufd_domain *domain = hwpt->domain;
+	int rc;
+
+	if (domain->aperture_start) {
+		rc = __iopt_reserve_iova(iopt, 0, domain->aperture_start - 1,
+					 hwpt);
+		if (rc)
+			return rc;
+	}
+	if (domain->aperture_last != ULONG_MAX) {
+		rc = __iopt_reserve_iova(iopt, domain->aperture_last + 1,
+					 ULONG_MAX, hwpt);
+		if (rc)
+			return rc;
+	}
+	return 0;
+}
+
+/*
+ * Make @hwpt's domain mirror the IOAS: reserve what it cannot translate,
+ * raise the alignment to its smallest page, and map every area into it.
+ */
+int iopt_add_domain(struct io_pagetable *iopt,
+		    struct iommufd_hw_pagetable *hwpt)
+{
+	unsigned long align = iopt_domain_alignment(hwpt->domain);
+	struct iopt_area *area, *undo;
+	int rc;
+
+	down_write(&iopt->domains_rwsem);
+	down_write(&iopt->iova_rwsem);
+	rc = iopt_check_alignment(iopt, max(iopt->iova_alignment, align));
+	if (rc)
+		goto out_unlock;
+	rc = iopt_reserve_aperture(iopt, hwpt);
+	if (rc)
+		goto out_reserved;
+	for (area = iopt_area_iter_first(iopt, 0, ULONG_MAX); area;
+	     area = iopt_area_iter_next(area, 0, ULONG_MAX)) {
+		rc = iopt_area_fill_domain(area, hwpt->domain);
+		if (rc)
+			goto out_unfill;
+	}
+	list_add_tail(&hwpt->iopt_item, &iopt->domains);
+	iopt_recalc_alignment(iopt);
+	goto out_unlock;
+
+out_unfill:
+	for (undo = iopt_area_iter_first(iopt, 0, ULONG_MAX); undo != area;
+	     undo = iopt_area_iter_next(undo, 0, ULONG_MAX))
+		iopt_area_unfill_domain(undo, hwpt->domain);
+out_reserved:
+	__iopt_remove_reserved_iova(iopt, hwpt);
+out_unlock:
+	up_write(&iopt->iova_rwsem);
+	up_write(&iopt->domains_rwsem);
+	return rc;
+}
+
+void iopt_remove_domain(struct io_pagetable *iopt,
+			struct iommufd_hw_pagetable *hwpt)
+{
+	struct iopt_area *area;
+
+	down_write(&iopt->domains_rwsem);
+	down_write(&iopt->iova_rwsem);
+	list_del(&hwpt->iopt_item);
+	for (area = iopt_area_iter_first(iopt, 0, ULONG_MAX); area;
+	     area = iopt_area_iter_next(area, 0, ULONG_MAX))
+		iopt_area_unfill_domain(area, hwpt->domain);
+	__iopt_remove_reserved_iova(iopt, hwpt);
+	iopt_recalc_alignment(iopt);
+	up_write(&iopt->iova_rwsem);
+	up_write(&iopt->domains_rwsem);
+}
+
+/* ------------------------------------------------------------ map, copy */
+
+/* One piece of memory to map: @length bytes from byte @byte of @pages. */
+struct iopt_map_elm {
+	struct iopt_pages *pages;
+	unsigned long byte;
+	unsigned long length;
+};
+
+static void iopt_free_area(struct iopt_area *area)
+{
+	if (area->pages)
+		iopt_put_pages(area->pages);
+	kfree(area);
+}
+
+static void iopt_remove_area(struct iopt_area *area)
+{
+	interval_tree_remove(&area->node, &area->iopt->area_itree);
+	iopt_free_area(area);
+}
+
+/*
+ * Insert areas for @elms back to back from *@iova (or a chosen IOVA) and
+ * map them into every domain.  Everything is undone on failure.
+ */
+static int iopt_map_elms(struct io_pagetable *iopt, struct iopt_map_elm *elms,
+			 unsigned int nelms, unsigned long *iova,
+			 unsigned long uptr, int iommu_prot,
+			 unsigned int flags)
+{
+	struct iopt_area **areas;
+	unsigned long total = 0, pos;
+	unsigned int i, done = 0;
+	int rc;
+
+	for (i = 0; i < nelms; i++)
+		if (check_add_overflow(total, elms[i].length, &total))
+			return -EOVERFLOW;
+	areas = kcalloc(nelms, sizeof(*areas), GFP_KERNEL_ACCOUNT);
+	if (!areas)
+		return -ENOMEM;
+
+	down_read(&iopt->domains_rwsem);
+	down_write(&iopt->iova_rwsem);
+	if (flags & IOMMUFD_IOVA_FIXED)
+		rc = iopt_check_iova(iopt, *iova, total);
+	else
+		rc = iopt_alloc_iova(iopt, iova, uptr, total);
+	if (rc)
+		goto out_unlock;
+
+	pos = *iova;
+	for (done = 0; done < nelms; done++) {
+		struct iopt_map_elm *elm = &elms[done];
+		struct iopt_area *area;
+
+		rc = -EPERM;
+		if ((iommu_prot & IOMMU_WRITE) && !elm->pages->writable)
+			goto out_undo;
+		rc = -EINVAL;
+		if (((elm->byte % PAGE_SIZE) | elm->length | pos) &
+		    (iopt->iova_alignment - 1))
+			goto out_undo;
+		rc = -ENOMEM;
+		area = kzalloc(sizeof(*area), GFP_KERNEL_ACCOUNT);
+		if (!area)
+			goto out_undo;
+		area->iopt = iopt;
+		area->node.start = pos;
+		area->node.last = pos + elm->length - 1;
+		area->pages_byte = elm->byte;
+		area->iommu_prot = iommu_prot;
+		kref_get(&elm->pages->kref);
+		area->pages = elm->pages;
+		rc = iopt_area_fill_domains(area);
+		if (rc) {
+			iopt_free_area(area);
+			goto out_undo;
+		}
+		interval_tree_insert(&area->node, &iopt->area_itree);
+		areas[done] = area;
+		pos += elm->length;
+	}
+	rc = 0;
+	goto out_unlock;
+
+out_undo:
+	while (done--) {
+		iopt_area_unfill_domains(areas[done]);
+		iopt_remove_area(areas[done]);
+	}
+out_unlock:
+	up_write(&iopt->iova_rwsem);
+	up_read(&iopt->domains_rwsem);
+	kfree(areas);
+	return rc;
+}
+
+int iopt_map_user_pages(struct iommufd_ctx *ictx, struct io_pagetable *iopt,
+			unsigned long *iova, unsigned long uptr,
+			unsigned long length, int iommu_prot,
+			unsigned int flags)
+{
+	struct iopt_map_elm elm;
+	int rc;
+
+	if (!length)
+		return -EINVAL;
+	elm.pages = iopt_alloc_pages(uptr, length, iommu_prot & IOMMU_WRITE,
+				     ictx->account_mode);
+	if (IS_ERR(elm.pages))
+		return PTR_ERR(elm.pages);
+	elm.byte = uptr % PAGE_SIZE;
+	elm.length = length;
+	rc = iopt_map_elms(iopt, &elm, 1, iova, uptr, iommu_prot, flags);
+	iopt_put_pages(elm.pages);
+	return rc;
+}
+
+/*
+ * Collect the pages behind [iova, iova + length) of @src, which must be
+ * mapped without holes.  Each piece holds a reference on its pages.
+ */
+static int iopt_get_pieces(struct io_pagetable *src, unsigned long iova,
+			   unsigned long length, struct iopt_map_elm **out,
+			   unsigned int *nout)
+{
+	struct iopt_map_elm *elms = NULL;
+	unsigned long last, next = iova;
+	struct iopt_area *area;
+	unsigned int n = 0, i;
+	int rc = 0;
+
+	if (!length)
+		return -EINVAL;
+	if (check_add_overflow(iova, length - 1, &last))
+		return -EOVERFLOW;
+
+	down_read(&src->iova_rwsem);
+	for (area = iopt_area_iter_first(src, iova, last); area;
+	     area = iopt_area_iter_next(area, iova, last))
+		n++;
+	elms = kcalloc(max(n, 1U), sizeof(*elms), GFP_KERNEL_ACCOUNT);
+	if (!elms) {
+		rc = -ENOMEM;
+		goto out_unlock;
+	}
+	i = 0;
+	for (area = iopt_area_iter_first(src, iova, last); area;
+	     area = iopt_area_iter_next(area, iova, last)) {
+		unsigned long start = max(area->node.start, iova);
+		unsigned long end = min(area->node.last, last);
+
+		if (start != next)
+			break;
+		elms[i].pages = area->pages;
+		kref_get(&area->pages->kref);
+		elms[i].byte = area->pages_byte + (start - area->node.start);
+		elms[i].length = end - start + 1;
+		i++;
+		if (end == last) {
+			next = 0;
+			break;
+		}
+		next = end + 1;
+	}
+	if (!i || next) {
+		rc = -ENOENT;
+		while (i--)
+			iopt_put_pages(elms[i].pages);
+		kfree(elms);
+		goto out_unlock;
+	}
+	*out = elms;
+	*nout = i;
+out_unlock:
+	up_read(&src->iova_rwsem);
+	return rc;
+}
+
+int iopt_copy_pages(struct io_pagetable *dst, struct io_pagetable *src,
+		    unsigned long *dst_iova, unsigned long src_iova,
+		    unsigned long length, int iommu_prot, unsigned int flags)
+{
+	struct iopt_map_elm *elms;
+	unsigned int n, i;
+	int rc;
+
+	rc = iopt_get_pieces(src, src_iova, length, &elms, &n);
+	if (rc)
+		return rc;
+	rc = iopt_map_elms(dst, elms, n, dst_iova, src_iova, iommu_prot,
+			   flags);
+	for (i = 0; i < n; i++)
+		iopt_put_pages(elms[i].pages);
+	kfree(elms);
+	return rc;
+}
+
+/* ----------------------------------------------------------------- unmap */
+
+/*
+ * Accesses pin pages of @area: ask them to let go, without holding our
+ * locks since their callbacks unpin through us.
+ */
+static void iopt_area_release_accesses(struct io_pagetable *iopt,
+				       struct iopt_area *area)
+{
+	unsigned long start = area->node.start;
+	unsigned long length = iopt_area_length(area);
+
+	area->prevent_access = true;
+	up_write(&iopt->iova_rwsem);
+	up_read(&iopt->domains_rwsem);
+	iommufd_access_notify_unmap(iopt, start, length);
+}
+
+static int iopt_unmap_range(struct io_pagetable *iopt, unsigned long start,
+			    unsigned long last, unsigned long *unmapped)
+{
+	struct iopt_area *area, *next;
+	unsigned long total = 0;
+	int tries = 0;
+
+again:
+	down_read(&iopt->domains_rwsem);
+	down_write(&iopt->iova_rwsem);
+	for (area = iopt_area_iter_first(iopt, start, last); area;
+	     area = iopt_area_iter_next(area, start, last)) {
+		if (area->node.start < start || area->node.last > last) {
+			up_write(&iopt->iova_rwsem);
+			up_read(&iopt->domains_rwsem);
+			return -ENOENT;
+		}
+	}
+	for (area = iopt_area_iter_first(iopt, start, last); area;
+	     area = iopt_area_iter_next(area, start, last)) {
+		if (!area->num_accesses)
+			continue;
+		if (WARN_ON(++tries > 16)) {
+			area->prevent_access = false;
+			up_write(&iopt->iova_rwsem);
+			up_read(&iopt->domains_rwsem);
+			return -EDEADLK;
+		}
+		iopt_area_release_accesses(iopt, area);
+		goto again;
+	}
+	for (area = iopt_area_iter_first(iopt, start, last); area;
+	     area = next) {
+		next = iopt_area_iter_next(area, start, last);
+		total += iopt_area_length(area);
+		iopt_area_unfill_domains(area);
+		iopt_remove_area(area);
+	}
+	up_write(&iopt->iova_rwsem);
+	up_read(&iopt->domains_rwsem);
+	*unmapped = total;
+	return 0;
+}
+
+int iopt_unmap_iova(struct io_pagetable *iopt, unsigned long iova,
+		    unsigned long length, unsigned long *unmapped)
+{
+	unsigned long last;
+	int rc;
+
+	if (!length)
+		return -EINVAL;
+	if (check_add_overflow(iova, length - 1, &last))
+		return -EOVERFLOW;
+	rc = iopt_unmap_range(iopt, iova, last, unmapped);
+	if (!rc && !*unmapped)
+		return -ENOENT;
+	return rc;
+}
+
+int iopt_unmap_all(struct io_pagetable *iopt, unsigned long *unmapped)
+{
+	return iopt_unmap_range(iopt, 0, ULONG_MAX, unmapped);
+}

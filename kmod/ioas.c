@@ -1,0 +1,364 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * IOAS objects and their ioctls: alloc, IOVA ranges, allowed IOVAs, map,
+ * copy, unmap, and IOMMU_OPTION.
+ */
+#include <linux/iommu.h>
+#include <linux/slab.h>
+#include <linux/uaccess.h>
+
+#include "iommufd_private.h"
+
+struct iommufd_ioas *iommufd_ioas_alloc(struct iommufd_ctx *ictx)
+{
+	struct iommufd_ioas *ioas;
+
+	ioas = iommufd_object_alloc(ictx, ioas, IOMMUFD_OBJ_IOAS);
+	if (IS_ERR(ioas))
+		return ioas;
+	iopt_init_table(&ioas->iopt);
+	return ioas;
+}
+
+void iommufd_ioas_destroy(struct iommufd_object *obj)
+{
+	struct iommufd_ioas *ioas = container_of(obj, struct iommufd_ioas, obj);
+
+	iopt_destroy_table(&ioas->iopt);
+}
+
+int iommufd_ioas_alloc_ioctl(struct iommufd_ucmd *ucmd)
+{
+	struct iommu_ioas_alloc *cmd = ucmd->cmd;
+	struct iommufd_ioas *ioas;
+	int rc;
+
+	if (cmd->flags)
+		return -EOPNOTSUPP;
+	ioas = iommufd_ioas_alloc(ucmd->ictx);
+	if (IS_ERR(ioas))
+		return PTR_ERR(ioas);
+	cmd->out_ioas_id = ioas->obj.id;
+	rc = iommufd_ucmd_respond(ucmd, sizeof(*cmd));
+	if (rc) {
+		iommufd_ioas_destroy(&ioas->obj);
+		iommufd_object_abort(ucmd->ictx, &ioas->obj);
+		return rc;
+	}
+	iommufd_object_finalize(ucmd->ictx, &ioas->obj);
+	return 0;
+}
+
+/*
+ * Report the holes between reserved ranges, i.e. where a mapping can go.
+ * Returns the number of ranges; copies at most @max of them.
+ */
+static int iommufd_copy_iova_holes(struct io_pagetable *iopt,
+				   struct iommu_iova_range __user *ranges,
+				   u32 max, u32 *count)
+{
+	struct interval_tree_node *node;
+	unsigned long pos = 0;
+	bool done = false;
+	u32 n = 0;
+
+	for (node = interval_tree_iter_first(&iopt->reserved_itree, 0,
+					     ULONG_MAX);
+	     node && !done; node = interval_tree_iter_next(node, 0, ULONG_MAX)) {
+		if (node->start > pos) {
+			struct iommu_iova_range r = {
+				.start = pos, .last = node->start - 1 };
+
+			if (n < max && copy_to_user(&ranges[n], &r, sizeof(r)))
+				return -EFAULT;
+			n++;
+		}
+		if (node->last == ULONG_MAX)
+			done = true;
+		else
+			pos = max(pos, node->last + 1);
+	}
+	if (!done) {
+		struct iommu_iova_range r = { .start = pos, .last = ULONG_MAX };
+
+		if (n < max && copy_to_user(&ranges[n], &r, sizeof(r)))
+			return -EFAULT;
+		n++;
+	}
+	*count = n;
+	return 0;
+}
+
+int iommufd_ioas_iova_ranges(struct iommufd_ucmd *ucmd)
+{
+	struct iommu_ioas_iova_ranges *cmd = ucmd->cmd;
+	struct iommufd_ioas *ioas;
+	u32 max = cmd->num_iovas;
+	int rc;
+
+	if (cmd->__reserved)
+		return -EOPNOTSUPP;
+	ioas = iommufd_get_ioas(ucmd->ictx, cmd->ioas_id);
+	if (IS_ERR(ioas))
+		return PTR_ERR(ioas);
+
+	down_read(&ioas->iopt.iova_rwsem);
+	rc = iommufd_copy_iova_holes(&ioas->iopt,
+				     u64_to_user_ptr(cmd->allowed_iovas), max,
+				     &cmd->num_iovas);
+	cmd->out_iova_alignment = ioas->iopt.iova_alignment;
+	up_read(&ioas->iopt.iova_rwsem);
+	if (rc)
+		goto out_put;
+	rc = iommufd_ucmd_respond(ucmd, sizeof(*cmd));
+	if (!rc && cmd->num_iovas > max)
+		rc = -EMSGSIZE;
+out_put:
+	iommufd_put_object(&ioas->obj);
+	return rc;
+}
+
+/* Read @num ranges from user memory into a fresh interval tree. */
+static int iommufd_read_ranges(struct rb_root_cached *root,
+			       struct iommu_iova_range __user *ranges, u32 num)
+{
+	u32 i;
+
+	for (i = 0; i < num; i++) {
+		struct interval_tree_node *node;
+		struct iommu_iova_range r;
+
+		if (copy_from_user(&r, &ranges[i], sizeof(r)))
+			return -EFAULT;
+		if (r.start >= r.last)
+			return -EINVAL;
+		if (interval_tree_iter_first(root, r.start, r.last))
+			return -EINVAL;
+		node = kzalloc(sizeof(*node), GFP_KERNEL_ACCOUNT);
+		if (!node)
+			return -ENOMEM;
+		node->start = r.start;
+		node->last = r.last;
+		interval_tree_insert(node, root);
+	}
+	return 0;
+}
+
+static void iommufd_free_ranges(struct rb_root_cached *root)
+{
+	struct interval_tree_node *node;
+
+	while ((node = interval_tree_iter_first(root, 0, ULONG_MAX))) {
+		interval_tree_remove(node, root);
+		kfree(node);
+	}
+}
+
+int iommufd_ioas_allow_iovas(struct iommufd_ucmd *ucmd)
+{
+	struct iommu_ioas_allow_iovas *cmd = ucmd->cmd;
+	struct rb_root_cached allowed = RB_ROOT_CACHED;
+	struct iommufd_ioas *ioas;
+	int rc;
+
+	if (cmd->__reserved)
+		return -EOPNOTSUPP;
+	ioas = iommufd_get_ioas(ucmd->ictx, cmd->ioas_id);
+	if (IS_ERR(ioas))
+		return PTR_ERR(ioas);
+	rc = iommufd_read_ranges(&allowed, u64_to_user_ptr(cmd->allowed_iovas),
+				 cmd->num_iovas);
+	if (!rc)
+		rc = iopt_set_allow_iova(&ioas->iopt, &allowed);
+	iommufd_free_ranges(&allowed);
+	iommufd_put_object(&ioas->obj);
+	return rc;
+}
+
+static int iommufd_map_prot(u32 flags)
+{
+	int prot = 0;
+
+	if (flags & IOMMU_IOAS_MAP_WRITEABLE)
+		prot |= IOMMU_WRITE;
+	if (flags & IOMMU_IOAS_MAP_READABLE)
+		prot |= IOMMU_READ;
+	return prot;
+}
+
+#define IOMMUFD_MAP_FLAGS (IOMMU_IOAS_MAP_FIXED_IOVA | \
+			   IOMMU_IOAS_MAP_WRITEABLE | IOMMU_IOAS_MAP_READABLE)
+
+int iommufd_ioas_map(struct iommufd_ucmd *ucmd)
+{
+	struct iommu_ioas_map *cmd = ucmd->cmd;
+	unsigned long iova = cmd->iova;
+	struct iommufd_ioas *ioas;
+	unsigned int flags = 0;
+	int rc;
+
+	if ((cmd->flags & ~IOMMUFD_MAP_FLAGS) || cmd->__reserved)
+		return -EOPNOTSUPP;
+	if (cmd->iova >= ULONG_MAX || cmd->length >= ULONG_MAX)
+		return -EOVERFLOW;
+	if (!(cmd->flags &
+	      (IOMMU_IOAS_MAP_WRITEABLE | IOMMU_IOAS_MAP_READABLE)))
+		return -EINVAL;
+	ioas = iommufd_get_ioas(ucmd->ictx, cmd->ioas_id);
+	if (IS_ERR(ioas))
+		return PTR_ERR(ioas);
+	if (cmd->flags & IOMMU_IOAS_MAP_FIXED_IOVA)
+		flags = IOMMUFD_IOVA_FIXED;
+	rc = iopt_map_user_pages(ucmd->ictx, &ioas->iopt, &iova, cmd->user_va,
+				 cmd->length, iommufd_map_prot(cmd->flags),
+				 flags);
+	if (rc)
+		goto out_put;
+	cmd->iova = iova;
+	rc = iommufd_ucmd_respond(ucmd, sizeof(*cmd));
+	if (rc) {
+		unsigned long unmapped;
+
+		iopt_unmap_iova(&ioas->iopt, iova, cmd->length, &unmapped);
+	}
+out_put:
+	iommufd_put_object(&ioas->obj);
+	return rc;
+}
+
+int iommufd_ioas_copy(struct iommufd_ucmd *ucmd)
+{
+	struct iommu_ioas_copy *cmd = ucmd->cmd;
+	struct iommufd_ioas *src, *dst;
+	unsigned long iova = cmd->dst_iova;
+	unsigned int flags = 0;
+	int rc;
+
+	if (cmd->flags & ~IOMMUFD_MAP_FLAGS)
+		return -EOPNOTSUPP;
+	if (cmd->length >= ULONG_MAX || cmd->src_iova >= ULONG_MAX ||
+	    cmd->dst_iova >= ULONG_MAX)
+		return -EOVERFLOW;
+	if (!(cmd->flags &
+	      (IOMMU_IOAS_MAP_WRITEABLE | IOMMU_IOAS_MAP_READABLE)))
+		return -EINVAL;
+	src = iommufd_get_ioas(ucmd->ictx, cmd->src_ioas_id);
+	if (IS_ERR(src))
+		return PTR_ERR(src);
+	dst = iommufd_get_ioas(ucmd->ictx, cmd->dst_ioas_id);
+	if (IS_ERR(dst)) {
+		rc = PTR_ERR(dst);
+		goto out_put_src;
+	}
+	if (cmd->flags & IOMMU_IOAS_MAP_FIXED_IOVA)
+		flags = IOMMUFD_IOVA_FIXED;
+	rc = iopt_copy_pages(&dst->iopt, &src->iopt, &iova, cmd->src_iova,
+			     cmd->length, iommufd_map_prot(cmd->flags), flags);
+	if (rc)
+		goto out_put_dst;
+	cmd->dst_iova = iova;
+	rc = iommufd_ucmd_respond(ucmd, sizeof(*cmd));
+	if (rc) {
+		unsigned long unmapped;
+
+		iopt_unmap_iova(&dst->iopt, iova, cmd->length, &unmapped);
+	}
+out_put_dst:
+	iommufd_put_object(&dst->obj);
+out_put_src:
+	iommufd_put_object(&src->obj);
+	return rc;
+}
+
+int iommufd_ioas_unmap(struct iommufd_ucmd *ucmd)
+{
+	struct iommu_ioas_unmap *cmd = ucmd->cmd;
+	struct iommufd_ioas *ioas;
+	unsigned long unmapped = 0;
+	int rc;
+
+	ioas = iommufd_get_ioas(ucmd->ictx, cmd->ioas_id);
+	if (IS_ERR(ioas))
+		return PTR_ERR(ioas);
+	if (cmd->iova == 0 && cmd->length == U64_MAX) {
+		rc = iopt_unmap_all(&ioas->iopt, &unmapped);
+	} else if (cmd->iova >= ULONG_MAX || cmd->length >= ULONG_MAX) {
+		rc = -EOVERFLOW;
+	} else {
+		rc = iopt_unmap_iova(&ioas->iopt, cmd->iova, cmd->length,
+				     &unmapped);
+	}
+	if (!rc) {
+		cmd->length = unmapped;
+		rc = iommufd_ucmd_respond(ucmd, sizeof(*cmd));
+	}
+	iommufd_put_object(&ioas->obj);
+	return rc;
+}
+
+static int iommufd_option_rlimit_mode(struct iommu_option *cmd,
+				      struct iommufd_ctx *ictx)
+{
+	if (cmd->object_id)
+		return -EOPNOTSUPP;
+	if (cmd->op == IOMMU_OPTION_OP_GET) {
+		cmd->val64 = ictx->account_mode == IOPT_ACCOUNT_MM;
+		return 0;
+	}
+	if (cmd->op != IOMMU_OPTION_OP_SET)
+		return -EOPNOTSUPP;
+	if (!capable(CAP_SYS_RESOURCE))
+		return -EPERM;
+	if (cmd->val64 > 1)
+		return -EINVAL;
+	/* The mode is captured by each mapping: only change it on a clean fd. */
+	if (!xa_empty(&ictx->objects))
+		return -EBUSY;
+	ictx->account_mode = cmd->val64 ? IOPT_ACCOUNT_MM : IOPT_ACCOUNT_USER;
+	return 0;
+}
+
+static int iommufd_option_huge_pages(struct iommu_option *cmd,
+				     struct iommufd_ctx *ictx)
+{
+	struct iommufd_ioas *ioas;
+	int rc = 0;
+
+	if (cmd->op != IOMMU_OPTION_OP_GET && cmd->op != IOMMU_OPTION_OP_SET)
+		return -EOPNOTSUPP;
+	if (cmd->op == IOMMU_OPTION_OP_SET && cmd->val64 > 1)
+		return -EINVAL;
+	ioas = iommufd_get_ioas(ictx, cmd->object_id);
+	if (IS_ERR(ioas))
+		return PTR_ERR(ioas);
+	if (cmd->op == IOMMU_OPTION_OP_GET)
+		cmd->val64 = !ioas->iopt.disable_large_pages;
+	else if (cmd->val64)
+		iopt_enable_large_pages(&ioas->iopt);
+	else
+		rc = iopt_disable_large_pages(&ioas->iopt);
+	iommufd_put_object(&ioas->obj);
+	return rc;
+}
+
+int iommufd_option(struct iommufd_ucmd *ucmd)
+{
+	struct iommu_option *cmd = ucmd->cmd;
+	int rc;
+
+	if (cmd->__reserved)
+		return -EOPNOTSUPP;
+	switch (cmd->option_id) {
+	case IOMMU_OPTION_RLIMIT_MODE:
+		rc = iommufd_option_rlimit_mode(cmd, ucmd->ictx);
+		break;
+	case IOMMU_OPTION_HUGE_PAGES:
+		rc = iommufd_option_huge_pages(cmd, ucmd->ictx);
+		break;
+	default:
+		return -EOPNOTSUPP;
+	}
+	if (rc)
+		return rc;
+	return iommufd_ucmd_respond(ucmd, sizeof(*cmd));
+}

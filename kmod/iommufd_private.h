@@ -1,0 +1,403 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * /dev/iommu for Linux 6.1: the one private header of the module.
+ *
+ * Concepts, one per file:
+ *   main.c          misc device, file operations, ioctl dispatch table
+ *   object.c        the per-fd object table: ids, reference counts, destroy
+ *   ioas.c          IOAS ioctls (alloc, ranges, allow, map, unmap, copy, option)
+ *   io_pagetable.c  the IOVA space of one IOAS: areas, allowed/reserved
+ *                   ranges, IOVA allocation, the domains that mirror it
+ *   pages.c         pinning user memory and charging it to RLIMIT_MEMLOCK
+ *   hwpt.c          hardware page tables (HWPT objects) and IOMMU_HWPT_ALLOC
+ *   device.c        device bind/attach/replace/detach/unbind (in-kernel API)
+ *   access.c        accesses: software devices that pin or copy via IOVA
+ *   mock.c          the mock IOMMU backend: a software page table
+ *   selftest.c      IOMMU_TEST_CMD (only with the selftest=1 parameter)
+ *   stats.c         live-object and pinned-page counters, debugfs
+ *
+ * Lock order (outer first):
+ *   idev->lock           what a device is attached to
+ *   iopt->access_lock    the accesses of an IOAS (held across their
+ *                        unmap callbacks)
+ *   access->ioas_lock    which IOAS an access uses
+ *   iopt->domains_rwsem  the set of domains mirroring an IOAS
+ *   iopt->iova_rwsem     the area/allowed/reserved interval trees
+ *   pages->mutex         the pin state of one iopt_pages
+ *   mm->mmap_lock        taken by GUP inside pages.c
+ * hwpt->devices_lock only guards a HWPT's device list.  The object xarray
+ * lock (xa_lock) is innermost and only guards lookups and id changes.
+ */
+#ifndef IOMMUFD_PRIVATE_H
+#define IOMMUFD_PRIVATE_H
+
+#include <linux/interval_tree.h>
+#include <linux/list.h>
+#include <linux/mutex.h>
+#include <linux/refcount.h>
+#include <linux/rwsem.h>
+#include <linux/types.h>
+#include <linux/xarray.h>
+#include <linux/kref.h>
+
+#include "uapi/linux/iommufd.h"
+
+struct device;
+struct file;
+struct iommufd_hw_pagetable;
+struct mm_struct;
+struct page;
+struct task_struct;
+struct user_struct;
+
+/* ---------------------------------------------------------------- objects */
+
+enum iommufd_object_type {
+	IOMMUFD_OBJ_NONE,
+	IOMMUFD_OBJ_ANY = IOMMUFD_OBJ_NONE,
+	IOMMUFD_OBJ_IOAS,
+	IOMMUFD_OBJ_HWPT,
+	IOMMUFD_OBJ_DEVICE,
+	IOMMUFD_OBJ_SELFTEST,
+	IOMMUFD_OBJ_MAX,
+};
+
+struct iommufd_object {
+	/* One reference belongs to the table; the others to users. */
+	refcount_t users;
+	enum iommufd_object_type type;
+	u32 id;
+};
+
+enum iommufd_account_mode {
+	IOPT_ACCOUNT_NONE,	/* CAP_IPC_LOCK: pinned_vm only */
+	IOPT_ACCOUNT_USER,	/* user->locked_vm, the default */
+	IOPT_ACCOUNT_MM,	/* mm->locked_vm */
+};
+
+struct iommufd_ctx {
+	struct file *file;
+	struct xarray objects;
+	/* IOPT_ACCOUNT_USER or IOPT_ACCOUNT_MM, set by IOMMU_OPTION. */
+	u8 account_mode;
+};
+
+struct iommufd_ctx *iommufd_ctx_from_file(struct file *file);
+void iommufd_ctx_get(struct iommufd_ctx *ictx);
+void iommufd_ctx_put(struct iommufd_ctx *ictx);
+
+/* Reserve an id; the object is invisible to lookups until finalized. */
+struct iommufd_object *iommufd_object_alloc_elm(struct iommufd_ctx *ictx,
+						size_t size,
+						enum iommufd_object_type type);
+#define iommufd_object_alloc(ictx, ptr, type)                              \
+	container_of(iommufd_object_alloc_elm(ictx, sizeof(*(ptr)), type), \
+		     typeof(*(ptr)), obj)
+void iommufd_object_finalize(struct iommufd_ctx *ictx,
+			     struct iommufd_object *obj);
+void iommufd_object_abort(struct iommufd_ctx *ictx, struct iommufd_object *obj);
+struct iommufd_object *iommufd_get_object(struct iommufd_ctx *ictx, u32 id,
+					  enum iommufd_object_type type);
+static inline void iommufd_put_object(struct iommufd_object *obj)
+{
+	/* The table's reference keeps this from reaching zero. */
+	refcount_dec(&obj->users);
+}
+
+/* Remove an object that only the table still uses; EBUSY otherwise. */
+int iommufd_object_remove(struct iommufd_ctx *ictx, struct iommufd_object *obj);
+int iommufd_object_remove_id(struct iommufd_ctx *ictx, u32 id);
+void iommufd_object_destroy_all(struct iommufd_ctx *ictx);
+
+/* ------------------------------------------------------------ ioctl glue */
+
+struct iommufd_ucmd {
+	struct iommufd_ctx *ictx;
+	void __user *ubuffer;
+	u32 user_size;
+	void *cmd;
+};
+
+int iommufd_ucmd_respond(struct iommufd_ucmd *ucmd, size_t cmd_len);
+
+/* --------------------------------------------------------------- pages */
+
+/*
+ * The user memory behind one IOAS_MAP: a page-aligned span of one mm.
+ * Shared by every area (in any IOAS) that maps part of it.  Each page
+ * counts its users -- domain mappings and access pins -- and is pinned
+ * while that count is non-zero, so one pin serves every domain.
+ */
+struct iopt_pages {
+	struct kref kref;
+	struct mutex mutex;
+	struct mm_struct *source_mm;
+	struct task_struct *source_task;
+	struct user_struct *source_user;
+	unsigned long uptr;		/* page-aligned start */
+	unsigned long npages;
+	bool writable;
+	u8 account_mode;
+	unsigned long npinned;
+	struct page **pages;
+	unsigned int *users;
+};
+
+struct iopt_pages *iopt_alloc_pages(unsigned long uptr, unsigned long length,
+				    bool writable, u8 account_mode);
+void iopt_put_pages(struct iopt_pages *pages);
+int iopt_pages_use(struct iopt_pages *pages, unsigned long first,
+		   unsigned long last);
+void iopt_pages_unuse(struct iopt_pages *pages, unsigned long first,
+		      unsigned long last);
+extern unsigned int iommufd_pin_batch_bytes;
+
+/* ---------------------------------------------------------- backends */
+
+struct iommufd_domain;
+
+struct iommufd_domain_ops {
+	/* Map @size bytes at @iova to @paddr; both aligned to the page size. */
+	int (*map)(struct iommufd_domain *domain, unsigned long iova,
+		   phys_addr_t paddr, size_t size, int prot);
+	void (*unmap)(struct iommufd_domain *domain, unsigned long iova,
+		      size_t size);
+	void (*free)(struct iommufd_domain *domain);
+};
+
+/* A hardware (or mock) page table as the backends see it. */
+struct iommufd_domain {
+	const struct iommufd_domain_ops *ops;
+	unsigned long pgsize_bitmap;
+	unsigned long aperture_start;
+	unsigned long aperture_last;
+};
+
+struct iommufd_device;
+
+/* How a kind of device reaches its IOMMU. */
+struct iommufd_device_ops {
+	struct iommufd_domain *(*domain_alloc)(struct iommufd_device *idev);
+	/* Can @domain be attached to @idev at all? */
+	bool (*domain_compatible)(struct iommufd_device *idev,
+				  struct iommufd_domain *domain);
+	int (*attach)(struct iommufd_device *idev,
+		      struct iommufd_domain *domain);
+	/* Back to blocking DMA. */
+	void (*detach)(struct iommufd_device *idev);
+	/* Fill @info's type, capabilities and the type-specific data. */
+	int (*hw_info)(struct iommufd_device *idev, struct iommu_hw_info *info,
+		       void *data, u32 *data_len);
+	/* Mock devices live inside the fd and must not hold it open. */
+	bool owned_by_ctx;
+};
+
+/* --------------------------------------------------------- io_pagetable */
+
+struct iopt_area {
+	struct interval_tree_node node;	/* IOVA [start, last] */
+	struct io_pagetable *iopt;
+	struct iopt_pages *pages;	/* NULL until the area is ready */
+	unsigned long pages_byte;	/* offset of node.start in pages */
+	int iommu_prot;
+	unsigned int num_accesses;
+	bool prevent_access;
+};
+
+struct iopt_reserved {
+	struct interval_tree_node node;
+	void *owner;
+};
+
+struct io_pagetable {
+	struct rw_semaphore domains_rwsem;
+	struct list_head domains;		/* of iommufd_hw_pagetable */
+	struct rw_semaphore iova_rwsem;
+	struct rb_root_cached area_itree;
+	struct rb_root_cached allowed_itree;
+	struct rb_root_cached reserved_itree;
+	unsigned long iova_alignment;
+	bool disable_large_pages;
+	/* PAGE_SIZE while an access that pins pages is attached */
+	unsigned long access_alignment;
+	unsigned int access_alignment_users;
+	struct mutex access_lock;
+	struct list_head accesses;		/* of iommufd_access */
+};
+
+void iopt_init_table(struct io_pagetable *iopt);
+void iopt_destroy_table(struct io_pagetable *iopt);
+int iopt_map_user_pages(struct iommufd_ctx *ictx, struct io_pagetable *iopt,
+			unsigned long *iova, unsigned long uptr,
+			unsigned long length, int iommu_prot,
+			unsigned int flags);
+int iopt_copy_pages(struct io_pagetable *dst, struct io_pagetable *src,
+		    unsigned long *dst_iova, unsigned long src_iova,
+		    unsigned long length, int iommu_prot, unsigned int flags);
+int iopt_unmap_iova(struct io_pagetable *iopt, unsigned long iova,
+		    unsigned long length, unsigned long *unmapped);
+int iopt_unmap_all(struct io_pagetable *iopt, unsigned long *unmapped);
+int iopt_set_allow_iova(struct io_pagetable *iopt,
+			struct rb_root_cached *allowed);
+int iopt_reserve_iova(struct io_pagetable *iopt, unsigned long start,
+		      unsigned long last, void *owner);
+void iopt_remove_reserved_iova(struct io_pagetable *iopt, void *owner);
+int iopt_disable_large_pages(struct io_pagetable *iopt);
+void iopt_enable_large_pages(struct io_pagetable *iopt);
+int iopt_add_domain(struct io_pagetable *iopt,
+		    struct iommufd_hw_pagetable *hwpt);
+void iopt_remove_domain(struct io_pagetable *iopt,
+			struct iommufd_hw_pagetable *hwpt);
+int iopt_add_access_alignment(struct io_pagetable *iopt,
+			      unsigned long align);
+void iopt_remove_access_alignment(struct io_pagetable *iopt);
+void iopt_recalc_alignment(struct io_pagetable *iopt);
+struct iopt_area *iopt_area_iter_first(struct io_pagetable *iopt,
+				       unsigned long start,
+				       unsigned long last);
+struct iopt_area *iopt_area_iter_next(struct iopt_area *area,
+				      unsigned long start, unsigned long last);
+unsigned long iopt_area_first_index(struct iopt_area *area);
+unsigned long iopt_area_last_index(struct iopt_area *area);
+
+#define IOMMUFD_IOVA_FIXED (1U << 0)
+
+/* ------------------------------------------------------------------ IOAS */
+
+struct iommufd_ioas {
+	struct iommufd_object obj;
+	struct io_pagetable iopt;
+};
+
+static inline struct iommufd_ioas *iommufd_get_ioas(struct iommufd_ctx *ictx,
+						    u32 id)
+{
+	struct iommufd_object *obj = iommufd_get_object(ictx, id,
+							IOMMUFD_OBJ_IOAS);
+
+	if (IS_ERR(obj))
+		return ERR_CAST(obj);
+	return container_of(obj, struct iommufd_ioas, obj);
+}
+
+struct iommufd_ioas *iommufd_ioas_alloc(struct iommufd_ctx *ictx);
+void iommufd_ioas_destroy(struct iommufd_object *obj);
+int iommufd_ioas_alloc_ioctl(struct iommufd_ucmd *ucmd);
+int iommufd_ioas_iova_ranges(struct iommufd_ucmd *ucmd);
+int iommufd_ioas_allow_iovas(struct iommufd_ucmd *ucmd);
+int iommufd_ioas_map(struct iommufd_ucmd *ucmd);
+int iommufd_ioas_copy(struct iommufd_ucmd *ucmd);
+int iommufd_ioas_unmap(struct iommufd_ucmd *ucmd);
+int iommufd_option(struct iommufd_ucmd *ucmd);
+
+/* ------------------------------------------------------------------ HWPT */
+
+struct iommufd_hw_pagetable {
+	struct iommufd_object obj;
+	struct iommufd_ioas *ioas;
+	struct iommufd_domain *domain;
+	bool auto_domain;
+	struct list_head iopt_item;	/* in ioas->iopt.domains */
+	struct mutex devices_lock;
+	struct list_head devices;	/* of iommufd_device */
+};
+
+struct iommufd_hw_pagetable *
+iommufd_hwpt_alloc(struct iommufd_ctx *ictx, struct iommufd_ioas *ioas,
+		   struct iommufd_device *idev, bool auto_domain);
+void iommufd_hwpt_destroy(struct iommufd_object *obj);
+int iommufd_hwpt_alloc_ioctl(struct iommufd_ucmd *ucmd);
+
+/* ---------------------------------------------------------------- device */
+
+struct iommufd_device {
+	struct iommufd_object obj;
+	struct iommufd_ctx *ictx;
+	const struct iommufd_device_ops *ops;
+	void *priv;			/* the backend's */
+	struct device *dev;		/* NULL for mock devices */
+	struct mutex lock;		/* attachment */
+	struct iommufd_hw_pagetable *hwpt;
+	struct list_head hwpt_item;
+};
+
+struct iommufd_device *iommufd_device_bind(struct iommufd_ctx *ictx,
+					   const struct iommufd_device_ops *ops,
+					   void *priv, u32 *id);
+void iommufd_device_unbind(struct iommufd_device *idev);
+int iommufd_device_attach(struct iommufd_device *idev, u32 *pt_id);
+int iommufd_device_replace(struct iommufd_device *idev, u32 *pt_id);
+void iommufd_device_detach(struct iommufd_device *idev);
+void iommufd_device_destroy(struct iommufd_object *obj);
+int iommufd_get_hw_info(struct iommufd_ucmd *ucmd);
+
+static inline struct iommufd_device *
+iommufd_get_device(struct iommufd_ucmd *ucmd, u32 id)
+{
+	struct iommufd_object *obj = iommufd_get_object(ucmd->ictx, id,
+							IOMMUFD_OBJ_DEVICE);
+
+	if (IS_ERR(obj))
+		return ERR_CAST(obj);
+	return container_of(obj, struct iommufd_device, obj);
+}
+
+/* ---------------------------------------------------------------- access */
+
+struct iommufd_access;
+
+struct iommufd_access_ops {
+	bool needs_pin_pages;
+	/* Unpin everything pinned in [iova, iova + length) before returning. */
+	void (*unmap)(void *data, unsigned long iova, unsigned long length);
+};
+
+#define IOMMUFD_ACCESS_RW_WRITE (1U << 0)
+
+struct iommufd_access {
+	struct iommufd_ctx *ictx;
+	const struct iommufd_access_ops *ops;
+	void *data;
+	struct mutex ioas_lock;
+	struct iommufd_ioas *ioas;	/* for new pins; NULL while switching */
+	struct iommufd_ioas *ioas_unpin;	/* where existing pins live */
+	struct list_head ioas_item;
+};
+
+struct iommufd_access *
+iommufd_access_create(struct iommufd_ctx *ictx,
+		      const struct iommufd_access_ops *ops, void *data);
+void iommufd_access_destroy(struct iommufd_access *access);
+int iommufd_access_attach(struct iommufd_access *access, u32 ioas_id);
+int iommufd_access_replace(struct iommufd_access *access, u32 ioas_id);
+void iommufd_access_detach(struct iommufd_access *access);
+int iommufd_access_pin_pages(struct iommufd_access *access,
+			     unsigned long iova, unsigned long length,
+			     struct page **out_pages, unsigned int flags);
+void iommufd_access_unpin_pages(struct iommufd_access *access,
+				unsigned long iova, unsigned long length);
+int iommufd_access_rw(struct iommufd_access *access, unsigned long iova,
+		      void *data, size_t length, unsigned int flags);
+void iommufd_access_notify_unmap(struct io_pagetable *iopt,
+				 unsigned long iova, unsigned long length);
+
+/* ------------------------------------------------------------ selftest */
+
+extern bool iommufd_selftest;
+int iommufd_test(struct iommufd_ucmd *ucmd);
+void iommufd_selftest_destroy(struct iommufd_object *obj);
+struct iommufd_domain *iommufd_mock_domain_alloc(unsigned long pgsize_bitmap);
+bool iommufd_is_mock_domain(struct iommufd_domain *domain);
+int iommufd_mock_domain_lookup(struct iommufd_domain *domain,
+			       unsigned long iova, phys_addr_t *paddr);
+
+/* --------------------------------------------------------------- stats */
+
+void iommufd_stats_object(int delta);
+void iommufd_stats_pinned(long delta);
+long iommufd_stats_nr_objects(void);
+long iommufd_stats_nr_pinned(void);
+int iommufd_stats_init(void);
+void iommufd_stats_exit(void);
+
+#endif

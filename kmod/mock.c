@@ -1,0 +1,109 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The mock IOMMU backend: a software page table with half-CPU-page IOMMU
+ * pages and a limited aperture, for tests that read the table back.
+ * Each IOMMU page is one xarray entry holding its physical address.
+ */
+#include <linux/slab.h>
+#include <linux/xarray.h>
+
+#include "iommufd_private.h"
+#include "uapi/linux/iommufd_test.h"
+
+#define MOCK_IO_PAGE_SIZE (PAGE_SIZE / 2)
+
+struct mock_domain {
+	struct iommufd_domain domain;
+	struct xarray pfns;	/* iova / MOCK_IO_PAGE_SIZE -> paddr / same */
+};
+
+static struct mock_domain *to_mock(struct iommufd_domain *domain)
+{
+	return container_of(domain, struct mock_domain, domain);
+}
+
+static void mock_unmap(struct iommufd_domain *domain, unsigned long iova,
+		       size_t size)
+{
+	struct mock_domain *mock = to_mock(domain);
+	unsigned long i;
+
+	for (i = 0; i < size; i += MOCK_IO_PAGE_SIZE)
+		WARN_ON(!xa_erase(&mock->pfns, (iova + i) / MOCK_IO_PAGE_SIZE));
+}
+
+static int mock_map(struct iommufd_domain *domain, unsigned long iova,
+		    phys_addr_t paddr, size_t size, int prot)
+{
+	struct mock_domain *mock = to_mock(domain);
+	unsigned long i;
+	int rc;
+
+	if (WARN_ON((iova | paddr | size) % MOCK_IO_PAGE_SIZE) ||
+	    WARN_ON(iova < domain->aperture_start ||
+		    iova + size - 1 > domain->aperture_last))
+		return -EINVAL;
+	for (i = 0; i < size; i += MOCK_IO_PAGE_SIZE) {
+		rc = xa_insert(&mock->pfns, (iova + i) / MOCK_IO_PAGE_SIZE,
+			       xa_mk_value((paddr + i) / MOCK_IO_PAGE_SIZE),
+			       GFP_KERNEL_ACCOUNT);
+		if (rc) {
+			/* EBUSY: mapped twice, a bug in the caller */
+			WARN_ON(rc == -EBUSY);
+			if (i)
+				mock_unmap(domain, iova, i);
+			return rc;
+		}
+	}
+	return 0;
+}
+
+static void mock_free(struct iommufd_domain *domain)
+{
+	struct mock_domain *mock = to_mock(domain);
+
+	WARN_ON(!xa_empty(&mock->pfns));
+	xa_destroy(&mock->pfns);
+	kfree(mock);
+	iommufd_stats_object(-1);
+}
+
+static const struct iommufd_domain_ops mock_domain_ops = {
+	.map = mock_map,
+	.unmap = mock_unmap,
+	.free = mock_free,
+};
+
+struct iommufd_domain *iommufd_mock_domain_alloc(unsigned long pgsize_bitmap)
+{
+	struct mock_domain *mock;
+
+	mock = kzalloc(sizeof(*mock), GFP_KERNEL_ACCOUNT);
+	if (!mock)
+		return ERR_PTR(-ENOMEM);
+	xa_init(&mock->pfns);
+	mock->domain.ops = &mock_domain_ops;
+	mock->domain.pgsize_bitmap = pgsize_bitmap;
+	mock->domain.aperture_start = MOCK_APERTURE_START;
+	mock->domain.aperture_last = MOCK_APERTURE_LAST;
+	iommufd_stats_object(1);
+	return &mock->domain;
+}
+
+bool iommufd_is_mock_domain(struct iommufd_domain *domain)
+{
+	return domain->ops == &mock_domain_ops;
+}
+
+/* The physical address @iova translates to, or -ENOENT. */
+int iommufd_mock_domain_lookup(struct iommufd_domain *domain,
+			       unsigned long iova, phys_addr_t *paddr)
+{
+	void *ent = xa_load(&to_mock(domain)->pfns, iova / MOCK_IO_PAGE_SIZE);
+
+	if (!ent)
+		return -ENOENT;
+	*paddr = (phys_addr_t)xa_to_value(ent) * MOCK_IO_PAGE_SIZE +
+		 iova % MOCK_IO_PAGE_SIZE;
+	return 0;
+}

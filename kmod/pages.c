@@ -1,0 +1,274 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Pinning user memory for DMA.
+ *
+ * An iopt_pages is the memory behind one IOAS_MAP.  Nothing is pinned when
+ * it is created; a page is pinned (FOLL_PIN | FOLL_LONGTERM, from the mm
+ * that made the mapping) when its first user appears -- a domain that maps
+ * it or an access that pins it -- and unpinned when its last user goes.
+ * So the same page is pinned once however many domains and accesses use
+ * it, and it is charged to RLIMIT_MEMLOCK once.
+ *
+ * Charging follows the mode captured at map time: the user's locked_vm
+ * (per-user), the process's locked_vm (per-process), or nothing for a
+ * caller with CAP_IPC_LOCK.  mm->pinned_vm is charged in every mode.
+ */
+#include <linux/mm.h>
+#include <linux/sched/mm.h>
+#include <linux/sched/signal.h>
+#include <linux/sched/user.h>
+#include <linux/slab.h>
+#include <linux/vmalloc.h>
+
+#include "iommufd_private.h"
+
+/* Upper bound of the page-pointer batch one GUP call fills (tests lower it). */
+unsigned int iommufd_pin_batch_bytes = 65536;
+
+struct iopt_pages *iopt_alloc_pages(unsigned long uptr, unsigned long length,
+				    bool writable, u8 account_mode)
+{
+	struct iopt_pages *pages;
+	unsigned long end;
+
+	if (!length || check_add_overflow(uptr, length, &end) ||
+	    end > ULONG_MAX - PAGE_SIZE)
+		return ERR_PTR(-EOVERFLOW);
+
+	pages = kzalloc(sizeof(*pages), GFP_KERNEL_ACCOUNT);
+	if (!pages)
+		return ERR_PTR(-ENOMEM);
+	kref_init(&pages->kref);
+	mutex_init(&pages->mutex);
+	pages->uptr = ALIGN_DOWN(uptr, PAGE_SIZE);
+	pages->npages = (ALIGN(end, PAGE_SIZE) - pages->uptr) >> PAGE_SHIFT;
+	pages->writable = writable;
+	pages->account_mode = capable(CAP_IPC_LOCK) ? IOPT_ACCOUNT_NONE :
+						      account_mode;
+	pages->pages = kvcalloc(pages->npages, sizeof(*pages->pages),
+				GFP_KERNEL_ACCOUNT);
+	pages->users = kvcalloc(pages->npages, sizeof(*pages->users),
+				GFP_KERNEL_ACCOUNT);
+	if (!pages->pages || !pages->users) {
+		kvfree(pages->pages);
+		kvfree(pages->users);
+		kfree(pages);
+		return ERR_PTR(-ENOMEM);
+	}
+	mmgrab(current->mm);
+	pages->source_mm = current->mm;
+	get_task_struct(current->group_leader);
+	pages->source_task = current->group_leader;
+	pages->source_user = get_current_user();
+	return pages;
+}
+
+static void iopt_release_pages(struct kref *kref)
+{
+	struct iopt_pages *pages = container_of(kref, struct iopt_pages, kref);
+
+	WARN_ON(pages->npinned);
+	mmdrop(pages->source_mm);
+	put_task_struct(pages->source_task);
+	free_uid(pages->source_user);
+	kvfree(pages->pages);
+	kvfree(pages->users);
+	mutex_destroy(&pages->mutex);
+	kfree(pages);
+}
+
+void iopt_put_pages(struct iopt_pages *pages)
+{
+	kref_put(&pages->kref, iopt_release_pages);
+}
+
+static int charge_user_locked_vm(struct iopt_pages *pages, unsigned long n)
+{
+	unsigned long limit, cur, new;
+
+	limit = task_rlimit(pages->source_task, RLIMIT_MEMLOCK) >> PAGE_SHIFT;
+	do {
+		cur = atomic_long_read(&pages->source_user->locked_vm);
+		new = cur + n;
+		if (new > limit || new < cur)
+			return -ENOMEM;
+	} while (atomic_long_cmpxchg(&pages->source_user->locked_vm, cur,
+				     new) != cur);
+	return 0;
+}
+
+static int charge_mm_locked_vm(struct iopt_pages *pages, unsigned long n,
+			       bool inc)
+{
+	int rc;
+
+	mmap_write_lock(pages->source_mm);
+	rc = __account_locked_vm(pages->source_mm, n, inc, pages->source_task,
+				 false);
+	mmap_write_unlock(pages->source_mm);
+	return rc;
+}
+
+/* Charge (@inc) or refund @n newly pinned or unpinned pages. */
+static int iopt_pages_account(struct iopt_pages *pages, unsigned long n,
+			      bool inc)
+{
+	int rc = 0;
+
+	switch (pages->account_mode) {
+	case IOPT_ACCOUNT_USER:
+		if (inc)
+			rc = charge_user_locked_vm(pages, n);
+		else
+			atomic_long_sub(n, &pages->source_user->locked_vm);
+		break;
+	case IOPT_ACCOUNT_MM:
+		rc = charge_mm_locked_vm(pages, n, inc);
+		break;
+	}
+	if (rc)
+		return rc;
+	if (inc)
+		atomic64_add(n, &pages->source_mm->pinned_vm);
+	else
+		atomic64_sub(n, &pages->source_mm->pinned_vm);
+	return 0;
+}
+
+static void iopt_pages_unpin_run(struct iopt_pages *pages,
+				 unsigned long start, unsigned long n)
+{
+	unpin_user_pages_dirty_lock(&pages->pages[start], n, pages->writable);
+	memset(&pages->pages[start], 0, n * sizeof(*pages->pages));
+	pages->npinned -= n;
+	iommufd_stats_pinned(-(long)n);
+}
+
+/* GUP [start, start + n) from the source mm, in batches. */
+static int iopt_pages_gup(struct iopt_pages *pages, unsigned long start,
+			  unsigned long n)
+{
+	unsigned int flags = FOLL_LONGTERM | (pages->writable ? FOLL_WRITE : 0);
+	unsigned long batch = max_t(unsigned long, 1,
+				    iommufd_pin_batch_bytes /
+				    sizeof(struct page *));
+	unsigned long done = 0;
+	long rc = 0;
+
+	if (!mmget_not_zero(pages->source_mm))
+		return -EFAULT;
+	mmap_read_lock(pages->source_mm);
+	while (done < n) {
+		unsigned long want = min(batch, n - done);
+
+		rc = pin_user_pages_remote(pages->source_mm,
+					   pages->uptr +
+					   ((start + done) << PAGE_SHIFT),
+					   want, flags,
+					   &pages->pages[start + done], NULL,
+					   NULL);
+		if (rc <= 0) {
+			rc = rc ? rc : -EFAULT;
+			break;
+		}
+		done += rc;
+		pages->npinned += rc;
+		iommufd_stats_pinned(rc);
+		rc = 0;
+	}
+	mmap_read_unlock(pages->source_mm);
+	mmput(pages->source_mm);
+	if (rc && done)
+		iopt_pages_unpin_run(pages, start, done);
+	return rc;
+}
+
+static int iopt_pages_pin_run(struct iopt_pages *pages, unsigned long start,
+			      unsigned long n)
+{
+	int rc;
+
+	rc = iopt_pages_account(pages, n, true);
+	if (rc)
+		return rc;
+	rc = iopt_pages_gup(pages, start, n);
+	if (rc)
+		iopt_pages_account(pages, n, false);
+	return rc;
+}
+
+/* Length of the run from @i to at most @last whose users are all zero. */
+static unsigned long unused_run(struct iopt_pages *pages, unsigned long i,
+				unsigned long last)
+{
+	unsigned long end = i;
+
+	while (end < last && !pages->users[end + 1])
+		end++;
+	return end - i + 1;
+}
+
+/* Undo the pins this call made in [first, stop): pages still unused. */
+static void iopt_pages_undo_pins(struct iopt_pages *pages,
+				 unsigned long first, unsigned long stop)
+{
+	unsigned long i = first, n;
+
+	while (i < stop) {
+		if (pages->users[i]) {
+			i++;
+			continue;
+		}
+		n = unused_run(pages, i, stop - 1);
+		iopt_pages_unpin_run(pages, i, n);
+		iopt_pages_account(pages, n, false);
+		i += n;
+	}
+}
+
+/*
+ * Add one user to every page in [first, last] (indexes into @pages),
+ * pinning the pages that had none.  All or nothing.
+ */
+int iopt_pages_use(struct iopt_pages *pages, unsigned long first,
+		   unsigned long last)
+{
+	unsigned long i = first, n;
+	int rc;
+
+	mutex_lock(&pages->mutex);
+	while (i <= last) {
+		if (pages->users[i]) {
+			i++;
+			continue;
+		}
+		n = unused_run(pages, i, last);
+		rc = iopt_pages_pin_run(pages, i, n);
+		if (rc) {
+			iopt_pages_undo_pins(pages, first, i);
+			mutex_unlock(&pages->mutex);
+			return rc;
+		}
+		i += n;
+	}
+	for (i = first; i <= last; i++)
+		pages->users[i]++;
+	mutex_unlock(&pages->mutex);
+	return 0;
+}
+
+/* Drop one user of every page in [first, last]; unpin what has none left. */
+void iopt_pages_unuse(struct iopt_pages *pages, unsigned long first,
+		      unsigned long last)
+{
+	unsigned long i;
+
+	mutex_lock(&pages->mutex);
+	for (i = first; i <= last; i++) {
+		if (WARN_ON(!pages->users[i]))
+			continue;
+		pages->users[i]--;
+	}
+	iopt_pages_undo_pins(pages, first, last + 1);
+	mutex_unlock(&pages->mutex);
+}

@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Pack a busybox initramfs holding the module, the static test programs
+# and an init script.  Usage: mkinitramfs.sh KVER OUTFILE INIT [FILES...]
+# FILES are copied to /bin of the image; INIT becomes /init.
+set -euo pipefail
+kver=$1 out=$2 init=$3
+shift 3
+top=$(cd "$(dirname "$0")/.." && pwd)
+
+root=$(mktemp -d)
+trap 'rm -rf "$root"' EXIT
+mkdir -p "$root"/{bin,sbin,dev,proc,sys,tmp,mnt,lib/modules/$kver,etc}
+cp /bin/busybox "$root/bin/busybox"
+for applet in $("$root/bin/busybox" --list); do
+	[ -e "$root/bin/$applet" ] || ln -s busybox "$root/bin/$applet"
+done
+cp "$init" "$root/init"
+chmod +x "$root/init"
+cp "$top/vm/functions.sh" "$root/etc/functions.sh"
+for f in "$@"; do
+	cp "$f" "$root/bin/"
+done
+cp "$top"/kmod/*.ko "$root/lib/modules/$kver/"
+
+# Kernel modules of the distribution that the VM may load (VFIO, the
+# peer of the benchmarks), with their dependency list.
+mods=/lib/modules/$kver/kernel
+for m in drivers/vfio/vfio.ko drivers/vfio/vfio_iommu_type1.ko \
+	 drivers/vfio/pci/vfio-pci-core.ko drivers/vfio/pci/vfio-pci.ko \
+	 virt/lib/irqbypass.ko; do
+	[ -f "$mods/$m" ] || continue
+	mkdir -p "$root/lib/modules/$kver/kernel/$(dirname $m)"
+	cp "$mods/$m" "$root/lib/modules/$kver/kernel/$m"
+done
+depmod -b "$root" "$kver" 2>/dev/null || true
+
+(cd "$root" && find . | cpio -o -H newc --quiet) | gzip -1 > "$out"

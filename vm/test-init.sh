@@ -1,0 +1,78 @@
+#!/bin/sh
+# /init of the test VM: load the module, run every test program, check
+# the module's leak counters after each one and at unload, and look for
+# kernel warnings.  Everything reported goes to ttyS1 as TAP.
+. /etc/functions.sh
+setup_vm
+
+STATS=/sys/kernel/debug/iommufd/stats
+n=0
+
+# One harness-level TAP line.
+check() {
+	n=$((n + 1))
+	if [ "$1" = ok ]; then say "ok $n - $2"; else say "not ok $n - $2"; fi
+}
+
+stats_clean() {
+	grep -q '^objects 0$' $STATS && grep -q '^pinned_pages 0$' $STATS
+}
+
+# Kernel messages since the previous check that mean something broke.
+KBAD='WARNING:|BUG:|Oops|soft lockup|hung_task_timeout|blocked for more than|general protection fault|UBSAN:|KASAN:|kernel BUG|refcount_t:|list_add corruption|list_del corruption'
+seen=0
+kernel_clean() {
+	total=$(dmesg | wc -l)
+	bad=$(dmesg | tail -n +$((seen + 1)) | grep -E "$KBAD")
+	if [ -n "$bad" ]; then
+		dmesg | tail -n +$((seen + 1)) | grep -E -A30 "$KBAD" | head -60 | sed 's/^/# /' >&3
+	fi
+	seen=$total
+	[ -z "$bad" ]
+}
+
+say "# kernel $(uname -r)"
+kernel_clean || say "# (the kernel complained while booting, before any test)"
+if insmod /lib/modules/$(uname -r)/iommufd.ko selftest=1; then
+	check ok "module loads"
+else
+	check fail "module loads"
+fi
+
+for t in $(ls /bin/t_* 2>/dev/null); do
+	name=${t#/bin/t_}
+	say "# ---- $name"
+	timeout ${TEST_TIMEOUT:-300} "$t" > /tmp/out 2>&1
+	rc=$?
+	# Renumber the program's TAP lines into the suite's sequence.
+	while IFS= read -r line; do
+		case "$line" in
+		"ok "*|"not ok "*)
+			n=$((n + 1))
+			status=${line%% [0-9]*}
+			rest=${line#* [0-9]* }
+			rest=${rest#[0-9]* }
+			say "$status $n $name: ${rest#- }"
+			;;
+		1..*) ;;
+		*) say "$line" ;;
+		esac
+	done < /tmp/out
+	[ $rc -eq 124 ] && say "# $name timed out"
+	if [ $rc -le 1 ]; then check ok "$name: exits normally"; else check fail "$name: exits normally (status $rc)"; fi
+	if stats_clean; then check ok "$name: no objects or pinned pages left"
+	else check fail "$name: no objects or pinned pages left ($(tr '\n' ' ' < $STATS))"; fi
+	if kernel_clean; then check ok "$name: no kernel warnings"
+	else check fail "$name: no kernel warnings"; fi
+done
+
+if rmmod iommufd && dmesg | grep -q 'unloaded with no objects and no pinned pages'; then
+	check ok "module unloads with zero objects and zero pinned pages"
+else
+	check fail "module unloads with zero objects and zero pinned pages"
+fi
+if kernel_clean; then check ok "kernel log clean at the end"
+else check fail "kernel log clean at the end"; fi
+say "1..$n"
+say "# suite done"
+poweroff_vm
