@@ -144,17 +144,24 @@ int iommufd_access_replace(struct iommufd_access *access, u32 ioas_id)
 		rc = 0;
 		goto err_put;
 	}
-	rc = iommufd_access_join(access, new);
-	if (rc)
-		goto err_put;
+	/* One list entry: leave the old IOAS before joining the new one. */
 	old = iommufd_access_take_ioas(access);
 	iommufd_access_leave(access, old);
+	rc = iommufd_access_join(access, new);
+	if (rc) {
+		/* Go back; the old IOAS accepted this access before. */
+		WARN_ON(iommufd_access_join(access, old));
+		iommufd_put_object(&new->obj);
+		new = old;
+		old = NULL;
+	}
 	mutex_lock(&access->ioas_lock);
 	access->ioas = new;
 	access->ioas_unpin = new;
 	mutex_unlock(&access->ioas_lock);
-	iommufd_put_object(&old->obj);
-	return 0;
+	if (old)
+		iommufd_put_object(&old->obj);
+	return rc;
 
 err_put:
 	iommufd_put_object(&new->obj);

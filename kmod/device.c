@@ -7,6 +7,7 @@
  * DMA; unbind ends it all.
  */
 #include <linux/delay.h>
+#include <linux/module.h>
 #include <linux/slab.h>
 #include <linux/uaccess.h>
 
@@ -68,6 +69,7 @@ void iommufd_device_unbind(struct iommufd_device *idev)
 	if (put_ctx)
 		iommufd_ctx_put(ictx);
 }
+EXPORT_SYMBOL_NS_GPL(iommufd_device_unbind, IOMMUFD);
 
 void iommufd_device_destroy(struct iommufd_object *obj)
 {
@@ -76,6 +78,17 @@ void iommufd_device_destroy(struct iommufd_object *obj)
 
 	WARN_ON(idev->hwpt);
 	mutex_destroy(&idev->lock);
+	if (idev->ops->release)
+		idev->ops->release(idev);
+}
+
+/* The device's reserved regions can never be mapped in its IOAS. */
+static int iommufd_device_reserve(struct iommufd_device *idev,
+				  struct io_pagetable *iopt)
+{
+	if (!idev->ops->reserve)
+		return 0;
+	return idev->ops->reserve(idev, iopt);
 }
 
 /* An automatic HWPT of @ioas that @idev can use, with a reference. */
@@ -188,21 +201,30 @@ int iommufd_device_attach(struct iommufd_device *idev, u32 *pt_id)
 		rc = PTR_ERR(hwpt);
 		goto out_unlock;
 	}
-	rc = idev->ops->attach(idev, hwpt->domain);
-	if (rc) {
-		iommufd_hwpt_put_for_device(idev->ictx, hwpt);
-		goto out_unlock;
-	}
+	rc = iommufd_device_reserve(idev, &hwpt->ioas->iopt);
+	if (rc)
+		goto out_put;
+	rc = idev->ops->attach(idev, hwpt->domain, NULL);
+	if (rc)
+		goto out_unreserve;
 	iommufd_hwpt_add_device(hwpt, idev);
 	*pt_id = hwpt->obj.id;
+	goto out_unlock;
+
+out_unreserve:
+	iopt_remove_reserved_iova(&hwpt->ioas->iopt, idev);
+out_put:
+	iommufd_hwpt_put_for_device(idev->ictx, hwpt);
 out_unlock:
 	mutex_unlock(&idev->lock);
 	return rc;
 }
+EXPORT_SYMBOL_NS_GPL(iommufd_device_attach, IOMMUFD);
 
 int iommufd_device_replace(struct iommufd_device *idev, u32 *pt_id)
 {
 	struct iommufd_hw_pagetable *old, *hwpt;
+	bool same_ioas;
 	int rc;
 
 	mutex_lock(&idev->lock);
@@ -222,19 +244,33 @@ int iommufd_device_replace(struct iommufd_device *idev, u32 *pt_id)
 		rc = 0;
 		goto out_unlock;
 	}
-	rc = idev->ops->attach(idev, hwpt->domain);
-	if (rc) {
-		iommufd_hwpt_put_for_device(idev->ictx, hwpt);
-		goto out_unlock;
+	same_ioas = hwpt->ioas == old->ioas;
+	if (!same_ioas) {
+		rc = iommufd_device_reserve(idev, &hwpt->ioas->iopt);
+		if (rc)
+			goto out_put;
 	}
+	rc = idev->ops->attach(idev, hwpt->domain, old->domain);
+	if (rc)
+		goto out_unreserve;
+	if (!same_ioas)
+		iopt_remove_reserved_iova(&old->ioas->iopt, idev);
 	iommufd_hwpt_del_device(old, idev);
 	iommufd_hwpt_add_device(hwpt, idev);
 	*pt_id = hwpt->obj.id;
 	iommufd_hwpt_put_for_device(idev->ictx, old);
+	goto out_unlock;
+
+out_unreserve:
+	if (!same_ioas)
+		iopt_remove_reserved_iova(&hwpt->ioas->iopt, idev);
+out_put:
+	iommufd_hwpt_put_for_device(idev->ictx, hwpt);
 out_unlock:
 	mutex_unlock(&idev->lock);
 	return rc;
 }
+EXPORT_SYMBOL_NS_GPL(iommufd_device_replace, IOMMUFD);
 
 void iommufd_device_detach(struct iommufd_device *idev)
 {
@@ -244,11 +280,13 @@ void iommufd_device_detach(struct iommufd_device *idev)
 	hwpt = idev->hwpt;
 	if (hwpt) {
 		idev->ops->detach(idev);
+		iopt_remove_reserved_iova(&hwpt->ioas->iopt, idev);
 		iommufd_hwpt_del_device(hwpt, idev);
 		iommufd_hwpt_put_for_device(idev->ictx, hwpt);
 	}
 	mutex_unlock(&idev->lock);
 }
+EXPORT_SYMBOL_NS_GPL(iommufd_device_detach, IOMMUFD);
 
 int iommufd_get_hw_info(struct iommufd_ucmd *ucmd)
 {

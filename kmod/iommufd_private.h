@@ -11,6 +11,9 @@
  *   pages.c         pinning user memory and charging it to RLIMIT_MEMLOCK
  *   hwpt.c          hardware page tables (HWPT objects) and IOMMU_HWPT_ALLOC
  *   device.c        device bind/attach/replace/detach/unbind (in-kernel API)
+ *   group.c         the security context of an IOMMU group: DMA ownership,
+ *                   viability, the domain the group is attached to
+ *   iommu_api.c     the kernel IOMMU API backend (VT-d, AMD-Vi, ...)
  *   access.c        accesses: software devices that pin or copy via IOVA
  *   mock.c          the mock IOMMU backend: a software page table
  *   selftest.c      IOMMU_TEST_CMD (only with the selftest=1 parameter)
@@ -18,6 +21,8 @@
  *
  * Lock order (outer first):
  *   idev->lock           what a device is attached to
+ *   igroup->lock         which domain an IOMMU group uses (group.c); the
+ *                        list of owned groups has its own lock, taken alone
  *   iopt->access_lock    the accesses of an IOAS (held across their
  *                        unmap callbacks)
  *   access->ioas_lock    which IOAS an access uses
@@ -43,8 +48,10 @@
 #include "uapi/linux/iommufd.h"
 
 struct device;
+struct iommu_domain;
 struct file;
 struct iommufd_hw_pagetable;
+struct io_pagetable;
 struct mm_struct;
 struct page;
 struct task_struct;
@@ -181,13 +188,18 @@ struct iommufd_device_ops {
 	/* Can @domain be attached to @idev at all? */
 	bool (*domain_compatible)(struct iommufd_device *idev,
 				  struct iommufd_domain *domain);
-	int (*attach)(struct iommufd_device *idev,
-		      struct iommufd_domain *domain);
+	/* Attach to @domain; @old is the current domain when replacing. */
+	int (*attach)(struct iommufd_device *idev, struct iommufd_domain *domain,
+		      struct iommufd_domain *old);
 	/* Back to blocking DMA. */
 	void (*detach)(struct iommufd_device *idev);
 	/* Fill @info's type, capabilities and the type-specific data. */
 	int (*hw_info)(struct iommufd_device *idev, struct iommu_hw_info *info,
 		       void *data, u32 *data_len);
+	/* Reserve in @iopt, owned by @idev, the IOVA the device cannot use. */
+	int (*reserve)(struct iommufd_device *idev, struct io_pagetable *iopt);
+	/* After unbind: free what the backend holds for the device. */
+	void (*release)(struct iommufd_device *idev);
 	/* Mock devices live inside the fd and must not hold it open. */
 	bool owned_by_ctx;
 };
@@ -341,6 +353,22 @@ iommufd_get_device(struct iommufd_ucmd *ucmd, u32 id)
 		return ERR_CAST(obj);
 	return container_of(obj, struct iommufd_device, obj);
 }
+
+/* Physical devices through the kernel IOMMU API (iommu_api.c, group.c). */
+struct iommufd_group;
+struct iommufd_device *iommufd_device_bind_dev(struct iommufd_ctx *ictx,
+					       struct device *dev, u32 *id);
+int iommufd_device_group_id(struct iommufd_device *idev);
+struct iommufd_group *iommufd_group_bind(struct device *dev,
+					 struct iommufd_ctx *ictx);
+void iommufd_group_unbind(struct iommufd_group *igroup);
+int iommufd_group_id(struct iommufd_group *igroup);
+int iommufd_group_attach(struct iommufd_group *igroup,
+			 struct iommu_domain *domain, struct iommu_domain *old);
+void iommufd_group_detach(struct iommufd_group *igroup);
+int iommufd_group_reserve(struct iommufd_group *igroup,
+			  struct io_pagetable *iopt, void *owner);
+struct iommufd_ctx *iommufd_ctx_from_fd(int fd);
 
 /* ---------------------------------------------------------------- access */
 

@@ -38,6 +38,28 @@ void iommufd_ctx_put(struct iommufd_ctx *ictx)
 {
 	fput(ictx->file);
 }
+EXPORT_SYMBOL_NS_GPL(iommufd_ctx_put, IOMMUFD);
+
+/**
+ * iommufd_ctx_from_fd - the iommufd behind a file descriptor number
+ * @fd: a descriptor of /dev/iommu in the current process
+ *
+ * Returns the context with a reference on its file (drop it with
+ * iommufd_ctx_put()), or ERR_PTR(-EBADF) if @fd is not an iommufd.
+ */
+struct iommufd_ctx *iommufd_ctx_from_fd(int fd)
+{
+	struct file *file = fget(fd);
+
+	if (!file)
+		return ERR_PTR(-EBADF);
+	if (file->f_op != &iommufd_fops) {
+		fput(file);
+		return ERR_PTR(-EBADF);
+	}
+	return file->private_data;
+}
+EXPORT_SYMBOL_NS_GPL(iommufd_ctx_from_fd, IOMMUFD);
 
 static int iommufd_fops_open(struct inode *inode, struct file *filp)
 {

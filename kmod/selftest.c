@@ -59,7 +59,8 @@ static bool mock_dev_domain_compatible(struct iommufd_device *idev,
 }
 
 static int mock_dev_attach(struct iommufd_device *idev,
-			   struct iommufd_domain *domain)
+			   struct iommufd_domain *domain,
+			   struct iommufd_domain *old)
 {
 	idev_to_mock(idev)->attached = domain;
 	return 0;

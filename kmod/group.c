@@ -1,0 +1,238 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The security context of an IOMMU group (the seed message of the RFC).
+ *
+ * Binding the first device of a group to an iommufd claims DMA ownership of
+ * the whole group.  The kernel refuses that while any device of the group
+ * is driven by a kernel driver that uses the DMA API (the group is not
+ * viable); once claimed, the group sits in a blocking domain -- no DMA
+ * reaches memory -- until a device is attached.  Further devices of the
+ * group join the same context (same iommufd only).  Unbinding the last
+ * device releases ownership and the group returns to its kernel default
+ * domain.
+ *
+ * All devices of a group share one IOMMU domain, so attachment is tracked
+ * here per group: the domain the group uses and how many bound devices
+ * asked for it.
+ */
+#include <linux/device.h>
+#include <linux/iommu.h>
+#include <linux/slab.h>
+
+#include "iommufd_private.h"
+
+static LIST_HEAD(iommufd_groups);
+static DEFINE_MUTEX(iommufd_groups_lock);
+
+struct iommufd_group {
+	struct list_head node;
+	struct iommu_group *group;
+	struct iommufd_ctx *ictx;	/* the owner */
+	unsigned int devices;		/* bound devices */
+	struct mutex lock;
+	struct iommu_domain *attached;	/* NULL: blocking domain */
+	unsigned int attach_users;
+};
+
+static struct iommufd_group *iommufd_group_find(struct iommu_group *group)
+{
+	struct iommufd_group *igroup;
+
+	lockdep_assert_held(&iommufd_groups_lock);
+	list_for_each_entry(igroup, &iommufd_groups, node)
+		if (igroup->group == group)
+			return igroup;
+	return NULL;
+}
+
+struct group_blocker {
+	struct device *self;
+	struct device *found;
+};
+
+static int find_kernel_driven(struct device *dev, void *data)
+{
+	struct group_blocker *b = data;
+
+	if (dev != b->self && dev->driver && !b->found)
+		b->found = get_device(dev);
+	return 0;
+}
+
+/* Explain in the kernel log why the group of @dev cannot be claimed. */
+static void iommufd_group_explain(struct device *dev, struct iommu_group *group)
+{
+	struct group_blocker b = { .self = dev };
+
+	iommu_group_for_each_dev(group, &b, find_kernel_driven);
+	if (b.found) {
+		dev_warn(dev,
+			 "iommufd: cannot bind: %s in the same IOMMU group %d is driven by kernel driver %s; unbind it first\n",
+			 dev_name(b.found), iommu_group_id(group),
+			 b.found->driver->name);
+		put_device(b.found);
+	} else {
+		dev_warn(dev, "iommufd: cannot bind: IOMMU group %d is in use by the kernel\n",
+			 iommu_group_id(group));
+	}
+}
+
+static struct iommufd_group *iommufd_group_create(struct device *dev,
+						  struct iommu_group *group,
+						  struct iommufd_ctx *ictx)
+{
+	struct iommufd_group *igroup;
+	int rc;
+
+	igroup = kzalloc(sizeof(*igroup), GFP_KERNEL);
+	if (!igroup)
+		return ERR_PTR(-ENOMEM);
+	rc = iommu_group_claim_dma_owner(group, igroup);
+	if (rc) {
+		iommufd_group_explain(dev, group);
+		kfree(igroup);
+		/* EPERM from the core means "owned by kernel drivers" */
+		return ERR_PTR(rc == -EPERM ? -EBUSY : rc);
+	}
+	igroup->group = group;
+	igroup->ictx = ictx;
+	mutex_init(&igroup->lock);
+	list_add(&igroup->node, &iommufd_groups);
+	return igroup;
+}
+
+/*
+ * Join @dev's group to @ictx's security context, claiming the group if @dev
+ * is its first bound device.
+ */
+struct iommufd_group *iommufd_group_bind(struct device *dev,
+					 struct iommufd_ctx *ictx)
+{
+	struct iommufd_group *igroup;
+	struct iommu_group *group;
+
+	group = iommu_group_get(dev);
+	if (!group) {
+		dev_warn(dev, "iommufd: cannot bind: the device has no IOMMU group (is the IOMMU on?)\n");
+		return ERR_PTR(-ENODEV);
+	}
+	mutex_lock(&iommufd_groups_lock);
+	igroup = iommufd_group_find(group);
+	if (igroup && igroup->ictx != ictx) {
+		dev_warn(dev, "iommufd: cannot bind: IOMMU group %d belongs to another iommufd\n",
+			 iommu_group_id(group));
+		igroup = ERR_PTR(-EBUSY);
+	} else if (!igroup) {
+		igroup = iommufd_group_create(dev, group, ictx);
+	}
+	if (!IS_ERR(igroup))
+		igroup->devices++;
+	mutex_unlock(&iommufd_groups_lock);
+	if (IS_ERR(igroup) || igroup->devices > 1)
+		iommu_group_put(group);	/* the group holds one reference */
+	return igroup;
+}
+
+void iommufd_group_unbind(struct iommufd_group *igroup)
+{
+	mutex_lock(&iommufd_groups_lock);
+	if (--igroup->devices) {
+		mutex_unlock(&iommufd_groups_lock);
+		return;
+	}
+	list_del(&igroup->node);
+	mutex_unlock(&iommufd_groups_lock);
+	WARN_ON(igroup->attached);
+	/* Back to the kernel's default domain. */
+	iommu_group_release_dma_owner(igroup->group);
+	iommu_group_put(igroup->group);
+	mutex_destroy(&igroup->lock);
+	kfree(igroup);
+}
+
+int iommufd_group_id(struct iommufd_group *igroup)
+{
+	return iommu_group_id(igroup->group);
+}
+
+/*
+ * Point the group at @domain for one more device, or, for a device moving
+ * from @old (which it alone uses), switch the group.  A group attached
+ * elsewhere by another device refuses with EINVAL.
+ */
+int iommufd_group_attach(struct iommufd_group *igroup,
+			 struct iommu_domain *domain, struct iommu_domain *old)
+{
+	int rc = 0;
+
+	mutex_lock(&igroup->lock);
+	if (igroup->attached == domain) {
+		igroup->attach_users++;
+	} else if (!igroup->attached) {
+		rc = iommu_attach_group(domain, igroup->group);
+		if (!rc) {
+			igroup->attached = domain;
+			igroup->attach_users = 1;
+		}
+	} else if (old && igroup->attached == old &&
+		   igroup->attach_users == 1) {
+		/*
+		 * 6.1 has no atomic replace: pass through the blocking domain,
+		 * so the device never reaches memory it should not.
+		 */
+		iommu_detach_group(old, igroup->group);
+		rc = iommu_attach_group(domain, igroup->group);
+		if (rc)
+			WARN_ON(iommu_attach_group(old, igroup->group));
+		else
+			igroup->attached = domain;
+	} else {
+		rc = -EINVAL;
+	}
+	mutex_unlock(&igroup->lock);
+	return rc;
+}
+
+void iommufd_group_detach(struct iommufd_group *igroup)
+{
+	mutex_lock(&igroup->lock);
+	if (!WARN_ON(!igroup->attached) && !--igroup->attach_users) {
+		/* With DMA ownership claimed this lands in the blocking domain. */
+		iommu_detach_group(igroup->attached, igroup->group);
+		igroup->attached = NULL;
+	}
+	mutex_unlock(&igroup->lock);
+}
+
+/*
+ * Reserve in @iopt the group's reserved regions (the MSI window, RMRRs):
+ * DMA there never reaches memory, so nothing may be mapped there.
+ */
+int iommufd_group_reserve(struct iommufd_group *igroup,
+			  struct io_pagetable *iopt, void *owner)
+{
+	struct iommu_resv_region *resv, *next;
+	LIST_HEAD(regions);
+	int rc;
+
+	rc = iommu_get_group_resv_regions(igroup->group, &regions);
+	if (rc)
+		return rc;
+	list_for_each_entry(resv, &regions, list) {
+		if (resv->type == IOMMU_RESV_DIRECT_RELAXABLE ||
+		    resv->type == IOMMU_RESV_SW_MSI || !resv->length)
+			continue;
+		rc = iopt_reserve_iova(iopt, resv->start,
+				       resv->start + resv->length - 1, owner);
+		if (rc) {
+			pr_warn("iommufd: IOMMU group %d: reserved region [%pa, +%#zx] is already mapped or allowed in the IOAS\n",
+				iommu_group_id(igroup->group), &resv->start,
+				resv->length);
+			iopt_remove_reserved_iova(iopt, owner);
+			break;
+		}
+	}
+	list_for_each_entry_safe(resv, next, &regions, list)
+		kfree(resv);
+	return rc;
+}

@@ -1,0 +1,237 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The kernel IOMMU API backend: HWPTs are real iommu_domains programmed
+ * with iommu_map()/iommu_unmap(), and physical devices reach them through
+ * their IOMMU group (group.c).  This is what drives VT-d or AMD-Vi.
+ */
+#include <linux/device.h>
+#include <linux/file.h>
+#include <linux/fs.h>
+#include <linux/iommu.h>
+#include <linux/kernel.h>
+#include <linux/module.h>
+#include <linux/slab.h>
+
+#include "iommufd_private.h"
+
+struct kernel_domain {
+	struct iommufd_domain base;
+	struct iommu_domain *domain;
+	struct bus_type *bus;
+};
+
+static struct kernel_domain *to_kdomain(struct iommufd_domain *d)
+{
+	return container_of(d, struct kernel_domain, base);
+}
+
+static int kdomain_map(struct iommufd_domain *d, unsigned long iova,
+		       phys_addr_t paddr, size_t size, int prot)
+{
+	return iommu_map(to_kdomain(d)->domain, iova, paddr, size,
+			 prot | IOMMU_CACHE);
+}
+
+static void kdomain_unmap(struct iommufd_domain *d, unsigned long iova,
+			  size_t size)
+{
+	WARN_ON(iommu_unmap(to_kdomain(d)->domain, iova, size) != size);
+}
+
+static void kdomain_free(struct iommufd_domain *d)
+{
+	struct kernel_domain *kd = to_kdomain(d);
+
+	iommu_domain_free(kd->domain);
+	kfree(kd);
+	iommufd_stats_object(-1);
+}
+
+static const struct iommufd_domain_ops kdomain_ops = {
+	.map = kdomain_map,
+	.unmap = kdomain_unmap,
+	.free = kdomain_free,
+};
+
+/* A physical device as bound to an iommufd. */
+struct phys_dev {
+	struct device *dev;
+	struct iommufd_group *igroup;
+};
+
+static struct phys_dev *to_phys(struct iommufd_device *idev)
+{
+	return idev->priv;
+}
+
+static struct iommufd_domain *phys_domain_alloc(struct iommufd_device *idev)
+{
+	struct device *dev = to_phys(idev)->dev;
+	struct kernel_domain *kd;
+
+	kd = kzalloc(sizeof(*kd), GFP_KERNEL_ACCOUNT);
+	if (!kd)
+		return ERR_PTR(-ENOMEM);
+	kd->domain = iommu_domain_alloc(dev->bus);
+	if (!kd->domain) {
+		kfree(kd);
+		return ERR_PTR(-ENOMEM);
+	}
+	kd->bus = dev->bus;
+	kd->base.ops = &kdomain_ops;
+	kd->base.pgsize_bitmap = kd->domain->pgsize_bitmap;
+	if (kd->domain->geometry.force_aperture) {
+		kd->base.aperture_start = kd->domain->geometry.aperture_start;
+		kd->base.aperture_last = kd->domain->geometry.aperture_end;
+	} else {
+		kd->base.aperture_last = ULONG_MAX;
+	}
+	iommufd_stats_object(1);
+	return &kd->base;
+}
+
+static bool phys_domain_compatible(struct iommufd_device *idev,
+				   struct iommufd_domain *d)
+{
+	return d->ops == &kdomain_ops &&
+	       to_kdomain(d)->bus == to_phys(idev)->dev->bus;
+}
+
+static int phys_attach(struct iommufd_device *idev, struct iommufd_domain *d,
+		       struct iommufd_domain *old)
+{
+	return iommufd_group_attach(to_phys(idev)->igroup,
+				    to_kdomain(d)->domain,
+				    old ? to_kdomain(old)->domain : NULL);
+}
+
+static void phys_detach(struct iommufd_device *idev)
+{
+	iommufd_group_detach(to_phys(idev)->igroup);
+}
+
+/*
+ * 6.1 keeps the VT-d capability registers private to the driver; its
+ * sysfs directory is the one place they are published.
+ */
+static int read_sysfs_u64(const char *path, u64 *val)
+{
+	char buf[32] = {};
+	struct file *f;
+	loff_t pos = 0;
+	ssize_t n;
+
+	f = filp_open(path, O_RDONLY, 0);
+	if (IS_ERR(f))
+		return PTR_ERR(f);
+	n = kernel_read(f, buf, sizeof(buf) - 1, &pos);
+	filp_close(f, NULL);
+	if (n <= 0)
+		return n ? n : -EIO;
+	return kstrtou64(strim(buf), 16, val);
+}
+
+static int phys_hw_info(struct iommufd_device *idev,
+			struct iommu_hw_info *info, void *data, u32 *data_len)
+{
+	struct device *dev = to_phys(idev)->dev;
+	struct iommu_hw_info_vtd *vtd = data;
+	struct device *iommu_dev;
+	char path[96];
+
+	info->out_data_type = IOMMU_HW_INFO_TYPE_NONE;
+	*data_len = 0;
+	if (!dev->iommu || !dev->iommu->iommu_dev ||
+	    !dev->iommu->iommu_dev->dev)
+		return 0;
+	iommu_dev = dev->iommu->iommu_dev->dev;
+	if (strncmp(dev_name(iommu_dev), "dmar", 4))
+		return 0;	/* AMD-Vi and others: no type-specific data yet */
+	snprintf(path, sizeof(path), "/sys/class/iommu/%s/intel-iommu/cap",
+		 dev_name(iommu_dev));
+	if (read_sysfs_u64(path, &vtd->cap_reg))
+		return 0;
+	snprintf(path, sizeof(path), "/sys/class/iommu/%s/intel-iommu/ecap",
+		 dev_name(iommu_dev));
+	if (read_sysfs_u64(path, &vtd->ecap_reg))
+		return 0;
+	vtd->flags = 0;
+	info->out_data_type = IOMMU_HW_INFO_TYPE_INTEL_VTD;
+	*data_len = sizeof(*vtd);
+	return 0;
+}
+
+static int phys_reserve(struct iommufd_device *idev, struct io_pagetable *iopt)
+{
+	return iommufd_group_reserve(to_phys(idev)->igroup, iopt, idev);
+}
+
+static void phys_release(struct iommufd_device *idev)
+{
+	struct phys_dev *pdev = to_phys(idev);
+
+	iommufd_group_unbind(pdev->igroup);
+	put_device(pdev->dev);
+	kfree(pdev);
+}
+
+static const struct iommufd_device_ops phys_dev_ops = {
+	.domain_alloc = phys_domain_alloc,
+	.domain_compatible = phys_domain_compatible,
+	.attach = phys_attach,
+	.detach = phys_detach,
+	.hw_info = phys_hw_info,
+	.reserve = phys_reserve,
+	.release = phys_release,
+};
+
+/**
+ * iommufd_device_bind_dev - give a physical device to an iommufd
+ * @ictx: the iommufd
+ * @dev: a device whose driver does not use the DMA API
+ * @id: returns the device id (dev_id) in @ictx
+ *
+ * The first bound device of an IOMMU group claims the group: its DMA is
+ * blocked from here until an attach.  Fails with EBUSY (and says why in
+ * the kernel log) when another device of the group is driven by a kernel
+ * driver.  Undo with iommufd_device_unbind().
+ */
+struct iommufd_device *iommufd_device_bind_dev(struct iommufd_ctx *ictx,
+					       struct device *dev, u32 *id)
+{
+	struct iommufd_device *idev;
+	struct phys_dev *pdev;
+	int rc;
+
+	pdev = kzalloc(sizeof(*pdev), GFP_KERNEL);
+	if (!pdev)
+		return ERR_PTR(-ENOMEM);
+	pdev->igroup = iommufd_group_bind(dev, ictx);
+	if (IS_ERR(pdev->igroup)) {
+		rc = PTR_ERR(pdev->igroup);
+		goto err_free;
+	}
+	pdev->dev = get_device(dev);
+	idev = iommufd_device_bind(ictx, &phys_dev_ops, pdev, id);
+	if (IS_ERR(idev)) {
+		rc = PTR_ERR(idev);
+		goto err_unbind;
+	}
+	idev->dev = dev;
+	return idev;
+
+err_unbind:
+	put_device(dev);
+	iommufd_group_unbind(pdev->igroup);
+err_free:
+	kfree(pdev);
+	return ERR_PTR(rc);
+}
+EXPORT_SYMBOL_NS_GPL(iommufd_device_bind_dev, IOMMUFD);
+
+int iommufd_device_group_id(struct iommufd_device *idev)
+{
+	if (idev->ops != &phys_dev_ops)
+		return -1;
+	return iommufd_group_id(to_phys(idev)->igroup);
+}

@@ -1,0 +1,429 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Devices and hardware page tables, with the mock device of the test
+ * command: MOCK_DOMAIN, HWPT_ALLOC, attach/replace/detach rules,
+ * GET_HW_INFO and the mock device's cache check.
+ */
+#include <sys/ioctl.h>
+
+#include "util.h"
+
+#define IOVA (MOCK_APERTURE_START + (1UL << 20))
+
+TEST(mock_domain_returns_ids)
+{
+	__u32 ioas, stdev = 0, hwpt = 0, idev = 0;
+	int fd;
+
+	fd = iommufd_open();
+	CHECK(fd >= 0);
+	CHECK_OK(ioas_alloc(fd, &ioas));
+	CHECK_OK(mock_domain(fd, ioas, &stdev, &hwpt, &idev));
+	CHECK(stdev && hwpt && idev);
+	CHECK(stdev != hwpt && stdev != idev && hwpt != idev);
+	CHECK(stdev != ioas && hwpt != ioas && idev != ioas);
+	CHECK_OK(iommu_destroy(fd, stdev));
+	CHECK_OK(iommu_destroy(fd, ioas));
+	close(fd);
+}
+
+TEST(mock_domain_flags)
+{
+	__u32 ioas, stdev, hwpt, idev;
+	int fd;
+
+	fd = iommufd_open();
+	CHECK(fd >= 0);
+	CHECK_OK(ioas_alloc(fd, &ioas));
+	CHECK_ERRNO(mock_domain_flags(fd, ioas, 1u << 3, &stdev, &hwpt, &idev),
+		    EINVAL);
+	CHECK_ERRNO(mock_domain_flags(fd, ioas, 1u << 31, &stdev, &hwpt,
+				      &idev), EINVAL);
+	CHECK_ERRNO(mock_domain_flags(fd, BAD_ID, 0, &stdev, &hwpt, &idev),
+		    ENOENT);
+	CHECK_ERRNO(mock_domain(fd, BAD_ID, &stdev, &hwpt, &idev), ENOENT);
+	/* No half-made device was left attached to the IOAS. */
+	CHECK_OK(iommu_destroy(fd, ioas));
+
+	CHECK_OK(ioas_alloc(fd, &ioas));
+	CHECK_OK(mock_domain_flags(fd, ioas, 0, &stdev, &hwpt, &idev));
+	CHECK(stdev && hwpt && idev);
+	CHECK_OK(iommu_destroy(fd, stdev));
+	CHECK_OK(mock_domain_flags(fd, ioas, MOCK_FLAGS_DEVICE_NO_DIRTY,
+				   &stdev, &hwpt, &idev));
+	CHECK_OK(iommu_destroy(fd, stdev));
+	CHECK_OK(iommu_destroy(fd, ioas));
+	close(fd);
+}
+
+TEST(device_object_not_destroyable)
+{
+	__u32 ioas, stdev, hwpt, idev;
+	int fd;
+
+	/* The device belongs to its (mock) driver until it unbinds. */
+	fd = iommufd_open();
+	CHECK(fd >= 0);
+	CHECK_OK(ioas_alloc(fd, &ioas));
+	CHECK_OK(mock_domain(fd, ioas, &stdev, &hwpt, &idev));
+	CHECK_ERRNO(iommu_destroy(fd, idev), EBUSY);
+	CHECK_OK(iommu_destroy(fd, stdev));
+	/* Unbinding took the device object with it. */
+	CHECK_ERRNO(iommu_destroy(fd, idev), ENOENT);
+	CHECK_OK(iommu_destroy(fd, ioas));
+	close(fd);
+}
+
+TEST(auto_hwpt_lifetime)
+{
+	__u32 ioas, stdev, hwpt, idev;
+	int fd;
+
+	fd = iommufd_open();
+	CHECK(fd >= 0);
+	CHECK_OK(ioas_alloc(fd, &ioas));
+	CHECK_OK(mock_domain(fd, ioas, &stdev, &hwpt, &idev));
+	/* In use by the device. */
+	CHECK_ERRNO(iommu_destroy(fd, hwpt), EBUSY);
+	CHECK_ERRNO(iommu_destroy(fd, ioas), EBUSY);
+	/* The automatic HWPT goes away with its last device. */
+	CHECK_OK(iommu_destroy(fd, stdev));
+	CHECK_ERRNO(iommu_destroy(fd, hwpt), ENOENT);
+	CHECK_OK(iommu_destroy(fd, ioas));
+	close(fd);
+}
+
+TEST(hwpt_alloc_paging)
+{
+	__u32 ioas, stdev, hwpt, idev, uhwpt, stdev2, hwpt2;
+	void *buf;
+	int fd;
+
+	buf = buf_alloc(4 * PAGE_SIZE);
+	CHECK(buf);
+	fd = iommufd_open();
+	CHECK(fd >= 0);
+	CHECK_OK(ioas_alloc(fd, &ioas));
+	CHECK_OK(mock_domain(fd, ioas, &stdev, &hwpt, &idev));
+	CHECK_OK(ioas_map_fixed(fd, ioas, buf, 2 * PAGE_SIZE, IOVA));
+
+	CHECK_OK(hwpt_alloc(fd, idev, ioas, 0, &uhwpt));
+	CHECK(uhwpt && uhwpt != hwpt);
+	/* A paging HWPT mirrors its IOAS, earlier maps included ... */
+	CHECK_OK(check_map(fd, uhwpt, IOVA, buf, 2 * PAGE_SIZE));
+	/* ... and later ones. */
+	CHECK_OK(ioas_map_fixed(fd, ioas, (char *)buf + 2 * PAGE_SIZE,
+				2 * PAGE_SIZE, IOVA + 8 * PAGE_SIZE));
+	CHECK_OK(check_map(fd, uhwpt, IOVA + 8 * PAGE_SIZE,
+			   (char *)buf + 2 * PAGE_SIZE, 2 * PAGE_SIZE));
+	CHECK_OK(check_refs(fd, buf, 4 * PAGE_SIZE, 1));
+
+	/* A second device attached to that HWPT uses it as is. */
+	CHECK_OK(mock_domain(fd, uhwpt, &stdev2, &hwpt2, NULL));
+	CHECK(hwpt2 == uhwpt);
+	CHECK_ERRNO(iommu_destroy(fd, uhwpt), EBUSY);
+	CHECK_OK(iommu_destroy(fd, stdev2));
+	/* Device gone: the HWPT stays until destroyed by the user. */
+	CHECK_OK(check_map(fd, uhwpt, IOVA, buf, 2 * PAGE_SIZE));
+	/* The HWPT keeps its IOAS busy. */
+	CHECK_OK(iommu_destroy(fd, stdev));
+	CHECK_ERRNO(iommu_destroy(fd, ioas), EBUSY);
+	CHECK_OK(check_refs(fd, buf, 4 * PAGE_SIZE, 1));
+	CHECK_OK(iommu_destroy(fd, uhwpt));
+	CHECK_OK(check_refs(fd, buf, 4 * PAGE_SIZE, 0));
+	CHECK_ERRNO(iommu_destroy(fd, uhwpt), ENOENT);
+
+	CHECK_OK(ioas_unmap_all(fd, ioas, NULL));
+	CHECK_OK(iommu_destroy(fd, ioas));
+	close(fd);
+	buf_free(buf, 4 * PAGE_SIZE);
+}
+
+TEST(hwpt_alloc_errors)
+{
+	__u32 ioas, stdev, hwpt, idev, out;
+	struct iommu_hwpt_alloc cmd;
+	__u32 data = 0;
+	int fd;
+
+	fd = iommufd_open();
+	CHECK(fd >= 0);
+	CHECK_OK(ioas_alloc(fd, &ioas));
+	CHECK_OK(mock_domain(fd, ioas, &stdev, &hwpt, &idev));
+
+	CHECK_ERRNO(hwpt_alloc(fd, idev, ioas, 1u << 30, &out), EOPNOTSUPP);
+	CHECK_ERRNO(hwpt_alloc(fd, idev, ioas, IOMMU_HWPT_ALLOC_DIRTY_TRACKING,
+			       &out), EOPNOTSUPP);
+	CHECK_ERRNO(hwpt_alloc(fd, BAD_ID, ioas, 0, &out), ENOENT);
+	CHECK_ERRNO(hwpt_alloc(fd, ioas, ioas, 0, &out), ENOENT);
+	CHECK_ERRNO(hwpt_alloc(fd, idev, BAD_ID, 0, &out), ENOENT);
+
+	/* Data type NONE carries no data. */
+	memset(&cmd, 0, sizeof(cmd));
+	cmd.size = sizeof(cmd);
+	cmd.dev_id = idev;
+	cmd.pt_id = ioas;
+	cmd.data_type = IOMMU_HWPT_DATA_NONE;
+	cmd.data_len = sizeof(data);
+	cmd.data_uptr = (uintptr_t)&data;
+	CHECK_ERRNO(ioctl(fd, IOMMU_HWPT_ALLOC, &cmd), EINVAL);
+
+	memset(&cmd, 0, sizeof(cmd));
+	cmd.size = sizeof(cmd);
+	cmd.dev_id = idev;
+	cmd.pt_id = ioas;
+	cmd.__reserved = 1;
+	CHECK_ERRNO(ioctl(fd, IOMMU_HWPT_ALLOC, &cmd), EOPNOTSUPP);
+
+	/* None of them created anything: the IOAS has one user left. */
+	CHECK_OK(iommu_destroy(fd, stdev));
+	CHECK_OK(iommu_destroy(fd, ioas));
+	close(fd);
+}
+
+TEST(mock_domain_replace)
+{
+	__u32 ioas1, ioas2, stdev, hwpt1, idev, pt, hwpt2, uhwpt;
+	char *buf1, *buf2;
+	int fd;
+
+	buf1 = buf_alloc(2 * PAGE_SIZE);
+	buf2 = buf_alloc(2 * PAGE_SIZE);
+	CHECK(buf1 && buf2);
+	fd = iommufd_open();
+	CHECK(fd >= 0);
+	CHECK_OK(ioas_alloc(fd, &ioas1));
+	CHECK_OK(ioas_alloc(fd, &ioas2));
+	CHECK_OK(ioas_map_fixed(fd, ioas1, buf1, 2 * PAGE_SIZE, IOVA));
+	CHECK_OK(ioas_map_fixed(fd, ioas2, buf2, 2 * PAGE_SIZE, IOVA));
+	CHECK_OK(mock_domain(fd, ioas1, &stdev, &hwpt1, &idev));
+	CHECK_OK(check_map(fd, hwpt1, IOVA, buf1, 2 * PAGE_SIZE));
+	CHECK_OK(check_refs(fd, buf1, 2 * PAGE_SIZE, 1));
+	CHECK_OK(check_refs(fd, buf2, 2 * PAGE_SIZE, 0));
+
+	/* To IOAS 2: a new automatic HWPT showing IOAS 2's mappings. */
+	pt = ioas2;
+	CHECK_OK(mock_domain_replace(fd, stdev, &pt));
+	hwpt2 = pt;
+	CHECK(hwpt2 != 0 && hwpt2 != hwpt1 && hwpt2 != ioas2);
+	CHECK_OK(check_map(fd, hwpt2, IOVA, buf2, 2 * PAGE_SIZE));
+	CHECK_OK(check_refs(fd, buf1, 2 * PAGE_SIZE, 0));
+	CHECK_OK(check_refs(fd, buf2, 2 * PAGE_SIZE, 1));
+	/* The old automatic HWPT left with the device; IOAS 1 is free. */
+	CHECK_ERRNO(iommu_destroy(fd, hwpt1), ENOENT);
+	CHECK_ERRNO(iommu_destroy(fd, hwpt2), EBUSY);
+
+	/* To the IOAS it is already on: nothing changes. */
+	pt = ioas2;
+	CHECK_OK(mock_domain_replace(fd, stdev, &pt));
+	CHECK(pt == hwpt2);
+	CHECK_OK(check_map(fd, hwpt2, IOVA, buf2, 2 * PAGE_SIZE));
+
+	/* To a HWPT the user allocated. */
+	CHECK_OK(hwpt_alloc(fd, idev, ioas2, 0, &uhwpt));
+	pt = uhwpt;
+	CHECK_OK(mock_domain_replace(fd, stdev, &pt));
+	CHECK(pt == uhwpt);
+	CHECK_ERRNO(iommu_destroy(fd, hwpt2), ENOENT);
+	CHECK_ERRNO(iommu_destroy(fd, uhwpt), EBUSY);
+	CHECK_OK(check_map(fd, uhwpt, IOVA, buf2, 2 * PAGE_SIZE));
+
+	/* Errors leave the device where it is. */
+	pt = BAD_ID;
+	CHECK_ERRNO(mock_domain_replace(fd, stdev, &pt), ENOENT);
+	pt = ioas1;
+	CHECK_ERRNO(mock_domain_replace(fd, BAD_ID, &pt), ENOENT);
+	CHECK_ERRNO(iommu_destroy(fd, uhwpt), EBUSY);
+
+	/* Back to IOAS 1 through an automatic HWPT again. */
+	pt = ioas1;
+	CHECK_OK(mock_domain_replace(fd, stdev, &pt));
+	CHECK(pt != uhwpt);
+	CHECK_OK(check_map(fd, pt, IOVA, buf1, 2 * PAGE_SIZE));
+	CHECK_OK(iommu_destroy(fd, uhwpt));
+	CHECK_OK(check_refs(fd, buf2, 2 * PAGE_SIZE, 0));
+	CHECK_OK(check_refs(fd, buf1, 2 * PAGE_SIZE, 1));
+
+	CHECK_OK(iommu_destroy(fd, stdev));
+	CHECK_OK(check_refs(fd, buf1, 2 * PAGE_SIZE, 0));
+	CHECK_OK(iommu_destroy(fd, ioas2));
+	CHECK_OK(iommu_destroy(fd, ioas1));
+	close(fd);
+	buf_free(buf1, 2 * PAGE_SIZE);
+	buf_free(buf2, 2 * PAGE_SIZE);
+}
+
+TEST(get_hw_info)
+{
+	__u32 ioas, stdev, idev, len, type;
+	struct iommu_test_hw_info *info;
+	struct iommu_hw_info cmd;
+	unsigned char data[16];
+	unsigned int i;
+	int fd;
+
+	fd = iommufd_open();
+	CHECK(fd >= 0);
+	CHECK_OK(ioas_alloc(fd, &ioas));
+	CHECK_OK(mock_domain(fd, ioas, &stdev, NULL, &idev));
+
+	/* Exactly the mock's 8 bytes. */
+	memset(data, 0xff, sizeof(data));
+	len = 8;
+	type = 0;
+	CHECK_OK(get_hw_info(fd, idev, data, &len, &type, NULL));
+	CHECK(len == sizeof(struct iommu_test_hw_info));
+	CHECK(type == IOMMU_HW_INFO_TYPE_SELFTEST);
+	info = (struct iommu_test_hw_info *)data;
+	CHECK(info->flags == 0);
+	CHECK(info->test_reg == IOMMU_HW_INFO_SELFTEST_REGVAL);
+	for (i = 8; i < sizeof(data); i++)
+		CHECK(data[i] == 0xff);
+
+	/* A longer buffer: the tail is zero-filled. */
+	memset(data, 0xff, sizeof(data));
+	len = sizeof(data);
+	CHECK_OK(get_hw_info(fd, idev, data, &len, &type, NULL));
+	CHECK(len == 8);
+	CHECK(info->flags == 0);
+	CHECK(info->test_reg == IOMMU_HW_INFO_SELFTEST_REGVAL);
+	for (i = 8; i < sizeof(data); i++)
+		CHECK(data[i] == 0);
+
+	/* A shorter buffer gets the beginning only. */
+	memset(data, 0xff, sizeof(data));
+	len = 4;
+	CHECK_OK(get_hw_info(fd, idev, data, &len, &type, NULL));
+	CHECK(len == 8);
+	CHECK(info->flags == 0);
+	for (i = 4; i < sizeof(data); i++)
+		CHECK(data[i] == 0xff);
+
+	/* No buffer: only the length and type are reported. */
+	memset(data, 0xff, sizeof(data));
+	len = 0;
+	type = 0;
+	CHECK_OK(get_hw_info(fd, idev, data, &len, &type, NULL));
+	CHECK(len == 8);
+	CHECK(type == IOMMU_HW_INFO_TYPE_SELFTEST);
+	for (i = 0; i < sizeof(data); i++)
+		CHECK(data[i] == 0xff);
+
+	/* A device without PASID support reports no PASID width. */
+	memset(&cmd, 0, sizeof(cmd));
+	cmd.size = sizeof(cmd);
+	cmd.dev_id = idev;
+	cmd.out_max_pasid_log2 = 0x5a;
+	CHECK_OK(ioctl(fd, IOMMU_GET_HW_INFO, &cmd));
+	CHECK(cmd.out_max_pasid_log2 == 0);
+	CHECK(cmd.data_len == 8);
+
+	/* Errors. */
+	memset(&cmd, 0, sizeof(cmd));
+	cmd.size = sizeof(cmd);
+	cmd.dev_id = idev;
+	cmd.flags = 1u << 31;
+	CHECK_ERRNO(ioctl(fd, IOMMU_GET_HW_INFO, &cmd), EOPNOTSUPP);
+	cmd.flags = 0;
+	cmd.__reserved[1] = 1;
+	CHECK_ERRNO(ioctl(fd, IOMMU_GET_HW_INFO, &cmd), EOPNOTSUPP);
+	len = sizeof(data);
+	CHECK_ERRNO(get_hw_info(fd, BAD_ID, data, &len, NULL, NULL), ENOENT);
+	CHECK_ERRNO(get_hw_info(fd, ioas, data, &len, NULL, NULL), ENOENT);
+	CHECK_ERRNO(get_hw_info(fd, 0, data, &len, NULL, NULL), ENOENT);
+
+	CHECK_OK(iommu_destroy(fd, stdev));
+	/* The device is gone with its stdev. */
+	CHECK_ERRNO(get_hw_info(fd, idev, data, &len, NULL, NULL), ENOENT);
+	CHECK_OK(iommu_destroy(fd, ioas));
+	close(fd);
+}
+
+TEST(dev_check_cache)
+{
+	__u32 ioas, stdev, idev, i;
+	int fd;
+
+	fd = iommufd_open();
+	CHECK(fd >= 0);
+	CHECK_OK(ioas_alloc(fd, &ioas));
+	CHECK_OK(mock_domain(fd, ioas, &stdev, NULL, &idev));
+	for (i = 0; i < MOCK_DEV_CACHE_NUM; i++)
+		CHECK_OK(dev_check_cache(fd, idev, i,
+					 IOMMU_TEST_DEV_CACHE_DEFAULT));
+	CHECK_ERRNO(dev_check_cache(fd, idev, MOCK_DEV_CACHE_ID_MAX + 1,
+				    IOMMU_TEST_DEV_CACHE_DEFAULT), EINVAL);
+	CHECK_ERRNO(dev_check_cache(fd, idev, 0,
+				    IOMMU_TEST_DEV_CACHE_DEFAULT + 1), EINVAL);
+	CHECK_ERRNO(dev_check_cache(fd, idev, 3, 0), EINVAL);
+	CHECK_ERRNO(dev_check_cache(fd, BAD_ID, 0,
+				    IOMMU_TEST_DEV_CACHE_DEFAULT), ENOENT);
+	CHECK_OK(iommu_destroy(fd, stdev));
+	CHECK_OK(iommu_destroy(fd, ioas));
+	close(fd);
+}
+
+TEST(two_devices_on_one_ioas)
+{
+	__u32 ioas, stdev1, hwpt1, idev1, stdev2, hwpt2, idev2;
+	void *buf;
+	int fd;
+
+	/* Whether the second device shares the first one's HWPT is the
+	 * kernel's choice; both must see the IOAS either way. */
+	buf = buf_alloc(2 * PAGE_SIZE);
+	CHECK(buf);
+	fd = iommufd_open();
+	CHECK(fd >= 0);
+	CHECK_OK(ioas_alloc(fd, &ioas));
+	CHECK_OK(mock_domain(fd, ioas, &stdev1, &hwpt1, &idev1));
+	CHECK_OK(ioas_map_fixed(fd, ioas, buf, 2 * PAGE_SIZE, IOVA));
+	CHECK_OK(mock_domain(fd, ioas, &stdev2, &hwpt2, &idev2));
+	CHECK(idev1 != idev2 && stdev1 != stdev2);
+	CHECK_OK(check_map(fd, hwpt1, IOVA, buf, 2 * PAGE_SIZE));
+	CHECK_OK(check_map(fd, hwpt2, IOVA, buf, 2 * PAGE_SIZE));
+	CHECK_OK(iommu_destroy(fd, stdev1));
+	CHECK_OK(check_map(fd, hwpt2, IOVA, buf, 2 * PAGE_SIZE));
+	CHECK_OK(check_refs(fd, buf, 2 * PAGE_SIZE, 1));
+	CHECK_OK(iommu_destroy(fd, stdev2));
+	CHECK_OK(check_refs(fd, buf, 2 * PAGE_SIZE, 0));
+	CHECK_OK(ioas_unmap_all(fd, ioas, NULL));
+	CHECK_OK(iommu_destroy(fd, ioas));
+	close(fd);
+	buf_free(buf, 2 * PAGE_SIZE);
+}
+
+TEST(huge_iova_device_maps)
+{
+	const size_t big = 1UL << 20;
+	__u32 ioas, stdev, hwpt;
+	void *buf;
+	int fd;
+
+	buf = buf_alloc(big);
+	CHECK(buf);
+	fd = iommufd_open();
+	CHECK(fd >= 0);
+	CHECK_OK(ioas_alloc(fd, &ioas));
+	CHECK_OK(mock_domain_flags(fd, ioas, MOCK_FLAGS_DEVICE_HUGE_IOVA,
+				   &stdev, &hwpt, NULL));
+	CHECK_OK(ioas_map_fixed(fd, ioas, buf, 4 * PAGE_SIZE,
+				MOCK_APERTURE_START));
+	CHECK_OK(check_map(fd, hwpt, MOCK_APERTURE_START, buf, 4 * PAGE_SIZE));
+	/* A whole, aligned, large-page-sized range. */
+	CHECK_OK(ioas_map_fixed(fd, ioas, buf, big, MOCK_APERTURE_START + big));
+	CHECK_OK(check_map(fd, hwpt, MOCK_APERTURE_START + big, buf, big));
+	__u64 unmapped = 0;
+	CHECK_OK(ioas_unmap_all(fd, ioas, &unmapped));
+	CHECK(unmapped == big + 4 * PAGE_SIZE);
+	CHECK_OK(check_refs(fd, buf, big, 0));
+	CHECK_OK(iommu_destroy(fd, stdev));
+	CHECK_OK(iommu_destroy(fd, ioas));
+	close(fd);
+	buf_free(buf, big);
+}
+
+int main(void)
+{
+	return tap_run();
+}

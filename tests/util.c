@@ -1,0 +1,595 @@
+// SPDX-License-Identifier: GPL-2.0
+/* Helpers shared by the /dev/iommu test programs; see util.h. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <linux/capability.h>
+
+#include "util.h"
+
+/* The layout every test command relies on (uapi-facts §3.3). */
+_Static_assert(sizeof(struct iommu_test_cmd) == 72,
+	       "struct iommu_test_cmd must be 72 bytes");
+_Static_assert(offsetof(struct iommu_test_cmd, last) == 64,
+	       "iommu_test_cmd.last must be at offset 64");
+
+/*
+ * Transparent huge pages would make anonymous buffers compound pages,
+ * which the mock's MD_CHECK_REFS skips: turn them off for the whole
+ * program (children inherit it) so reference checks mean something.
+ * hugetlb mappings are not affected.
+ */
+__attribute__((constructor)) static void util_no_thp(void)
+{
+	prctl(PR_SET_THP_DISABLE, 1, 0, 0, 0);
+}
+
+int iommufd_open(void)
+{
+	return open("/dev/iommu", O_RDWR | O_CLOEXEC);
+}
+
+int ioas_alloc(int fd, __u32 *ioas_id)
+{
+	struct iommu_ioas_alloc cmd = { .size = sizeof(cmd) };
+	int rc;
+
+	rc = ioctl(fd, IOMMU_IOAS_ALLOC, &cmd);
+	if (!rc && ioas_id)
+		*ioas_id = cmd.out_ioas_id;
+	return rc;
+}
+
+int iommu_destroy(int fd, __u32 id)
+{
+	struct iommu_destroy cmd = { .size = sizeof(cmd), .id = id };
+
+	return ioctl(fd, IOMMU_DESTROY, &cmd);
+}
+
+int ioas_map_flags(int fd, __u32 ioas_id, void *buf, __u64 length,
+		   __u64 *iova, __u32 flags)
+{
+	struct iommu_ioas_map cmd = {
+		.size = sizeof(cmd),
+		.flags = flags,
+		.ioas_id = ioas_id,
+		.user_va = (uintptr_t)buf,
+		.length = length,
+		.iova = iova ? *iova : 0,
+	};
+	int rc;
+
+	rc = ioctl(fd, IOMMU_IOAS_MAP, &cmd);
+	if (!rc && iova)
+		*iova = cmd.iova;
+	return rc;
+}
+
+int ioas_map_fixed(int fd, __u32 ioas_id, void *buf, __u64 length, __u64 iova)
+{
+	return ioas_map_flags(fd, ioas_id, buf, length, &iova,
+			      MAP_RW | IOMMU_IOAS_MAP_FIXED_IOVA);
+}
+
+int ioas_map_auto(int fd, __u32 ioas_id, void *buf, __u64 length, __u64 *iova)
+{
+	__u64 tmp = 0;
+	int rc;
+
+	rc = ioas_map_flags(fd, ioas_id, buf, length, &tmp, MAP_RW);
+	if (!rc && iova)
+		*iova = tmp;
+	return rc;
+}
+
+int ioas_unmap(int fd, __u32 ioas_id, __u64 iova, __u64 length,
+	       __u64 *unmapped)
+{
+	struct iommu_ioas_unmap cmd = {
+		.size = sizeof(cmd),
+		.ioas_id = ioas_id,
+		.iova = iova,
+		.length = length,
+	};
+	int rc;
+
+	rc = ioctl(fd, IOMMU_IOAS_UNMAP, &cmd);
+	if (!rc && unmapped)
+		*unmapped = cmd.length;
+	return rc;
+}
+
+int ioas_unmap_all(int fd, __u32 ioas_id, __u64 *unmapped)
+{
+	return ioas_unmap(fd, ioas_id, 0, UINT64_MAX, unmapped);
+}
+
+int ioas_copy(int fd, __u32 dst_ioas, __u64 *dst_iova, __u32 src_ioas,
+	      __u64 src_iova, __u64 length, __u32 flags)
+{
+	struct iommu_ioas_copy cmd = {
+		.size = sizeof(cmd),
+		.flags = flags,
+		.dst_ioas_id = dst_ioas,
+		.src_ioas_id = src_ioas,
+		.length = length,
+		.dst_iova = *dst_iova,
+		.src_iova = src_iova,
+	};
+	int rc;
+
+	rc = ioctl(fd, IOMMU_IOAS_COPY, &cmd);
+	if (!rc)
+		*dst_iova = cmd.dst_iova;
+	return rc;
+}
+
+int ioas_iova_ranges(int fd, __u32 ioas_id, struct iommu_iova_range *ranges,
+		     __u32 *num, __u64 *alignment)
+{
+	struct iommu_ioas_iova_ranges cmd = {
+		.size = sizeof(cmd),
+		.ioas_id = ioas_id,
+		.num_iovas = *num,
+		.allowed_iovas = (uintptr_t)ranges,
+	};
+	int rc;
+
+	rc = ioctl(fd, IOMMU_IOAS_IOVA_RANGES, &cmd);
+	/* The count is reported on success and with EMSGSIZE. */
+	if (!rc || errno == EMSGSIZE)
+		*num = cmd.num_iovas;
+	if (!rc && alignment)
+		*alignment = cmd.out_iova_alignment;
+	return rc;
+}
+
+int ioas_allow_iovas(int fd, __u32 ioas_id,
+		     const struct iommu_iova_range *ranges, __u32 num)
+{
+	struct iommu_ioas_allow_iovas cmd = {
+		.size = sizeof(cmd),
+		.ioas_id = ioas_id,
+		.num_iovas = num,
+		.allowed_iovas = (uintptr_t)ranges,
+	};
+
+	return ioctl(fd, IOMMU_IOAS_ALLOW_IOVAS, &cmd);
+}
+
+int option_get(int fd, __u32 option_id, __u32 object_id, __u64 *val)
+{
+	struct iommu_option cmd = {
+		.size = sizeof(cmd),
+		.option_id = option_id,
+		.op = IOMMU_OPTION_OP_GET,
+		.object_id = object_id,
+	};
+	int rc;
+
+	rc = ioctl(fd, IOMMU_OPTION, &cmd);
+	if (!rc && val)
+		*val = cmd.val64;
+	return rc;
+}
+
+int option_set(int fd, __u32 option_id, __u32 object_id, __u64 val)
+{
+	struct iommu_option cmd = {
+		.size = sizeof(cmd),
+		.option_id = option_id,
+		.op = IOMMU_OPTION_OP_SET,
+		.object_id = object_id,
+		.val64 = val,
+	};
+
+	return ioctl(fd, IOMMU_OPTION, &cmd);
+}
+
+int hwpt_alloc(int fd, __u32 dev_id, __u32 pt_id, __u32 flags,
+	       __u32 *out_hwpt_id)
+{
+	struct iommu_hwpt_alloc cmd = {
+		.size = sizeof(cmd),
+		.flags = flags,
+		.dev_id = dev_id,
+		.pt_id = pt_id,
+		.data_type = IOMMU_HWPT_DATA_NONE,
+	};
+	int rc;
+
+	rc = ioctl(fd, IOMMU_HWPT_ALLOC, &cmd);
+	if (!rc && out_hwpt_id)
+		*out_hwpt_id = cmd.out_hwpt_id;
+	return rc;
+}
+
+int get_hw_info(int fd, __u32 dev_id, void *data, __u32 *data_len,
+		__u32 *out_data_type, __u64 *out_caps)
+{
+	struct iommu_hw_info cmd = {
+		.size = sizeof(cmd),
+		.dev_id = dev_id,
+		.data_len = *data_len,
+		.data_uptr = (uintptr_t)data,
+	};
+	int rc;
+
+	rc = ioctl(fd, IOMMU_GET_HW_INFO, &cmd);
+	if (rc)
+		return rc;
+	*data_len = cmd.data_len;
+	if (out_data_type)
+		*out_data_type = cmd.out_data_type;
+	if (out_caps)
+		*out_caps = cmd.out_capabilities;
+	return 0;
+}
+
+int test_cmd(int fd, struct iommu_test_cmd *cmd)
+{
+	cmd->size = sizeof(*cmd);
+	return ioctl(fd, IOMMU_TEST_CMD, cmd);
+}
+
+int mock_domain_flags(int fd, __u32 pt_id, __u32 dev_flags, __u32 *stdev_id,
+		      __u32 *hwpt_id, __u32 *idev_id)
+{
+	struct iommu_test_cmd cmd = {
+		.op = IOMMU_TEST_OP_MOCK_DOMAIN_FLAGS,
+		.id = pt_id,
+		.mock_domain_flags = { .dev_flags = dev_flags },
+	};
+	int rc;
+
+	rc = test_cmd(fd, &cmd);
+	if (rc)
+		return rc;
+	if (stdev_id)
+		*stdev_id = cmd.mock_domain_flags.out_stdev_id;
+	if (hwpt_id)
+		*hwpt_id = cmd.mock_domain_flags.out_hwpt_id;
+	if (idev_id)
+		*idev_id = cmd.mock_domain_flags.out_idev_id;
+	return 0;
+}
+
+int mock_domain(int fd, __u32 pt_id, __u32 *stdev_id, __u32 *hwpt_id,
+		__u32 *idev_id)
+{
+	struct iommu_test_cmd cmd = {
+		.op = IOMMU_TEST_OP_MOCK_DOMAIN,
+		.id = pt_id,
+	};
+	int rc;
+
+	rc = test_cmd(fd, &cmd);
+	if (rc)
+		return rc;
+	if (stdev_id)
+		*stdev_id = cmd.mock_domain.out_stdev_id;
+	if (hwpt_id)
+		*hwpt_id = cmd.mock_domain.out_hwpt_id;
+	if (idev_id)
+		*idev_id = cmd.mock_domain.out_idev_id;
+	return 0;
+}
+
+int mock_domain_replace(int fd, __u32 stdev_id, __u32 *pt_id)
+{
+	struct iommu_test_cmd cmd = {
+		.op = IOMMU_TEST_OP_MOCK_DOMAIN_REPLACE,
+		.id = stdev_id,
+		.mock_domain_replace = { .pt_id = *pt_id },
+	};
+	int rc;
+
+	rc = test_cmd(fd, &cmd);
+	if (!rc)
+		*pt_id = cmd.mock_domain_replace.pt_id;
+	return rc;
+}
+
+int add_reserved(int fd, __u32 ioas_id, __u64 start, __u64 length)
+{
+	struct iommu_test_cmd cmd = {
+		.op = IOMMU_TEST_OP_ADD_RESERVED,
+		.id = ioas_id,
+		.add_reserved = { .start = start, .length = length },
+	};
+
+	return test_cmd(fd, &cmd);
+}
+
+int check_map(int fd, __u32 hwpt_id, __u64 iova, const void *uptr,
+	      __u64 length)
+{
+	struct iommu_test_cmd cmd = {
+		.op = IOMMU_TEST_OP_MD_CHECK_MAP,
+		.id = hwpt_id,
+		.check_map = {
+			.iova = iova,
+			.length = length,
+			.uptr = (uintptr_t)uptr,
+		},
+	};
+
+	return test_cmd(fd, &cmd);
+}
+
+int check_refs(int fd, const void *uptr, __u64 length, __u32 refs)
+{
+	struct iommu_test_cmd cmd = {
+		.op = IOMMU_TEST_OP_MD_CHECK_REFS,
+		.check_refs = {
+			.length = length,
+			.uptr = (uintptr_t)uptr,
+			.refs = refs,
+		},
+	};
+
+	return test_cmd(fd, &cmd);
+}
+
+int create_access(int fd, __u32 ioas_id, __u32 flags, int *access_fd)
+{
+	struct iommu_test_cmd cmd = {
+		.op = IOMMU_TEST_OP_CREATE_ACCESS,
+		.id = ioas_id,
+		.create_access = { .flags = flags },
+	};
+	int rc;
+
+	rc = test_cmd(fd, &cmd);
+	if (!rc && access_fd)
+		*access_fd = (int)cmd.create_access.out_access_fd;
+	return rc;
+}
+
+int access_pages(int fd, int access_fd, __u64 iova, const void *uptr,
+		 __u64 length, __u32 flags, __u32 *pages_id)
+{
+	struct iommu_test_cmd cmd = {
+		.op = IOMMU_TEST_OP_ACCESS_PAGES,
+		.id = (__u32)access_fd,
+		.access_pages = {
+			.flags = flags,
+			.iova = iova,
+			.length = length,
+			.uptr = (uintptr_t)uptr,
+		},
+	};
+	int rc;
+
+	rc = test_cmd(fd, &cmd);
+	if (!rc && pages_id)
+		*pages_id = cmd.access_pages.out_access_pages_id;
+	return rc;
+}
+
+int destroy_access_pages(int fd, int access_fd, __u32 pages_id)
+{
+	struct iommu_test_cmd cmd = {
+		.op = IOMMU_TEST_OP_DESTROY_ACCESS_PAGES,
+		.id = (__u32)access_fd,
+		.destroy_access_pages = { .access_pages_id = pages_id },
+	};
+
+	return test_cmd(fd, &cmd);
+}
+
+int access_rw(int fd, int access_fd, __u64 iova, void *buf, __u64 length,
+	      __u32 flags)
+{
+	struct iommu_test_cmd cmd = {
+		.op = IOMMU_TEST_OP_ACCESS_RW,
+		.id = (__u32)access_fd,
+		.access_rw = {
+			.iova = iova,
+			.length = length,
+			.uptr = (uintptr_t)buf,
+			.flags = flags,
+		},
+	};
+
+	return test_cmd(fd, &cmd);
+}
+
+int set_temp_memory_limit(int fd, __u32 limit)
+{
+	struct iommu_test_cmd cmd = {
+		.op = IOMMU_TEST_OP_SET_TEMP_MEMORY_LIMIT,
+		.memory_limit = { .limit = limit },
+	};
+
+	return test_cmd(fd, &cmd);
+}
+
+int access_replace_ioas(int fd, int access_fd, __u32 ioas_id)
+{
+	struct iommu_test_cmd cmd = {
+		.op = IOMMU_TEST_OP_ACCESS_REPLACE_IOAS,
+		.id = (__u32)access_fd,
+		.access_replace_ioas = { .ioas_id = ioas_id },
+	};
+
+	return test_cmd(fd, &cmd);
+}
+
+int dev_check_cache(int fd, __u32 idev_id, __u32 cache_id, __u32 value)
+{
+	struct iommu_test_cmd cmd = {
+		.op = IOMMU_TEST_OP_DEV_CHECK_CACHE,
+		.id = idev_id,
+		.check_dev_cache = { .id = cache_id, .cache = value },
+	};
+
+	return test_cmd(fd, &cmd);
+}
+
+void buf_fill(void *buf, size_t length, unsigned int seed)
+{
+	unsigned char *p = buf;
+	size_t i;
+
+	for (i = 0; i < length; i++)
+		p[i] = (unsigned char)((i * 31 + (i >> 12) * 7 + seed) ^
+				       (seed >> 8));
+}
+
+static void *buf_mmap(size_t length, int flags, int fd)
+{
+	void *p;
+
+	p = mmap(NULL, length, PROT_READ | PROT_WRITE, flags | MAP_POPULATE,
+		 fd, 0);
+	if (p == MAP_FAILED)
+		return NULL;
+	/* Writing every page also breaks any copy-on-write sharing. */
+	buf_fill(p, length, (unsigned int)((uintptr_t)p >> 12));
+	return p;
+}
+
+void *buf_alloc(size_t length)
+{
+	return buf_mmap(length, MAP_PRIVATE | MAP_ANONYMOUS, -1);
+}
+
+void *buf_alloc_shared(size_t length)
+{
+	return buf_mmap(length, MAP_SHARED | MAP_ANONYMOUS, -1);
+}
+
+void *buf_alloc_memfd(size_t length, int *memfd)
+{
+	void *p;
+	int mfd;
+
+	mfd = memfd_create("iommufd-test", MFD_CLOEXEC);
+	if (mfd < 0)
+		return NULL;
+	if (ftruncate(mfd, (off_t)length)) {
+		close(mfd);
+		return NULL;
+	}
+	p = buf_mmap(length, MAP_SHARED, mfd);
+	if (!p) {
+		close(mfd);
+		return NULL;
+	}
+	*memfd = mfd;
+	return p;
+}
+
+void *buf_alloc_huge(size_t length)
+{
+	return buf_mmap(length, MAP_PRIVATE | MAP_ANONYMOUS | MAP_HUGETLB, -1);
+}
+
+void buf_free(void *buf, size_t length)
+{
+	if (buf)
+		munmap(buf, length);
+}
+
+void *unmapped_va(size_t length)
+{
+	void *p;
+
+	p = mmap(NULL, length, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (p == MAP_FAILED)
+		return NULL;
+	munmap(p, length);
+	return p;
+}
+
+int drop_cap_ipc_lock(void)
+{
+	struct __user_cap_header_struct hdr = {
+		.version = _LINUX_CAPABILITY_VERSION_3,
+		.pid = 0,
+	};
+	struct __user_cap_data_struct data[_LINUX_CAPABILITY_U32S_3];
+	unsigned int idx = CAP_TO_INDEX(CAP_IPC_LOCK);
+	__u32 mask = CAP_TO_MASK(CAP_IPC_LOCK);
+
+	memset(data, 0, sizeof(data));
+	if (syscall(SYS_capget, &hdr, data))
+		return -1;
+	data[idx].effective &= ~mask;
+	data[idx].permitted &= ~mask;
+	data[idx].inheritable &= ~mask;
+	return (int)syscall(SYS_capset, &hdr, data);
+}
+
+int set_memlock_rlimit(size_t bytes)
+{
+	struct rlimit rl = { .rlim_cur = bytes, .rlim_max = bytes };
+
+	return setrlimit(RLIMIT_MEMLOCK, &rl);
+}
+
+long proc_status_kb(const char *field)
+{
+	char line[256];
+	size_t flen = strlen(field);
+	long val = -1;
+	FILE *f;
+
+	f = fopen("/proc/self/status", "re");
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f)) {
+		if (!strncmp(line, field, flen) && line[flen] == ':') {
+			val = strtol(line + flen + 1, NULL, 10);
+			break;
+		}
+	}
+	fclose(f);
+	return val;
+}
+
+pid_t fork_flushed(void)
+{
+	fflush(stdout);
+	fflush(stderr);
+	return fork();
+}
+
+int wait_child(pid_t pid)
+{
+	int status;
+
+	if (waitpid(pid, &status, 0) != pid)
+		return -1;
+	if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
+		return 0;
+	if (WIFSIGNALED(status))
+		tap_diag("child %d killed by signal %d", (int)pid,
+			 WTERMSIG(status));
+	else if (WIFEXITED(status))
+		tap_diag("child %d exited with %d", (int)pid,
+			 WEXITSTATUS(status));
+	errno = ECHILD;
+	return -1;
+}
+
+uint64_t rng_next(uint64_t *state)
+{
+	uint64_t x = *state;
+
+	x ^= x >> 12;
+	x ^= x << 25;
+	x ^= x >> 27;
+	*state = x;
+	return x * 0x2545F4914F6CDD1DULL;
+}

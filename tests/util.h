@@ -1,0 +1,199 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Helpers shared by the /dev/iommu test programs.
+ *
+ * Every ioctl wrapper returns what ioctl() returned (0, or -1 with errno
+ * set), so each one can be used directly inside CHECK_OK() and
+ * CHECK_ERRNO().  Output values are written through pointer arguments,
+ * which may be NULL when the caller does not need them.  Every structure
+ * handed to the kernel carries .size = sizeof(the structure).
+ */
+#ifndef TESTS_UTIL_H
+#define TESTS_UTIL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <sys/types.h>
+#include <unistd.h>
+
+#include <linux/iommufd.h>
+#include <linux/iommufd_test.h>
+
+#include "tap.h"
+
+#ifndef PAGE_SIZE
+#define PAGE_SIZE 4096UL
+#endif
+/* The mock IOMMU translates in units of half a CPU page. */
+#define MOCK_PAGE_SIZE (PAGE_SIZE / 2)
+#define HUGEPAGE_SIZE (2UL << 20)
+
+#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+
+/* The id used for "no such object" in error-path tests. */
+#define BAD_ID 0xfffff0u
+
+/* The read/write permission almost every map uses. */
+#define MAP_RW (IOMMU_IOAS_MAP_READABLE | IOMMU_IOAS_MAP_WRITEABLE)
+
+/* Default of the module's global temporary memory limit. */
+#define TEST_MEMORY_LIMIT_DEFAULT 65536
+
+/*
+ * Run a helper that uses CHECK*() itself (a void function), and stop the
+ * calling test too when it failed.
+ */
+#define CHECK_SUB(call)                                                 \
+	do {                                                            \
+		call;                                                   \
+		if (tap_failed_here)                                    \
+			return;                                         \
+	} while (0)
+
+/*
+ * Checks for code running in a forked child process: on failure print a
+ * TAP diagnostic line and _exit(1); the parent checks the exit status
+ * with wait_child().
+ */
+#define CHILD_CHECK(cond)                                               \
+	do {                                                            \
+		if (!(cond)) {                                          \
+			printf("# child %d %s:%d: CHECK(%s) failed "    \
+			       "(errno %d %s)\n", (int)getpid(),        \
+			       __FILE__, __LINE__, #cond, errno,        \
+			       strerror(errno));                        \
+			fflush(stdout);                                 \
+			_exit(1);                                       \
+		}                                                       \
+	} while (0)
+
+#define CHILD_OK(expr)                                                  \
+	do {                                                            \
+		errno = 0;                                              \
+		long __r = (long)(expr);                                \
+		if (__r != 0) {                                         \
+			printf("# child %d %s:%d: %s returned %ld, "    \
+			       "errno %d (%s)\n", (int)getpid(),        \
+			       __FILE__, __LINE__, #expr, __r, errno,   \
+			       strerror(errno));                        \
+			fflush(stdout);                                 \
+			_exit(1);                                       \
+		}                                                       \
+	} while (0)
+
+#define CHILD_ERRNO(expr, err)                                          \
+	do {                                                            \
+		errno = 0;                                              \
+		long __r = (long)(expr);                                \
+		if (__r != -1 || errno != (err)) {                      \
+			printf("# child %d %s:%d: %s returned %ld "     \
+			       "errno %d (%s), expected -1 errno %d "   \
+			       "(%s)\n", (int)getpid(), __FILE__,       \
+			       __LINE__, #expr, __r, errno,             \
+			       strerror(errno), (err), strerror(err));  \
+			fflush(stdout);                                 \
+			_exit(1);                                       \
+		}                                                       \
+	} while (0)
+
+/* ---- /dev/iommu core commands ---- */
+
+/* open("/dev/iommu", O_RDWR); the fd, or -1. */
+int iommufd_open(void);
+
+int ioas_alloc(int fd, __u32 *ioas_id);
+int iommu_destroy(int fd, __u32 id);
+
+/* IOMMU_IOAS_MAP with caller-chosen flags; *iova is in (FIXED_IOVA) and out. */
+int ioas_map_flags(int fd, __u32 ioas_id, void *buf, __u64 length,
+		   __u64 *iova, __u32 flags);
+/* Read/write map at a fixed IOVA. */
+int ioas_map_fixed(int fd, __u32 ioas_id, void *buf, __u64 length, __u64 iova);
+/* Read/write map at an IOVA the kernel picks, returned in *iova. */
+int ioas_map_auto(int fd, __u32 ioas_id, void *buf, __u64 length, __u64 *iova);
+/* IOMMU_IOAS_UNMAP; *unmapped (may be NULL) gets the bytes removed. */
+int ioas_unmap(int fd, __u32 ioas_id, __u64 iova, __u64 length,
+	       __u64 *unmapped);
+int ioas_unmap_all(int fd, __u32 ioas_id, __u64 *unmapped);
+/* IOMMU_IOAS_COPY; *dst_iova is in (FIXED_IOVA) and out. */
+int ioas_copy(int fd, __u32 dst_ioas, __u64 *dst_iova, __u32 src_ioas,
+	      __u64 src_iova, __u64 length, __u32 flags);
+/*
+ * IOMMU_IOAS_IOVA_RANGES.  *num is the capacity of @ranges on input and
+ * the number of ranges on output; *alignment may be NULL.
+ */
+int ioas_iova_ranges(int fd, __u32 ioas_id, struct iommu_iova_range *ranges,
+		     __u32 *num, __u64 *alignment);
+int ioas_allow_iovas(int fd, __u32 ioas_id,
+		     const struct iommu_iova_range *ranges, __u32 num);
+int option_get(int fd, __u32 option_id, __u32 object_id, __u64 *val);
+int option_set(int fd, __u32 option_id, __u32 object_id, __u64 val);
+/* IOMMU_HWPT_ALLOC of a paging table with no driver data. */
+int hwpt_alloc(int fd, __u32 dev_id, __u32 pt_id, __u32 flags,
+	       __u32 *out_hwpt_id);
+/* IOMMU_GET_HW_INFO; *data_len is in (buffer size) and out. */
+int get_hw_info(int fd, __u32 dev_id, void *data, __u32 *data_len,
+		__u32 *out_data_type, __u64 *out_caps);
+
+/* ---- IOMMU_TEST_CMD ---- */
+
+/* Fill in .size and issue IOMMU_TEST_CMD. */
+int test_cmd(int fd, struct iommu_test_cmd *cmd);
+/* A new mock device attached to @pt_id (IOAS or HWPT). */
+int mock_domain(int fd, __u32 pt_id, __u32 *stdev_id, __u32 *hwpt_id,
+		__u32 *idev_id);
+int mock_domain_flags(int fd, __u32 pt_id, __u32 dev_flags, __u32 *stdev_id,
+		      __u32 *hwpt_id, __u32 *idev_id);
+/* Move mock device @stdev_id to *pt_id; *pt_id returns the HWPT used. */
+int mock_domain_replace(int fd, __u32 stdev_id, __u32 *pt_id);
+int add_reserved(int fd, __u32 ioas_id, __u64 start, __u64 length);
+/* The mock page table of @hwpt_id maps [iova, iova+length) to @uptr. */
+int check_map(int fd, __u32 hwpt_id, __u64 iova, const void *uptr,
+	      __u64 length);
+/* Every page of [uptr, uptr+length) is pinned exactly @refs times. */
+int check_refs(int fd, const void *uptr, __u64 length, __u32 refs);
+/* A software-device access on @ioas_id; *access_fd is its new fd. */
+int create_access(int fd, __u32 ioas_id, __u32 flags, int *access_fd);
+int access_pages(int fd, int access_fd, __u64 iova, const void *uptr,
+		 __u64 length, __u32 flags, __u32 *pages_id);
+int destroy_access_pages(int fd, int access_fd, __u32 pages_id);
+int access_rw(int fd, int access_fd, __u64 iova, void *buf, __u64 length,
+	      __u32 flags);
+int set_temp_memory_limit(int fd, __u32 limit);
+int access_replace_ioas(int fd, int access_fd, __u32 ioas_id);
+int dev_check_cache(int fd, __u32 idev_id, __u32 cache_id, __u32 value);
+
+/* ---- memory, processes, limits ---- */
+
+/* Private anonymous, page-aligned, populated, filled with a pattern. */
+void *buf_alloc(size_t length);
+/* Shared anonymous (shmem), page-aligned, populated, patterned. */
+void *buf_alloc_shared(size_t length);
+/* A shared memfd mapping of @length bytes; *memfd gets the fd. */
+void *buf_alloc_memfd(size_t length, int *memfd);
+/* 2 MiB hugetlb pages; NULL (errno set) when none can be had. */
+void *buf_alloc_huge(size_t length);
+void buf_free(void *buf, size_t length);
+/* Fill @buf with bytes derived from @seed and the offset. */
+void buf_fill(void *buf, size_t length, unsigned int seed);
+/* An address range that is not mapped in this process. */
+void *unmapped_va(size_t length);
+
+/* Remove CAP_IPC_LOCK from the effective and permitted sets. */
+int drop_cap_ipc_lock(void);
+/* Set both RLIMIT_MEMLOCK limits to @bytes. */
+int set_memlock_rlimit(size_t bytes);
+/* A "Field:   N kB" value of /proc/self/status in kB, or -1. */
+long proc_status_kb(const char *field);
+
+/* fflush(stdout) and fork(), so buffered output is not duplicated. */
+pid_t fork_flushed(void);
+/* Wait for @pid; 0 when it exited with status 0, else -1. */
+int wait_child(pid_t pid);
+
+/* A small deterministic PRNG (xorshift64*). */
+uint64_t rng_next(uint64_t *state);
+
+#endif
