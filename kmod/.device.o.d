@@ -432,4 +432,5 @@ device.o: /work/main/kmod/device.c \
  /usr/src/linux-headers-6.1.0-56-common/arch/x86/include/asm/uaccess_64.h \
  /work/main/kmod/iommufd_private.h \
  /usr/src/linux-headers-6.1.0-56-common/include/linux/interval_tree.h \
+ /work/main/kmod/iommufd.h \
  /work/main/kmod/../include/uapi/linux/iommufd.h

@@ -554,4 +554,5 @@ iommu_api.o: /work/main/kmod/iommu_api.c \
  /usr/src/linux-headers-6.1.0-56-common/include/linux/irqhandler.h \
  /work/main/kmod/iommufd_private.h \
  /usr/src/linux-headers-6.1.0-56-common/include/linux/interval_tree.h \
+ /work/main/kmod/iommufd.h \
  /work/main/kmod/../include/uapi/linux/iommufd.h

@@ -503,6 +503,7 @@ main.o: /work/main/kmod/main.c \
  /usr/src/linux-headers-6.1.0-56-common/include/linux/pm_wakeup.h \
  /work/main/kmod/iommufd_private.h \
  /usr/src/linux-headers-6.1.0-56-common/include/linux/interval_tree.h \
+ /work/main/kmod/iommufd.h \
  /work/main/kmod/../include/uapi/linux/iommufd.h \
  /work/main/kmod/../include/uapi/linux/iommufd_test.h \
  /work/main/kmod/../include/uapi/linux/iommufd.h

@@ -45,6 +45,7 @@
 #include <linux/xarray.h>
 #include <linux/kref.h>
 
+#include "iommufd.h"
 #include "uapi/linux/iommufd.h"
 
 struct device;
@@ -356,8 +357,6 @@ iommufd_get_device(struct iommufd_ucmd *ucmd, u32 id)
 
 /* Physical devices through the kernel IOMMU API (iommu_api.c, group.c). */
 struct iommufd_group;
-struct iommufd_device *iommufd_device_bind_dev(struct iommufd_ctx *ictx,
-					       struct device *dev, u32 *id);
 int iommufd_device_group_id(struct iommufd_device *idev);
 struct iommufd_group *iommufd_group_bind(struct device *dev,
 					 struct iommufd_ctx *ictx);
@@ -368,7 +367,6 @@ int iommufd_group_attach(struct iommufd_group *igroup,
 void iommufd_group_detach(struct iommufd_group *igroup);
 int iommufd_group_reserve(struct iommufd_group *igroup,
 			  struct io_pagetable *iopt, void *owner);
-struct iommufd_ctx *iommufd_ctx_from_fd(int fd);
 
 /* ---------------------------------------------------------------- access */
 

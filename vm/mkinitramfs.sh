@@ -22,12 +22,13 @@ for f in "$@"; do
 done
 cp "$top"/kmod/*.ko "$root/lib/modules/$kver/"
 
-# Kernel modules of the distribution that the VM may load (VFIO, the
-# peer of the benchmarks), with their dependency list.
+# Kernel modules of the distribution that the VM may load, with their
+# dependency list: VFIO (the peer of the benchmarks) and e1000 (a kernel
+# driver that uses the DMA API, sharing an IOMMU group with two edus).
 mods=/lib/modules/$kver/kernel
 for m in drivers/vfio/vfio.ko drivers/vfio/vfio_iommu_type1.ko \
 	 drivers/vfio/pci/vfio-pci-core.ko drivers/vfio/pci/vfio-pci.ko \
-	 virt/lib/irqbypass.ko; do
+	 virt/lib/irqbypass.ko drivers/net/ethernet/intel/e1000/e1000.ko; do
 	[ -f "$mods/$m" ] || continue
 	mkdir -p "$root/lib/modules/$kver/kernel/$(dirname $m)"
 	cp "$mods/$m" "$root/lib/modules/$kver/kernel/$m"

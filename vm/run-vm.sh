@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# Boot the test machine of docs/architecture.md with an initramfs and
-# wait for it to power off.  ttyS0 carries the kernel console (saved to
+# Boot the test machine with an initramfs and wait for it to power off.
+# q35 with an emulated VT-d; one edu alone in its IOMMU group (00:03.0
+# or nearby); two edus and an e1000 behind a conventional PCI bridge, all
+# in the bridge's group.  ttyS0 carries the kernel console (saved to
 # CONSOLE), ttyS1 carries what the programs inside report (RESULTS).
 # Usage: run-vm.sh KVER INITRD CONSOLE RESULTS TIMEOUT_S [extra qemu args]
 set -uo pipefail
@@ -18,6 +20,7 @@ timeout --foreground -k 5 "$limit" qemu-system-x86_64 \
 	-device intel-iommu,intremap=on${VTD_OPTS:-} \
 	-device edu -device pci-bridge,id=b1,chassis_nr=1 \
 	-device edu,bus=b1,addr=1.0 -device edu,bus=b1,addr=2.0 \
+	-nic none -device e1000,bus=b1,addr=3.0 \
 	"$@" \
 	-kernel "/boot/vmlinuz-$kver" -initrd "$initrd" \
 	-append "console=ttyS0 intel_iommu=on iommu.strict=1 loglevel=4 panic=-1 softlockup_panic=1 hung_task_panic=1 ${KAPPEND:-}" \

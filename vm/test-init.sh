@@ -33,11 +33,17 @@ kernel_clean() {
 
 say "# kernel $(uname -r)"
 kernel_clean || say "# (the kernel complained while booting, before any test)"
-if insmod /lib/modules/$(uname -r)/iommufd.ko selftest=1; then
-	check ok "module loads"
+if insmod /lib/modules/$(uname -r)/iommufd.ko selftest=1 &&
+   insmod /lib/modules/$(uname -r)/iommufd_pci.ko; then
+	check ok "modules load"
 else
-	check fail "module loads"
+	check fail "modules load"
 fi
+# A kernel DMA-API driver for the e1000 that shares the edus' group.
+modprobe e1000 2>/dev/null || say "# e1000 driver not available"
+for d in /sys/bus/pci/devices/*; do
+	say "# $(basename $d) $(cat $d/vendor):$(cat $d/device) group $(basename $(readlink $d/iommu_group)) driver $(basename $(readlink $d/driver) 2>/dev/null)"
+done
 
 for t in $(ls /bin/t_* 2>/dev/null); do
 	name=${t#/bin/t_}
@@ -66,7 +72,7 @@ for t in $(ls /bin/t_* 2>/dev/null); do
 	else check fail "$name: no kernel warnings"; fi
 done
 
-if rmmod iommufd && dmesg | grep -q 'unloaded with no objects and no pinned pages'; then
+if rmmod iommufd_pci && rmmod iommufd && dmesg | grep -q 'unloaded with no objects and no pinned pages'; then
 	check ok "module unloads with zero objects and zero pinned pages"
 else
 	check fail "module unloads with zero objects and zero pinned pages"

@@ -1,0 +1,709 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Real devices: the iommufd-pci driver, the IOMMU group rules of the RFC
+ * and DMA by the QEMU "edu" device through the emulated IOMMU.
+ *
+ * The VM has one edu alone in its IOMMU group and two edus sharing a
+ * group with a PCI bridge and an e1000 that the kernel's e1000 driver
+ * drives.  Tests run in order; the group tests change which driver the
+ * e1000 has and restore it.
+ */
+#include <dirent.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+
+#include <linux/iommufd_pci.h>
+
+#include "util.h"
+
+#define EDU_VENDOR 0x1234
+#define EDU_DEVICE 0x11e8
+#define EDU_ID 0x00
+#define EDU_DMA_SRC 0x80
+#define EDU_DMA_DST 0x88
+#define EDU_DMA_CNT 0x90
+#define EDU_DMA_CMD 0x98
+#define EDU_CMD_START 0x1
+#define EDU_CMD_TO_RAM 0x2
+#define EDU_BUFFER 0x40000
+#define EDU_BUFFER_SIZE 4096
+/*
+ * QEMU 7.2's edu stops the whole machine ("hardware error") on a transfer
+ * that ends exactly at the end of its buffer: stay below that.
+ */
+#define EDU_DMA_MAX 2048
+
+/* The edu masks DMA addresses to 28 bits. */
+#define IOVA_A 0x100000UL
+#define IOVA_B 0x200000UL
+
+#define PCI_COMMAND 0x04
+#define PCI_COMMAND_MEMORY 0x2
+#define PCI_COMMAND_MASTER 0x4
+
+static char lone_edu[32], pair_edu[2][32], e1000[32];
+
+/* ------------------------------------------------------------ sysfs */
+
+static int sysfs_read(const char *bdf, const char *attr, char *buf, size_t n)
+{
+	char path[256];
+	ssize_t len;
+	int fd;
+
+	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/%s", bdf, attr);
+	fd = open(path, O_RDONLY);
+	if (fd < 0)
+		return -1;
+	len = read(fd, buf, n - 1);
+	close(fd);
+	if (len < 0)
+		return -1;
+	buf[len] = 0;
+	if (len && buf[len - 1] == '\n')
+		buf[len - 1] = 0;
+	return 0;
+}
+
+static int sysfs_write(const char *path, const char *val)
+{
+	int fd = open(path, O_WRONLY);
+	ssize_t n;
+
+	if (fd < 0)
+		return -1;
+	n = write(fd, val, strlen(val));
+	close(fd);
+	return n == (ssize_t)strlen(val) ? 0 : -1;
+}
+
+static unsigned long sysfs_hex(const char *bdf, const char *attr)
+{
+	char buf[32];
+
+	if (sysfs_read(bdf, attr, buf, sizeof(buf)))
+		return 0;
+	return strtoul(buf, NULL, 16);
+}
+
+static int group_of(const char *bdf)
+{
+	char path[256], link[256];
+	ssize_t n;
+
+	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/iommu_group", bdf);
+	n = readlink(path, link, sizeof(link) - 1);
+	if (n < 0)
+		return -1;
+	link[n] = 0;
+	return atoi(strrchr(link, '/') + 1);
+}
+
+/* The driver bound to @bdf, or "" when none. */
+static void driver_of(const char *bdf, char *out, size_t n)
+{
+	char path[256], link[256];
+	ssize_t len;
+
+	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/driver", bdf);
+	len = readlink(path, link, sizeof(link) - 1);
+	out[0] = 0;
+	if (len < 0)
+		return;
+	link[len] = 0;
+	snprintf(out, n, "%s", strrchr(link, '/') + 1);
+}
+
+/*
+ * Unbind @bdf from its driver and probe it again for @driver; "" leaves
+ * it driverless (an override naming no driver).
+ */
+static int rebind(const char *bdf, const char *driver)
+{
+	char path[256], cur[64];
+
+	driver_of(bdf, cur, sizeof(cur));
+	if (cur[0]) {
+		snprintf(path, sizeof(path), "/sys/bus/pci/drivers/%s/unbind", cur);
+		if (sysfs_write(path, bdf))
+			return -1;
+	}
+	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/driver_override", bdf);
+	if (sysfs_write(path, driver[0] ? driver : "none"))
+		return -1;
+	sysfs_write("/sys/bus/pci/drivers_probe", bdf);
+	driver_of(bdf, cur, sizeof(cur));
+	return strcmp(cur, driver) ? -1 : 0;
+}
+
+static void find_devices(void)
+{
+	int groups[8], ngroups = 0, npair = 0, i;
+	char found[8][32];
+	struct dirent *de;
+	DIR *dir;
+
+	dir = opendir("/sys/bus/pci/devices");
+	if (!dir)
+		return;
+	while ((de = readdir(dir))) {
+		if (de->d_name[0] == '.')
+			continue;
+		if (sysfs_hex(de->d_name, "vendor") == 0x8086 &&
+		    sysfs_hex(de->d_name, "device") == 0x100e)
+			snprintf(e1000, sizeof(e1000), "%.31s", de->d_name);
+		if (sysfs_hex(de->d_name, "vendor") != EDU_VENDOR ||
+		    sysfs_hex(de->d_name, "device") != EDU_DEVICE ||
+		    ngroups == 8)
+			continue;
+		snprintf(found[ngroups], 32, "%.31s", de->d_name);
+		groups[ngroups++] = group_of(de->d_name);
+	}
+	closedir(dir);
+	for (i = 0; i < ngroups; i++) {
+		int j, shared = 0;
+
+		for (j = 0; j < ngroups; j++)
+			shared |= j != i && groups[j] == groups[i];
+		if (!shared)
+			snprintf(lone_edu, sizeof(lone_edu), "%s", found[i]);
+		else if (npair < 2)
+			snprintf(pair_edu[npair++], 32, "%s", found[i]);
+	}
+	if (npair < 2)
+		pair_edu[0][0] = 0;
+}
+
+/* -------------------------------------------------------- the device */
+
+struct edu {
+	int fd;
+	volatile uint32_t *regs;
+	size_t regs_len;
+};
+
+static int edu_open(struct edu *e, const char *bdf)
+{
+	char path[128];
+
+	memset(e, 0, sizeof(*e));
+	if (rebind(bdf, "iommufd-pci"))
+		return -1;
+	snprintf(path, sizeof(path), "/dev/iommufd-pci/%s", bdf);
+	e->fd = open(path, O_RDWR);
+	return e->fd < 0 ? -1 : 0;
+}
+
+static void edu_close(struct edu *e)
+{
+	if (e->regs)
+		munmap((void *)e->regs, e->regs_len);
+	if (e->fd > 0)
+		close(e->fd);
+	e->regs = NULL;
+	e->fd = -1;
+}
+
+static int edu_bind(struct edu *e, int iommufd, __u32 *dev_id)
+{
+	struct iommufd_pci_bind bind = {
+		.argsz = sizeof(bind), .iommufd = iommufd,
+	};
+	int rc = ioctl(e->fd, IOMMUFD_PCI_BIND, &bind);
+
+	if (!rc && dev_id)
+		*dev_id = bind.out_devid;
+	return rc;
+}
+
+static int edu_attach(struct edu *e, __u32 *pt_id)
+{
+	struct iommufd_pci_attach at = { .argsz = sizeof(at), .pt_id = *pt_id };
+	int rc = ioctl(e->fd, IOMMUFD_PCI_ATTACH, &at);
+
+	if (!rc)
+		*pt_id = at.pt_id;
+	return rc;
+}
+
+static int edu_detach(struct edu *e)
+{
+	struct iommufd_pci_detach de = { .argsz = sizeof(de) };
+
+	return ioctl(e->fd, IOMMUFD_PCI_DETACH, &de);
+}
+
+static void *edu_map_bar0(struct edu *e)
+{
+	void *p = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, e->fd,
+		       IOMMUFD_PCI_REGION_OFFSET(0));
+
+	return p == MAP_FAILED ? NULL : p;
+}
+
+static int config_rw(struct edu *e, unsigned int off, void *buf, size_t n,
+		     bool write)
+{
+	off_t pos = IOMMUFD_PCI_REGION_OFFSET(IOMMUFD_PCI_CONFIG_REGION) + off;
+	ssize_t r = write ? pwrite(e->fd, buf, n, pos) : pread(e->fd, buf, n, pos);
+
+	return r == (ssize_t)n ? 0 : -1;
+}
+
+/* Bind done: map BAR0 and let the device master the bus. */
+static int edu_enable(struct edu *e)
+{
+	__u16 cmd;
+
+	e->regs = edu_map_bar0(e);
+	if (!e->regs)
+		return -1;
+	e->regs_len = 4096;
+	if (config_rw(e, PCI_COMMAND, &cmd, 2, false))
+		return -1;
+	cmd |= PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER;
+	return config_rw(e, PCI_COMMAND, &cmd, 2, true);
+}
+
+static void reg64(struct edu *e, unsigned int off, uint64_t val)
+{
+	*(volatile uint64_t *)((volatile char *)e->regs + off) = val;
+}
+
+/* One DMA; returns 0 when the device reports it done. */
+static int edu_dma(struct edu *e, uint64_t src, uint64_t dst, uint64_t len,
+		   bool to_ram)
+{
+	int i;
+
+	reg64(e, EDU_DMA_SRC, src);
+	reg64(e, EDU_DMA_DST, dst);
+	reg64(e, EDU_DMA_CNT, len);
+	e->regs[EDU_DMA_CMD / 4] = EDU_CMD_START | (to_ram ? EDU_CMD_TO_RAM : 0);
+	for (i = 0; i < 500; i++) {
+		if (!(e->regs[EDU_DMA_CMD / 4] & EDU_CMD_START))
+			return 0;
+		usleep(10000);
+	}
+	return -1;
+}
+
+/* Put @len bytes of @data into the device's buffer, via RAM at @iova. */
+static int edu_load(struct edu *e, uint64_t iova, uint64_t len)
+{
+	return edu_dma(e, iova, EDU_BUFFER, len, false);
+}
+
+static int edu_store(struct edu *e, uint64_t iova, uint64_t len)
+{
+	return edu_dma(e, EDU_BUFFER, iova, len, true);
+}
+
+/* ----------------------------------------------------- the kernel log */
+
+static int kmsg_open(void)
+{
+	int fd = open("/dev/kmsg", O_RDONLY | O_NONBLOCK);
+
+	if (fd >= 0)
+		lseek(fd, 0, SEEK_END);
+	return fd;
+}
+
+/* Did the kernel log a line containing both @a and @b since kmsg_open? */
+static bool kmsg_saw(int fd, const char *a, const char *b)
+{
+	char rec[1024];
+	bool seen = false;
+	ssize_t n;
+
+	while ((n = read(fd, rec, sizeof(rec) - 1)) > 0) {
+		rec[n] = 0;
+		if (strstr(rec, a) && (!b || strstr(rec, b)))
+			seen = true;
+	}
+	return seen;
+}
+
+/* "0000:00:03.0" as the DMAR fault lines print it: "00:03.0". */
+static const char *short_bdf(const char *bdf)
+{
+	return bdf + 5;
+}
+
+static void *dma_buffer(void)
+{
+	return buf_alloc(EDU_BUFFER_SIZE);
+}
+
+/* ------------------------------------------------------------- tests */
+
+TEST(devices_present)
+{
+	find_devices();
+	if (!lone_edu[0])
+		SKIP("no edu device alone in an IOMMU group (run in the project VM)");
+	tap_diag("lone edu %s, pair %s %s, e1000 %s", lone_edu, pair_edu[0],
+		 pair_edu[1], e1000);
+	CHECK(pair_edu[0][0] && e1000[0]);
+}
+
+/* Rule 1: nothing but information before BIND. */
+TEST(no_access_before_bind)
+{
+	struct iommufd_pci_region_info ri = { .argsz = sizeof(ri), .index = 0 };
+	__u16 vendor, cmd = PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER;
+	__u32 pt = 1;
+	struct edu e;
+
+	if (!lone_edu[0])
+		SKIP("no edu device");
+	CHECK_OK(edu_open(&e, lone_edu));
+	CHECK_OK(config_rw(&e, 0, &vendor, 2, false));
+	CHECK(vendor == EDU_VENDOR);
+	CHECK_OK(ioctl(e.fd, IOMMUFD_PCI_GET_REGION_INFO, &ri));
+	CHECK(ri.size >= 4096 && (ri.flags & IOMMUFD_PCI_REGION_MMAP));
+	/* No MMIO, no bus mastering, no reset, no attach. */
+	CHECK(edu_map_bar0(&e) == NULL && errno == EINVAL);
+	CHECK(pwrite(e.fd, &cmd, 2,
+		     IOMMUFD_PCI_REGION_OFFSET(IOMMUFD_PCI_CONFIG_REGION) +
+		     PCI_COMMAND) == -1 && errno == EINVAL);
+	CHECK_ERRNO(ioctl(e.fd, IOMMUFD_PCI_RESET), EINVAL);
+	CHECK_ERRNO(edu_attach(&e, &pt), EINVAL);
+	CHECK_ERRNO(ioctl(e.fd, IOMMUFD_PCI_UNBIND), EINVAL);
+	/* Not an iommufd. */
+	CHECK_ERRNO(edu_bind(&e, 0, NULL), EBADF);
+	edu_close(&e);
+}
+
+/* Rule 1: after BIND the group's DMA stays blocked until an attach. */
+TEST(dma_blocked_until_attach)
+{
+	__u32 ioas, dev_id, pt;
+	int fd, kmsg;
+	struct edu e;
+	char *buf;
+
+	if (!lone_edu[0])
+		SKIP("no edu device");
+	buf = dma_buffer();
+	CHECK(buf);
+	fd = iommufd_open();
+	CHECK(fd >= 0);
+	CHECK_OK(edu_open(&e, lone_edu));
+	CHECK_OK(edu_bind(&e, fd, &dev_id));
+	CHECK(dev_id != 0);
+	CHECK_OK(edu_enable(&e));
+	CHECK(e.regs[EDU_ID / 4] == 0x010000ed);
+	CHECK_OK(ioas_alloc(fd, &ioas));
+	CHECK_OK(ioas_map_fixed(fd, ioas, buf, EDU_BUFFER_SIZE, IOVA_A));
+
+	/* The device writes 0s from its buffer; ours holds 'x'. */
+	memset(buf, 'x', EDU_BUFFER_SIZE);
+	kmsg = kmsg_open();
+	CHECK_OK(edu_store(&e, IOVA_A, 64));
+	CHECK(buf[0] == 'x' && buf[63] == 'x');
+	CHECK(kmsg_saw(kmsg, "DMAR", short_bdf(lone_edu)));
+	close(kmsg);
+
+	/* The same DMA once attached reaches the buffer. */
+	pt = ioas;
+	CHECK_OK(edu_attach(&e, &pt));
+	CHECK(pt != ioas);
+	CHECK_OK(edu_store(&e, IOVA_A, 64));
+	CHECK(buf[0] != 'x' || buf[63] != 'x');
+
+	edu_close(&e);
+	close(fd);
+	buf_free(buf, EDU_BUFFER_SIZE);
+}
+
+/* DMA moves the right bytes both ways; unmapped IOVAs never reach memory. */
+TEST(dma_roundtrip_and_unmap)
+{
+	__u32 ioas, pt;
+	__u64 unmapped;
+	char *src, *dst;
+	int fd, kmsg, i;
+	struct edu e;
+
+	if (!lone_edu[0])
+		SKIP("no edu device");
+	src = dma_buffer();
+	dst = dma_buffer();
+	CHECK(src && dst);
+	for (i = 0; i < EDU_BUFFER_SIZE; i++)
+		src[i] = (char)(i * 7 + 1);
+	memset(dst, 0, EDU_BUFFER_SIZE);
+	fd = iommufd_open();
+	CHECK(fd >= 0);
+	CHECK_OK(edu_open(&e, lone_edu));
+	CHECK_OK(edu_bind(&e, fd, NULL));
+	CHECK_OK(edu_enable(&e));
+	CHECK_OK(ioas_alloc(fd, &ioas));
+	pt = ioas;
+	CHECK_OK(edu_attach(&e, &pt));
+	CHECK_OK(ioas_map_fixed(fd, ioas, src, EDU_BUFFER_SIZE, IOVA_A));
+	CHECK_OK(ioas_map_fixed(fd, ioas, dst, EDU_BUFFER_SIZE, IOVA_B));
+
+	CHECK_OK(edu_load(&e, IOVA_A, EDU_DMA_MAX));
+	CHECK_OK(edu_store(&e, IOVA_B, EDU_DMA_MAX));
+	CHECK(memcmp(src, dst, EDU_DMA_MAX) == 0);
+
+	/* After unmap the device cannot write there any more. */
+	CHECK_OK(ioas_unmap(fd, ioas, IOVA_B, EDU_BUFFER_SIZE, &unmapped));
+	memset(dst, 'k', EDU_BUFFER_SIZE);
+	kmsg = kmsg_open();
+	CHECK_OK(edu_store(&e, IOVA_B, EDU_DMA_MAX));
+	for (i = 0; i < EDU_DMA_MAX; i++)
+		CHECK(dst[i] == 'k');
+	CHECK(kmsg_saw(kmsg, "DMAR", short_bdf(lone_edu)));
+	close(kmsg);
+
+	/* Nor read from an IOVA that was never mapped. */
+	memset(src, 'r', EDU_BUFFER_SIZE);
+	CHECK_OK(ioas_map_fixed(fd, ioas, dst, EDU_BUFFER_SIZE, IOVA_B));
+	CHECK_OK(edu_load(&e, 0x3000000, EDU_DMA_MAX));
+	CHECK_OK(edu_store(&e, IOVA_B, EDU_DMA_MAX));
+	CHECK(memcmp(src, dst, EDU_DMA_MAX) != 0);
+
+	edu_close(&e);
+	close(fd);
+	buf_free(src, EDU_BUFFER_SIZE);
+	buf_free(dst, EDU_BUFFER_SIZE);
+}
+
+/* Replace switches what the device sees, in one ioctl. */
+TEST(replace_switches_address_space)
+{
+	__u32 ioas1, ioas2, pt, hwpt1;
+	char *b1, *b2;
+	struct edu e;
+	int fd;
+
+	if (!lone_edu[0])
+		SKIP("no edu device");
+	b1 = dma_buffer();
+	b2 = dma_buffer();
+	CHECK(b1 && b2);
+	memset(b1, '1', EDU_BUFFER_SIZE);
+	memset(b2, '2', EDU_BUFFER_SIZE);
+	fd = iommufd_open();
+	CHECK(fd >= 0);
+	CHECK_OK(ioas_alloc(fd, &ioas1));
+	CHECK_OK(ioas_alloc(fd, &ioas2));
+	CHECK_OK(ioas_map_fixed(fd, ioas1, b1, EDU_BUFFER_SIZE, IOVA_A));
+	CHECK_OK(ioas_map_fixed(fd, ioas2, b2, EDU_BUFFER_SIZE, IOVA_A));
+	CHECK_OK(edu_open(&e, lone_edu));
+	CHECK_OK(edu_bind(&e, fd, NULL));
+	CHECK_OK(edu_enable(&e));
+	pt = ioas1;
+	CHECK_OK(edu_attach(&e, &pt));
+	hwpt1 = pt;
+
+	/* Load '1's through IOAS 1, then write them out through IOAS 2. */
+	CHECK_OK(edu_load(&e, IOVA_A, 16));
+	pt = ioas2;
+	CHECK_OK(edu_attach(&e, &pt));
+	CHECK(pt != hwpt1);
+	/* The automatic HWPT of IOAS 1 went with its last device. */
+	CHECK_ERRNO(iommu_destroy(fd, hwpt1), ENOENT);
+	CHECK_OK(edu_store(&e, IOVA_A, 16));
+	CHECK(b2[0] == '1' && b2[15] == '1' && b2[16] == '2');
+	CHECK(b1[0] == '1');
+
+	CHECK_OK(edu_detach(&e));
+	CHECK_ERRNO(edu_detach(&e), EINVAL);
+	edu_close(&e);
+	close(fd);
+	buf_free(b1, EDU_BUFFER_SIZE);
+	buf_free(b2, EDU_BUFFER_SIZE);
+}
+
+/* Rule 2: a group with a kernel DMA-API driver in it cannot be bound. */
+TEST(group_with_kernel_driver_refused)
+{
+	char drv[64];
+	struct edu e;
+	int fd, kmsg;
+
+	if (!pair_edu[0][0] || !e1000[0])
+		SKIP("no edu sharing a group with an e1000");
+	driver_of(e1000, drv, sizeof(drv));
+	if (strcmp(drv, "e1000"))
+		SKIP("the e1000 driver is not bound to the e1000");
+	fd = iommufd_open();
+	CHECK(fd >= 0);
+	CHECK_OK(edu_open(&e, pair_edu[0]));
+	kmsg = kmsg_open();
+	CHECK_ERRNO(edu_bind(&e, fd, NULL), EBUSY);
+	/* The kernel log says who is in the way. */
+	CHECK(kmsg_saw(kmsg, "cannot bind", "e1000"));
+	close(kmsg);
+	/* Still nothing before a bind. */
+	CHECK(edu_map_bar0(&e) == NULL);
+	edu_close(&e);
+	close(fd);
+}
+
+/*
+ * Rule 2: with the e1000 driverless, the two-edu group binds; both edus
+ * share one context (one fd, one domain); unbinding the last gives the
+ * group back so the e1000 driver can probe again.
+ */
+TEST(group_shared_and_returned)
+{
+	__u32 ioas1, ioas2, pt, pt2;
+	struct edu a, b;
+	int fd, fd2;
+	char drv[64];
+
+	if (!pair_edu[0][0] || !e1000[0])
+		SKIP("no edu sharing a group with an e1000");
+	CHECK_OK(rebind(e1000, ""));
+	fd = iommufd_open();
+	fd2 = iommufd_open();
+	CHECK(fd >= 0 && fd2 >= 0);
+	CHECK_OK(ioas_alloc(fd, &ioas1));
+	CHECK_OK(ioas_alloc(fd, &ioas2));
+	CHECK_OK(edu_open(&a, pair_edu[0]));
+	CHECK_OK(edu_open(&b, pair_edu[1]));
+	CHECK_OK(edu_bind(&a, fd, NULL));
+	/* The group belongs to fd now: another iommufd cannot take part. */
+	CHECK_ERRNO(edu_bind(&b, fd2, NULL), EBUSY);
+	CHECK_OK(edu_bind(&b, fd, NULL));
+
+	/* While we own the group, the kernel driver cannot have the e1000. */
+	CHECK(rebind(e1000, "e1000") != 0);
+	CHECK_OK(rebind(e1000, ""));
+
+	/* One group, one domain. */
+	pt = ioas1;
+	CHECK_OK(edu_attach(&a, &pt));
+	pt2 = ioas2;
+	CHECK_ERRNO(edu_attach(&b, &pt2), EINVAL);
+	pt2 = ioas1;
+	CHECK_OK(edu_attach(&b, &pt2));
+	CHECK(pt2 == pt);
+
+	CHECK_OK(ioctl(a.fd, IOMMUFD_PCI_UNBIND));
+	edu_close(&a);
+	edu_close(&b);
+	/* The group is the kernel's again. */
+	CHECK_OK(rebind(e1000, "e1000"));
+	driver_of(e1000, drv, sizeof(drv));
+	CHECK(strcmp(drv, "e1000") == 0);
+	close(fd);
+	close(fd2);
+}
+
+/* Two devices in two groups attached to two IOASes cannot reach across. */
+TEST(devices_isolated)
+{
+	__u32 ioas1, ioas2, pt;
+	char *b1, *b2;
+	struct edu a, b;
+	int fd;
+
+	if (!lone_edu[0] || !pair_edu[0][0] || !e1000[0])
+		SKIP("needs the lone edu and a paired edu");
+	CHECK_OK(rebind(e1000, ""));
+	b1 = dma_buffer();
+	b2 = dma_buffer();
+	CHECK(b1 && b2);
+	memset(b1, 'a', EDU_BUFFER_SIZE);
+	memset(b2, 'b', EDU_BUFFER_SIZE);
+	fd = iommufd_open();
+	CHECK(fd >= 0);
+	CHECK_OK(ioas_alloc(fd, &ioas1));
+	CHECK_OK(ioas_alloc(fd, &ioas2));
+	CHECK_OK(ioas_map_fixed(fd, ioas1, b1, EDU_BUFFER_SIZE, IOVA_A));
+	CHECK_OK(ioas_map_fixed(fd, ioas2, b2, EDU_BUFFER_SIZE, IOVA_B));
+	CHECK_OK(edu_open(&a, lone_edu));
+	CHECK_OK(edu_open(&b, pair_edu[0]));
+	CHECK_OK(edu_bind(&a, fd, NULL));
+	CHECK_OK(edu_bind(&b, fd, NULL));
+	CHECK_OK(edu_enable(&a));
+	CHECK_OK(edu_enable(&b));
+	pt = ioas1;
+	CHECK_OK(edu_attach(&a, &pt));
+	pt = ioas2;
+	CHECK_OK(edu_attach(&b, &pt));
+
+	/* Each reaches its own buffer ... */
+	CHECK_OK(edu_load(&a, IOVA_A, 8));
+	CHECK_OK(edu_load(&b, IOVA_B, 8));
+	/* ... and not the other's: a writes at b's IOVA, b at a's. */
+	CHECK_OK(edu_store(&a, IOVA_B, EDU_DMA_MAX));
+	CHECK_OK(edu_store(&b, IOVA_A, EDU_DMA_MAX));
+	CHECK(b1[100] == 'a' && b2[100] == 'b');
+
+	edu_close(&a);
+	edu_close(&b);
+	close(fd);
+	CHECK_OK(rebind(e1000, "e1000"));
+	buf_free(b1, EDU_BUFFER_SIZE);
+	buf_free(b2, EDU_BUFFER_SIZE);
+}
+
+/*
+ * Rule 3 with a real device: killing the process in the middle of a DMA
+ * leaves nothing pinned and the device unable to master the bus.
+ */
+TEST(kill_during_dma)
+{
+	struct edu e;
+	__u16 cmd;
+	pid_t pid;
+	int status, pipefd[2];
+	char c;
+
+	if (!lone_edu[0])
+		SKIP("no edu device");
+	CHECK_OK(pipe(pipefd));
+	pid = fork();
+	CHECK(pid >= 0);
+	if (pid == 0) {
+		__u32 ioas, pt;
+		char *buf = dma_buffer();
+		int fd = iommufd_open();
+
+		CHILD_CHECK(buf && fd >= 0);
+		CHILD_OK(edu_open(&e, lone_edu));
+		CHILD_OK(edu_bind(&e, fd, NULL));
+		CHILD_OK(edu_enable(&e));
+		CHILD_OK(ioas_alloc(fd, &ioas));
+		CHILD_OK(ioas_map_fixed(fd, ioas, buf, EDU_BUFFER_SIZE, IOVA_A));
+		pt = ioas;
+		CHILD_OK(edu_attach(&e, &pt));
+		reg64(&e, EDU_DMA_SRC, EDU_BUFFER);
+		reg64(&e, EDU_DMA_DST, IOVA_A);
+		reg64(&e, EDU_DMA_CNT, EDU_DMA_MAX);
+		e.regs[EDU_DMA_CMD / 4] = EDU_CMD_START | EDU_CMD_TO_RAM;
+		CHILD_CHECK(write(pipefd[1], "g", 1) == 1);
+		pause();
+		_exit(0);
+	}
+	close(pipefd[1]);
+	CHECK(read(pipefd[0], &c, 1) == 1);
+	kill(pid, SIGKILL);
+	CHECK(waitpid(pid, &status, 0) == pid);
+	close(pipefd[0]);
+
+	/* The device file was released: it can be opened and bound again. */
+	CHECK_OK(edu_open(&e, lone_edu));
+	CHECK_OK(config_rw(&e, PCI_COMMAND, &cmd, 2, false));
+	CHECK(!(cmd & PCI_COMMAND_MASTER));
+	edu_close(&e);
+}
+
+int main(void)
+{
+	return tap_run();
+}
