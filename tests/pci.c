@@ -331,10 +331,18 @@ static bool kmsg_saw(int fd, const char *a, const char *b)
 	return seen;
 }
 
-/* "0000:00:03.0" as the DMAR fault lines print it: "00:03.0". */
-static const char *short_bdf(const char *bdf)
+/*
+ * Did the IOMMU report a fault for @bdf?  VT-d logs "DMAR: ... Request
+ * device [00:03.0] fault"; QEMU's AMD-Vi model raises no event the 6.1
+ * driver logs, so there only the memory checks speak.
+ */
+static bool fault_logged(int kmsg, const char *bdf)
 {
-	return bdf + 5;
+	if (access("/sys/class/iommu/dmar0", F_OK)) {
+		tap_diag("no VT-d: not checking the kernel log for the fault");
+		return true;
+	}
+	return kmsg_saw(kmsg, "DMAR", bdf + 5);
 }
 
 static void *dma_buffer(void)
@@ -409,7 +417,7 @@ TEST(dma_blocked_until_attach)
 	kmsg = kmsg_open();
 	CHECK_OK(edu_store(&e, IOVA_A, 64));
 	CHECK(buf[0] == 'x' && buf[63] == 'x');
-	CHECK(kmsg_saw(kmsg, "DMAR", short_bdf(lone_edu)));
+	CHECK(fault_logged(kmsg, lone_edu));
 	close(kmsg);
 
 	/* The same DMA once attached reaches the buffer. */
@@ -463,7 +471,7 @@ TEST(dma_roundtrip_and_unmap)
 	CHECK_OK(edu_store(&e, IOVA_B, EDU_DMA_MAX));
 	for (i = 0; i < EDU_DMA_MAX; i++)
 		CHECK(dst[i] == 'k');
-	CHECK(kmsg_saw(kmsg, "DMAR", short_bdf(lone_edu)));
+	CHECK(fault_logged(kmsg, lone_edu));
 	close(kmsg);
 
 	/* Nor read from an IOVA that was never mapped. */
@@ -524,6 +532,75 @@ TEST(replace_switches_address_space)
 	close(fd);
 	buf_free(b1, EDU_BUFFER_SIZE);
 	buf_free(b2, EDU_BUFFER_SIZE);
+}
+
+static unsigned long long sysfs_u64(const char *path)
+{
+	char buf[32] = "";
+	int fd = open(path, O_RDONLY);
+
+	if (fd < 0)
+		return 0;
+	if (read(fd, buf, sizeof(buf) - 1) < 0)
+		buf[0] = 0;
+	close(fd);
+	return strtoull(buf, NULL, 16);
+}
+
+/* GET_HW_INFO describes the real IOMMU; its reserved regions are holes. */
+TEST(hw_info_and_reserved_regions)
+{
+	struct iommu_iova_range ranges[8];
+	struct iommu_hw_info_vtd vtd;
+	__u32 ioas, dev_id, pt, len = sizeof(vtd), type, n = 8;
+	__u64 caps, align;
+	bool msi_hole = false;
+	struct edu e;
+	char *buf;
+	int fd;
+	__u32 i;
+
+	if (!lone_edu[0])
+		SKIP("no edu device");
+	buf = dma_buffer();
+	CHECK(buf);
+	fd = iommufd_open();
+	CHECK(fd >= 0);
+	CHECK_OK(edu_open(&e, lone_edu));
+	CHECK_OK(edu_bind(&e, fd, &dev_id));
+	memset(&vtd, 0xff, sizeof(vtd));
+	CHECK_OK(get_hw_info(fd, dev_id, &vtd, &len, &type, &caps));
+	if (access("/sys/class/iommu/dmar0", F_OK) == 0) {
+		CHECK(type == IOMMU_HW_INFO_TYPE_INTEL_VTD);
+		CHECK(len == sizeof(vtd) && vtd.flags == 0);
+		CHECK(vtd.cap_reg == sysfs_u64("/sys/class/iommu/dmar0/intel-iommu/cap"));
+		CHECK(vtd.ecap_reg == sysfs_u64("/sys/class/iommu/dmar0/intel-iommu/ecap"));
+	} else {
+		CHECK(type == IOMMU_HW_INFO_TYPE_NONE && len == 0);
+	}
+
+	CHECK_OK(ioas_alloc(fd, &ioas));
+	pt = ioas;
+	CHECK_OK(edu_attach(&e, &pt));
+	/* The x86 MSI window can never be mapped. */
+	CHECK_OK(ioas_iova_ranges(fd, ioas, ranges, &n, &align));
+	CHECK(align == PAGE_SIZE);
+	for (i = 0; i + 1 < n; i++)
+		if (ranges[i].last == 0xfedfffffULL &&
+		    ranges[i + 1].start == 0xfef00000ULL)
+			msi_hole = true;
+	CHECK(msi_hole);
+	CHECK_ERRNO(ioas_map_fixed(fd, ioas, buf, PAGE_SIZE, 0xfee00000ULL),
+		    EINVAL);
+	/* After detach the window is free again. */
+	CHECK_OK(edu_detach(&e));
+	CHECK_OK(ioas_map_fixed(fd, ioas, buf, PAGE_SIZE, 0xfee00000ULL));
+	/* ... and an attach that would need it back is refused. */
+	pt = ioas;
+	CHECK_ERRNO(edu_attach(&e, &pt), EADDRINUSE);
+	edu_close(&e);
+	close(fd);
+	buf_free(buf, EDU_BUFFER_SIZE);
 }
 
 /* Rule 2: a group with a kernel DMA-API driver in it cannot be bound. */

@@ -14,16 +14,24 @@ accel=tcg cpu=max
 if [ "${IOMMUFD_KVM:-0}" = 1 ]; then
 	accel=kvm cpu=host
 fi
+# IOMMU=vtd (default), vtd-sm (VT-d scalable mode) or amd (AMD-Vi).
+case "${IOMMU:-vtd}" in
+vtd) iommu_dev="-device intel-iommu,intremap=on" iommu_arg="intel_iommu=on" ;;
+vtd-sm) iommu_dev="-device intel-iommu,intremap=on,x-scalable-mode=on"
+	iommu_arg="intel_iommu=on,sm_on" ;;
+amd) iommu_dev="-device amd-iommu,intremap=on" iommu_arg="amd_iommu=on" ;;
+*) echo "unknown IOMMU=$IOMMU" >&2; exit 2 ;;
+esac
 : > "$results"
 timeout --foreground -k 5 "$limit" qemu-system-x86_64 \
 	-accel "$accel" -M q35,kernel-irqchip=split -m 2G -smp 2 -cpu "$cpu" \
-	-device intel-iommu,intremap=on${VTD_OPTS:-} \
+	$iommu_dev \
 	-device edu -device pci-bridge,id=b1,chassis_nr=1 \
 	-device edu,bus=b1,addr=1.0 -device edu,bus=b1,addr=2.0 \
 	-nic none -device e1000,bus=b1,addr=3.0 \
 	"$@" \
 	-kernel "/boot/vmlinuz-$kver" -initrd "$initrd" \
-	-append "console=ttyS0 intel_iommu=on iommu.strict=1 loglevel=4 panic=-1 softlockup_panic=1 hung_task_panic=1 ${KAPPEND:-}" \
+	-append "console=ttyS0 $iommu_arg iommu.strict=1 loglevel=4 panic=-1 softlockup_panic=1 hung_task_panic=1 ${KAPPEND:-}" \
 	-display none -no-reboot -monitor none \
 	-serial "file:$console" -serial "file:$results"
 rc=$?
