@@ -18,6 +18,7 @@
  *   mock.c          the mock IOMMU backend: a software page table
  *   selftest.c      IOMMU_TEST_CMD (only with the selftest=1 parameter)
  *   stats.c         live-object and pinned-page counters, debugfs
+ *   inspect.c       debugfs view of every open iommufd for iommufd-inspect
  *
  * Lock order (outer first):
  *   idev->lock           what a device is attached to
@@ -30,6 +31,8 @@
  *   iopt->iova_rwsem     the area/allowed/reserved interval trees
  *   pages->mutex         the pin state of one iopt_pages
  *   mm->mmap_lock        taken by GUP inside pages.c
+ * The list of open contexts (inspect.c) is taken before everything else,
+ * by the debugfs reader only; open and release take it alone.
  * hwpt->devices_lock only guards a HWPT's device list.  The object xarray
  * lock (xa_lock) is innermost and only guards lookups and id changes.
  */
@@ -44,6 +47,7 @@
 #include <linux/types.h>
 #include <linux/xarray.h>
 #include <linux/kref.h>
+#include <linux/sched.h>
 
 #include "iommufd.h"
 #include "uapi/linux/iommufd.h"
@@ -88,6 +92,11 @@ struct iommufd_ctx {
 	struct xarray objects;
 	/* IOPT_ACCOUNT_USER or IOPT_ACCOUNT_MM, set by IOMMU_OPTION. */
 	u8 account_mode;
+	/* For inspect.c: who opened it, and a system-wide number. */
+	struct list_head inspect_node;
+	unsigned int seq;
+	pid_t pid;
+	char comm[TASK_COMM_LEN];
 };
 
 struct iommufd_ctx *iommufd_ctx_from_file(struct file *file);
@@ -416,6 +425,13 @@ struct iommufd_domain *iommufd_mock_domain_alloc(unsigned long pgsize_bitmap);
 bool iommufd_is_mock_domain(struct iommufd_domain *domain);
 int iommufd_mock_domain_lookup(struct iommufd_domain *domain,
 			       unsigned long iova, phys_addr_t *paddr);
+
+/* ------------------------------------------------------------- inspect */
+
+struct dentry;
+void iommufd_inspect_add(struct iommufd_ctx *ictx);
+void iommufd_inspect_del(struct iommufd_ctx *ictx);
+void iommufd_inspect_init(struct dentry *dir);
 
 /* --------------------------------------------------------------- stats */
 

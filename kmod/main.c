@@ -72,6 +72,7 @@ static int iommufd_fops_open(struct inode *inode, struct file *filp)
 	ictx->account_mode = IOPT_ACCOUNT_USER;
 	ictx->file = filp;
 	filp->private_data = ictx;
+	iommufd_inspect_add(ictx);
 	return 0;
 }
 
@@ -79,6 +80,7 @@ static int iommufd_fops_release(struct inode *inode, struct file *filp)
 {
 	struct iommufd_ctx *ictx = filp->private_data;
 
+	iommufd_inspect_del(ictx);
 	iommufd_object_destroy_all(ictx);
 	xa_destroy(&ictx->objects);
 	kfree(ictx);

@@ -48,6 +48,7 @@ int iommufd_stats_init(void)
 	iommufd_debugfs = debugfs_create_dir("iommufd", NULL);
 	debugfs_create_file("stats", 0444, iommufd_debugfs, NULL,
 			    &iommufd_stats_fops);
+	iommufd_inspect_init(iommufd_debugfs);
 	return 0;
 }
 

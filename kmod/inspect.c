@@ -1,0 +1,218 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * /sys/kernel/debug/iommufd/state: everything every open iommufd holds,
+ * one record per line, "kind key=value ...", for the iommufd-inspect tool.
+ *
+ * debugfs rather than an ioctl because the reader is an administrator
+ * looking at all processes at once, not a program looking at its own fd;
+ * and because this is a debugging view, not ABI.
+ *
+ * Records:
+ *   ctx     id pid comm account
+ *   ioas    ctx id alignment areas domains accesses
+ *   area    ctx ioas iova last length pages prot pinned
+ *   pages   id pid uid account npages pinned
+ *   hwpt    ctx id ioas backend auto devices pgsizes
+ *   device  ctx id name group hwpt
+ *   object  ctx id type (anything else)
+ * "pages" ids are hashed kernel pointers: areas that share memory (after
+ * IOAS_COPY) name the same pages, which is pinned and charged once.
+ */
+#include <linux/debugfs.h>
+#include <linux/device.h>
+#include <linux/iommu.h>
+#include <linux/sched.h>
+#include <linux/sched/user.h>
+#include <linux/seq_file.h>
+#include <linux/slab.h>
+
+#include "iommufd_private.h"
+
+static LIST_HEAD(iommufd_ctxs);
+static DEFINE_MUTEX(iommufd_ctxs_lock);
+static unsigned int iommufd_ctx_seq;
+
+void iommufd_inspect_add(struct iommufd_ctx *ictx)
+{
+	mutex_lock(&iommufd_ctxs_lock);
+	ictx->seq = ++iommufd_ctx_seq;
+	ictx->pid = task_tgid_nr(current);
+	get_task_comm(ictx->comm, current);
+	list_add_tail(&ictx->inspect_node, &iommufd_ctxs);
+	mutex_unlock(&iommufd_ctxs_lock);
+}
+
+void iommufd_inspect_del(struct iommufd_ctx *ictx)
+{
+	mutex_lock(&iommufd_ctxs_lock);
+	list_del(&ictx->inspect_node);
+	mutex_unlock(&iommufd_ctxs_lock);
+}
+
+static const char *account_name(u8 mode)
+{
+	switch (mode) {
+	case IOPT_ACCOUNT_USER:
+		return "user";
+	case IOPT_ACCOUNT_MM:
+		return "process";
+	default:
+		return "none";
+	}
+}
+
+static unsigned long pinned_in(struct iopt_pages *pages, unsigned long first,
+			       unsigned long last)
+{
+	unsigned long i, n = 0;
+
+	for (i = first; i <= last; i++)
+		n += !!pages->pages[i];
+	return n;
+}
+
+static void show_pages(struct seq_file *m, struct iopt_pages *pages)
+{
+	mutex_lock(&pages->mutex);
+	seq_printf(m, "pages id=%p pid=%d uid=%u account=%s npages=%lu pinned=%lu\n",
+		   pages, task_tgid_nr(pages->source_task),
+		   from_kuid(&init_user_ns, pages->source_user->uid),
+		   account_name(pages->account_mode), pages->npages,
+		   pages->npinned);
+	mutex_unlock(&pages->mutex);
+}
+
+static void show_ioas(struct seq_file *m, struct iommufd_ctx *ictx,
+		      struct iommufd_ioas *ioas)
+{
+	struct io_pagetable *iopt = &ioas->iopt;
+	struct iommufd_hw_pagetable *hwpt;
+	unsigned int nareas = 0, ndomains = 0, naccesses = 0;
+	struct iommufd_access *access;
+	struct iopt_area *area;
+
+	mutex_lock(&iopt->access_lock);
+	list_for_each_entry(access, &iopt->accesses, ioas_item)
+		naccesses++;
+	mutex_unlock(&iopt->access_lock);
+	down_read(&iopt->domains_rwsem);
+	down_read(&iopt->iova_rwsem);
+	list_for_each_entry(hwpt, &iopt->domains, iopt_item)
+		ndomains++;
+	for (area = iopt_area_iter_first(iopt, 0, ULONG_MAX); area;
+	     area = iopt_area_iter_next(area, 0, ULONG_MAX))
+		nareas++;
+	seq_printf(m, "ioas ctx=%u id=%u alignment=%lu areas=%u domains=%u accesses=%u\n",
+		   ictx->seq, ioas->obj.id, iopt->iova_alignment, nareas,
+		   ndomains, naccesses);
+	for (area = iopt_area_iter_first(iopt, 0, ULONG_MAX); area;
+	     area = iopt_area_iter_next(area, 0, ULONG_MAX)) {
+		unsigned long pinned;
+
+		mutex_lock(&area->pages->mutex);
+		pinned = pinned_in(area->pages, iopt_area_first_index(area),
+				   iopt_area_last_index(area));
+		mutex_unlock(&area->pages->mutex);
+		seq_printf(m, "area ctx=%u ioas=%u iova=%#lx last=%#lx length=%lu pages=%p prot=%s%s pinned=%lu\n",
+			   ictx->seq, ioas->obj.id, area->node.start,
+			   area->node.last,
+			   area->node.last - area->node.start + 1,
+			   area->pages,
+			   (area->iommu_prot & IOMMU_READ) ? "r" : "",
+			   (area->iommu_prot & IOMMU_WRITE) ? "w" : "",
+			   pinned);
+		show_pages(m, area->pages);
+	}
+	up_read(&iopt->iova_rwsem);
+	up_read(&iopt->domains_rwsem);
+}
+
+static void show_hwpt(struct seq_file *m, struct iommufd_ctx *ictx,
+		      struct iommufd_hw_pagetable *hwpt)
+{
+	struct iommufd_device *idev;
+	unsigned int ndev = 0;
+
+	mutex_lock(&hwpt->devices_lock);
+	list_for_each_entry(idev, &hwpt->devices, hwpt_item)
+		ndev++;
+	mutex_unlock(&hwpt->devices_lock);
+	seq_printf(m, "hwpt ctx=%u id=%u ioas=%u backend=%s auto=%d devices=%u pgsizes=%#lx\n",
+		   ictx->seq, hwpt->obj.id, hwpt->ioas->obj.id,
+		   iommufd_is_mock_domain(hwpt->domain) ? "mock" : "iommu",
+		   hwpt->auto_domain, ndev, hwpt->domain->pgsize_bitmap);
+}
+
+static void show_device(struct seq_file *m, struct iommufd_ctx *ictx,
+			struct iommufd_device *idev)
+{
+	mutex_lock(&idev->lock);
+	seq_printf(m, "device ctx=%u id=%u name=%s group=%d hwpt=%u\n",
+		   ictx->seq, idev->obj.id,
+		   idev->dev ? dev_name(idev->dev) : "mock",
+		   iommufd_device_group_id(idev),
+		   idev->hwpt ? idev->hwpt->obj.id : 0);
+	mutex_unlock(&idev->lock);
+}
+
+static void show_object(struct seq_file *m, struct iommufd_ctx *ictx,
+			struct iommufd_object *obj)
+{
+	switch (obj->type) {
+	case IOMMUFD_OBJ_IOAS:
+		show_ioas(m, ictx, container_of(obj, struct iommufd_ioas, obj));
+		break;
+	case IOMMUFD_OBJ_HWPT:
+		show_hwpt(m, ictx, container_of(obj, struct iommufd_hw_pagetable,
+						obj));
+		break;
+	case IOMMUFD_OBJ_DEVICE:
+		show_device(m, ictx, container_of(obj, struct iommufd_device,
+						  obj));
+		break;
+	default:
+		seq_printf(m, "object ctx=%u id=%u type=selftest\n", ictx->seq,
+			   obj->id);
+	}
+}
+
+/* Walk @ictx's objects, each held by a short reference while shown. */
+static void show_ctx(struct seq_file *m, struct iommufd_ctx *ictx)
+{
+	struct iommufd_object *obj;
+	unsigned long index = 0;
+
+	seq_printf(m, "ctx id=%u pid=%d comm=%s account=%s\n", ictx->seq,
+		   ictx->pid, ictx->comm, account_name(ictx->account_mode));
+	for (;;) {
+		xa_lock(&ictx->objects);
+		obj = xa_find(&ictx->objects, &index, ULONG_MAX, XA_PRESENT);
+		if (obj && !refcount_inc_not_zero(&obj->users))
+			obj = NULL;
+		xa_unlock(&ictx->objects);
+		if (!obj)
+			break;
+		show_object(m, ictx, obj);
+		iommufd_put_object(obj);
+		index++;
+	}
+}
+
+static int iommufd_state_show(struct seq_file *m, void *unused)
+{
+	struct iommufd_ctx *ictx;
+
+	mutex_lock(&iommufd_ctxs_lock);
+	list_for_each_entry(ictx, &iommufd_ctxs, inspect_node)
+		show_ctx(m, ictx);
+	mutex_unlock(&iommufd_ctxs_lock);
+	seq_printf(m, "stats objects=%ld pinned=%ld\n",
+		   iommufd_stats_nr_objects(), iommufd_stats_nr_pinned());
+	return 0;
+}
+DEFINE_SHOW_ATTRIBUTE(iommufd_state);
+
+void iommufd_inspect_init(struct dentry *dir)
+{
+	debugfs_create_file("state", 0400, dir, NULL, &iommufd_state_fops);
+}
