@@ -1,26 +1,35 @@
 # Top-level build: the kernel module and the static test programs.
 # KVER selects the kernel to build against (scripts/ detect it).
 KVER ?= $(shell uname -r)
+PREFIX ?= /usr/local
 
-all: module tools tests demo
+all: module lib tools tests demo
 
 module:
 	$(MAKE) -C kmod KVER=$(KVER)
 
+lib:
+	$(MAKE) -C lib
+
 tools:
 	$(MAKE) -C tools
 
-tests:
+tests: lib
 	$(MAKE) -C tests
 
-demo:
+demo: lib
 	$(MAKE) -C demo
+
+install: lib tools
+	$(MAKE) -C lib install
+	install -D -m 0755 tools/build/iommufd-inspect $(DESTDIR)$(PREFIX)/bin/iommufd-inspect
 
 clean:
 	$(MAKE) -C kmod KVER=$(KVER) clean
 	$(MAKE) -C tests clean
 	$(MAKE) -C tools clean
 	$(MAKE) -C demo clean
+	$(MAKE) -C lib clean
 	rm -rf out
 
-.PHONY: all module tools tests demo clean
+.PHONY: all module lib tools tests demo install clean

@@ -1,30 +1,40 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * A guided walk through /dev/iommu, printed for a newcomer.
+ * A guided walk through /dev/iommu with a real (emulated) DMA device.
  *
- * It runs inside the test VM on the mock IOMMU of the module's test
- * command: a software page table the demo can read back, standing in for
- * a device's IOMMU.  Each step says what it does, does it with the real
- * ioctl, and shows the result.
+ * Runs inside the project VM: QEMU's "edu" PCI device behind an emulated
+ * Intel VT-d.  It gives the device to userspace the way the "/dev/iommu"
+ * RFC describes -- bind (the IOMMU group is made safe), map memory into an
+ * I/O address space, attach, DMA -- and shows at each step what the
+ * kernel holds, with the iommufd-inspect tool.  Uses libiommufd.
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/ioctl.h>
+#include <dirent.h>
+#include <fcntl.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
-#include <linux/iommufd.h>
-#include <linux/iommufd_test.h>
+#include <libiommufd.h>
 
+#define EDU_ID 0x00
+#define EDU_DMA_SRC 0x80
+#define EDU_DMA_DST 0x88
+#define EDU_DMA_CNT 0x90
+#define EDU_DMA_CMD 0x98
+#define EDU_BUFFER 0x40000
+#define PCI_COMMAND 0x04
+
+#define IOVA_TX 0x100000UL	/* the edu only sees 28 address bits */
+#define IOVA_RX 0x200000UL
 #define PAGE 4096UL
-#define BUF_PAGES 4
 
 static int step_no;
+static const char *bdf;
 
 static void step(const char *fmt, ...)
 {
@@ -48,167 +58,219 @@ static void say(const char *fmt, ...)
 	printf("\n");
 }
 
-static void die(const char *what)
+static void check(int rc, const char *what)
 {
-	printf("    FAILED: %s: %s\n", what, strerror(errno));
+	if (rc >= 0)
+		return;
+	printf("    FAILED: %s: %s\n", what, iommufd_strerror(rc));
 	exit(1);
 }
 
-static void show_stats(void)
+static void inspect(void)
 {
-	char line[128];
-	FILE *f = fopen("/sys/kernel/debug/iommufd/stats", "r");
+	fflush(stdout);
+	if (system("iommufd-inspect | sed 's/^/    | /'"))
+		say("(iommufd-inspect failed)");
+}
 
-	if (!f)
+/* The edu alone in its IOMMU group. */
+static const char *find_edu(void)
+{
+	static char found[64];
+	char path[300], buf[16];
+	struct dirent *de;
+	DIR *d = opendir("/sys/bus/pci/devices");
+
+	while (d && (de = readdir(d))) {
+		int fd;
+		ssize_t n;
+
+		snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/device",
+			 de->d_name);
+		fd = open(path, O_RDONLY);
+		if (fd < 0)
+			continue;
+		n = read(fd, buf, sizeof(buf) - 1);
+		close(fd);
+		buf[n > 0 ? n : 0] = 0;
+		if (strncmp(buf, "0x11e8", 6))
+			continue;
+		snprintf(path, sizeof(path),
+			 "/sys/bus/pci/devices/%s/iommu_group/devices",
+			 de->d_name);
+		{
+			DIR *g = opendir(path);
+			struct dirent *ge;
+			int members = 0;
+
+			while (g && (ge = readdir(g)))
+				members += ge->d_name[0] != '.';
+			if (g)
+				closedir(g);
+			if (members == 1) {
+				snprintf(found, sizeof(found), "%.60s",
+					 de->d_name);
+				break;
+			}
+		}
+	}
+	if (d)
+		closedir(d);
+	return found[0] ? found : NULL;
+}
+
+static void reg64(volatile uint8_t *regs, unsigned int off, uint64_t v)
+{
+	*(volatile uint64_t *)(regs + off) = v;
+}
+
+/* Start one DMA and wait for the device to finish it. */
+static void edu_dma(volatile uint8_t *regs, uint64_t src, uint64_t dst,
+		    uint64_t len, int to_ram)
+{
+	volatile uint32_t *cmd = (volatile uint32_t *)(regs + EDU_DMA_CMD);
+	int i;
+
+	reg64(regs, EDU_DMA_SRC, src);
+	reg64(regs, EDU_DMA_DST, dst);
+	reg64(regs, EDU_DMA_CNT, len);
+	*cmd = 1 | (to_ram ? 2 : 0);
+	for (i = 0; i < 500 && (*cmd & 1); i++)
+		usleep(10000);
+}
+
+/* Print the IOMMU fault lines the kernel logged since @fd was opened. */
+static void show_dmar_faults(int fd)
+{
+	char rec[512];
+	ssize_t n;
+
+	if (fd < 0)
 		return;
-	while (fgets(line, sizeof(line), f))
-		printf("    module: %s", line);
-	fclose(f);
-}
+	while ((n = read(fd, rec, sizeof(rec) - 1)) > 0) {
+		char *msg;
 
-static int test_cmd(int fd, struct iommu_test_cmd *cmd)
-{
-	cmd->size = sizeof(*cmd);
-	return ioctl(fd, IOMMU_TEST_CMD, cmd);
-}
-
-static int pin_refs(int fd, void *buf, size_t len, unsigned int refs)
-{
-	struct iommu_test_cmd cmd = {
-		.op = IOMMU_TEST_OP_MD_CHECK_REFS,
-		.check_refs = { .length = len, .uptr = (uintptr_t)buf,
-				.refs = refs },
-	};
-
-	return test_cmd(fd, &cmd);
-}
-
-static void show_ranges(int fd, uint32_t ioas)
-{
-	struct iommu_iova_range r[8];
-	struct iommu_ioas_iova_ranges q = {
-		.size = sizeof(q), .ioas_id = ioas, .num_iovas = 8,
-		.allowed_iovas = (uintptr_t)r,
-	};
-	unsigned int i;
-
-	if (ioctl(fd, IOMMU_IOAS_IOVA_RANGES, &q))
-		die("IOMMU_IOAS_IOVA_RANGES");
-	for (i = 0; i < q.num_iovas; i++)
-		say("usable IOVA: [%#llx, %#llx]", (unsigned long long)r[i].start,
-		    (unsigned long long)r[i].last);
-	say("IOVA alignment: %llu bytes",
-	    (unsigned long long)q.out_iova_alignment);
+		rec[n] = 0;
+		msg = strchr(rec, ';');
+		if (msg && strstr(msg, "DMAR") && strstr(msg, "fault addr"))
+			printf("    kernel: %s", msg + 1);
+	}
+	close(fd);
 }
 
 int main(void)
 {
-	struct iommu_ioas_alloc alloc = { .size = sizeof(alloc) };
-	struct iommu_test_cmd dev = { .op = IOMMU_TEST_OP_MOCK_DOMAIN };
-	struct iommu_test_cmd chk = { .op = IOMMU_TEST_OP_MD_CHECK_MAP };
-	struct iommu_test_cmd acc = { .op = IOMMU_TEST_OP_CREATE_ACCESS };
-	struct iommu_test_cmd rw = { .op = IOMMU_TEST_OP_ACCESS_RW };
-	struct iommu_ioas_unmap unmap = { .size = sizeof(unmap) };
-	struct iommu_destroy destroy = { .size = sizeof(destroy) };
-	struct iommu_ioas_map map = { .size = sizeof(map) };
-	char *buf, readback[32] = "";
-	const uint64_t iova = 1UL << 24;
-	int fd;
+	const char message[] = "Hello through the IOMMU!";
+	struct iommu_iova_range *ranges;
+	struct iommufd_pci_dev *dev;
+	uint32_t ioas, dev_id, pt, count, i;
+	uint64_t align, iova, unmapped;
+	volatile uint8_t *regs;
+	uint16_t command;
+	char *tx, *rx;
+	void *bar;
+	size_t bar_len;
+	int fd, kmsg, rc;
 
 	setvbuf(stdout, NULL, _IOLBF, 0);
-	printf("/dev/iommu walk-through: an IOMMU file descriptor owns I/O address\n"
-	       "spaces (IOAS); user memory is mapped into them at chosen IOVAs; devices\n"
-	       "attach to them and then DMA only to what is mapped.\n");
+	printf("A walk through /dev/iommu with a real DMA device.\n"
+	       "An IOMMU fd holds I/O address spaces (IOAS); memory is mapped into\n"
+	       "them at chosen IO virtual addresses (IOVA); a device bound to the fd\n"
+	       "and attached to an IOAS can DMA to what is mapped there, and only that.\n");
 
-	step("Open /dev/iommu. Every object we create lives inside this fd.");
-	fd = open("/dev/iommu", O_RDWR);
-	if (fd < 0)
-		die("open /dev/iommu");
-	say("fd %d", fd);
-	show_stats();
+	bdf = find_edu();
+	if (!bdf) {
+		printf("no edu device alone in an IOMMU group: run me in the project VM\n");
+		return 1;
+	}
 
-	step("IOMMU_IOAS_ALLOC: a new, empty I/O address space.");
-	if (ioctl(fd, IOMMU_IOAS_ALLOC, &alloc))
-		die("IOMMU_IOAS_ALLOC");
-	say("IOAS id %u (ids are small integers local to this fd)",
-	    alloc.out_ioas_id);
-	show_ranges(fd, alloc.out_ioas_id);
+	step("The device: QEMU's edu DMA engine at %s, alone in its IOMMU group.\n"
+	     "    Hand it to the iommufd-pci driver (driver_override + drivers_probe).", bdf);
+	check(iommufd_pci_driver_bind(bdf), "bind to iommufd-pci");
+	check(iommufd_pci_open(bdf, &dev), "open the device");
+	say("/dev/iommufd-pci/%s is open. Until it is bound to an iommufd the", bdf);
+	say("file only answers questions. Mapping its registers now:");
+	rc = iommufd_pci_mmap_bar(dev, 0, &bar, &bar_len);
+	say("mmap BAR0 -> %s (refused: the group is not safe yet)",
+	    rc ? iommufd_strerror(rc) : "ALLOWED?!");
 
-	step("IOMMU_IOAS_MAP: map %lu pages of our memory at IOVA %#llx.",
-	     BUF_PAGES, (unsigned long long)iova);
-	buf = mmap(NULL, BUF_PAGES * PAGE, PROT_READ | PROT_WRITE,
-		   MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
-	if (buf == MAP_FAILED)
-		die("mmap");
-	strcpy(buf, "hello from the CPU");
-	map.flags = IOMMU_IOAS_MAP_FIXED_IOVA | IOMMU_IOAS_MAP_READABLE |
-		    IOMMU_IOAS_MAP_WRITEABLE;
-	map.ioas_id = alloc.out_ioas_id;
-	map.user_va = (uintptr_t)buf;
-	map.length = BUF_PAGES * PAGE;
-	map.iova = iova;
-	if (ioctl(fd, IOMMU_IOAS_MAP, &map))
-		die("IOMMU_IOAS_MAP");
-	say("mapped. No device uses the IOAS yet, so nothing is pinned:");
-	say("pin count per page is 0: %s",
-	    pin_refs(fd, buf, BUF_PAGES * PAGE, 0) ? "NO" : "yes");
+	step("Open /dev/iommu and bind the device to it. The first bind in a group\n"
+	     "    creates the group's security context: no kernel driver may use any\n"
+	     "    device of the group, and the group's DMA is blocked until an attach.");
+	fd = iommufd_open();
+	check(fd, "open /dev/iommu");
+	check(iommufd_pci_bind(dev, fd, &dev_id), "bind");
+	say("bound: the device is object %u in this iommufd", dev_id);
+	inspect();
 
-	step("Bind a device and attach it to the IOAS (here a mock device on the\n"
-	     "    module's mock IOMMU). The kernel creates a hardware page table\n"
-	     "    (HWPT) for it, pins the mapped pages and programs them in.");
-	dev.id = alloc.out_ioas_id;
-	if (test_cmd(fd, &dev))
-		die("attach a mock device");
-	say("device id %u, attached to HWPT %u", dev.mock_domain.out_idev_id,
-	    dev.mock_domain.out_hwpt_id);
-	say("pin count per page is now 1: %s",
-	    pin_refs(fd, buf, BUF_PAGES * PAGE, 1) ? "NO" : "yes");
-	chk.id = dev.mock_domain.out_hwpt_id;
-	chk.check_map.iova = iova;
-	chk.check_map.length = BUF_PAGES * PAGE;
-	chk.check_map.uptr = (uintptr_t)buf;
-	say("the IOMMU page table sends IOVA %#llx.. to our pages: %s",
-	    (unsigned long long)iova, test_cmd(fd, &chk) ? "NO" : "yes");
-	show_ranges(fd, alloc.out_ioas_id);
-	say("(the device's IOMMU narrowed the usable IOVA and its page size)");
-	show_stats();
+	step("Allocate an I/O address space and see which IOVAs are usable.");
+	check(iommufd_ioas_alloc(fd, &ioas), "IOAS alloc");
+	say("IOAS %u", ioas);
+	tx = mmap(NULL, PAGE, PROT_READ | PROT_WRITE,
+		  MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
+	rx = mmap(NULL, PAGE, PROT_READ | PROT_WRITE,
+		  MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
+	if (tx == MAP_FAILED || rx == MAP_FAILED)
+		check(-errno, "mmap");
+	strcpy(tx, message);
 
-	step("A software device (no IOMMU of its own) reads the buffer through\n"
-	     "    the IOAS: it uses IOVAs, the kernel finds the pages.");
-	acc.id = alloc.out_ioas_id;
-	if (test_cmd(fd, &acc))
-		die("create an access");
-	rw.id = acc.create_access.out_access_fd;
-	rw.access_rw.iova = iova;
-	rw.access_rw.length = strlen(buf);
-	rw.access_rw.uptr = (uintptr_t)readback;
-	if (test_cmd(fd, &rw))
-		die("read through the IOAS");
-	say("read at IOVA %#llx: \"%s\"", (unsigned long long)iova, readback);
-	close(acc.create_access.out_access_fd);
+	step("Attach the device to the IOAS. The kernel makes an IOMMU page table\n"
+	     "    (a HWPT, here a VT-d domain) that mirrors the IOAS.");
+	pt = ioas;
+	check(iommufd_pci_attach(dev, &pt), "attach");
+	say("attached through HWPT %u", pt);
+	check(iommufd_ioas_iova_ranges(fd, ioas, &ranges, &count, &align),
+	      "IOVA ranges");
+	for (i = 0; i < count; i++)
+		say("usable IOVA [%#llx, %#llx]", (unsigned long long)ranges[i].start,
+		    (unsigned long long)ranges[i].last);
+	say("(the hole at 0xfee00000 is the MSI window; alignment %llu)",
+	    (unsigned long long)align);
+	free(ranges);
 
-	step("IOMMU_IOAS_UNMAP: take the mapping away.");
-	unmap.ioas_id = alloc.out_ioas_id;
-	unmap.iova = iova;
-	unmap.length = BUF_PAGES * PAGE;
-	if (ioctl(fd, IOMMU_IOAS_UNMAP, &unmap))
-		die("IOMMU_IOAS_UNMAP");
-	say("unmapped %llu bytes", (unsigned long long)unmap.length);
-	say("the IOMMU no longer translates IOVA %#llx: %s",
-	    (unsigned long long)iova, test_cmd(fd, &chk) ? "yes" : "NO");
-	say("pin count per page back to 0: %s",
-	    pin_refs(fd, buf, BUF_PAGES * PAGE, 0) ? "NO" : "yes");
+	step("Map a message buffer at IOVA %#lx and a receive buffer at %#lx.\n"
+	     "    The pages are pinned and written into the IOMMU page table.",
+	     IOVA_TX, IOVA_RX);
+	iova = IOVA_TX;
+	check(iommufd_ioas_map(fd, ioas, tx, PAGE, &iova,
+			       IOMMUFD_MAP_RW | IOMMU_IOAS_MAP_FIXED_IOVA), "map tx");
+	iova = IOVA_RX;
+	check(iommufd_ioas_map(fd, ioas, rx, PAGE, &iova,
+			       IOMMUFD_MAP_RW | IOMMU_IOAS_MAP_FIXED_IOVA), "map rx");
+	inspect();
 
-	step("IOMMU_DESTROY of the IOAS while a device uses it is refused:");
-	destroy.id = alloc.out_ioas_id;
-	if (ioctl(fd, IOMMU_DESTROY, &destroy) == 0 || errno != EBUSY)
-		die("IOMMU_DESTROY should fail with EBUSY");
-	say("EBUSY (%s)", strerror(EBUSY));
+	step("Now the registers can be mapped and bus mastering turned on.");
+	check(iommufd_pci_mmap_bar(dev, 0, &bar, &bar_len), "mmap BAR0");
+	regs = bar;
+	check(iommufd_pci_config_read(dev, PCI_COMMAND, &command, 2), "config read");
+	command |= 0x6;	/* memory space, bus master */
+	check(iommufd_pci_config_write(dev, PCI_COMMAND, &command, 2), "config write");
+	say("edu identification register: %#x", *(volatile uint32_t *)(regs + EDU_ID));
 
-	step("Close the fd: the device is detached and unbound, every object\n"
-	     "    freed, every page unpinned.");
-	close(fd);
-	show_stats();
+	step("DMA: the device reads the message at IOVA %#lx into its own buffer,\n"
+	     "    then writes it back to memory at IOVA %#lx.", IOVA_TX, IOVA_RX);
+	edu_dma(regs, IOVA_TX, EDU_BUFFER, sizeof(message), 0);
+	edu_dma(regs, EDU_BUFFER, IOVA_RX, sizeof(message), 1);
+	say("receive buffer: \"%s\"", rx);
+
+	step("Unmap the receive buffer and let the device try again.");
+	check(iommufd_ioas_unmap(fd, ioas, IOVA_RX, PAGE, &unmapped), "unmap");
+	say("unmapped %llu bytes", (unsigned long long)unmapped);
+	strcpy(rx, "(untouched)");
+	kmsg = open("/dev/kmsg", O_RDONLY | O_NONBLOCK);
+	if (kmsg >= 0)
+		lseek(kmsg, 0, SEEK_END);
+	edu_dma(regs, EDU_BUFFER, IOVA_RX, sizeof(message), 1);
+	say("receive buffer: \"%s\" -- the IOMMU stopped the write:", rx);
+	show_dmar_faults(kmsg);
+
+	step("Unbind and close. Bus mastering goes off, the register mapping is\n"
+	     "    revoked, the group returns to the kernel, every page is unpinned.");
+	iommufd_pci_munmap_bar(dev, bar, bar_len);
+	check(iommufd_pci_unbind(dev), "unbind");
+	iommufd_pci_close(dev);
+	iommufd_close(fd);
+	inspect();
 	printf("\ndemo complete\n");
 	return 0;
 }

@@ -114,7 +114,7 @@ TEST(unknown_request_enotty)
 	unsigned int nr;
 	int fd;
 
-	fd = iommufd_open();
+	fd = dev_iommu_open();
 	CHECK(fd >= 0);
 	CHECK_ERRNO(ioctl(fd, _IO(IOMMUFD_TYPE, 0x7f), &arg), ENOTTY);
 	for (nr = 0x95; nr <= 0x9f; nr++) {
@@ -136,7 +136,7 @@ TEST(request_value_must_match_exactly)
 	 * Right number, wrong type or with direction/size bits: not the
 	 * IOAS_ALLOC request, so nothing is allocated.
 	 */
-	fd = iommufd_open();
+	fd = dev_iommu_open();
 	CHECK(fd >= 0);
 	CHECK_ERRNO(ioctl(fd, _IO('x', IOMMUFD_CMD_IOAS_ALLOC), &arg), ENOTTY);
 	CHECK_ERRNO(ioctl(fd, _IOWR(IOMMUFD_TYPE, IOMMUFD_CMD_IOAS_ALLOC,
@@ -153,7 +153,7 @@ TEST(null_argument_efault)
 	unsigned int i;
 	int fd;
 
-	fd = iommufd_open();
+	fd = dev_iommu_open();
 	CHECK(fd >= 0);
 	for (i = 0; i < ARRAY_SIZE(cmd_min_sizes); i++) {
 		unsigned long req = _IO(IOMMUFD_TYPE, cmd_min_sizes[i].nr);
@@ -170,7 +170,7 @@ TEST(size_below_minimum_einval)
 	unsigned int i;
 	int fd;
 
-	fd = iommufd_open();
+	fd = dev_iommu_open();
 	CHECK(fd >= 0);
 	for (i = 0; i < ARRAY_SIZE(cmd_min_sizes); i++) {
 		unsigned long req = _IO(IOMMUFD_TYPE, cmd_min_sizes[i].nr);
@@ -196,7 +196,7 @@ TEST(longer_struct_nonzero_tail_e2big)
 	} arg;
 	int fd;
 
-	fd = iommufd_open();
+	fd = dev_iommu_open();
 	CHECK(fd >= 0);
 	memset(&arg, 0, sizeof(arg));
 	arg.cmd.size = 16;
@@ -223,7 +223,7 @@ TEST(longer_struct_zero_tail_accepted)
 	} big;
 	int fd;
 
-	fd = iommufd_open();
+	fd = dev_iommu_open();
 	CHECK(fd >= 0);
 
 	/* 16 bytes, 4 of them zero past the kernel's structure. */
@@ -257,7 +257,7 @@ TEST(short_struct_accepted_and_output_limited)
 	__u32 ioas, stdev, hwpt, idev;
 	int fd;
 
-	fd = iommufd_open();
+	fd = dev_iommu_open();
 	CHECK(fd >= 0);
 	CHECK_OK(ioas_alloc(fd, &ioas));
 	CHECK_OK(mock_domain(fd, ioas, &stdev, &hwpt, &idev));
@@ -306,7 +306,7 @@ TEST(unimplemented_commands_eopnotsupp)
 	unsigned int i;
 	int fd;
 
-	fd = iommufd_open();
+	fd = dev_iommu_open();
 	CHECK(fd >= 0);
 	for (i = 0; i < ARRAY_SIZE(unimplemented); i++) {
 		memset(&arg, 0, sizeof(arg));
@@ -327,7 +327,7 @@ TEST(ids_start_at_one)
 	__u32 a, b;
 	int fd;
 
-	fd = iommufd_open();
+	fd = dev_iommu_open();
 	CHECK(fd >= 0);
 	CHECK_OK(ioas_alloc(fd, &a));
 	CHECK(a == 1);
@@ -343,7 +343,7 @@ TEST(destroy_unknown_id_enoent)
 	__u32 id;
 	int fd;
 
-	fd = iommufd_open();
+	fd = dev_iommu_open();
 	CHECK(fd >= 0);
 	CHECK_ERRNO(iommu_destroy(fd, 0), ENOENT);
 	CHECK_ERRNO(iommu_destroy(fd, 1), ENOENT);
@@ -362,7 +362,7 @@ TEST(destroy_ioas_in_use_ebusy)
 	__u32 ioas, stdev, hwpt, idev;
 	int fd;
 
-	fd = iommufd_open();
+	fd = dev_iommu_open();
 	CHECK(fd >= 0);
 	CHECK_OK(ioas_alloc(fd, &ioas));
 	CHECK_OK(mock_domain(fd, ioas, &stdev, &hwpt, &idev));
@@ -385,9 +385,9 @@ TEST(fd_isolation)
 
 	buf = buf_alloc(PAGE_SIZE);
 	CHECK(buf);
-	fda = iommufd_open();
+	fda = dev_iommu_open();
 	CHECK(fda >= 0);
-	fdb = iommufd_open();
+	fdb = dev_iommu_open();
 	CHECK(fdb >= 0);
 
 	CHECK_OK(ioas_alloc(fda, &a_ioas));
@@ -421,7 +421,7 @@ TEST(ioas_alloc_flags_eopnotsupp)
 	struct iommu_ioas_alloc cmd = { .size = sizeof(cmd) };
 	int fd;
 
-	fd = iommufd_open();
+	fd = dev_iommu_open();
 	CHECK(fd >= 0);
 	cmd.flags = 1;
 	CHECK_ERRNO(ioctl(fd, IOMMU_IOAS_ALLOC, &cmd), EOPNOTSUPP);
@@ -437,7 +437,7 @@ TEST(test_cmd_unknown_op_eopnotsupp)
 	struct iommu_test_cmd cmd;
 	int fd;
 
-	fd = iommufd_open();
+	fd = dev_iommu_open();
 	CHECK(fd >= 0);
 	memset(&cmd, 0, sizeof(cmd));
 	cmd.op = 99;

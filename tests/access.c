@@ -27,7 +27,7 @@ TEST(create_access)
 	int fd, afd_pin, afd_plain, afd;
 	__u32 ioas;
 
-	fd = iommufd_open();
+	fd = dev_iommu_open();
 	CHECK(fd >= 0);
 	CHECK_OK(ioas_alloc(fd, &ioas));
 	CHECK(ioas_alignment(fd, ioas) == 1);
@@ -63,7 +63,7 @@ TEST(access_pages_pin_and_unpin)
 
 	buf = buf_alloc(len);
 	CHECK(buf);
-	fd = iommufd_open();
+	fd = dev_iommu_open();
 	CHECK(fd >= 0);
 	CHECK_OK(ioas_alloc(fd, &ioas));
 	CHECK_OK(ioas_map_fixed(fd, ioas, buf, len, IOVA));
@@ -116,7 +116,7 @@ TEST(access_pages_share_domain_pins)
 
 	buf = buf_alloc(len);
 	CHECK(buf);
-	fd = iommufd_open();
+	fd = dev_iommu_open();
 	CHECK(fd >= 0);
 	CHECK_OK(ioas_alloc(fd, &ioas));
 	CHECK_OK(mock_domain(fd, ioas, &stdev, NULL, NULL));
@@ -149,7 +149,7 @@ TEST(access_pages_errors)
 
 	buf = buf_alloc(len);
 	CHECK(buf);
-	fd = iommufd_open();
+	fd = dev_iommu_open();
 	CHECK(fd >= 0);
 	CHECK_OK(ioas_alloc(fd, &ioas));
 	CHECK_OK(ioas_map_fixed(fd, ioas, buf, len, IOVA));
@@ -254,7 +254,7 @@ TEST(access_rw_read_write)
 
 	buf = buf_alloc(len);
 	CHECK(buf);
-	fd = iommufd_open();
+	fd = dev_iommu_open();
 	CHECK(fd >= 0);
 	CHECK_OK(ioas_alloc(fd, &ioas));
 	CHECK_OK(ioas_map_fixed(fd, ioas, buf, len, IOVA));
@@ -289,7 +289,7 @@ TEST(access_rw_across_areas)
 	a = buf_alloc(2 * PAGE_SIZE);
 	b = buf_alloc(2 * PAGE_SIZE);
 	CHECK(a && b);
-	fd = iommufd_open();
+	fd = dev_iommu_open();
 	CHECK(fd >= 0);
 	CHECK_OK(ioas_alloc(fd, &ioas));
 	/* Two areas back to back in IOVA, from unrelated memory. */
@@ -330,7 +330,7 @@ TEST(access_rw_errors)
 
 	buf = buf_alloc(len);
 	CHECK(buf);
-	fd = iommufd_open();
+	fd = dev_iommu_open();
 	CHECK(fd >= 0);
 	CHECK_OK(ioas_alloc(fd, &ioas));
 	CHECK_OK(ioas_map_fixed(fd, ioas, buf, len, IOVA));
@@ -372,7 +372,7 @@ TEST(unmap_notifies_pinning_access)
 
 	buf = buf_alloc(2 * len);
 	CHECK(buf);
-	fd = iommufd_open();
+	fd = dev_iommu_open();
 	CHECK(fd >= 0);
 	CHECK_OK(ioas_alloc(fd, &ioas));
 	CHECK_OK(ioas_map_fixed(fd, ioas, buf, len, IOVA));
@@ -429,7 +429,7 @@ TEST(access_replace_ioas)
 	buf1 = buf_alloc(len);
 	buf2 = buf_alloc(len);
 	CHECK(buf1 && buf2);
-	fd = iommufd_open();
+	fd = dev_iommu_open();
 	CHECK(fd >= 0);
 	CHECK_OK(ioas_alloc(fd, &ioas1));
 	CHECK_OK(ioas_alloc(fd, &ioas2));
@@ -480,7 +480,7 @@ TEST(close_access_fd_releases_pins)
 
 	buf = buf_alloc(len);
 	CHECK(buf);
-	fd = iommufd_open();
+	fd = dev_iommu_open();
 	CHECK(fd >= 0);
 	CHECK_OK(ioas_alloc(fd, &ioas));
 	CHECK_OK(ioas_map_fixed(fd, ioas, buf, len, IOVA));

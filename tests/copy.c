@@ -25,7 +25,7 @@ static void env_setup(struct env *e, bool domains)
 {
 	e->buf = buf_alloc(LEN);
 	CHECK(e->buf);
-	e->fd = iommufd_open();
+	e->fd = dev_iommu_open();
 	CHECK(e->fd >= 0);
 	CHECK_OK(ioas_alloc(e->fd, &e->a));
 	CHECK_OK(ioas_alloc(e->fd, &e->b));

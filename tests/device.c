@@ -15,7 +15,7 @@ TEST(mock_domain_returns_ids)
 	__u32 ioas, stdev = 0, hwpt = 0, idev = 0;
 	int fd;
 
-	fd = iommufd_open();
+	fd = dev_iommu_open();
 	CHECK(fd >= 0);
 	CHECK_OK(ioas_alloc(fd, &ioas));
 	CHECK_OK(mock_domain(fd, ioas, &stdev, &hwpt, &idev));
@@ -32,7 +32,7 @@ TEST(mock_domain_flags)
 	__u32 ioas, stdev, hwpt, idev;
 	int fd;
 
-	fd = iommufd_open();
+	fd = dev_iommu_open();
 	CHECK(fd >= 0);
 	CHECK_OK(ioas_alloc(fd, &ioas));
 	CHECK_ERRNO(mock_domain_flags(fd, ioas, 1u << 3, &stdev, &hwpt, &idev),
@@ -62,7 +62,7 @@ TEST(device_object_not_destroyable)
 	int fd;
 
 	/* The device belongs to its (mock) driver until it unbinds. */
-	fd = iommufd_open();
+	fd = dev_iommu_open();
 	CHECK(fd >= 0);
 	CHECK_OK(ioas_alloc(fd, &ioas));
 	CHECK_OK(mock_domain(fd, ioas, &stdev, &hwpt, &idev));
@@ -79,7 +79,7 @@ TEST(auto_hwpt_lifetime)
 	__u32 ioas, stdev, hwpt, idev;
 	int fd;
 
-	fd = iommufd_open();
+	fd = dev_iommu_open();
 	CHECK(fd >= 0);
 	CHECK_OK(ioas_alloc(fd, &ioas));
 	CHECK_OK(mock_domain(fd, ioas, &stdev, &hwpt, &idev));
@@ -101,7 +101,7 @@ TEST(hwpt_alloc_paging)
 
 	buf = buf_alloc(4 * PAGE_SIZE);
 	CHECK(buf);
-	fd = iommufd_open();
+	fd = dev_iommu_open();
 	CHECK(fd >= 0);
 	CHECK_OK(ioas_alloc(fd, &ioas));
 	CHECK_OK(mock_domain(fd, ioas, &stdev, &hwpt, &idev));
@@ -146,7 +146,7 @@ TEST(hwpt_alloc_errors)
 	__u32 data = 0;
 	int fd;
 
-	fd = iommufd_open();
+	fd = dev_iommu_open();
 	CHECK(fd >= 0);
 	CHECK_OK(ioas_alloc(fd, &ioas));
 	CHECK_OK(mock_domain(fd, ioas, &stdev, &hwpt, &idev));
@@ -190,7 +190,7 @@ TEST(mock_domain_replace)
 	buf1 = buf_alloc(2 * PAGE_SIZE);
 	buf2 = buf_alloc(2 * PAGE_SIZE);
 	CHECK(buf1 && buf2);
-	fd = iommufd_open();
+	fd = dev_iommu_open();
 	CHECK(fd >= 0);
 	CHECK_OK(ioas_alloc(fd, &ioas1));
 	CHECK_OK(ioas_alloc(fd, &ioas2));
@@ -262,7 +262,7 @@ TEST(get_hw_info)
 	unsigned int i;
 	int fd;
 
-	fd = iommufd_open();
+	fd = dev_iommu_open();
 	CHECK(fd >= 0);
 	CHECK_OK(ioas_alloc(fd, &ioas));
 	CHECK_OK(mock_domain(fd, ioas, &stdev, NULL, &idev));
@@ -344,7 +344,7 @@ TEST(dev_check_cache)
 	__u32 ioas, stdev, idev, i;
 	int fd;
 
-	fd = iommufd_open();
+	fd = dev_iommu_open();
 	CHECK(fd >= 0);
 	CHECK_OK(ioas_alloc(fd, &ioas));
 	CHECK_OK(mock_domain(fd, ioas, &stdev, NULL, &idev));
@@ -373,7 +373,7 @@ TEST(two_devices_on_one_ioas)
 	 * kernel's choice; both must see the IOAS either way. */
 	buf = buf_alloc(2 * PAGE_SIZE);
 	CHECK(buf);
-	fd = iommufd_open();
+	fd = dev_iommu_open();
 	CHECK(fd >= 0);
 	CHECK_OK(ioas_alloc(fd, &ioas));
 	CHECK_OK(mock_domain(fd, ioas, &stdev1, &hwpt1, &idev1));
@@ -402,7 +402,7 @@ TEST(huge_iova_device_maps)
 
 	buf = buf_alloc(big);
 	CHECK(buf);
-	fd = iommufd_open();
+	fd = dev_iommu_open();
 	CHECK(fd >= 0);
 	CHECK_OK(ioas_alloc(fd, &ioas));
 	CHECK_OK(mock_domain_flags(fd, ioas, MOCK_FLAGS_DEVICE_HUGE_IOVA,

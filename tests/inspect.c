@@ -55,7 +55,7 @@ TEST(tool_shows_known_state)
 		SKIP("iommufd-inspect is not in this image");
 	buf = buf_alloc(4 * PAGE_SIZE);
 	CHECK(buf);
-	fd = iommufd_open();
+	fd = dev_iommu_open();
 	CHECK(fd >= 0);
 	CHECK_OK(ioas_alloc(fd, &ioas));
 	CHECK_OK(ioas_map_fixed(fd, ioas, buf, 4 * PAGE_SIZE, MOCK_APERTURE_START));
@@ -113,7 +113,7 @@ TEST(tool_counts_shared_pages_once)
 		SKIP("iommufd-inspect is not in this image");
 	buf = buf_alloc(2 * PAGE_SIZE);
 	CHECK(buf);
-	fd = iommufd_open();
+	fd = dev_iommu_open();
 	CHECK(fd >= 0);
 	CHECK_OK(ioas_alloc(fd, &a));
 	CHECK_OK(ioas_alloc(fd, &b));

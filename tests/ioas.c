@@ -61,7 +61,7 @@ TEST(ioas_alloc_and_destroy)
 	unsigned int i;
 	int fd;
 
-	fd = iommufd_open();
+	fd = dev_iommu_open();
 	CHECK(fd >= 0);
 	for (i = 0; i < ARRAY_SIZE(ids); i++) {
 		CHECK_OK(ioas_alloc(fd, &ids[i]));
@@ -79,7 +79,7 @@ TEST(iova_ranges_fresh_ioas)
 	__u32 ioas;
 	int fd;
 
-	fd = iommufd_open();
+	fd = dev_iommu_open();
 	CHECK(fd >= 0);
 	CHECK_OK(ioas_alloc(fd, &ioas));
 	CHECK_SUB(expect_ranges(fd, ioas, full_range, 1, 1));
@@ -93,7 +93,7 @@ TEST(iova_ranges_too_small_emsgsize)
 	__u32 ioas, num;
 	int fd;
 
-	fd = iommufd_open();
+	fd = dev_iommu_open();
 	CHECK(fd >= 0);
 	CHECK_OK(ioas_alloc(fd, &ioas));
 
@@ -128,7 +128,7 @@ TEST(iova_ranges_reserved_hole)
 	__u32 ioas;
 	int fd;
 
-	fd = iommufd_open();
+	fd = dev_iommu_open();
 	CHECK(fd >= 0);
 	CHECK_OK(ioas_alloc(fd, &ioas));
 	CHECK_OK(add_reserved(fd, ioas, 1UL << 20, 1UL << 20));
@@ -144,7 +144,7 @@ TEST(iova_ranges_clipped_by_mock_domain)
 	__u32 ioas, stdev, hwpt;
 	int fd;
 
-	fd = iommufd_open();
+	fd = dev_iommu_open();
 	CHECK(fd >= 0);
 	CHECK_OK(ioas_alloc(fd, &ioas));
 	CHECK_OK(mock_domain(fd, ioas, &stdev, &hwpt, NULL));
@@ -164,7 +164,7 @@ TEST(iova_ranges_errors)
 	__u32 ioas;
 	int fd;
 
-	fd = iommufd_open();
+	fd = dev_iommu_open();
 	CHECK(fd >= 0);
 	CHECK_OK(ioas_alloc(fd, &ioas));
 
@@ -202,7 +202,7 @@ TEST(allow_iovas_guide_allocation_not_ranges)
 
 	buf = buf_alloc(PAGE_SIZE);
 	CHECK(buf);
-	fd = iommufd_open();
+	fd = dev_iommu_open();
 	CHECK(fd >= 0);
 	CHECK_OK(ioas_alloc(fd, &ioas));
 	CHECK_OK(ioas_allow_iovas(fd, ioas, allow, 2));
@@ -242,7 +242,7 @@ TEST(allow_iovas_errors)
 	__u32 ioas;
 	int fd;
 
-	fd = iommufd_open();
+	fd = dev_iommu_open();
 	CHECK(fd >= 0);
 	CHECK_OK(ioas_alloc(fd, &ioas));
 	CHECK_OK(add_reserved(fd, ioas, 64UL << 20, PAGE_SIZE));
@@ -290,7 +290,7 @@ TEST(allow_iovas_blocks_narrowing_attach)
 	__u32 ioas, stdev, hwpt;
 	int fd;
 
-	fd = iommufd_open();
+	fd = dev_iommu_open();
 	CHECK(fd >= 0);
 	CHECK_OK(ioas_alloc(fd, &ioas));
 	CHECK_OK(ioas_allow_iovas(fd, ioas, straddle, 1));
@@ -320,7 +320,7 @@ TEST(attach_refused_when_area_outside_aperture)
 
 	buf = buf_alloc(PAGE_SIZE);
 	CHECK(buf);
-	fd = iommufd_open();
+	fd = dev_iommu_open();
 	CHECK(fd >= 0);
 	CHECK_OK(ioas_alloc(fd, &ioas));
 	CHECK_OK(ioas_map_fixed(fd, ioas, buf, PAGE_SIZE, 1UL << 20));
@@ -350,7 +350,7 @@ TEST(auto_iova_stays_in_allowed_ranges)
 
 	buf = buf_alloc(8 * PAGE_SIZE);
 	CHECK(buf);
-	fd = iommufd_open();
+	fd = dev_iommu_open();
 	CHECK(fd >= 0);
 	CHECK_OK(ioas_alloc(fd, &ioas));
 	CHECK_OK(ioas_allow_iovas(fd, ioas, allow, 2));
@@ -401,7 +401,7 @@ TEST(auto_iova_no_space_enospc)
 
 	buf = buf_alloc(4 * PAGE_SIZE);
 	CHECK(buf);
-	fd = iommufd_open();
+	fd = dev_iommu_open();
 	CHECK(fd >= 0);
 	CHECK_OK(ioas_alloc(fd, &ioas));
 	CHECK_OK(ioas_allow_iovas(fd, ioas, allow, 1));
@@ -422,7 +422,7 @@ TEST(option_rlimit_mode)
 	__u32 ioas;
 	int fd;
 
-	fd = iommufd_open();
+	fd = dev_iommu_open();
 	CHECK(fd >= 0);
 	CHECK_OK(option_get(fd, IOMMU_OPTION_RLIMIT_MODE, 0, &val));
 	CHECK(val == 0);
@@ -452,7 +452,7 @@ TEST(option_rlimit_mode)
 	close(fd);
 
 	/* A new fd starts in the default mode. */
-	fd = iommufd_open();
+	fd = dev_iommu_open();
 	CHECK(fd >= 0);
 	CHECK_OK(option_get(fd, IOMMU_OPTION_RLIMIT_MODE, 0, &val));
 	CHECK(val == 0);
@@ -465,7 +465,7 @@ TEST(option_errors)
 	__u32 ioas;
 	int fd;
 
-	fd = iommufd_open();
+	fd = dev_iommu_open();
 	CHECK(fd >= 0);
 	CHECK_OK(ioas_alloc(fd, &ioas));
 
@@ -508,7 +508,7 @@ TEST(option_huge_pages)
 
 	buf = buf_alloc(2 * PAGE_SIZE);
 	CHECK(buf);
-	fd = iommufd_open();
+	fd = dev_iommu_open();
 	CHECK(fd >= 0);
 	CHECK_OK(ioas_alloc(fd, &ioas));
 	CHECK_OK(option_get(fd, IOMMU_OPTION_HUGE_PAGES, ioas, &val));

@@ -23,7 +23,7 @@ struct env {
 
 static void env_setup(struct env *e)
 {
-	e->fd = iommufd_open();
+	e->fd = dev_iommu_open();
 	CHECK(e->fd >= 0);
 	CHECK_OK(ioas_alloc(e->fd, &e->ioas));
 	CHECK_OK(mock_domain(e->fd, e->ioas, &e->stdev, &e->hwpt, NULL));
@@ -211,7 +211,7 @@ TEST(maps_before_attach_reach_new_domains)
 
 	buf = buf_alloc(8 * PAGE_SIZE);
 	CHECK(buf);
-	fd = iommufd_open();
+	fd = dev_iommu_open();
 	CHECK(fd >= 0);
 	CHECK_OK(ioas_alloc(fd, &ioas));
 	CHECK_OK(ioas_map_fixed(fd, ioas, buf, 2 * PAGE_SIZE,

@@ -42,7 +42,7 @@ TEST(pins_are_lazy)
 
 	buf = buf_alloc(len);
 	CHECK(buf);
-	fd = iommufd_open();
+	fd = dev_iommu_open();
 	CHECK(fd >= 0);
 	CHECK_OK(ioas_alloc(fd, &ioas));
 
@@ -85,7 +85,7 @@ TEST(vmpin_follows_pins)
 		SKIP("no VmPin in /proc/self/status");
 	buf = buf_alloc(len);
 	CHECK(buf);
-	fd = iommufd_open();
+	fd = dev_iommu_open();
 	CHECK(fd >= 0);
 	CHECK_OK(ioas_alloc(fd, &ioas));
 	CHECK_OK(ioas_map_fixed(fd, ioas, buf, len, IOVA));
@@ -133,7 +133,7 @@ static void rlimit_child(bool per_process)
 
 	buf = buf_alloc(32 * PAGE_SIZE);
 	CHILD_CHECK(buf);
-	fd = iommufd_open();
+	fd = dev_iommu_open();
 	CHILD_CHECK(fd >= 0);
 	if (per_process)
 		CHILD_OK(option_set(fd, IOMMU_OPTION_RLIMIT_MODE, 0, 1));
@@ -231,7 +231,7 @@ static void cap_ipc_lock_child(bool per_process)
 
 	buf = buf_alloc(len);
 	CHILD_CHECK(buf);
-	fd = iommufd_open();
+	fd = dev_iommu_open();
 	CHILD_CHECK(fd >= 0);
 	if (per_process)
 		CHILD_OK(option_set(fd, IOMMU_OPTION_RLIMIT_MODE, 0, 1));
@@ -278,7 +278,7 @@ static void pinning_child(void *buf, size_t len, int wfd, bool wait_kill)
 	char c = 'x';
 	int fd;
 
-	fd = iommufd_open();
+	fd = dev_iommu_open();
 	CHILD_CHECK(fd >= 0);
 	CHILD_OK(ioas_alloc(fd, &ioas));
 	CHILD_OK(mock_domain(fd, ioas, &stdev, &hwpt, NULL));
@@ -317,7 +317,7 @@ static void exit_releases(bool killed)
 		pinning_child(buf, len, pfd[1], killed);
 	}
 	close(pfd[1]);
-	fd = iommufd_open();
+	fd = dev_iommu_open();
 	CHECK(fd >= 0);
 	if (read(pfd[0], &c, 1) != 1) {
 		kill(pid, SIGKILL);
@@ -361,7 +361,7 @@ TEST(close_releases_pins_synchronously)
 
 	buf = buf_alloc(len);
 	CHECK(buf);
-	fd = iommufd_open();
+	fd = dev_iommu_open();
 	CHECK(fd >= 0);
 	CHECK_OK(ioas_alloc(fd, &ioas));
 	CHECK_OK(ioas_alloc(fd, &ioas2));
@@ -376,7 +376,7 @@ TEST(close_releases_pins_synchronously)
 	CHECK_OK(check_refs(fd, buf, len / 2, 2));
 	CHECK_OK(close(fd));
 
-	fd = iommufd_open();
+	fd = dev_iommu_open();
 	CHECK(fd >= 0);
 	CHECK_OK(check_refs(fd, buf, len, 0));
 	close(fd);
@@ -392,7 +392,7 @@ TEST(close_with_access_releases_pins)
 
 	buf = buf_alloc(len);
 	CHECK(buf);
-	fd = iommufd_open();
+	fd = dev_iommu_open();
 	CHECK(fd >= 0);
 	CHECK_OK(ioas_alloc(fd, &ioas));
 	CHECK_OK(mock_domain(fd, ioas, NULL, NULL, NULL));
@@ -410,7 +410,7 @@ TEST(close_with_access_releases_pins)
 	 * context alive: no pin may survive the last close. */
 	CHECK_OK(close(fd));
 	CHECK_OK(close(access_fd));
-	fd = iommufd_open();
+	fd = dev_iommu_open();
 	CHECK(fd >= 0);
 	CHECK_OK(check_refs(fd, buf, len, 0));
 	close(fd);
@@ -419,7 +419,7 @@ TEST(close_with_access_releases_pins)
 
 static void restore_memory_limit(void)
 {
-	int fd = iommufd_open();
+	int fd = dev_iommu_open();
 
 	if (fd >= 0) {
 		set_temp_memory_limit(fd, TEST_MEMORY_LIMIT_DEFAULT);
@@ -436,7 +436,7 @@ TEST(temp_memory_limit)
 
 	buf = buf_alloc(len);
 	CHECK(buf);
-	fd = iommufd_open();
+	fd = dev_iommu_open();
 	CHECK(fd >= 0);
 	CHECK_ERRNO(set_temp_memory_limit(fd, 0), EINVAL);
 	CHECK_ERRNO(set_temp_memory_limit(fd, 11), EINVAL);
@@ -486,7 +486,7 @@ TEST(fork_mapping_owner_gone_efault)
 	pid_t pid;
 	int fd;
 
-	fd = iommufd_open();
+	fd = dev_iommu_open();
 	CHECK(fd >= 0);
 	CHECK_OK(ioas_alloc(fd, &ioas));
 	pid = fork_flushed();
@@ -529,7 +529,7 @@ TEST(fork_mapping_owner_alive)
 	got = buf_alloc(len);
 	CHECK(want && got);
 	buf_fill(want, len, 0x77);
-	fd = iommufd_open();
+	fd = dev_iommu_open();
 	CHECK(fd >= 0);
 	CHECK_OK(ioas_alloc(fd, &ioas));
 	CHECK_OK(pipe(to_parent));

@@ -402,7 +402,7 @@ TEST(dma_blocked_until_attach)
 		SKIP("no edu device");
 	buf = dma_buffer();
 	CHECK(buf);
-	fd = iommufd_open();
+	fd = dev_iommu_open();
 	CHECK(fd >= 0);
 	CHECK_OK(edu_open(&e, lone_edu));
 	CHECK_OK(edu_bind(&e, fd, &dev_id));
@@ -449,7 +449,7 @@ TEST(dma_roundtrip_and_unmap)
 	for (i = 0; i < EDU_BUFFER_SIZE; i++)
 		src[i] = (char)(i * 7 + 1);
 	memset(dst, 0, EDU_BUFFER_SIZE);
-	fd = iommufd_open();
+	fd = dev_iommu_open();
 	CHECK(fd >= 0);
 	CHECK_OK(edu_open(&e, lone_edu));
 	CHECK_OK(edu_bind(&e, fd, NULL));
@@ -502,7 +502,7 @@ TEST(replace_switches_address_space)
 	CHECK(b1 && b2);
 	memset(b1, '1', EDU_BUFFER_SIZE);
 	memset(b2, '2', EDU_BUFFER_SIZE);
-	fd = iommufd_open();
+	fd = dev_iommu_open();
 	CHECK(fd >= 0);
 	CHECK_OK(ioas_alloc(fd, &ioas1));
 	CHECK_OK(ioas_alloc(fd, &ioas2));
@@ -564,7 +564,7 @@ TEST(hw_info_and_reserved_regions)
 		SKIP("no edu device");
 	buf = dma_buffer();
 	CHECK(buf);
-	fd = iommufd_open();
+	fd = dev_iommu_open();
 	CHECK(fd >= 0);
 	CHECK_OK(edu_open(&e, lone_edu));
 	CHECK_OK(edu_bind(&e, fd, &dev_id));
@@ -615,7 +615,7 @@ TEST(group_with_kernel_driver_refused)
 	driver_of(e1000, drv, sizeof(drv));
 	if (strcmp(drv, "e1000"))
 		SKIP("the e1000 driver is not bound to the e1000");
-	fd = iommufd_open();
+	fd = dev_iommu_open();
 	CHECK(fd >= 0);
 	CHECK_OK(edu_open(&e, pair_edu[0]));
 	kmsg = kmsg_open();
@@ -644,8 +644,8 @@ TEST(group_shared_and_returned)
 	if (!pair_edu[0][0] || !e1000[0])
 		SKIP("no edu sharing a group with an e1000");
 	CHECK_OK(rebind(e1000, ""));
-	fd = iommufd_open();
-	fd2 = iommufd_open();
+	fd = dev_iommu_open();
+	fd2 = dev_iommu_open();
 	CHECK(fd >= 0 && fd2 >= 0);
 	CHECK_OK(ioas_alloc(fd, &ioas1));
 	CHECK_OK(ioas_alloc(fd, &ioas2));
@@ -696,7 +696,7 @@ TEST(devices_isolated)
 	CHECK(b1 && b2);
 	memset(b1, 'a', EDU_BUFFER_SIZE);
 	memset(b2, 'b', EDU_BUFFER_SIZE);
-	fd = iommufd_open();
+	fd = dev_iommu_open();
 	CHECK(fd >= 0);
 	CHECK_OK(ioas_alloc(fd, &ioas1));
 	CHECK_OK(ioas_alloc(fd, &ioas2));
@@ -749,7 +749,7 @@ TEST(kill_during_dma)
 	if (pid == 0) {
 		__u32 ioas, pt;
 		char *buf = dma_buffer();
-		int fd = iommufd_open();
+		int fd = dev_iommu_open();
 
 		CHILD_CHECK(buf && fd >= 0);
 		CHILD_OK(edu_open(&e, lone_edu));

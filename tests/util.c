@@ -32,7 +32,7 @@ __attribute__((constructor)) static void util_no_thp(void)
 	prctl(PR_SET_THP_DISABLE, 1, 0, 0, 0);
 }
 
-int iommufd_open(void)
+int dev_iommu_open(void)
 {
 	return open("/dev/iommu", O_RDWR | O_CLOEXEC);
 }

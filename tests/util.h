@@ -101,7 +101,7 @@
 /* ---- /dev/iommu core commands ---- */
 
 /* open("/dev/iommu", O_RDWR); the fd, or -1. */
-int iommufd_open(void);
+int dev_iommu_open(void);
 
 int ioas_alloc(int fd, __u32 *ioas_id);
 int iommu_destroy(int fd, __u32 id);
