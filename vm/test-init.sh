@@ -72,6 +72,12 @@ for t in $(ls /bin/t_* 2>/dev/null); do
 	else check fail "$name: no kernel warnings"; fi
 done
 
+# Plain example programs: they pass when they exit 0.
+for x in $(ls /bin/x_* 2>/dev/null); do
+	if "$x" > /tmp/out 2>&1; then check ok "${x#/bin/x_} runs"
+	else check fail "${x#/bin/x_} runs"; sed 's/^/# /' /tmp/out >&3; fi
+done
+
 if rmmod iommufd_pci && rmmod iommufd && dmesg | grep -q 'unloaded with no objects and no pinned pages'; then
 	check ok "module unloads with zero objects and zero pinned pages"
 else
