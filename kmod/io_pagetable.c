@@ -591,9 +591,58 @@ static void iopt_remove_area(struct iopt_area *area)
 	iopt_free_area(area);
 }
 
+/* Reserve the IOVA and insert busy areas for @elms; under iova_rwsem. */
+static int iopt_insert_areas(struct io_pagetable *iopt,
+			     struct iopt_map_elm *elms, unsigned int nelms,
+			     struct iopt_area **areas, unsigned long *iova,
+			     unsigned long uptr, unsigned long total,
+			     int iommu_prot, unsigned int flags)
+{
+	unsigned long pos;
+	unsigned int i;
+	int rc;
+
+	lockdep_assert_held_write(&iopt->iova_rwsem);
+	if (flags & IOMMUFD_IOVA_FIXED)
+		rc = iopt_check_iova(iopt, *iova, total);
+	else
+		rc = iopt_alloc_iova(iopt, iova, uptr, total);
+	if (rc)
+		return rc;
+
+	for (i = 0, pos = *iova; i < nelms; pos += elms[i].length, i++) {
+		struct iopt_map_elm *elm = &elms[i];
+
+		if ((iommu_prot & IOMMU_WRITE) && !elm->pages->writable)
+			return -EPERM;
+		if (((elm->byte % PAGE_SIZE) | elm->length | pos) &
+		    (iopt->iova_alignment - 1))
+			return -EINVAL;
+	}
+	for (i = 0, pos = *iova; i < nelms; pos += elms[i].length, i++) {
+		struct iopt_area *area = areas[i];
+
+		area->iopt = iopt;
+		area->node.start = pos;
+		area->node.last = pos + elms[i].length - 1;
+		area->pages_byte = elms[i].byte;
+		area->iommu_prot = iommu_prot;
+		area->busy = true;
+		kref_get(&elms[i].pages->kref);
+		area->pages = elms[i].pages;
+		interval_tree_insert(&area->node, &iopt->area_itree);
+	}
+	return 0;
+}
+
 /*
  * Insert areas for @elms back to back from *@iova (or a chosen IOVA) and
  * map them into every domain.  Everything is undone on failure.
+ *
+ * The areas go into the tree busy, under iova_rwsem; pinning and
+ * programming the domains -- the slow part -- then runs without it, so
+ * maps and unmaps of other ranges proceed meanwhile.  domains_rwsem, held
+ * for read throughout, keeps the set of domains fixed.
  */
 static int iopt_map_elms(struct io_pagetable *iopt, struct iopt_map_elm *elms,
 			 unsigned int nelms, unsigned long *iova,
@@ -601,8 +650,8 @@ static int iopt_map_elms(struct io_pagetable *iopt, struct iopt_map_elm *elms,
 			 unsigned int flags)
 {
 	struct iopt_area **areas;
-	unsigned long total = 0, pos;
-	unsigned int i, done = 0;
+	unsigned long total = 0;
+	unsigned int i, filled;
 	int rc;
 
 	for (i = 0; i < nelms; i++)
@@ -611,59 +660,46 @@ static int iopt_map_elms(struct io_pagetable *iopt, struct iopt_map_elm *elms,
 	areas = kcalloc(nelms, sizeof(*areas), GFP_KERNEL_ACCOUNT);
 	if (!areas)
 		return -ENOMEM;
+	for (i = 0; i < nelms; i++) {
+		areas[i] = kzalloc(sizeof(*areas[i]), GFP_KERNEL_ACCOUNT);
+		if (!areas[i]) {
+			rc = -ENOMEM;
+			goto out_free;
+		}
+	}
 
 	down_read(&iopt->domains_rwsem);
 	down_write(&iopt->iova_rwsem);
-	if (flags & IOMMUFD_IOVA_FIXED)
-		rc = iopt_check_iova(iopt, *iova, total);
-	else
-		rc = iopt_alloc_iova(iopt, iova, uptr, total);
+	rc = iopt_insert_areas(iopt, elms, nelms, areas, iova, uptr, total,
+			       iommu_prot, flags);
+	up_write(&iopt->iova_rwsem);
 	if (rc)
 		goto out_unlock;
 
-	pos = *iova;
-	for (done = 0; done < nelms; done++) {
-		struct iopt_map_elm *elm = &elms[done];
-		struct iopt_area *area;
-
-		rc = -EPERM;
-		if ((iommu_prot & IOMMU_WRITE) && !elm->pages->writable)
-			goto out_undo;
-		rc = -EINVAL;
-		if (((elm->byte % PAGE_SIZE) | elm->length | pos) &
-		    (iopt->iova_alignment - 1))
-			goto out_undo;
-		rc = -ENOMEM;
-		area = kzalloc(sizeof(*area), GFP_KERNEL_ACCOUNT);
-		if (!area)
-			goto out_undo;
-		area->iopt = iopt;
-		area->node.start = pos;
-		area->node.last = pos + elm->length - 1;
-		area->pages_byte = elm->byte;
-		area->iommu_prot = iommu_prot;
-		kref_get(&elm->pages->kref);
-		area->pages = elm->pages;
-		rc = iopt_area_fill_domains(area);
-		if (rc) {
-			iopt_free_area(area);
-			goto out_undo;
-		}
-		interval_tree_insert(&area->node, &iopt->area_itree);
-		areas[done] = area;
-		pos += elm->length;
+	for (filled = 0; filled < nelms; filled++) {
+		rc = iopt_area_fill_domains(areas[filled]);
+		if (rc)
+			break;
 	}
-	rc = 0;
-	goto out_unlock;
 
-out_undo:
-	while (done--) {
-		iopt_area_unfill_domains(areas[done]);
-		iopt_remove_area(areas[done]);
+	down_write(&iopt->iova_rwsem);
+	for (i = 0; i < nelms; i++) {
+		areas[i]->busy = false;
+		if (!rc)
+			continue;
+		if (i < filled)
+			iopt_area_unfill_domains(areas[i]);
+		interval_tree_remove(&areas[i]->node, &iopt->area_itree);
 	}
-out_unlock:
 	up_write(&iopt->iova_rwsem);
+	if (!rc)
+		areas = memset(areas, 0, nelms * sizeof(*areas));
+out_unlock:
 	up_read(&iopt->domains_rwsem);
+out_free:
+	for (i = 0; i < nelms; i++)
+		if (areas[i])
+			iopt_free_area(areas[i]);
 	kfree(areas);
 	return rc;
 }
@@ -723,7 +759,7 @@ static int iopt_get_pieces(struct io_pagetable *src, unsigned long iova,
 		unsigned long start = max(area->node.start, iova);
 		unsigned long end = min(area->node.last, last);
 
-		if (start != next)
+		if (start != next || area->busy)
 			break;
 		elms[i].pages = area->pages;
 		kref_get(&area->pages->kref);
@@ -787,42 +823,76 @@ static void iopt_area_release_accesses(struct io_pagetable *iopt,
 	iommufd_access_notify_unmap(iopt, start, length);
 }
 
-static int iopt_unmap_range(struct io_pagetable *iopt, unsigned long start,
-			    unsigned long last, unsigned long *unmapped)
+/*
+ * Check [start, last] for unmap: only whole, settled areas; accesses let
+ * go first.  Claims the areas (busy, on @claimed).  Returns -EAGAIN with
+ * both locks dropped when it had to ask accesses to let go.
+ */
+static int iopt_unmap_claim(struct io_pagetable *iopt, unsigned long start,
+			    unsigned long last, int *tries,
+			    struct list_head *claimed)
 {
-	struct iopt_area *area, *next;
-	unsigned long total = 0;
-	int tries = 0;
+	struct iopt_area *area;
 
-again:
-	down_read(&iopt->domains_rwsem);
-	down_write(&iopt->iova_rwsem);
 	for (area = iopt_area_iter_first(iopt, start, last); area;
 	     area = iopt_area_iter_next(area, start, last)) {
-		if (area->node.start < start || area->node.last > last) {
-			up_write(&iopt->iova_rwsem);
-			up_read(&iopt->domains_rwsem);
+		if (area->node.start < start || area->node.last > last)
 			return -ENOENT;
-		}
+		if (area->busy)
+			return -EBUSY;	/* being mapped or unmapped now */
 	}
 	for (area = iopt_area_iter_first(iopt, start, last); area;
 	     area = iopt_area_iter_next(area, start, last)) {
 		if (!area->num_accesses)
 			continue;
-		if (WARN_ON(++tries > 16)) {
+		if (WARN_ON(++*tries > 16)) {
 			area->prevent_access = false;
-			up_write(&iopt->iova_rwsem);
-			up_read(&iopt->domains_rwsem);
 			return -EDEADLK;
 		}
 		iopt_area_release_accesses(iopt, area);
-		goto again;
+		return -EAGAIN;
 	}
 	for (area = iopt_area_iter_first(iopt, start, last); area;
-	     area = next) {
-		next = iopt_area_iter_next(area, start, last);
-		total += iopt_area_length(area);
+	     area = iopt_area_iter_next(area, start, last)) {
+		area->busy = true;
+		list_add_tail(&area->claim_item, claimed);
+	}
+	return 0;
+}
+
+/*
+ * Unmap every area inside [start, last].  The areas are claimed (busy)
+ * under iova_rwsem, unmapped from the domains and unpinned without it,
+ * and only then leave the tree, so their IOVA cannot be reused before
+ * the domains are clear.
+ */
+static int iopt_unmap_range(struct io_pagetable *iopt, unsigned long start,
+			    unsigned long last, unsigned long *unmapped)
+{
+	struct iopt_area *area, *next;
+	unsigned long total = 0;
+	LIST_HEAD(claimed);
+	int tries = 0, rc;
+
+again:
+	down_read(&iopt->domains_rwsem);
+	down_write(&iopt->iova_rwsem);
+	rc = iopt_unmap_claim(iopt, start, last, &tries, &claimed);
+	if (rc == -EAGAIN)
+		goto again;	/* the locks were dropped */
+	up_write(&iopt->iova_rwsem);
+	if (rc) {
+		up_read(&iopt->domains_rwsem);
+		return rc;
+	}
+
+	/* Claimed areas are ours alone: no tree walk, no iova_rwsem. */
+	list_for_each_entry(area, &claimed, claim_item)
 		iopt_area_unfill_domains(area);
+
+	down_write(&iopt->iova_rwsem);
+	list_for_each_entry_safe(area, next, &claimed, claim_item) {
+		total += iopt_area_length(area);
 		iopt_remove_area(area);
 	}
 	up_write(&iopt->iova_rwsem);

@@ -17,6 +17,7 @@
  *   access.c        accesses: software devices that pin or copy via IOVA
  *   mock.c          the mock IOMMU backend: a software page table
  *   selftest.c      IOMMU_TEST_CMD (only with the selftest=1 parameter)
+ *   bench.c         the benchmarks' floor: pin + map with no bookkeeping
  *   stats.c         live-object and pinned-page counters, debugfs
  *   inspect.c       debugfs view of every open iommufd for iommufd-inspect
  *
@@ -224,6 +225,9 @@ struct iopt_area {
 	int iommu_prot;
 	unsigned int num_accesses;
 	bool prevent_access;
+	/* Being mapped or unmapped: domains not in step with the tree yet. */
+	bool busy;
+	struct list_head claim_item;	/* on an unmap's list while busy */
 };
 
 struct iopt_reserved {
@@ -420,6 +424,9 @@ void iommufd_access_notify_unmap(struct io_pagetable *iopt,
 
 extern bool iommufd_selftest;
 int iommufd_test(struct iommufd_ucmd *ucmd);
+struct iommu_test_cmd;
+int iommufd_test_bench_floor(struct iommufd_ucmd *ucmd,
+			     struct iommu_test_cmd *cmd);
 void iommufd_selftest_destroy(struct iommufd_object *obj);
 struct iommufd_domain *iommufd_mock_domain_alloc(unsigned long pgsize_bitmap);
 bool iommufd_is_mock_domain(struct iommufd_domain *domain);

@@ -144,6 +144,25 @@ static void iopt_pages_unpin_run(struct iopt_pages *pages,
 	iommufd_stats_pinned(-(long)n);
 }
 
+/* Pin one batch: the fast path when the caller is the mapping's process. */
+static long iopt_pages_gup_batch(struct iopt_pages *pages, unsigned long index,
+				 unsigned long n, unsigned int flags)
+{
+	unsigned long addr = pages->uptr + (index << PAGE_SHIFT);
+	long rc;
+
+	if (current->mm == pages->source_mm)
+		return pin_user_pages_fast(addr, n, flags, &pages->pages[index]);
+	if (!mmget_not_zero(pages->source_mm))
+		return -EFAULT;
+	mmap_read_lock(pages->source_mm);
+	rc = pin_user_pages_remote(pages->source_mm, addr, n, flags,
+				   &pages->pages[index], NULL, NULL);
+	mmap_read_unlock(pages->source_mm);
+	mmput(pages->source_mm);
+	return rc;
+}
+
 /* GUP [start, start + n) from the source mm, in batches. */
 static int iopt_pages_gup(struct iopt_pages *pages, unsigned long start,
 			  unsigned long n)
@@ -155,18 +174,9 @@ static int iopt_pages_gup(struct iopt_pages *pages, unsigned long start,
 	unsigned long done = 0;
 	long rc = 0;
 
-	if (!mmget_not_zero(pages->source_mm))
-		return -EFAULT;
-	mmap_read_lock(pages->source_mm);
 	while (done < n) {
-		unsigned long want = min(batch, n - done);
-
-		rc = pin_user_pages_remote(pages->source_mm,
-					   pages->uptr +
-					   ((start + done) << PAGE_SHIFT),
-					   want, flags,
-					   &pages->pages[start + done], NULL,
-					   NULL);
+		rc = iopt_pages_gup_batch(pages, start + done,
+					  min(batch, n - done), flags);
 		if (rc <= 0) {
 			rc = rc ? rc : -EFAULT;
 			break;
@@ -176,8 +186,6 @@ static int iopt_pages_gup(struct iopt_pages *pages, unsigned long start,
 		iommufd_stats_pinned(rc);
 		rc = 0;
 	}
-	mmap_read_unlock(pages->source_mm);
-	mmput(pages->source_mm);
 	if (rc && done)
 		iopt_pages_unpin_run(pages, start, done);
 	return rc;

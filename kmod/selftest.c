@@ -635,6 +635,8 @@ int iommufd_test(struct iommufd_ucmd *ucmd)
 		return test_access_replace_ioas(cmd);
 	case IOMMU_TEST_OP_DEV_CHECK_CACHE:
 		return test_dev_check_cache(ucmd, cmd);
+	case IOMMU_TEST_OP_BENCH_FLOOR:
+		return iommufd_test_bench_floor(ucmd, cmd);
 	default:
 		return -EOPNOTSUPP;
 	}

@@ -269,10 +269,11 @@ TEST(cap_ipc_lock_bypasses_rlimit)
 
 /*
  * A child maps the shared @buf with a mock domain attached, tells the
- * parent through @wfd, and then either exits without closing anything
- * or waits to be killed.
+ * parent through @wfd, and then either waits to be killed or, once the
+ * parent closes @go, exits without closing anything.
  */
-static void pinning_child(void *buf, size_t len, int wfd, bool wait_kill)
+static void pinning_child(void *buf, size_t len, int wfd, int go,
+			  bool wait_kill)
 {
 	__u32 ioas, stdev, hwpt;
 	char c = 'x';
@@ -296,13 +297,15 @@ static void pinning_child(void *buf, size_t len, int wfd, bool wait_kill)
 	if (wait_kill)
 		for (;;)
 			pause();
+	/* Stay until the parent has looked at the pins. */
+	CHILD_CHECK(read(go, &c, 1) == 0);
 	_exit(0);
 }
 
 static void exit_releases(bool killed)
 {
 	const size_t len = 8 * PAGE_SIZE;
-	int pfd[2], fd;
+	int pfd[2], gofd[2], fd;
 	void *buf;
 	pid_t pid;
 	char c;
@@ -310,13 +313,16 @@ static void exit_releases(bool killed)
 	buf = buf_alloc_shared(len);
 	CHECK(buf);
 	CHECK_OK(pipe(pfd));
+	CHECK_OK(pipe(gofd));
 	pid = fork_flushed();
 	CHECK(pid >= 0);
 	if (!pid) {
 		close(pfd[0]);
-		pinning_child(buf, len, pfd[1], killed);
+		close(gofd[1]);
+		pinning_child(buf, len, pfd[1], gofd[0], killed);
 	}
 	close(pfd[1]);
+	close(gofd[0]);
 	fd = dev_iommu_open();
 	CHECK(fd >= 0);
 	if (read(pfd[0], &c, 1) != 1) {
@@ -333,7 +339,9 @@ static void exit_releases(bool killed)
 		int status;
 		CHECK(waitpid(pid, &status, 0) == pid);
 		CHECK(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+		close(gofd[1]);
 	} else {
+		close(gofd[1]);
 		CHECK_OK(wait_child(pid));
 	}
 	/* Gone as soon as the parent learns of the exit. */

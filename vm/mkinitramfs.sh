@@ -27,7 +27,8 @@ cp "$top"/kmod/*.ko "$root/lib/modules/$kver/"
 # driver that uses the DMA API, sharing an IOMMU group with two edus).
 mods=/lib/modules/$kver/kernel
 for m in drivers/vfio/vfio.ko drivers/vfio/vfio_iommu_type1.ko \
-	 drivers/vfio/pci/vfio-pci-core.ko drivers/vfio/pci/vfio-pci.ko \
+	 drivers/vfio/vfio_virqfd.ko drivers/vfio/pci/vfio-pci-core.ko \
+	 drivers/vfio/pci/vfio-pci.ko \
 	 virt/lib/irqbypass.ko drivers/net/ethernet/intel/e1000/e1000.ko; do
 	[ -f "$mods/$m" ] || continue
 	mkdir -p "$root/lib/modules/$kver/kernel/$(dirname $m)"

@@ -24,7 +24,7 @@ amd) iommu_dev="-device amd-iommu,intremap=on" iommu_arg="amd_iommu=on" ;;
 esac
 : > "$results"
 timeout --foreground -k 5 "$limit" qemu-system-x86_64 \
-	-accel "$accel" -M q35,kernel-irqchip=split -m 2G -smp 2 -cpu "$cpu" \
+	-accel "$accel" -M q35,kernel-irqchip=split -m "${VM_MEM:-2G}" -smp 2 -cpu "$cpu" \
 	$iommu_dev \
 	-device edu -device pci-bridge,id=b1,chassis_nr=1 \
 	-device edu,bus=b1,addr=1.0 -device edu,bus=b1,addr=2.0 \

@@ -27,6 +27,8 @@ enum {
 	IOMMU_TEST_OP_MD_CHECK_IOTLB,
 	IOMMU_TEST_OP_TRIGGER_IOPF,
 	IOMMU_TEST_OP_DEV_CHECK_CACHE,
+	/* Not upstream: this project's benchmark floor (bench/). */
+	IOMMU_TEST_OP_BENCH_FLOOR = 100,
 };
 
 /* The mock IOMMU translates only this window ... */
@@ -128,6 +130,18 @@ struct iommu_test_cmd {
 			__u32 id;
 			__u32 cache;
 		} check_dev_cache;
+		/*
+		 * Pin and map @length bytes at @uptr into a fresh domain of
+		 * the bound, detached device @id at @iova, then unmap and
+		 * unpin; the time each half took.
+		 */
+		struct {
+			__aligned_u64 uptr;
+			__aligned_u64 length;
+			__aligned_u64 iova;
+			__aligned_u64 out_map_ns;
+			__aligned_u64 out_unmap_ns;
+		} bench_floor;
 		/* Sizes the union as upstream's largest member does. */
 		__u8 __union_size[48];
 	};

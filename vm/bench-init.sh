@@ -1,0 +1,16 @@
+#!/bin/sh
+# /init of the benchmark VM: our modules, VFIO type1 as the peer, then
+# the benchmark program.
+. /etc/functions.sh
+setup_vm
+echo 300 > /proc/sys/vm/nr_hugepages
+kdir=/lib/modules/$(uname -r)
+say "== VM up: Linux $(uname -r), $(nproc) vCPUs, IOMMU: $(ls /sys/class/iommu | tr '\n' ' ')"
+if insmod $kdir/iommufd.ko selftest=1 && insmod $kdir/iommufd_pci.ko &&
+   modprobe vfio_iommu_type1 && modprobe vfio-pci; then
+	/bin/bench >&3 2>&1
+else
+	say "== could not load the modules"
+fi
+say "== bench done"
+poweroff_vm
