@@ -157,7 +157,8 @@ struct iopt_pages {
 	bool writable;
 	u8 account_mode;
 	unsigned long npinned;
-	struct page **pages;
+	size_t alloc_size;
+	struct page **pages;		/* both arrays follow the struct */
 	unsigned int *users;
 };
 
@@ -444,6 +445,7 @@ void iommufd_inspect_init(struct dentry *dir);
 
 void iommufd_stats_object(int delta);
 void iommufd_stats_pinned(long delta);
+void iommufd_stats_kmem(long delta);
 long iommufd_stats_nr_objects(void);
 long iommufd_stats_nr_pinned(void);
 int iommufd_stats_init(void);

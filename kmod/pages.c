@@ -29,32 +29,32 @@ struct iopt_pages *iopt_alloc_pages(unsigned long uptr, unsigned long length,
 				    bool writable, u8 account_mode)
 {
 	struct iopt_pages *pages;
-	unsigned long end;
+	unsigned long end, npages;
+	size_t size;
 
 	if (!length || check_add_overflow(uptr, length, &end) ||
 	    end > ULONG_MAX - PAGE_SIZE)
 		return ERR_PTR(-EOVERFLOW);
 
-	pages = kzalloc(sizeof(*pages), GFP_KERNEL_ACCOUNT);
+	npages = (ALIGN(end, PAGE_SIZE) - ALIGN_DOWN(uptr, PAGE_SIZE)) >>
+		 PAGE_SHIFT;
+	/* One allocation: the object, then a page pointer and a count per page. */
+	size = sizeof(*pages) +
+	       npages * (sizeof(*pages->pages) + sizeof(*pages->users));
+	pages = kvzalloc(size, GFP_KERNEL_ACCOUNT);
 	if (!pages)
 		return ERR_PTR(-ENOMEM);
 	kref_init(&pages->kref);
 	mutex_init(&pages->mutex);
 	pages->uptr = ALIGN_DOWN(uptr, PAGE_SIZE);
-	pages->npages = (ALIGN(end, PAGE_SIZE) - pages->uptr) >> PAGE_SHIFT;
+	pages->npages = npages;
+	pages->pages = (struct page **)(pages + 1);
+	pages->users = (unsigned int *)(pages->pages + npages);
 	pages->writable = writable;
 	pages->account_mode = capable(CAP_IPC_LOCK) ? IOPT_ACCOUNT_NONE :
 						      account_mode;
-	pages->pages = kvcalloc(pages->npages, sizeof(*pages->pages),
-				GFP_KERNEL_ACCOUNT);
-	pages->users = kvcalloc(pages->npages, sizeof(*pages->users),
-				GFP_KERNEL_ACCOUNT);
-	if (!pages->pages || !pages->users) {
-		kvfree(pages->pages);
-		kvfree(pages->users);
-		kfree(pages);
-		return ERR_PTR(-ENOMEM);
-	}
+	pages->alloc_size = size;
+	iommufd_stats_kmem(size);
 	mmgrab(current->mm);
 	pages->source_mm = current->mm;
 	get_task_struct(current->group_leader);
@@ -71,10 +71,9 @@ static void iopt_release_pages(struct kref *kref)
 	mmdrop(pages->source_mm);
 	put_task_struct(pages->source_task);
 	free_uid(pages->source_user);
-	kvfree(pages->pages);
-	kvfree(pages->users);
 	mutex_destroy(&pages->mutex);
-	kfree(pages);
+	iommufd_stats_kmem(-(long)pages->alloc_size);
+	kvfree(pages);
 }
 
 void iopt_put_pages(struct iopt_pages *pages)

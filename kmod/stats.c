@@ -13,6 +13,7 @@
 
 static atomic_long_t iommufd_nr_objects = ATOMIC_LONG_INIT(0);
 static atomic_long_t iommufd_nr_pinned = ATOMIC_LONG_INIT(0);
+static atomic_long_t iommufd_kmem = ATOMIC_LONG_INIT(0);
 static struct dentry *iommufd_debugfs;
 
 void iommufd_stats_object(int delta)
@@ -23,6 +24,12 @@ void iommufd_stats_object(int delta)
 void iommufd_stats_pinned(long delta)
 {
 	atomic_long_add(delta, &iommufd_nr_pinned);
+}
+
+/* Bytes of per-page bookkeeping (pin state) held now. */
+void iommufd_stats_kmem(long delta)
+{
+	atomic_long_add(delta, &iommufd_kmem);
 }
 
 long iommufd_stats_nr_objects(void)
@@ -39,6 +46,7 @@ static int iommufd_stats_show(struct seq_file *m, void *unused)
 {
 	seq_printf(m, "objects %ld\n", iommufd_stats_nr_objects());
 	seq_printf(m, "pinned_pages %ld\n", iommufd_stats_nr_pinned());
+	seq_printf(m, "pin_state_bytes %ld\n", atomic_long_read(&iommufd_kmem));
 	return 0;
 }
 DEFINE_SHOW_ATTRIBUTE(iommufd_stats);

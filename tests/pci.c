@@ -12,13 +12,11 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <stdlib.h>
-#include <sys/ioctl.h>
-#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 
-#include <linux/iommufd_pci.h>
+#include <libiommufd.h>
 
 #include "util.h"
 
@@ -122,7 +120,9 @@ static void driver_of(const char *bdf, char *out, size_t n)
 
 /*
  * Unbind @bdf from its driver and probe it again for @driver; "" leaves
- * it driverless (an override naming no driver).
+ * it driverless (an override naming no driver).  For the e1000: the edus
+ * go to iommufd-pci with iommufd_pci_driver_bind(), but libiommufd has
+ * nothing to hand a device to another driver or to none.
  */
 static int rebind(const char *bdf, const char *driver)
 {
@@ -182,93 +182,45 @@ static void find_devices(void)
 
 /* -------------------------------------------------------- the device */
 
+/* An edu opened through libiommufd, and its BAR0 once mapped. */
 struct edu {
-	int fd;
+	struct iommufd_pci_dev *dev;
 	volatile uint32_t *regs;
 	size_t regs_len;
 };
 
+/* Give @bdf to the iommufd-pci driver and open its device file. */
 static int edu_open(struct edu *e, const char *bdf)
 {
-	char path[128];
-
 	memset(e, 0, sizeof(*e));
-	if (rebind(bdf, "iommufd-pci"))
+	if (from_lib(iommufd_pci_driver_bind(bdf)))
 		return -1;
-	snprintf(path, sizeof(path), "/dev/iommufd-pci/%s", bdf);
-	e->fd = open(path, O_RDWR);
-	return e->fd < 0 ? -1 : 0;
+	return from_lib(iommufd_pci_open(bdf, &e->dev));
 }
 
 static void edu_close(struct edu *e)
 {
 	if (e->regs)
-		munmap((void *)e->regs, e->regs_len);
-	if (e->fd > 0)
-		close(e->fd);
+		iommufd_pci_munmap_bar(e->dev, (void *)e->regs, e->regs_len);
+	iommufd_pci_close(e->dev);
 	e->regs = NULL;
-	e->fd = -1;
-}
-
-static int edu_bind(struct edu *e, int iommufd, __u32 *dev_id)
-{
-	struct iommufd_pci_bind bind = {
-		.argsz = sizeof(bind), .iommufd = iommufd,
-	};
-	int rc = ioctl(e->fd, IOMMUFD_PCI_BIND, &bind);
-
-	if (!rc && dev_id)
-		*dev_id = bind.out_devid;
-	return rc;
-}
-
-static int edu_attach(struct edu *e, __u32 *pt_id)
-{
-	struct iommufd_pci_attach at = { .argsz = sizeof(at), .pt_id = *pt_id };
-	int rc = ioctl(e->fd, IOMMUFD_PCI_ATTACH, &at);
-
-	if (!rc)
-		*pt_id = at.pt_id;
-	return rc;
-}
-
-static int edu_detach(struct edu *e)
-{
-	struct iommufd_pci_detach de = { .argsz = sizeof(de) };
-
-	return ioctl(e->fd, IOMMUFD_PCI_DETACH, &de);
-}
-
-static void *edu_map_bar0(struct edu *e)
-{
-	void *p = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, e->fd,
-		       IOMMUFD_PCI_REGION_OFFSET(0));
-
-	return p == MAP_FAILED ? NULL : p;
-}
-
-static int config_rw(struct edu *e, unsigned int off, void *buf, size_t n,
-		     bool write)
-{
-	off_t pos = IOMMUFD_PCI_REGION_OFFSET(IOMMUFD_PCI_CONFIG_REGION) + off;
-	ssize_t r = write ? pwrite(e->fd, buf, n, pos) : pread(e->fd, buf, n, pos);
-
-	return r == (ssize_t)n ? 0 : -1;
+	e->dev = NULL;
 }
 
 /* Bind done: map BAR0 and let the device master the bus. */
 static int edu_enable(struct edu *e)
 {
+	void *regs;
 	__u16 cmd;
 
-	e->regs = edu_map_bar0(e);
-	if (!e->regs)
+	if (from_lib(iommufd_pci_mmap_bar(e->dev, IOMMUFD_PCI_BAR0_REGION,
+					  &regs, &e->regs_len)))
 		return -1;
-	e->regs_len = 4096;
-	if (config_rw(e, PCI_COMMAND, &cmd, 2, false))
+	e->regs = regs;
+	if (from_lib(iommufd_pci_config_read(e->dev, PCI_COMMAND, &cmd, 2)))
 		return -1;
 	cmd |= PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER;
-	return config_rw(e, PCI_COMMAND, &cmd, 2, true);
+	return from_lib(iommufd_pci_config_write(e->dev, PCI_COMMAND, &cmd, 2));
 }
 
 static void reg64(struct edu *e, unsigned int off, uint64_t val)
@@ -365,28 +317,36 @@ TEST(devices_present)
 /* Rule 1: nothing but information before BIND. */
 TEST(no_access_before_bind)
 {
-	struct iommufd_pci_region_info ri = { .argsz = sizeof(ri), .index = 0 };
 	__u16 vendor, cmd = PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER;
+	uint64_t bar0_size;
+	uint32_t bar0_flags;
 	__u32 pt = 1;
 	struct edu e;
+	size_t len;
+	void *p;
 
 	if (!lone_edu[0])
 		SKIP("no edu device");
 	CHECK_OK(edu_open(&e, lone_edu));
-	CHECK_OK(config_rw(&e, 0, &vendor, 2, false));
+	CHECK_OK(iommufd_pci_config_read(e.dev, 0, &vendor, 2));
 	CHECK(vendor == EDU_VENDOR);
-	CHECK_OK(ioctl(e.fd, IOMMUFD_PCI_GET_REGION_INFO, &ri));
-	CHECK(ri.size >= 4096 && (ri.flags & IOMMUFD_PCI_REGION_MMAP));
-	/* No MMIO, no bus mastering, no reset, no attach. */
-	CHECK(edu_map_bar0(&e) == NULL && errno == EINVAL);
-	CHECK(pwrite(e.fd, &cmd, 2,
-		     IOMMUFD_PCI_REGION_OFFSET(IOMMUFD_PCI_CONFIG_REGION) +
-		     PCI_COMMAND) == -1 && errno == EINVAL);
-	CHECK_ERRNO(ioctl(e.fd, IOMMUFD_PCI_RESET), EINVAL);
-	CHECK_ERRNO(edu_attach(&e, &pt), EINVAL);
-	CHECK_ERRNO(ioctl(e.fd, IOMMUFD_PCI_UNBIND), EINVAL);
+	CHECK_OK(iommufd_pci_region_info(e.dev, IOMMUFD_PCI_BAR0_REGION,
+					 &bar0_size, NULL, &bar0_flags));
+	CHECK(bar0_size >= 4096 && (bar0_flags & IOMMUFD_PCI_REGION_MMAP));
+	/*
+	 * No MMIO, no bus mastering, no reset, no attach.  BAR0 is there
+	 * and mmap()able, so the EINVAL of iommufd_pci_mmap_bar() is the
+	 * kernel refusing the mmap(), as is that of the config write.
+	 */
+	CHECK_ERRNO(from_lib(iommufd_pci_mmap_bar(e.dev, IOMMUFD_PCI_BAR0_REGION,
+						  &p, &len)), EINVAL);
+	CHECK_ERRNO(from_lib(iommufd_pci_config_write(e.dev, PCI_COMMAND, &cmd,
+						      2)), EINVAL);
+	CHECK_ERRNO(from_lib(iommufd_pci_reset(e.dev)), EINVAL);
+	CHECK_ERRNO(from_lib(iommufd_pci_attach(e.dev, &pt)), EINVAL);
+	CHECK_ERRNO(from_lib(iommufd_pci_unbind(e.dev)), EINVAL);
 	/* Not an iommufd. */
-	CHECK_ERRNO(edu_bind(&e, 0, NULL), EBADF);
+	CHECK_ERRNO(from_lib(iommufd_pci_bind(e.dev, 0, NULL)), EBADF);
 	edu_close(&e);
 }
 
@@ -405,7 +365,7 @@ TEST(dma_blocked_until_attach)
 	fd = dev_iommu_open();
 	CHECK(fd >= 0);
 	CHECK_OK(edu_open(&e, lone_edu));
-	CHECK_OK(edu_bind(&e, fd, &dev_id));
+	CHECK_OK(iommufd_pci_bind(e.dev, fd, &dev_id));
 	CHECK(dev_id != 0);
 	CHECK_OK(edu_enable(&e));
 	CHECK(e.regs[EDU_ID / 4] == 0x010000ed);
@@ -422,7 +382,7 @@ TEST(dma_blocked_until_attach)
 
 	/* The same DMA once attached reaches the buffer. */
 	pt = ioas;
-	CHECK_OK(edu_attach(&e, &pt));
+	CHECK_OK(iommufd_pci_attach(e.dev, &pt));
 	CHECK(pt != ioas);
 	CHECK_OK(edu_store(&e, IOVA_A, 64));
 	CHECK(buf[0] != 'x' || buf[63] != 'x');
@@ -452,11 +412,11 @@ TEST(dma_roundtrip_and_unmap)
 	fd = dev_iommu_open();
 	CHECK(fd >= 0);
 	CHECK_OK(edu_open(&e, lone_edu));
-	CHECK_OK(edu_bind(&e, fd, NULL));
+	CHECK_OK(iommufd_pci_bind(e.dev, fd, NULL));
 	CHECK_OK(edu_enable(&e));
 	CHECK_OK(ioas_alloc(fd, &ioas));
 	pt = ioas;
-	CHECK_OK(edu_attach(&e, &pt));
+	CHECK_OK(iommufd_pci_attach(e.dev, &pt));
 	CHECK_OK(ioas_map_fixed(fd, ioas, src, EDU_BUFFER_SIZE, IOVA_A));
 	CHECK_OK(ioas_map_fixed(fd, ioas, dst, EDU_BUFFER_SIZE, IOVA_B));
 
@@ -509,16 +469,16 @@ TEST(replace_switches_address_space)
 	CHECK_OK(ioas_map_fixed(fd, ioas1, b1, EDU_BUFFER_SIZE, IOVA_A));
 	CHECK_OK(ioas_map_fixed(fd, ioas2, b2, EDU_BUFFER_SIZE, IOVA_A));
 	CHECK_OK(edu_open(&e, lone_edu));
-	CHECK_OK(edu_bind(&e, fd, NULL));
+	CHECK_OK(iommufd_pci_bind(e.dev, fd, NULL));
 	CHECK_OK(edu_enable(&e));
 	pt = ioas1;
-	CHECK_OK(edu_attach(&e, &pt));
+	CHECK_OK(iommufd_pci_attach(e.dev, &pt));
 	hwpt1 = pt;
 
 	/* Load '1's through IOAS 1, then write them out through IOAS 2. */
 	CHECK_OK(edu_load(&e, IOVA_A, 16));
 	pt = ioas2;
-	CHECK_OK(edu_attach(&e, &pt));
+	CHECK_OK(iommufd_pci_attach(e.dev, &pt));
 	CHECK(pt != hwpt1);
 	/* The automatic HWPT of IOAS 1 went with its last device. */
 	CHECK_ERRNO(iommu_destroy(fd, hwpt1), ENOENT);
@@ -526,8 +486,8 @@ TEST(replace_switches_address_space)
 	CHECK(b2[0] == '1' && b2[15] == '1' && b2[16] == '2');
 	CHECK(b1[0] == '1');
 
-	CHECK_OK(edu_detach(&e));
-	CHECK_ERRNO(edu_detach(&e), EINVAL);
+	CHECK_OK(iommufd_pci_detach(e.dev));
+	CHECK_ERRNO(from_lib(iommufd_pci_detach(e.dev)), EINVAL);
 	edu_close(&e);
 	close(fd);
 	buf_free(b1, EDU_BUFFER_SIZE);
@@ -567,7 +527,7 @@ TEST(hw_info_and_reserved_regions)
 	fd = dev_iommu_open();
 	CHECK(fd >= 0);
 	CHECK_OK(edu_open(&e, lone_edu));
-	CHECK_OK(edu_bind(&e, fd, &dev_id));
+	CHECK_OK(iommufd_pci_bind(e.dev, fd, &dev_id));
 	memset(&vtd, 0xff, sizeof(vtd));
 	CHECK_OK(get_hw_info(fd, dev_id, &vtd, &len, &type, &caps));
 	if (access("/sys/class/iommu/dmar0", F_OK) == 0) {
@@ -581,7 +541,7 @@ TEST(hw_info_and_reserved_regions)
 
 	CHECK_OK(ioas_alloc(fd, &ioas));
 	pt = ioas;
-	CHECK_OK(edu_attach(&e, &pt));
+	CHECK_OK(iommufd_pci_attach(e.dev, &pt));
 	/* The x86 MSI window can never be mapped. */
 	CHECK_OK(ioas_iova_ranges(fd, ioas, ranges, &n, &align));
 	CHECK(align == PAGE_SIZE);
@@ -593,11 +553,11 @@ TEST(hw_info_and_reserved_regions)
 	CHECK_ERRNO(ioas_map_fixed(fd, ioas, buf, PAGE_SIZE, 0xfee00000ULL),
 		    EINVAL);
 	/* After detach the window is free again. */
-	CHECK_OK(edu_detach(&e));
+	CHECK_OK(iommufd_pci_detach(e.dev));
 	CHECK_OK(ioas_map_fixed(fd, ioas, buf, PAGE_SIZE, 0xfee00000ULL));
 	/* ... and an attach that would need it back is refused. */
 	pt = ioas;
-	CHECK_ERRNO(edu_attach(&e, &pt), EADDRINUSE);
+	CHECK_ERRNO(from_lib(iommufd_pci_attach(e.dev, &pt)), EADDRINUSE);
 	edu_close(&e);
 	close(fd);
 	buf_free(buf, EDU_BUFFER_SIZE);
@@ -609,6 +569,8 @@ TEST(group_with_kernel_driver_refused)
 	char drv[64];
 	struct edu e;
 	int fd, kmsg;
+	size_t len;
+	void *p;
 
 	if (!pair_edu[0][0] || !e1000[0])
 		SKIP("no edu sharing a group with an e1000");
@@ -619,12 +581,13 @@ TEST(group_with_kernel_driver_refused)
 	CHECK(fd >= 0);
 	CHECK_OK(edu_open(&e, pair_edu[0]));
 	kmsg = kmsg_open();
-	CHECK_ERRNO(edu_bind(&e, fd, NULL), EBUSY);
+	CHECK_ERRNO(from_lib(iommufd_pci_bind(e.dev, fd, NULL)), EBUSY);
 	/* The kernel log says who is in the way. */
 	CHECK(kmsg_saw(kmsg, "cannot bind", "e1000"));
 	close(kmsg);
 	/* Still nothing before a bind. */
-	CHECK(edu_map_bar0(&e) == NULL);
+	CHECK(iommufd_pci_mmap_bar(e.dev, IOMMUFD_PCI_BAR0_REGION, &p,
+				   &len) < 0);
 	edu_close(&e);
 	close(fd);
 }
@@ -651,10 +614,10 @@ TEST(group_shared_and_returned)
 	CHECK_OK(ioas_alloc(fd, &ioas2));
 	CHECK_OK(edu_open(&a, pair_edu[0]));
 	CHECK_OK(edu_open(&b, pair_edu[1]));
-	CHECK_OK(edu_bind(&a, fd, NULL));
+	CHECK_OK(iommufd_pci_bind(a.dev, fd, NULL));
 	/* The group belongs to fd now: another iommufd cannot take part. */
-	CHECK_ERRNO(edu_bind(&b, fd2, NULL), EBUSY);
-	CHECK_OK(edu_bind(&b, fd, NULL));
+	CHECK_ERRNO(from_lib(iommufd_pci_bind(b.dev, fd2, NULL)), EBUSY);
+	CHECK_OK(iommufd_pci_bind(b.dev, fd, NULL));
 
 	/* While we own the group, the kernel driver cannot have the e1000. */
 	CHECK(rebind(e1000, "e1000") != 0);
@@ -662,14 +625,14 @@ TEST(group_shared_and_returned)
 
 	/* One group, one domain. */
 	pt = ioas1;
-	CHECK_OK(edu_attach(&a, &pt));
+	CHECK_OK(iommufd_pci_attach(a.dev, &pt));
 	pt2 = ioas2;
-	CHECK_ERRNO(edu_attach(&b, &pt2), EINVAL);
+	CHECK_ERRNO(from_lib(iommufd_pci_attach(b.dev, &pt2)), EINVAL);
 	pt2 = ioas1;
-	CHECK_OK(edu_attach(&b, &pt2));
+	CHECK_OK(iommufd_pci_attach(b.dev, &pt2));
 	CHECK(pt2 == pt);
 
-	CHECK_OK(ioctl(a.fd, IOMMUFD_PCI_UNBIND));
+	CHECK_OK(iommufd_pci_unbind(a.dev));
 	edu_close(&a);
 	edu_close(&b);
 	/* The group is the kernel's again. */
@@ -704,14 +667,14 @@ TEST(devices_isolated)
 	CHECK_OK(ioas_map_fixed(fd, ioas2, b2, EDU_BUFFER_SIZE, IOVA_B));
 	CHECK_OK(edu_open(&a, lone_edu));
 	CHECK_OK(edu_open(&b, pair_edu[0]));
-	CHECK_OK(edu_bind(&a, fd, NULL));
-	CHECK_OK(edu_bind(&b, fd, NULL));
+	CHECK_OK(iommufd_pci_bind(a.dev, fd, NULL));
+	CHECK_OK(iommufd_pci_bind(b.dev, fd, NULL));
 	CHECK_OK(edu_enable(&a));
 	CHECK_OK(edu_enable(&b));
 	pt = ioas1;
-	CHECK_OK(edu_attach(&a, &pt));
+	CHECK_OK(iommufd_pci_attach(a.dev, &pt));
 	pt = ioas2;
-	CHECK_OK(edu_attach(&b, &pt));
+	CHECK_OK(iommufd_pci_attach(b.dev, &pt));
 
 	/* Each reaches its own buffer ... */
 	CHECK_OK(edu_load(&a, IOVA_A, 8));
@@ -753,12 +716,12 @@ TEST(kill_during_dma)
 
 		CHILD_CHECK(buf && fd >= 0);
 		CHILD_OK(edu_open(&e, lone_edu));
-		CHILD_OK(edu_bind(&e, fd, NULL));
+		CHILD_OK(iommufd_pci_bind(e.dev, fd, NULL));
 		CHILD_OK(edu_enable(&e));
 		CHILD_OK(ioas_alloc(fd, &ioas));
 		CHILD_OK(ioas_map_fixed(fd, ioas, buf, EDU_BUFFER_SIZE, IOVA_A));
 		pt = ioas;
-		CHILD_OK(edu_attach(&e, &pt));
+		CHILD_OK(iommufd_pci_attach(e.dev, &pt));
 		reg64(&e, EDU_DMA_SRC, EDU_BUFFER);
 		reg64(&e, EDU_DMA_DST, IOVA_A);
 		reg64(&e, EDU_DMA_CNT, EDU_DMA_MAX);
@@ -775,7 +738,7 @@ TEST(kill_during_dma)
 
 	/* The device file was released: it can be opened and bound again. */
 	CHECK_OK(edu_open(&e, lone_edu));
-	CHECK_OK(config_rw(&e, PCI_COMMAND, &cmd, 2, false));
+	CHECK_OK(iommufd_pci_config_read(e.dev, PCI_COMMAND, &cmd, 2));
 	CHECK(!(cmd & PCI_COMMAND_MASTER));
 	edu_close(&e);
 }

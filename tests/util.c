@@ -13,6 +13,8 @@
 #include <sys/wait.h>
 #include <linux/capability.h>
 
+#include <libiommufd.h>
+
 #include "util.h"
 
 /* The layout every test command relies on (uapi-facts §3.3). */
@@ -32,45 +34,46 @@ __attribute__((constructor)) static void util_no_thp(void)
 	prctl(PR_SET_THP_DISABLE, 1, 0, 0, 0);
 }
 
+int from_lib(int rc)
+{
+	if (rc >= 0)
+		return rc;
+	errno = -rc;
+	return -1;
+}
+
 int dev_iommu_open(void)
 {
-	return open("/dev/iommu", O_RDWR | O_CLOEXEC);
+	return from_lib(iommufd_open());
 }
 
 int ioas_alloc(int fd, __u32 *ioas_id)
 {
-	struct iommu_ioas_alloc cmd = { .size = sizeof(cmd) };
+	__u32 id;
 	int rc;
 
-	rc = ioctl(fd, IOMMU_IOAS_ALLOC, &cmd);
+	/* The library wants somewhere to put the id; the wrapper does not. */
+	rc = from_lib(iommufd_ioas_alloc(fd, &id));
 	if (!rc && ioas_id)
-		*ioas_id = cmd.out_ioas_id;
+		*ioas_id = id;
 	return rc;
 }
 
 int iommu_destroy(int fd, __u32 id)
 {
-	struct iommu_destroy cmd = { .size = sizeof(cmd), .id = id };
-
-	return ioctl(fd, IOMMU_DESTROY, &cmd);
+	return from_lib(iommufd_destroy(fd, id));
 }
 
 int ioas_map_flags(int fd, __u32 ioas_id, void *buf, __u64 length,
 		   __u64 *iova, __u32 flags)
 {
-	struct iommu_ioas_map cmd = {
-		.size = sizeof(cmd),
-		.flags = flags,
-		.ioas_id = ioas_id,
-		.user_va = (uintptr_t)buf,
-		.length = length,
-		.iova = iova ? *iova : 0,
-	};
+	/* A NULL *iova with FIXED_IOVA means IOVA 0, as the uAPI would. */
+	uint64_t tmp = iova ? *iova : 0;
 	int rc;
 
-	rc = ioctl(fd, IOMMU_IOAS_MAP, &cmd);
+	rc = from_lib(iommufd_ioas_map(fd, ioas_id, buf, length, &tmp, flags));
 	if (!rc && iova)
-		*iova = cmd.iova;
+		*iova = tmp;
 	return rc;
 }
 
@@ -82,59 +85,55 @@ int ioas_map_fixed(int fd, __u32 ioas_id, void *buf, __u64 length, __u64 iova)
 
 int ioas_map_auto(int fd, __u32 ioas_id, void *buf, __u64 length, __u64 *iova)
 {
-	__u64 tmp = 0;
-	int rc;
-
-	rc = ioas_map_flags(fd, ioas_id, buf, length, &tmp, MAP_RW);
-	if (!rc && iova)
-		*iova = tmp;
-	return rc;
+	return ioas_map_flags(fd, ioas_id, buf, length, iova, MAP_RW);
 }
+
+/* __u64 is unsigned long long, the library's uint64_t unsigned long. */
 
 int ioas_unmap(int fd, __u32 ioas_id, __u64 iova, __u64 length,
 	       __u64 *unmapped)
 {
-	struct iommu_ioas_unmap cmd = {
-		.size = sizeof(cmd),
-		.ioas_id = ioas_id,
-		.iova = iova,
-		.length = length,
-	};
+	uint64_t n;
 	int rc;
 
-	rc = ioctl(fd, IOMMU_IOAS_UNMAP, &cmd);
+	rc = from_lib(iommufd_ioas_unmap(fd, ioas_id, iova, length, &n));
 	if (!rc && unmapped)
-		*unmapped = cmd.length;
+		*unmapped = n;
 	return rc;
 }
 
 int ioas_unmap_all(int fd, __u32 ioas_id, __u64 *unmapped)
 {
-	return ioas_unmap(fd, ioas_id, 0, UINT64_MAX, unmapped);
+	uint64_t n;
+	int rc;
+
+	rc = from_lib(iommufd_ioas_unmap_all(fd, ioas_id, &n));
+	if (!rc && unmapped)
+		*unmapped = n;
+	return rc;
 }
 
 int ioas_copy(int fd, __u32 dst_ioas, __u64 *dst_iova, __u32 src_ioas,
 	      __u64 src_iova, __u64 length, __u32 flags)
 {
-	struct iommu_ioas_copy cmd = {
-		.size = sizeof(cmd),
-		.flags = flags,
-		.dst_ioas_id = dst_ioas,
-		.src_ioas_id = src_ioas,
-		.length = length,
-		.dst_iova = *dst_iova,
-		.src_iova = src_iova,
-	};
+	uint64_t dst = *dst_iova;
 	int rc;
 
-	rc = ioctl(fd, IOMMU_IOAS_COPY, &cmd);
+	rc = from_lib(iommufd_ioas_copy(fd, dst_ioas, &dst, src_ioas,
+					src_iova, length, flags));
 	if (!rc)
-		*dst_iova = cmd.dst_iova;
+		*dst_iova = dst;
 	return rc;
 }
 
-int ioas_iova_ranges(int fd, __u32 ioas_id, struct iommu_iova_range *ranges,
-		     __u32 *num, __u64 *alignment)
+/*
+ * IOMMU_IOAS_IOVA_RANGES into the caller's array, exactly as the kernel
+ * fills it: room for *num ranges, EMSGSIZE with the real count when that
+ * is too little.
+ */
+static int ioas_iova_ranges_raw(int fd, __u32 ioas_id,
+				struct iommu_iova_range *ranges, __u32 *num,
+				__u64 *alignment)
 {
 	struct iommu_ioas_iova_ranges cmd = {
 		.size = sizeof(cmd),
@@ -153,86 +152,83 @@ int ioas_iova_ranges(int fd, __u32 ioas_id, struct iommu_iova_range *ranges,
 	return rc;
 }
 
+int ioas_iova_ranges(int fd, __u32 ioas_id, struct iommu_iova_range *ranges,
+		     __u32 *num, __u64 *alignment)
+{
+	struct iommu_iova_range *all;
+	uint32_t count;
+	uint64_t align;
+	int rc;
+
+	/*
+	 * The library sizes its own array, so it never sees EMSGSIZE.  When
+	 * the caller's array is too small, ask the kernel with that array
+	 * instead: the tests of EMSGSIZE must get the kernel's answer (the
+	 * count, and what it did to the array), not an imitation of it.
+	 */
+	rc = from_lib(iommufd_ioas_iova_ranges(fd, ioas_id, &all, &count,
+					       &align));
+	if (rc)
+		return rc;
+	if (count > *num) {
+		free(all);
+		return ioas_iova_ranges_raw(fd, ioas_id, ranges, num,
+					    alignment);
+	}
+	if (count)
+		memcpy(ranges, all, count * sizeof(*all));
+	free(all);
+	*num = count;
+	if (alignment)
+		*alignment = align;
+	return 0;
+}
+
 int ioas_allow_iovas(int fd, __u32 ioas_id,
 		     const struct iommu_iova_range *ranges, __u32 num)
 {
-	struct iommu_ioas_allow_iovas cmd = {
-		.size = sizeof(cmd),
-		.ioas_id = ioas_id,
-		.num_iovas = num,
-		.allowed_iovas = (uintptr_t)ranges,
-	};
-
-	return ioctl(fd, IOMMU_IOAS_ALLOW_IOVAS, &cmd);
+	return from_lib(iommufd_ioas_allow_iovas(fd, ioas_id, ranges, num));
 }
 
 int option_get(int fd, __u32 option_id, __u32 object_id, __u64 *val)
 {
-	struct iommu_option cmd = {
-		.size = sizeof(cmd),
-		.option_id = option_id,
-		.op = IOMMU_OPTION_OP_GET,
-		.object_id = object_id,
-	};
+	uint64_t v;
 	int rc;
 
-	rc = ioctl(fd, IOMMU_OPTION, &cmd);
+	rc = from_lib(iommufd_option_get(fd, option_id, object_id, &v));
 	if (!rc && val)
-		*val = cmd.val64;
+		*val = v;
 	return rc;
 }
 
 int option_set(int fd, __u32 option_id, __u32 object_id, __u64 val)
 {
-	struct iommu_option cmd = {
-		.size = sizeof(cmd),
-		.option_id = option_id,
-		.op = IOMMU_OPTION_OP_SET,
-		.object_id = object_id,
-		.val64 = val,
-	};
-
-	return ioctl(fd, IOMMU_OPTION, &cmd);
+	return from_lib(iommufd_option_set(fd, option_id, object_id, val));
 }
 
 int hwpt_alloc(int fd, __u32 dev_id, __u32 pt_id, __u32 flags,
 	       __u32 *out_hwpt_id)
 {
-	struct iommu_hwpt_alloc cmd = {
-		.size = sizeof(cmd),
-		.flags = flags,
-		.dev_id = dev_id,
-		.pt_id = pt_id,
-		.data_type = IOMMU_HWPT_DATA_NONE,
-	};
+	__u32 id;
 	int rc;
 
-	rc = ioctl(fd, IOMMU_HWPT_ALLOC, &cmd);
+	rc = from_lib(iommufd_hwpt_alloc(fd, dev_id, pt_id, flags, &id));
 	if (!rc && out_hwpt_id)
-		*out_hwpt_id = cmd.out_hwpt_id;
+		*out_hwpt_id = id;
 	return rc;
 }
 
 int get_hw_info(int fd, __u32 dev_id, void *data, __u32 *data_len,
 		__u32 *out_data_type, __u64 *out_caps)
 {
-	struct iommu_hw_info cmd = {
-		.size = sizeof(cmd),
-		.dev_id = dev_id,
-		.data_len = *data_len,
-		.data_uptr = (uintptr_t)data,
-	};
+	uint64_t caps;
 	int rc;
 
-	rc = ioctl(fd, IOMMU_GET_HW_INFO, &cmd);
-	if (rc)
-		return rc;
-	*data_len = cmd.data_len;
-	if (out_data_type)
-		*out_data_type = cmd.out_data_type;
-	if (out_caps)
-		*out_caps = cmd.out_capabilities;
-	return 0;
+	rc = from_lib(iommufd_get_hw_info(fd, dev_id, data, data_len,
+					  out_data_type, &caps));
+	if (!rc && out_caps)
+		*out_caps = caps;
+	return rc;
 }
 
 int test_cmd(int fd, struct iommu_test_cmd *cmd)

@@ -7,6 +7,10 @@
  * CHECK_ERRNO().  Output values are written through pointer arguments,
  * which may be NULL when the caller does not need them.  Every structure
  * handed to the kernel carries .size = sizeof(the structure).
+ *
+ * The wrappers of the core commands go through libiommufd (the library
+ * the project ships); those of IOMMU_TEST_CMD, which the library does not
+ * cover, issue the ioctl themselves.
  */
 #ifndef TESTS_UTIL_H
 #define TESTS_UTIL_H
@@ -98,9 +102,16 @@
 		}                                                       \
 	} while (0)
 
+/*
+ * A libiommufd result in ioctl()'s convention: @rc when it is not
+ * negative (0, or a file descriptor), else -1 with errno = -@rc.  Wrap a
+ * library call in it to test its error inside CHECK_ERRNO().
+ */
+int from_lib(int rc);
+
 /* ---- /dev/iommu core commands ---- */
 
-/* open("/dev/iommu", O_RDWR); the fd, or -1. */
+/* iommufd_open(): /dev/iommu read-write, close-on-exec; the fd, or -1. */
 int dev_iommu_open(void);
 
 int ioas_alloc(int fd, __u32 *ioas_id);
