@@ -743,6 +743,70 @@ TEST(kill_during_dma)
 	edu_close(&e);
 }
 
+/* The module's count of pinned pages, from debugfs. */
+static long module_pinned(void)
+{
+	char line[64];
+	long v = -1;
+	FILE *f = fopen("/sys/kernel/debug/iommufd/stats", "r");
+
+	while (f && fgets(line, sizeof(line), f))
+		if (!strncmp(line, "pinned_pages ", 13))
+			v = atol(line + 13);
+	if (f)
+		fclose(f);
+	return v;
+}
+
+/*
+ * Closing the iommufd in the middle of a DMA: a bound device keeps the
+ * iommufd's objects alive (its DMA keeps working) until the device file
+ * goes too; then nothing is pinned and the device cannot master the bus.
+ */
+TEST(close_iommufd_during_dma)
+{
+	__u32 ioas, pt;
+	__u16 cmd;
+	struct edu e;
+	char *buf;
+	int fd;
+
+	if (!lone_edu[0])
+		SKIP("no edu device");
+	buf = dma_buffer();
+	CHECK(buf);
+	memset(buf, 'z', EDU_BUFFER_SIZE);
+	fd = dev_iommu_open();
+	CHECK(fd >= 0);
+	CHECK_OK(edu_open(&e, lone_edu));
+	CHECK_OK(from_lib(iommufd_pci_bind(e.dev, fd, NULL)));
+	CHECK_OK(edu_enable(&e));
+	CHECK_OK(ioas_alloc(fd, &ioas));
+	CHECK_OK(ioas_map_fixed(fd, ioas, buf, EDU_BUFFER_SIZE, IOVA_A));
+	pt = ioas;
+	CHECK_OK(from_lib(iommufd_pci_attach(e.dev, &pt)));
+	CHECK(module_pinned() == 1);
+
+	/* Start a transfer to memory, and close the iommufd under it. */
+	reg64(&e, EDU_DMA_SRC, EDU_BUFFER);
+	reg64(&e, EDU_DMA_DST, IOVA_A);
+	reg64(&e, EDU_DMA_CNT, 64);
+	e.regs[EDU_DMA_CMD / 4] = EDU_CMD_START | EDU_CMD_TO_RAM;
+	CHECK_OK(close(fd));
+	/* The device still holds the context: the DMA lands, the pin stays. */
+	CHECK_OK(edu_dma(&e, EDU_BUFFER, IOVA_A, 64, true));
+	CHECK(module_pinned() == 1);
+
+	/* The device file goes: everything goes. */
+	edu_close(&e);
+	CHECK(module_pinned() == 0);
+	CHECK_OK(edu_open(&e, lone_edu));
+	CHECK_OK(from_lib(iommufd_pci_config_read(e.dev, PCI_COMMAND, &cmd, 2)));
+	CHECK(!(cmd & PCI_COMMAND_MASTER));
+	edu_close(&e);
+	buf_free(buf, EDU_BUFFER_SIZE);
+}
+
 int main(void)
 {
 	return tap_run();
