@@ -186,6 +186,20 @@ static int iommufd_map_prot(u32 flags)
 	return prot;
 }
 
+/* Tell the caller where a new mapping went; undo it if that fails. */
+static int iommufd_respond_mapped(struct iommufd_ucmd *ucmd, size_t cmd_len,
+				  struct io_pagetable *iopt, unsigned long iova,
+				  unsigned long length)
+{
+	unsigned long unmapped;
+	int rc;
+
+	rc = iommufd_ucmd_respond(ucmd, cmd_len);
+	if (rc)
+		iopt_unmap_iova(iopt, iova, length, &unmapped);
+	return rc;
+}
+
 #define IOMMUFD_MAP_FLAGS (IOMMU_IOAS_MAP_FIXED_IOVA | \
 			   IOMMU_IOAS_MAP_WRITEABLE | IOMMU_IOAS_MAP_READABLE)
 
@@ -215,12 +229,8 @@ int iommufd_ioas_map(struct iommufd_ucmd *ucmd)
 	if (rc)
 		goto out_put;
 	cmd->iova = iova;
-	rc = iommufd_ucmd_respond(ucmd, sizeof(*cmd));
-	if (rc) {
-		unsigned long unmapped;
-
-		iopt_unmap_iova(&ioas->iopt, iova, cmd->length, &unmapped);
-	}
+	rc = iommufd_respond_mapped(ucmd, sizeof(*cmd), &ioas->iopt, iova,
+				    cmd->length);
 out_put:
 	iommufd_put_object(&ioas->obj);
 	return rc;
@@ -257,12 +267,8 @@ int iommufd_ioas_copy(struct iommufd_ucmd *ucmd)
 	if (rc)
 		goto out_put_dst;
 	cmd->dst_iova = iova;
-	rc = iommufd_ucmd_respond(ucmd, sizeof(*cmd));
-	if (rc) {
-		unsigned long unmapped;
-
-		iopt_unmap_iova(&dst->iopt, iova, cmd->length, &unmapped);
-	}
+	rc = iommufd_respond_mapped(ucmd, sizeof(*cmd), &dst->iopt, iova,
+				    cmd->length);
 out_put_dst:
 	iommufd_put_object(&dst->obj);
 out_put_src:
