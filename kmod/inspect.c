@@ -67,7 +67,7 @@ static unsigned long pinned_in(struct iopt_pages *pages, unsigned long first,
 	unsigned long i, n = 0;
 
 	for (i = first; i <= last; i++)
-		n += !!pages->pages[i];
+		n += !!pages->users[i];
 	return n;
 }
 

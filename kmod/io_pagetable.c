@@ -393,11 +393,19 @@ static int iopt_area_map_range(struct iopt_area *area,
 	int rc;
 
 	while (left) {
+		struct page *page = pages->pages[byte >> PAGE_SHIFT];
 		unsigned long off = byte % PAGE_SIZE;
-		unsigned long chunk = min(PAGE_SIZE - off, left);
-		phys_addr_t phys = page_to_phys(pages->pages[byte >> PAGE_SHIFT]) +
-				   off;
+		unsigned long span = PAGE_SIZE;
+		unsigned long chunk;
+		phys_addr_t phys = page_to_phys(page) + off;
 
+		/* A large folio is contiguous: take the rest of it at once. */
+		if (PageCompound(page)) {
+			struct page *head = compound_head(page);
+
+			span = (compound_nr(head) - (page - head)) << PAGE_SHIFT;
+		}
+		chunk = min3(span - off, left, max_chunk);
 		if (run_len && (phys != run_phys + run_len ||
 				run_len + chunk > max_chunk)) {
 			rc = domain->ops->map(domain, run_iova, run_phys,

@@ -22,8 +22,12 @@
 
 #include "iommufd_private.h"
 
-/* Upper bound of the page-pointer batch one GUP call fills (tests lower it). */
-unsigned int iommufd_pin_batch_bytes = 65536;
+/*
+ * Upper bound of the page-pointer batch one GUP call fills.  GUP writes
+ * straight into the pages array, so this bounds no memory; tests lower it
+ * (SET_TEMP_MEMORY_LIMIT) to exercise the batch boundaries.
+ */
+unsigned int iommufd_pin_batch_bytes = SZ_4M;
 
 struct iopt_pages *iopt_alloc_pages(unsigned long uptr, unsigned long length,
 				    bool writable, u8 account_mode)
@@ -137,8 +141,8 @@ static int iopt_pages_account(struct iopt_pages *pages, unsigned long n,
 static void iopt_pages_unpin_run(struct iopt_pages *pages,
 				 unsigned long start, unsigned long n)
 {
+	/* pages[] keeps stale pointers: users[] says what is pinned. */
 	unpin_user_pages_dirty_lock(&pages->pages[start], n, pages->writable);
-	memset(&pages->pages[start], 0, n * sizeof(*pages->pages));
 	pages->npinned -= n;
 	iommufd_stats_pinned(-(long)n);
 }
