@@ -10,6 +10,7 @@
  * areas into it, and map/unmap update all domains.
  */
 #include <linux/iommu.h>
+#include <linux/delay.h>
 #include <linux/io.h>
 #include <linux/log2.h>
 #include <linux/slab.h>
@@ -816,11 +817,18 @@ int iopt_copy_pages(struct io_pagetable *dst, struct io_pagetable *src,
 /* ----------------------------------------------------------------- unmap */
 
 /*
- * Accesses pin pages of @area: ask them to let go, without holding our
- * locks since their callbacks unpin through us.
+ * How long an unmap waits for accesses to let go of an area: a pin may be
+ * on its way (taken, not yet known to the driver's unmap callback) and is
+ * then dropped a moment later.  Only an access that never unpins runs out.
+ */
+#define IOPT_UNMAP_ACCESS_TRIES 2000
+
+/*
+ * Accesses pin pages of @area: stop new pins and ask them to let go,
+ * without holding our locks since their callbacks unpin through us.
  */
 static void iopt_area_release_accesses(struct io_pagetable *iopt,
-				       struct iopt_area *area)
+				       struct iopt_area *area, int tries)
 {
 	unsigned long start = area->node.start;
 	unsigned long length = iopt_area_length(area);
@@ -828,6 +836,8 @@ static void iopt_area_release_accesses(struct io_pagetable *iopt,
 	area->prevent_access = true;
 	up_write(&iopt->iova_rwsem);
 	up_read(&iopt->domains_rwsem);
+	if (tries > 2)
+		usleep_range(500, 1000);
 	iommufd_access_notify_unmap(iopt, start, length);
 }
 
@@ -853,11 +863,11 @@ static int iopt_unmap_claim(struct io_pagetable *iopt, unsigned long start,
 	     area = iopt_area_iter_next(area, start, last)) {
 		if (!area->num_accesses)
 			continue;
-		if (WARN_ON(++*tries > 16)) {
+		if (WARN_ON(++*tries > IOPT_UNMAP_ACCESS_TRIES)) {
 			area->prevent_access = false;
 			return -EDEADLK;
 		}
-		iopt_area_release_accesses(iopt, area);
+		iopt_area_release_accesses(iopt, area, *tries);
 		return -EAGAIN;
 	}
 	for (area = iopt_area_iter_first(iopt, start, last); area;
