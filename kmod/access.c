@@ -19,7 +19,8 @@ iommufd_access_create(struct iommufd_ctx *ictx,
 {
 	struct iommufd_access *access;
 
-	access = kzalloc(sizeof(*access), GFP_KERNEL_ACCOUNT);
+	access = iommufd_should_fail() ? NULL :
+		 kzalloc(sizeof(*access), GFP_KERNEL_ACCOUNT);
 	if (!access)
 		return ERR_PTR(-ENOMEM);
 	access->ictx = ictx;

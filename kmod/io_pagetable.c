@@ -202,7 +202,8 @@ static int __iopt_reserve_iova(struct io_pagetable *iopt, unsigned long start,
 	if (iopt_tree_intersects(&iopt->allowed_itree, start, last) ||
 	    iopt_tree_intersects(&iopt->area_itree, start, last))
 		return -EADDRINUSE;
-	res = kzalloc(sizeof(*res), GFP_KERNEL_ACCOUNT);
+	res = iommufd_should_fail() ? NULL :
+	      kzalloc(sizeof(*res), GFP_KERNEL_ACCOUNT);
 	if (!res)
 		return -ENOMEM;
 	res->node.start = start;
@@ -670,7 +671,8 @@ static int iopt_map_elms(struct io_pagetable *iopt, struct iopt_map_elm *elms,
 	if (!areas)
 		return -ENOMEM;
 	for (i = 0; i < nelms; i++) {
-		areas[i] = kzalloc(sizeof(*areas[i]), GFP_KERNEL_ACCOUNT);
+		areas[i] = iommufd_should_fail() ? NULL :
+			   kzalloc(sizeof(*areas[i]), GFP_KERNEL_ACCOUNT);
 		if (!areas[i]) {
 			rc = -ENOMEM;
 			goto out_free;

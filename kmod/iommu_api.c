@@ -28,6 +28,8 @@ static struct kernel_domain *to_kdomain(struct iommufd_domain *d)
 static int kdomain_map(struct iommufd_domain *d, unsigned long iova,
 		       phys_addr_t paddr, size_t size, int prot)
 {
+	if (iommufd_should_fail())
+		return -ENOMEM;
 	return iommu_map(to_kdomain(d)->domain, iova, paddr, size,
 			 prot | IOMMU_CACHE);
 }

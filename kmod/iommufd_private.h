@@ -20,6 +20,7 @@
  *   bench.c         the benchmarks' floor: pin + map with no bookkeeping
  *   stats.c         live-object and pinned-page counters, debugfs
  *   inspect.c       debugfs view of every open iommufd for iommufd-inspect
+ *   fault.c         fault injection at every allocation and pin point (tests)
  *
  * Lock order (outer first):
  *   idev->lock           what a device is attached to
@@ -53,6 +54,7 @@
 #include "iommufd.h"
 #include "uapi/linux/iommufd.h"
 
+struct dentry;
 struct device;
 struct iommu_domain;
 struct file;
@@ -434,9 +436,14 @@ bool iommufd_is_mock_domain(struct iommufd_domain *domain);
 int iommufd_mock_domain_lookup(struct iommufd_domain *domain,
 			       unsigned long iova, phys_addr_t *paddr);
 
+/* --------------------------------------------------------------- fault */
+
+/* True when the test's fault injection wants this point to fail. */
+bool iommufd_should_fail(void);
+void iommufd_fault_init(struct dentry *dir);
+
 /* ------------------------------------------------------------- inspect */
 
-struct dentry;
 void iommufd_inspect_add(struct iommufd_ctx *ictx);
 void iommufd_inspect_del(struct iommufd_ctx *ictx);
 void iommufd_inspect_init(struct dentry *dir);

@@ -89,6 +89,9 @@ static int iommufd_fops_release(struct inode *inode, struct file *filp)
 
 int iommufd_ucmd_respond(struct iommufd_ucmd *ucmd, size_t cmd_len)
 {
+	/* A failed copy-out must undo what the command did: test it too. */
+	if (iommufd_should_fail())
+		return -EFAULT;
 	if (copy_to_user(ucmd->ubuffer, ucmd->cmd,
 			 min_t(size_t, ucmd->user_size, cmd_len)))
 		return -EFAULT;

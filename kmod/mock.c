@@ -44,7 +44,7 @@ static int mock_map(struct iommufd_domain *domain, unsigned long iova,
 		    iova + size - 1 > domain->aperture_last))
 		return -EINVAL;
 	for (i = 0; i < size; i += MOCK_IO_PAGE_SIZE) {
-		rc = xa_insert(&mock->pfns, (iova + i) / MOCK_IO_PAGE_SIZE,
+		rc = iommufd_should_fail() ? -ENOMEM : xa_insert(&mock->pfns, (iova + i) / MOCK_IO_PAGE_SIZE,
 			       xa_mk_value((paddr + i) / MOCK_IO_PAGE_SIZE),
 			       GFP_KERNEL_ACCOUNT);
 		if (rc) {
@@ -78,7 +78,8 @@ struct iommufd_domain *iommufd_mock_domain_alloc(unsigned long pgsize_bitmap)
 {
 	struct mock_domain *mock;
 
-	mock = kzalloc(sizeof(*mock), GFP_KERNEL_ACCOUNT);
+	mock = iommufd_should_fail() ? NULL :
+	       kzalloc(sizeof(*mock), GFP_KERNEL_ACCOUNT);
 	if (!mock)
 		return ERR_PTR(-ENOMEM);
 	xa_init(&mock->pfns);

@@ -45,7 +45,7 @@ struct iopt_pages *iopt_alloc_pages(unsigned long uptr, unsigned long length,
 	/* One allocation: the object, then a page pointer and a count per page. */
 	size = sizeof(*pages) +
 	       npages * (sizeof(*pages->pages) + sizeof(*pages->users));
-	pages = kvzalloc(size, GFP_KERNEL_ACCOUNT);
+	pages = iommufd_should_fail() ? NULL : kvzalloc(size, GFP_KERNEL_ACCOUNT);
 	if (!pages)
 		return ERR_PTR(-ENOMEM);
 	kref_init(&pages->kref);
@@ -178,7 +178,8 @@ static int iopt_pages_gup(struct iopt_pages *pages, unsigned long start,
 	long rc = 0;
 
 	while (done < n) {
-		rc = iopt_pages_gup_batch(pages, start + done,
+		rc = iommufd_should_fail() ? -EFAULT :
+		     iopt_pages_gup_batch(pages, start + done,
 					  min(batch, n - done), flags);
 		if (rc <= 0) {
 			rc = rc ? rc : -EFAULT;
@@ -199,6 +200,8 @@ static int iopt_pages_pin_run(struct iopt_pages *pages, unsigned long start,
 {
 	int rc;
 
+	if (iommufd_should_fail())
+		return -ENOMEM;
 	rc = iopt_pages_account(pages, n, true);
 	if (rc)
 		return rc;

@@ -57,15 +57,18 @@ int iommufd_stats_init(void)
 	debugfs_create_file("stats", 0444, iommufd_debugfs, NULL,
 			    &iommufd_stats_fops);
 	iommufd_inspect_init(iommufd_debugfs);
+	iommufd_fault_init(iommufd_debugfs);
 	return 0;
 }
 
 void iommufd_stats_exit(void)
 {
 	debugfs_remove_recursive(iommufd_debugfs);
-	if (WARN(iommufd_stats_nr_objects() || iommufd_stats_nr_pinned(),
-		 "iommufd: unloading with %ld objects and %ld pinned pages\n",
-		 iommufd_stats_nr_objects(), iommufd_stats_nr_pinned()))
+	if (WARN(iommufd_stats_nr_objects() || iommufd_stats_nr_pinned() ||
+		 atomic_long_read(&iommufd_kmem),
+		 "iommufd: unloading with %ld objects, %ld pinned pages, %ld bytes of pin state\n",
+		 iommufd_stats_nr_objects(), iommufd_stats_nr_pinned(),
+		 atomic_long_read(&iommufd_kmem)))
 		return;
 	pr_info("iommufd: unloaded with no objects and no pinned pages\n");
 }

@@ -15,7 +15,8 @@ check() {
 }
 
 stats_clean() {
-	grep -q '^objects 0$' $STATS && grep -q '^pinned_pages 0$' $STATS
+	grep -q '^objects 0$' $STATS && grep -q '^pinned_pages 0$' $STATS &&
+		grep -q '^pin_state_bytes 0$' $STATS
 }
 
 # Kernel messages since the previous check that mean something broke.

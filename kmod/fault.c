@@ -1,0 +1,69 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Fault injection for the tests (selftest=1 only; Debian's kernel has no
+ * CONFIG_FAULT_INJECTION).  Every allocation and pin point of the module
+ * asks iommufd_should_fail(); writing N to
+ * /sys/kernel/debug/iommufd/fail_nth makes the N-th such point reached by
+ * the writing process fail, once.  Reading it gives how many points are
+ * left before that (0 or less: it fired).  A test walks N = 1, 2, ...
+ * over an operation sequence until nothing fires, checking each time that
+ * the failure unwound completely.
+ */
+#include <linux/atomic.h>
+#include <linux/debugfs.h>
+#include <linux/fs.h>
+#include <linux/sched.h>
+#include <linux/uaccess.h>
+
+#include "iommufd_private.h"
+
+static atomic_t fail_countdown = ATOMIC_INIT(0);
+static pid_t fail_tgid;
+static bool fail_armed;
+
+bool iommufd_should_fail(void)
+{
+	if (likely(!READ_ONCE(fail_armed)) ||
+	    task_tgid_nr(current) != READ_ONCE(fail_tgid))
+		return false;
+	return atomic_dec_return(&fail_countdown) == 0;
+}
+
+static ssize_t fail_nth_write(struct file *file, const char __user *buf,
+			      size_t count, loff_t *ppos)
+{
+	int n, rc;
+
+	rc = kstrtoint_from_user(buf, count, 0, &n);
+	if (rc)
+		return rc;
+	WRITE_ONCE(fail_armed, false);
+	atomic_set(&fail_countdown, n);
+	WRITE_ONCE(fail_tgid, task_tgid_nr(current));
+	WRITE_ONCE(fail_armed, n > 0);
+	return count;
+}
+
+static ssize_t fail_nth_read(struct file *file, char __user *buf,
+			     size_t count, loff_t *ppos)
+{
+	char tmp[16];
+	int len = scnprintf(tmp, sizeof(tmp), "%d\n",
+			    atomic_read(&fail_countdown));
+
+	return simple_read_from_buffer(buf, count, ppos, tmp, len);
+}
+
+static const struct file_operations fail_nth_fops = {
+	.owner = THIS_MODULE,
+	.read = fail_nth_read,
+	.write = fail_nth_write,
+	.llseek = default_llseek,
+};
+
+void iommufd_fault_init(struct dentry *dir)
+{
+	if (iommufd_selftest)
+		debugfs_create_file("fail_nth", 0600, dir, NULL,
+				    &fail_nth_fops);
+}
