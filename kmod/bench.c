@@ -42,6 +42,45 @@ static int floor_map(struct iommu_domain *domain, unsigned long iova,
 	return 0;
 }
 
+/*
+ * The floor of many small maps: each page pinned and mapped alone, then
+ * each unmapped (with its IOTLB flush) and unpinned alone.
+ */
+static int floor_run_per_page(struct iommu_domain *domain,
+			      struct iommu_test_cmd *cmd, struct page **pages)
+{
+	unsigned long npages = cmd->bench_floor.length >> PAGE_SHIFT;
+	unsigned long uptr = cmd->bench_floor.uptr;
+	unsigned long iova = cmd->bench_floor.iova;
+	unsigned long i, done;
+	ktime_t t0 = ktime_get();
+	int rc = 0;
+
+	for (done = 0; done < npages; done++) {
+		if (pin_user_pages_fast(uptr + (done << PAGE_SHIFT), 1,
+					FOLL_WRITE | FOLL_LONGTERM,
+					&pages[done]) != 1) {
+			rc = -EFAULT;
+			break;
+		}
+		rc = iommu_map(domain, iova + (done << PAGE_SHIFT),
+			       page_to_phys(pages[done]), PAGE_SIZE,
+			       IOMMU_READ | IOMMU_WRITE | IOMMU_CACHE);
+		if (rc) {
+			unpin_user_page(pages[done]);
+			break;
+		}
+	}
+	cmd->bench_floor.out_map_ns = ktime_to_ns(ktime_sub(ktime_get(), t0));
+	t0 = ktime_get();
+	for (i = 0; i < done; i++) {
+		iommu_unmap(domain, iova + (i << PAGE_SHIFT), PAGE_SIZE);
+		unpin_user_pages_dirty_lock(&pages[i], 1, true);
+	}
+	cmd->bench_floor.out_unmap_ns = ktime_to_ns(ktime_sub(ktime_get(), t0));
+	return rc;
+}
+
 static int floor_run(struct device *dev, struct iommu_test_cmd *cmd)
 {
 	unsigned long npages = cmd->bench_floor.length >> PAGE_SHIFT;
@@ -63,6 +102,10 @@ static int floor_run(struct device *dev, struct iommu_test_cmd *cmd)
 	rc = iommu_attach_group(domain, group);
 	if (rc)
 		goto out;
+	if (cmd->bench_floor.flags & IOMMU_TEST_BENCH_FLOOR_PER_PAGE) {
+		rc = floor_run_per_page(domain, cmd, pages);
+		goto out_detach;
+	}
 
 	t0 = ktime_get();
 	while (pinned < npages) {
@@ -89,6 +132,7 @@ static int floor_run(struct device *dev, struct iommu_test_cmd *cmd)
 	pinned = 0;
 out_unpin:
 	unpin_user_pages(pages, pinned);
+out_detach:
 	iommu_detach_group(domain, group);
 out:
 	if (group)
@@ -109,6 +153,8 @@ int iommufd_test_bench_floor(struct iommufd_ucmd *ucmd,
 	if ((cmd->bench_floor.uptr | cmd->bench_floor.length |
 	     cmd->bench_floor.iova) % PAGE_SIZE || !cmd->bench_floor.length)
 		return -EINVAL;
+	if (cmd->bench_floor.flags & ~IOMMU_TEST_BENCH_FLOOR_PER_PAGE)
+		return -EOPNOTSUPP;
 	idev = iommufd_get_device(ucmd, cmd->id);
 	if (IS_ERR(idev))
 		return PTR_ERR(idev);

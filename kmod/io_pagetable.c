@@ -659,7 +659,7 @@ static int iopt_map_elms(struct io_pagetable *iopt, struct iopt_map_elm *elms,
 			 unsigned long uptr, int iommu_prot,
 			 unsigned int flags)
 {
-	struct iopt_area **areas;
+	struct iopt_area **areas, *one_area;
 	unsigned long total = 0;
 	unsigned int i, filled;
 	int rc;
@@ -667,9 +667,12 @@ static int iopt_map_elms(struct io_pagetable *iopt, struct iopt_map_elm *elms,
 	for (i = 0; i < nelms; i++)
 		if (check_add_overflow(total, elms[i].length, &total))
 			return -EOVERFLOW;
-	areas = kcalloc(nelms, sizeof(*areas), GFP_KERNEL_ACCOUNT);
+	/* MAP has one piece: no allocation for the list on that hot path. */
+	areas = nelms == 1 ? &one_area :
+		kcalloc(nelms, sizeof(*areas), GFP_KERNEL_ACCOUNT);
 	if (!areas)
 		return -ENOMEM;
+	areas[0] = NULL;
 	for (i = 0; i < nelms; i++) {
 		areas[i] = iommufd_should_fail() ? NULL :
 			   kzalloc(sizeof(*areas[i]), GFP_KERNEL_ACCOUNT);
@@ -711,7 +714,8 @@ out_free:
 	for (i = 0; i < nelms; i++)
 		if (areas[i])
 			iopt_free_area(areas[i]);
-	kfree(areas);
+	if (areas != &one_area)
+		kfree(areas);
 	return rc;
 }
 

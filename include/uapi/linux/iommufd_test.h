@@ -31,6 +31,9 @@ enum {
 	IOMMU_TEST_OP_BENCH_FLOOR = 100,
 };
 
+/* bench_floor.flags: pin, map, unmap and unpin one page at a time. */
+#define IOMMU_TEST_BENCH_FLOOR_PER_PAGE (1 << 0)
+
 /* The mock IOMMU translates only this window ... */
 #define MOCK_APERTURE_START (1UL << 24)
 #define MOCK_APERTURE_LAST ((1UL << 31) - 1)
@@ -141,6 +144,7 @@ struct iommu_test_cmd {
 			__aligned_u64 iova;
 			__aligned_u64 out_map_ns;
 			__aligned_u64 out_unmap_ns;
+			__u32 flags;	/* BENCH_FLOOR_PER_PAGE */
 		} bench_floor;
 		/* Sizes the union as upstream's largest member does. */
 		__u8 __union_size[48];
