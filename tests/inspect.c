@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <sys/wait.h>
 
+#include <libiommufd.h>
+
 #include "util.h"
 
 #define TOOL "/bin/iommufd-inspect"
@@ -130,6 +132,67 @@ TEST(tool_counts_shared_pages_once)
 	free(out);
 	close(fd);
 	buf_free(buf, 2 * PAGE_SIZE);
+}
+
+/* The edu alone in its IOMMU group, or NULL. */
+static const char *lone_edu(int *group)
+{
+	static char bdf[64];
+	FILE *p = popen("for d in /sys/bus/pci/devices/*; do "
+			"grep -q 0x11e8 $d/device 2>/dev/null || continue; "
+			"[ $(ls $d/iommu_group/devices | wc -l) = 1 ] || continue; "
+			"echo $(basename $d) $(basename $(readlink $d/iommu_group)); "
+			"break; done", "r");
+
+	if (!p)
+		return NULL;
+	if (fscanf(p, "%63s %d", bdf, group) != 2)
+		bdf[0] = 0;
+	pclose(p);
+	return bdf[0] ? bdf : NULL;
+}
+
+/* A real device shows with its PCI address, IOMMU group and HWPT. */
+TEST(tool_shows_real_device)
+{
+	struct iommufd_pci_dev *dev;
+	__u32 ioas, dev_id, pt;
+	char want[160], *out;
+	const char *bdf;
+	int fd, group;
+
+	if (access(TOOL, X_OK))
+		SKIP("iommufd-inspect is not in this image");
+	bdf = lone_edu(&group);
+	if (!bdf)
+		SKIP("no edu device alone in an IOMMU group");
+	fd = dev_iommu_open();
+	CHECK(fd >= 0);
+	CHECK_OK(from_lib(iommufd_pci_driver_bind(bdf)));
+	CHECK_OK(from_lib(iommufd_pci_open(bdf, &dev)));
+	CHECK_OK(from_lib(iommufd_pci_bind(dev, fd, &dev_id)));
+	CHECK_OK(ioas_alloc(fd, &ioas));
+
+	out = run_tool("");
+	CHECK(out);
+	snprintf(want, sizeof(want), "DEVICE %u: %s, IOMMU group %d, not attached (DMA blocked)",
+		 dev_id, bdf, group);
+	CHECK(has(out, want));
+	free(out);
+
+	pt = ioas;
+	CHECK_OK(from_lib(iommufd_pci_attach(dev, &pt)));
+	out = run_tool("--json");
+	CHECK(out);
+	snprintf(want, sizeof(want), "\"id\": %u, \"name\": \"%s\", \"group\": %d, \"hwpt\": %u",
+		 dev_id, bdf, group, pt);
+	CHECK(has(out, want));
+	snprintf(want, sizeof(want), "\"id\": %u, \"ioas\": %u, \"backend\": \"iommu\"",
+		 pt, ioas);
+	CHECK(has(out, want));
+	free(out);
+	iommufd_pci_close(dev);
+	close(fd);
 }
 
 int main(void)
