@@ -17,9 +17,16 @@
  */
 #include <linux/device.h>
 #include <linux/iommu.h>
+#include <linux/irqdomain.h>
+#include <linux/module.h>
 #include <linux/slab.h>
 
 #include "iommufd_private.h"
+
+static bool allow_unsafe_interrupts;
+module_param(allow_unsafe_interrupts, bool, 0644);
+MODULE_PARM_DESC(allow_unsafe_interrupts,
+		 "Bind devices even without interrupt remapping (a device can then raise any interrupt by DMA)");
 
 static LIST_HEAD(iommufd_groups);
 static DEFINE_MUTEX(iommufd_groups_lock);
@@ -102,6 +109,24 @@ static struct iommufd_group *iommufd_group_create(struct device *dev,
 }
 
 /*
+ * Without interrupt remapping, a DMA write to the MSI window is an
+ * interrupt the device chose: no IOMMU mapping stops it.  Refuse, as VFIO
+ * does, unless the administrator accepts it.
+ */
+static int iommufd_check_interrupts(struct device *dev)
+{
+	if (device_iommu_capable(dev, IOMMU_CAP_INTR_REMAP) ||
+	    irq_domain_check_msi_remap())
+		return 0;
+	if (!allow_unsafe_interrupts) {
+		dev_warn(dev, "iommufd: cannot bind: no interrupt remapping, so the device could raise any interrupt by DMA; load iommufd with allow_unsafe_interrupts=1 to accept that\n");
+		return -EPERM;
+	}
+	dev_warn(dev, "iommufd: binding without interrupt remapping (allow_unsafe_interrupts)\n");
+	return 0;
+}
+
+/*
  * Join @dev's group to @ictx's security context, claiming the group if @dev
  * is its first bound device.
  */
@@ -110,7 +135,11 @@ struct iommufd_group *iommufd_group_bind(struct device *dev,
 {
 	struct iommufd_group *igroup;
 	struct iommu_group *group;
+	int rc;
 
+	rc = iommufd_check_interrupts(dev);
+	if (rc)
+		return ERR_PTR(rc);
 	group = iommu_group_get(dev);
 	if (!group) {
 		dev_warn(dev, "iommufd: cannot bind: the device has no IOMMU group (is the IOMMU on?)\n");

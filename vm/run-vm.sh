@@ -14,12 +14,14 @@ accel=tcg cpu=max
 if [ "${IOMMUFD_KVM:-0}" = 1 ]; then
 	accel=kvm cpu=host
 fi
-# IOMMU=vtd (default), vtd-sm (VT-d scalable mode) or amd (AMD-Vi).
+# IOMMU=vtd (default), vtd-sm (VT-d scalable mode), amd (AMD-Vi) or
+# vtd-noir (VT-d without interrupt remapping).
 case "${IOMMU:-vtd}" in
 vtd) iommu_dev="-device intel-iommu,intremap=on" iommu_arg="intel_iommu=on" ;;
 vtd-sm) iommu_dev="-device intel-iommu,intremap=on,x-scalable-mode=on"
 	iommu_arg="intel_iommu=on,sm_on" ;;
 amd) iommu_dev="-device amd-iommu,intremap=on" iommu_arg="amd_iommu=on" ;;
+vtd-noir) iommu_dev="-device intel-iommu,intremap=off" iommu_arg="intel_iommu=on" ;;
 *) echo "unknown IOMMU=$IOMMU" >&2; exit 2 ;;
 esac
 : > "$results"
