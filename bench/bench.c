@@ -695,7 +695,7 @@ int main(void)
 	       "ours %ld KiB/GiB of pin state (a page pointer and a use count per 4 KiB page,\n"
 	       "counted by the module); type1 keeps no per-page state for IOMMU-backed\n"
 	       "containers (it reads the IOMMU page table back on unmap)\n", ko * 2 / 1024);
-	threads(256);
+	threads(1024);
 	mapping_limit(200000);
 	printf("\nbench complete\n");
 	return 0;

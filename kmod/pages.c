@@ -29,6 +29,18 @@
  */
 unsigned int iommufd_pin_batch_bytes = SZ_4M;
 
+/*
+ * Large pin state goes straight to vmalloc: kvmalloc() would first try a
+ * high-order kmalloc, and its compaction attempt measured slower than the
+ * whole map of a hugetlb range.
+ */
+static void *iopt_pages_state_alloc(size_t size)
+{
+	if (size > PAGE_SIZE * 4)
+		return __vmalloc(size, GFP_KERNEL_ACCOUNT);
+	return kmalloc(size, GFP_KERNEL_ACCOUNT);
+}
+
 struct iopt_pages *iopt_alloc_pages(unsigned long uptr, unsigned long length,
 				    bool writable, u8 account_mode)
 {
@@ -45,15 +57,18 @@ struct iopt_pages *iopt_alloc_pages(unsigned long uptr, unsigned long length,
 	/* One allocation: the object, then a page pointer and a count per page. */
 	size = sizeof(*pages) +
 	       npages * (sizeof(*pages->pages) + sizeof(*pages->users));
-	pages = iommufd_should_fail() ? NULL : kvzalloc(size, GFP_KERNEL_ACCOUNT);
+	pages = iommufd_should_fail() ? NULL : iopt_pages_state_alloc(size);
 	if (!pages)
 		return ERR_PTR(-ENOMEM);
+	/* pages[] is written by GUP before it is read: only clear the rest. */
+	memset(pages, 0, sizeof(*pages));
 	kref_init(&pages->kref);
 	mutex_init(&pages->mutex);
 	pages->uptr = ALIGN_DOWN(uptr, PAGE_SIZE);
 	pages->npages = npages;
 	pages->pages = (struct page **)(pages + 1);
 	pages->users = (unsigned int *)(pages->pages + npages);
+	memset(pages->users, 0, npages * sizeof(*pages->users));
 	pages->writable = writable;
 	pages->account_mode = capable(CAP_IPC_LOCK) ? IOPT_ACCOUNT_NONE :
 						      account_mode;
@@ -222,27 +237,31 @@ static unsigned long unused_run(struct iopt_pages *pages, unsigned long i,
 	return end - i + 1;
 }
 
-/* Undo the pins this call made in [first, stop): pages still unused. */
-static void iopt_pages_undo_pins(struct iopt_pages *pages,
-				 unsigned long first, unsigned long stop)
+/*
+ * Drop one user of every page in [first, last], unpinning (and refunding)
+ * each run of pages that has no user left.  One pass.
+ */
+static void __iopt_pages_unuse(struct iopt_pages *pages, unsigned long first,
+			       unsigned long last)
 {
-	unsigned long i = first, n;
+	unsigned long i = first, end;
 
-	while (i < stop) {
-		if (pages->users[i]) {
+	while (i <= last) {
+		if (WARN_ON(!pages->users[i]) || --pages->users[i]) {
 			i++;
 			continue;
 		}
-		n = unused_run(pages, i, stop - 1);
-		iopt_pages_unpin_run(pages, i, n);
-		iopt_pages_account(pages, n, false);
-		i += n;
+		for (end = i + 1; end <= last && pages->users[end] == 1; end++)
+			pages->users[end] = 0;
+		iopt_pages_unpin_run(pages, i, end - i);
+		iopt_pages_account(pages, end - i, false);
+		i = end;
 	}
 }
 
 /*
  * Add one user to every page in [first, last] (indexes into @pages),
- * pinning the pages that had none.  All or nothing.
+ * pinning the runs of pages that had none.  All or nothing.  One pass.
  */
 int iopt_pages_use(struct iopt_pages *pages, unsigned long first,
 		   unsigned long last)
@@ -253,20 +272,20 @@ int iopt_pages_use(struct iopt_pages *pages, unsigned long first,
 	mutex_lock(&pages->mutex);
 	while (i <= last) {
 		if (pages->users[i]) {
-			i++;
+			pages->users[i++]++;
 			continue;
 		}
 		n = unused_run(pages, i, last);
 		rc = iopt_pages_pin_run(pages, i, n);
 		if (rc) {
-			iopt_pages_undo_pins(pages, first, i);
+			if (i > first)
+				__iopt_pages_unuse(pages, first, i - 1);
 			mutex_unlock(&pages->mutex);
 			return rc;
 		}
+		memset32(&pages->users[i], 1, n);
 		i += n;
 	}
-	for (i = first; i <= last; i++)
-		pages->users[i]++;
 	mutex_unlock(&pages->mutex);
 	return 0;
 }
@@ -275,14 +294,7 @@ int iopt_pages_use(struct iopt_pages *pages, unsigned long first,
 void iopt_pages_unuse(struct iopt_pages *pages, unsigned long first,
 		      unsigned long last)
 {
-	unsigned long i;
-
 	mutex_lock(&pages->mutex);
-	for (i = first; i <= last; i++) {
-		if (WARN_ON(!pages->users[i]))
-			continue;
-		pages->users[i]--;
-	}
-	iopt_pages_undo_pins(pages, first, last + 1);
+	__iopt_pages_unuse(pages, first, last);
 	mutex_unlock(&pages->mutex);
 }
