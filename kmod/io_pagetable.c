@@ -852,29 +852,47 @@ static void iopt_area_release_accesses(struct io_pagetable *iopt,
  * go first.  Claims the areas (busy, on @claimed).  Returns -EAGAIN with
  * both locks dropped when it had to ask accesses to let go.
  */
+/* A failed unmap lets accesses use the areas it had asked them to leave. */
+static void iopt_unmap_allow_access(struct io_pagetable *iopt,
+				    unsigned long start, unsigned long last)
+{
+	struct iopt_area *area;
+
+	for (area = iopt_area_iter_first(iopt, start, last); area;
+	     area = iopt_area_iter_next(area, start, last))
+		if (!area->busy)
+			area->prevent_access = false;
+}
+
 static int iopt_unmap_claim(struct io_pagetable *iopt, unsigned long start,
 			    unsigned long last, int *tries,
 			    struct list_head *claimed)
 {
 	struct iopt_area *area;
+	int rc = 0;
 
-	for (area = iopt_area_iter_first(iopt, start, last); area;
+	for (area = iopt_area_iter_first(iopt, start, last); area && !rc;
 	     area = iopt_area_iter_next(area, start, last)) {
 		if (area->node.start < start || area->node.last > last)
-			return -ENOENT;
-		if (area->busy)
-			return -EBUSY;	/* being mapped or unmapped now */
+			rc = -ENOENT;
+		else if (area->busy)
+			rc = -EBUSY;	/* being mapped or unmapped now */
 	}
-	for (area = iopt_area_iter_first(iopt, start, last); area;
+	for (area = iopt_area_iter_first(iopt, start, last); area && !rc;
 	     area = iopt_area_iter_next(area, start, last)) {
 		if (!area->num_accesses)
 			continue;
 		if (WARN_ON(++*tries > IOPT_UNMAP_ACCESS_TRIES)) {
-			area->prevent_access = false;
-			return -EDEADLK;
+			rc = -EDEADLK;	/* an access that never unpins */
+			break;
 		}
 		iopt_area_release_accesses(iopt, area, *tries);
 		return -EAGAIN;
+	}
+	if (rc) {
+		if (*tries)
+			iopt_unmap_allow_access(iopt, start, last);
+		return rc;
 	}
 	for (area = iopt_area_iter_first(iopt, start, last); area;
 	     area = iopt_area_iter_next(area, start, last)) {
