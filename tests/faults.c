@@ -14,7 +14,6 @@
 #include "util.h"
 
 #define FAIL_NTH "/sys/kernel/debug/iommufd/fail_nth"
-#define STATS "/sys/kernel/debug/iommufd/stats"
 
 static int arm(int n)
 {
@@ -39,20 +38,6 @@ static bool fired(void)
 	if (fd >= 0)
 		close(fd);
 	return atoi(buf) <= 0;
-}
-
-static long stat_value(const char *key)
-{
-	char line[64];
-	long v = -1;
-	FILE *f = fopen(STATS, "r");
-
-	while (f && fgets(line, sizeof(line), f))
-		if (!strncmp(line, key, strlen(key)))
-			v = atol(line + strlen(key) + 1);
-	if (f)
-		fclose(f);
-	return v;
 }
 
 #define STEP(expr)                                                      \
@@ -117,11 +102,11 @@ TEST(every_failure_unwinds)
 		if (afd >= 0)
 			close(afd);
 		close(fd);
-		if (stat_value("objects") != 0 || stat_value("pinned_pages") != 0 ||
-		    stat_value("pin_state_bytes") != 0) {
+		if (module_stat("objects") != 0 || module_stat("pinned_pages") != 0 ||
+		    module_stat("pin_state_bytes") != 0) {
 			tap_diag("failure point %d (step at line %d): %ld objects, %ld pinned pages left",
-				 n, line, stat_value("objects"),
-				 stat_value("pinned_pages"));
+				 n, line, module_stat("objects"),
+				 module_stat("pinned_pages"));
 			CHECK(!"everything unwound");
 		}
 		CHECK_OK(check_refs(chk, buf, 16 * PAGE_SIZE, 0));

@@ -134,24 +134,6 @@ TEST(tool_counts_shared_pages_once)
 	buf_free(buf, 2 * PAGE_SIZE);
 }
 
-/* The edu alone in its IOMMU group, or NULL. */
-static const char *lone_edu(int *group)
-{
-	static char bdf[64];
-	FILE *p = popen("for d in /sys/bus/pci/devices/*; do "
-			"grep -q 0x11e8 $d/device 2>/dev/null || continue; "
-			"[ $(ls $d/iommu_group/devices | wc -l) = 1 ] || continue; "
-			"echo $(basename $d) $(basename $(readlink $d/iommu_group)); "
-			"break; done", "r");
-
-	if (!p)
-		return NULL;
-	if (fscanf(p, "%63s %d", bdf, group) != 2)
-		bdf[0] = 0;
-	pclose(p);
-	return bdf[0] ? bdf : NULL;
-}
-
 /* A real device shows with its PCI address, IOMMU group and HWPT. */
 TEST(tool_shows_real_device)
 {
@@ -163,7 +145,7 @@ TEST(tool_shows_real_device)
 
 	if (access(TOOL, X_OK))
 		SKIP("iommufd-inspect is not in this image");
-	bdf = lone_edu(&group);
+	bdf = lone_edu_bdf(&group);
 	if (!bdf)
 		SKIP("no edu device alone in an IOMMU group");
 	fd = dev_iommu_open();

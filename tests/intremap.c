@@ -37,26 +37,10 @@ static int set_param(const char *v)
 	return rc;
 }
 
-static const char *find_edu(void)
-{
-	static char bdf[64];
-	FILE *p = popen("for d in /sys/bus/pci/devices/*; do "
-			"grep -q 0x11e8 $d/device 2>/dev/null && "
-			"[ $(ls $d/iommu_group/devices | wc -l) = 1 ] && "
-			"basename $d && break; done", "r");
-
-	if (!p)
-		return NULL;
-	if (fscanf(p, "%63s", bdf) != 1)
-		bdf[0] = 0;
-	pclose(p);
-	return bdf[0] ? bdf : NULL;
-}
-
 TEST(bind_refused_without_interrupt_remapping)
 {
 	struct iommufd_pci_dev *dev;
-	const char *bdf = find_edu();
+	const char *bdf = lone_edu_bdf(NULL);
 	__u32 dev_id;
 	int fd;
 

@@ -743,21 +743,6 @@ TEST(kill_during_dma)
 	edu_close(&e);
 }
 
-/* The module's count of pinned pages, from debugfs. */
-static long module_pinned(void)
-{
-	char line[64];
-	long v = -1;
-	FILE *f = fopen("/sys/kernel/debug/iommufd/stats", "r");
-
-	while (f && fgets(line, sizeof(line), f))
-		if (!strncmp(line, "pinned_pages ", 13))
-			v = atol(line + 13);
-	if (f)
-		fclose(f);
-	return v;
-}
-
 /*
  * Closing the iommufd in the middle of a DMA: a bound device keeps the
  * iommufd's objects alive (its DMA keeps working) until the device file
@@ -785,7 +770,7 @@ TEST(close_iommufd_during_dma)
 	CHECK_OK(ioas_map_fixed(fd, ioas, buf, EDU_BUFFER_SIZE, IOVA_A));
 	pt = ioas;
 	CHECK_OK(from_lib(iommufd_pci_attach(e.dev, &pt)));
-	CHECK(module_pinned() == 1);
+	CHECK(module_stat("pinned_pages") == 1);
 
 	/* Start a transfer to memory, and close the iommufd under it. */
 	reg64(&e, EDU_DMA_SRC, EDU_BUFFER);
@@ -795,11 +780,11 @@ TEST(close_iommufd_during_dma)
 	CHECK_OK(close(fd));
 	/* The device still holds the context: the DMA lands, the pin stays. */
 	CHECK_OK(edu_dma(&e, EDU_BUFFER, IOVA_A, 64, true));
-	CHECK(module_pinned() == 1);
+	CHECK(module_stat("pinned_pages") == 1);
 
 	/* The device file goes: everything goes. */
 	edu_close(&e);
-	CHECK(module_pinned() == 0);
+	CHECK(module_stat("pinned_pages") == 0);
 	CHECK_OK(edu_open(&e, lone_edu));
 	CHECK_OK(from_lib(iommufd_pci_config_read(e.dev, PCI_COMMAND, &cmd, 2)));
 	CHECK(!(cmd & PCI_COMMAND_MASTER));

@@ -589,3 +589,39 @@ uint64_t rng_next(uint64_t *state)
 	*state = x;
 	return x * 0x2545F4914F6CDD1DULL;
 }
+
+long module_stat(const char *key)
+{
+	size_t n = strlen(key);
+	char line[128];
+	long v = -1;
+	FILE *f = fopen("/sys/kernel/debug/iommufd/stats", "r");
+
+	while (f && fgets(line, sizeof(line), f))
+		if (!strncmp(line, key, n) && line[n] == ' ')
+			v = atol(line + n + 1);
+	if (f)
+		fclose(f);
+	return v;
+}
+
+const char *lone_edu_bdf(int *group)
+{
+	static char bdf[64];
+	int g = -1;
+	FILE *p = popen("for d in /sys/bus/pci/devices/*; do "
+			"grep -q 0x11e8 $d/device 2>/dev/null || continue; "
+			"[ $(ls $d/iommu_group/devices | wc -l) = 1 ] || continue; "
+			"echo $(basename $d) $(basename $(readlink $d/iommu_group)); "
+			"break; done", "r");
+
+	bdf[0] = 0;
+	if (!p)
+		return NULL;
+	if (fscanf(p, "%63s %d", bdf, &g) != 2)
+		bdf[0] = 0;
+	pclose(p);
+	if (group)
+		*group = g;
+	return bdf[0] ? bdf : NULL;
+}

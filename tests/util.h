@@ -204,6 +204,14 @@ pid_t fork_flushed(void);
 /* Wait for @pid; 0 when it exited with status 0, else -1. */
 int wait_child(pid_t pid);
 
+/* A counter of /sys/kernel/debug/iommufd/stats ("objects", ...), or -1. */
+long module_stat(const char *key);
+/*
+ * The PCI address of an edu device alone in its IOMMU group (and the
+ * group in *@group when not NULL), or NULL when the VM has none.
+ */
+const char *lone_edu_bdf(int *group);
+
 /* A small deterministic PRNG (xorshift64*). */
 uint64_t rng_next(uint64_t *state);
 
