@@ -466,6 +466,35 @@ static void many_pages(const char *name, int n, int reps)
 	munmap(buf, n * PAGE);
 }
 
+/* @n one-page mappings removed by one unmap call covering them all. */
+static void unmap_many_at_once(const char *name, int n, int reps)
+{
+	uint64_t to[9], tt[9], t0;
+	char *buf = alloc_mem(n * PAGE, false);
+	int i, r, rc;
+
+	for (r = 0; r < reps; r++) {
+		for (i = 0; i < n; i++)
+			if ((rc = ours_map(ours.ioas, buf + i * PAGE,
+					   IOVA_BASE + i * PAGE, PAGE)))
+				die("ours map", rc);
+		t0 = now_ns();
+		if ((rc = ours_unmap(ours.ioas, IOVA_BASE, n * PAGE)))
+			die("ours unmap", rc);
+		to[r] = now_ns() - t0;
+		for (i = 0; i < n; i++)
+			if ((rc = t1_map(t1_container, buf + i * PAGE,
+					 IOVA_BASE + i * PAGE, PAGE)))
+				die("type1 map", rc);
+		t0 = now_ns();
+		if ((rc = t1_unmap(t1_container, IOVA_BASE, n * PAGE)))
+			die("type1 unmap", rc);
+		tt[r] = now_ns() - t0;
+	}
+	row(name, median(to, reps), median(tt, reps), 0);
+	munmap(buf, n * PAGE);
+}
+
 /* 200,000 separate maps of 4 KiB: type1 stops at its entry limit. */
 static void mapping_limit(int n)
 {
@@ -689,6 +718,7 @@ int main(void)
 	one_call("map+unmap 64 MiB, 2 MiB hugetlb, one call", 64 * MiB, true, 5, NULL);
 	one_call("map+unmap 512 MiB, 2 MiB hugetlb, one call", 512 * MiB, true, 3, NULL);
 	many_pages("4096 separate 4 KiB maps, then unmaps", 4096, 3);
+	unmap_many_at_once("unmap 4096 one-page mappings in one call", 4096, 3);
 	two_devices(64 * MiB);
 	copy_vs_map(64 * MiB, 3);
 	printf("\nKernel memory per GiB mapped, besides the IOMMU page tables (the same for both):\n"

@@ -377,6 +377,17 @@ static int iopt_alloc_iova(struct io_pagetable *iopt, unsigned long *iova,
 
 /* ------------------------------------------------------ domain mirroring */
 
+/* Unmap and wait for the IOTLB: afterwards the pages may be unpinned. */
+static void iopt_domain_unmap_now(struct iommufd_domain *domain,
+				  unsigned long iova, unsigned long length)
+{
+	struct iommu_iotlb_gather gather;
+
+	iommu_iotlb_gather_init(&gather);
+	domain->ops->unmap(domain, iova, length, &gather);
+	domain->ops->flush(domain, &gather);
+}
+
 /*
  * Program @domain with [iova, iova + length) of @area, which start at
  * byte @byte of the area's pages.  Physically contiguous runs go in one
@@ -433,8 +444,8 @@ static int iopt_area_map_range(struct iopt_area *area,
 
 err_unmap:
 	if (run_iova != area->node.start)
-		domain->ops->unmap(domain, area->node.start,
-				   run_iova - area->node.start);
+		iopt_domain_unmap_now(domain, area->node.start,
+				      run_iova - area->node.start);
 	return rc;
 }
 
@@ -463,7 +474,7 @@ static int iopt_area_fill_domain(struct iopt_area *area,
 static void iopt_area_unfill_domain(struct iopt_area *area,
 				    struct iommufd_domain *domain)
 {
-	domain->ops->unmap(domain, area->node.start, iopt_area_length(area));
+	iopt_domain_unmap_now(domain, area->node.start, iopt_area_length(area));
 	iopt_pages_unuse(area->pages, iopt_area_first_index(area),
 			 iopt_area_last_index(area));
 }
@@ -490,6 +501,33 @@ err_undo:
 		iopt_area_unfill_domain(area, undo->domain);
 	}
 	return rc;
+}
+
+/*
+ * Unmap every claimed area from every domain with one IOTLB flush per
+ * domain, then -- only then -- drop the areas' users of their pages.
+ */
+static void iopt_unfill_claimed(struct io_pagetable *iopt,
+				struct list_head *claimed)
+{
+	struct iommufd_hw_pagetable *hwpt;
+	struct iommu_iotlb_gather gather;
+	struct iopt_area *area;
+
+	lockdep_assert_held(&iopt->domains_rwsem);
+	list_for_each_entry(hwpt, &iopt->domains, iopt_item) {
+		iommu_iotlb_gather_init(&gather);
+		list_for_each_entry(area, claimed, claim_item)
+			hwpt->domain->ops->unmap(hwpt->domain, area->node.start,
+						 iopt_area_length(area),
+						 &gather);
+		hwpt->domain->ops->flush(hwpt->domain, &gather);
+	}
+	list_for_each_entry(hwpt, &iopt->domains, iopt_item)
+		list_for_each_entry(area, claimed, claim_item)
+			iopt_pages_unuse(area->pages,
+					 iopt_area_first_index(area),
+					 iopt_area_last_index(area));
 }
 
 static void iopt_area_unfill_domains(struct iopt_area *area)
@@ -929,8 +967,7 @@ again:
 	}
 
 	/* Claimed areas are ours alone: no tree walk, no iova_rwsem. */
-	list_for_each_entry(area, &claimed, claim_item)
-		iopt_area_unfill_domains(area);
+	iopt_unfill_claimed(iopt, &claimed);
 
 	down_write(&iopt->iova_rwsem);
 	list_for_each_entry_safe(area, next, &claimed, claim_item) {

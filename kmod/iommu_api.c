@@ -35,9 +35,16 @@ static int kdomain_map(struct iommufd_domain *d, unsigned long iova,
 }
 
 static void kdomain_unmap(struct iommufd_domain *d, unsigned long iova,
-			  size_t size)
+			  size_t size, struct iommu_iotlb_gather *gather)
 {
-	WARN_ON(iommu_unmap(to_kdomain(d)->domain, iova, size) != size);
+	WARN_ON(iommu_unmap_fast(to_kdomain(d)->domain, iova, size, gather) !=
+		size);
+}
+
+static void kdomain_flush(struct iommufd_domain *d,
+			  struct iommu_iotlb_gather *gather)
+{
+	iommu_iotlb_sync(to_kdomain(d)->domain, gather);
 }
 
 static void kdomain_free(struct iommufd_domain *d)
@@ -52,6 +59,7 @@ static void kdomain_free(struct iommufd_domain *d)
 static const struct iommufd_domain_ops kdomain_ops = {
 	.map = kdomain_map,
 	.unmap = kdomain_unmap,
+	.flush = kdomain_flush,
 	.free = kdomain_free,
 };
 

@@ -57,6 +57,7 @@
 struct dentry;
 struct device;
 struct iommu_domain;
+struct iommu_iotlb_gather;
 struct file;
 struct iommufd_hw_pagetable;
 struct io_pagetable;
@@ -181,8 +182,14 @@ struct iommufd_domain_ops {
 	/* Map @size bytes at @iova to @paddr; both aligned to the page size. */
 	int (*map)(struct iommufd_domain *domain, unsigned long iova,
 		   phys_addr_t paddr, size_t size, int prot);
+	/*
+	 * Unmap, gathering the IOTLB invalidation in @gather: the pages stay
+	 * reachable until ->flush(), so nothing may be unpinned before it.
+	 */
 	void (*unmap)(struct iommufd_domain *domain, unsigned long iova,
-		      size_t size);
+		      size_t size, struct iommu_iotlb_gather *gather);
+	void (*flush)(struct iommufd_domain *domain,
+		      struct iommu_iotlb_gather *gather);
 	void (*free)(struct iommufd_domain *domain);
 };
 

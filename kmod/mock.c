@@ -23,7 +23,7 @@ static struct mock_domain *to_mock(struct iommufd_domain *domain)
 }
 
 static void mock_unmap(struct iommufd_domain *domain, unsigned long iova,
-		       size_t size)
+		       size_t size, struct iommu_iotlb_gather *gather)
 {
 	struct mock_domain *mock = to_mock(domain);
 	unsigned long i;
@@ -51,7 +51,7 @@ static int mock_map(struct iommufd_domain *domain, unsigned long iova,
 			/* EBUSY: mapped twice, a bug in the caller */
 			WARN_ON(rc == -EBUSY);
 			if (i)
-				mock_unmap(domain, iova, i);
+				mock_unmap(domain, iova, i, NULL);
 			return rc;
 		}
 	}
@@ -68,9 +68,16 @@ static void mock_free(struct iommufd_domain *domain)
 	iommufd_stats_object(-1);
 }
 
+/* The mock has no IOTLB. */
+static void mock_flush(struct iommufd_domain *domain,
+		       struct iommu_iotlb_gather *gather)
+{
+}
+
 static const struct iommufd_domain_ops mock_domain_ops = {
 	.map = mock_map,
 	.unmap = mock_unmap,
+	.flush = mock_flush,
 	.free = mock_free,
 };
 
