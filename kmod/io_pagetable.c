@@ -115,7 +115,7 @@ static int iopt_check_alignment(struct io_pagetable *iopt,
 	return 0;
 }
 
-void iopt_recalc_alignment(struct io_pagetable *iopt)
+static void iopt_recalc_alignment(struct io_pagetable *iopt)
 {
 	struct iommufd_hw_pagetable *hwpt;
 	unsigned long align = 1;

@@ -103,7 +103,6 @@ struct iommufd_ctx {
 	char comm[TASK_COMM_LEN];
 };
 
-struct iommufd_ctx *iommufd_ctx_from_file(struct file *file);
 void iommufd_ctx_get(struct iommufd_ctx *ictx);
 void iommufd_ctx_put(struct iommufd_ctx *ictx);
 
@@ -287,7 +286,6 @@ void iopt_remove_domain(struct io_pagetable *iopt,
 int iopt_add_access_alignment(struct io_pagetable *iopt,
 			      unsigned long align);
 void iopt_remove_access_alignment(struct io_pagetable *iopt);
-void iopt_recalc_alignment(struct io_pagetable *iopt);
 struct iopt_area *iopt_area_iter_first(struct io_pagetable *iopt,
 				       unsigned long start,
 				       unsigned long last);

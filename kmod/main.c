@@ -21,13 +21,6 @@ MODULE_PARM_DESC(selftest, "Enable IOMMU_TEST_CMD and the mock IOMMU (tests only
 
 static const struct file_operations iommufd_fops;
 
-struct iommufd_ctx *iommufd_ctx_from_file(struct file *file)
-{
-	if (file->f_op != &iommufd_fops)
-		return ERR_PTR(-EBADFD);
-	return file->private_data;
-}
-
 /* Users outside the fd (accesses, devices) keep its file alive. */
 void iommufd_ctx_get(struct iommufd_ctx *ictx)
 {

@@ -94,33 +94,18 @@ static void iommufd_object_destroy(struct iommufd_object *obj)
 }
 
 /*
- * Take @obj out of the table if the table holds the only reference.  The
- * caller must not hold a reference of its own.
+ * Take the object at @id (and, if @expect is set, only if it is @expect)
+ * out of the table when the table holds the only reference, and destroy
+ * it.  The caller must not hold a reference of its own.
  */
-int iommufd_object_remove(struct iommufd_ctx *ictx, struct iommufd_object *obj)
-{
-	xa_lock(&ictx->objects);
-	if (xa_load(&ictx->objects, obj->id) != obj) {
-		xa_unlock(&ictx->objects);
-		return -ENOENT;
-	}
-	if (!refcount_dec_if_one(&obj->users)) {
-		xa_unlock(&ictx->objects);
-		return -EBUSY;
-	}
-	__xa_erase(&ictx->objects, obj->id);
-	xa_unlock(&ictx->objects);
-	iommufd_object_destroy(obj);
-	return 0;
-}
-
-int iommufd_object_remove_id(struct iommufd_ctx *ictx, u32 id)
+static int iommufd_object_take(struct iommufd_ctx *ictx, u32 id,
+			       struct iommufd_object *expect)
 {
 	struct iommufd_object *obj;
 
 	xa_lock(&ictx->objects);
 	obj = xa_load(&ictx->objects, id);
-	if (!obj) {
+	if (!obj || (expect && obj != expect)) {
 		xa_unlock(&ictx->objects);
 		return -ENOENT;
 	}
@@ -132,6 +117,17 @@ int iommufd_object_remove_id(struct iommufd_ctx *ictx, u32 id)
 	xa_unlock(&ictx->objects);
 	iommufd_object_destroy(obj);
 	return 0;
+}
+
+int iommufd_object_remove(struct iommufd_ctx *ictx, struct iommufd_object *obj)
+{
+	return iommufd_object_take(ictx, obj->id, obj);
+}
+
+/* IOMMU_DESTROY: ENOENT for no such object, EBUSY while it is used. */
+int iommufd_object_remove_id(struct iommufd_ctx *ictx, u32 id)
+{
+	return iommufd_object_take(ictx, id, NULL);
 }
 
 /*
