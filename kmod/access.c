@@ -241,6 +241,26 @@ static int iommufd_check_range(unsigned long iova, unsigned long length,
 	return 0;
 }
 
+/*
+ * Check [iova, iova + length) and return the IOAS new pins and copies go
+ * to, with access->ioas_lock held; the caller unlocks it.
+ */
+static struct iommufd_ioas *
+iommufd_access_lock_ioas(struct iommufd_access *access, unsigned long iova,
+			 unsigned long length, unsigned long *last)
+{
+	int rc = iommufd_check_range(iova, length, last);
+
+	if (rc)
+		return ERR_PTR(rc);
+	mutex_lock(&access->ioas_lock);
+	if (!access->ioas) {
+		mutex_unlock(&access->ioas_lock);
+		return ERR_PTR(-ENOENT);
+	}
+	return access->ioas;
+}
+
 struct pin_state {
 	struct page **out;
 	bool unpin;
@@ -313,15 +333,9 @@ int iommufd_access_pin_pages(struct iommufd_access *access,
 
 	if (!access->ops->needs_pin_pages)
 		return -EINVAL;
-	rc = iommufd_check_range(iova, length, &last);
-	if (rc)
-		return rc;
-	mutex_lock(&access->ioas_lock);
-	ioas = access->ioas;
-	if (!ioas) {
-		rc = -ENOENT;
-		goto out_unlock;
-	}
+	ioas = iommufd_access_lock_ioas(access, iova, length, &last);
+	if (IS_ERR(ioas))
+		return PTR_ERR(ioas);
 	down_write(&ioas->iopt.iova_rwsem);
 	rc = iopt_walk_pieces(&ioas->iopt, iova, last, prot, pin_piece, &st,
 				 &done);
@@ -331,7 +345,6 @@ int iommufd_access_pin_pages(struct iommufd_access *access,
 				    &last);
 	}
 	up_write(&ioas->iopt.iova_rwsem);
-out_unlock:
 	mutex_unlock(&access->ioas_lock);
 	return rc;
 }
@@ -389,21 +402,14 @@ int iommufd_access_rw(struct iommufd_access *access, unsigned long iova,
 	unsigned long last, done;
 	int rc;
 
-	rc = iommufd_check_range(iova, length, &last);
-	if (rc)
-		return rc;
-	mutex_lock(&access->ioas_lock);
-	ioas = access->ioas;
-	if (!ioas) {
-		rc = -ENOENT;
-		goto out_unlock;
-	}
+	ioas = iommufd_access_lock_ioas(access, iova, length, &last);
+	if (IS_ERR(ioas))
+		return PTR_ERR(ioas);
 	down_read(&ioas->iopt.iova_rwsem);
 	rc = iopt_walk_pieces(&ioas->iopt, iova, last,
 				 st.write ? IOMMU_WRITE : IOMMU_READ,
 				 rw_piece, &st, &done);
 	up_read(&ioas->iopt.iova_rwsem);
-out_unlock:
 	mutex_unlock(&access->ioas_lock);
 	return rc;
 }
