@@ -722,9 +722,10 @@ int main(void)
 	two_devices(64 * MiB);
 	copy_vs_map(64 * MiB, 3);
 	printf("\nKernel memory per GiB mapped, besides the IOMMU page tables (the same for both):\n"
-	       "ours %ld KiB/GiB of pin state (a page pointer and a use count per 4 KiB page,\n"
-	       "counted by the module); type1 keeps no per-page state for IOMMU-backed\n"
-	       "containers (it reads the IOMMU page table back on unmap)\n", ko * 2 / 1024);
+	       "ours %ld KiB/GiB of pin state (one entry per 2 MiB chunk whose pages are one\n"
+	       "physical run, else a page pointer and a use count per 4 KiB page; counted by\n"
+	       "the module); type1 keeps no per-page state for IOMMU-backed containers (it\n"
+	       "reads the IOMMU page table back on unmap)\n", ko * 2 / 1024);
 	threads(1024);
 	mapping_limit(200000);
 	printf("\nbench complete\n");

@@ -293,7 +293,7 @@ static int pin_piece(struct iopt_piece *p, void *arg)
 		return rc;
 	p->area->num_accesses++;
 	for (i = first; i <= last; i++)
-		*st->out++ = pages->pages[i];
+		*st->out++ = iopt_pages_page(pages, i);
 	return 0;
 }
 
@@ -375,7 +375,8 @@ static int rw_piece(struct iopt_piece *p, void *arg)
 	while (left) {
 		unsigned long off = byte % PAGE_SIZE;
 		unsigned long n = min(PAGE_SIZE - off, left);
-		u8 *va = kmap_local_page(pages->pages[byte >> PAGE_SHIFT]);
+		u8 *va = kmap_local_page(iopt_pages_page(pages,
+							 byte >> PAGE_SHIFT));
 
 		if (st->write)
 			memcpy(va + off, st->data, n);

@@ -61,16 +61,6 @@ static const char *account_name(u8 mode)
 	}
 }
 
-static unsigned long pinned_in(struct iopt_pages *pages, unsigned long first,
-			       unsigned long last)
-{
-	unsigned long i, n = 0;
-
-	for (i = first; i <= last; i++)
-		n += !!pages->users[i];
-	return n;
-}
-
 static void show_pages(struct seq_file *m, struct iopt_pages *pages)
 {
 	mutex_lock(&pages->mutex);
@@ -109,10 +99,9 @@ static void show_ioas(struct seq_file *m, struct iommufd_ctx *ictx,
 	     area = iopt_area_iter_next(area, 0, ULONG_MAX)) {
 		unsigned long pinned;
 
-		mutex_lock(&area->pages->mutex);
-		pinned = pinned_in(area->pages, iopt_area_first_index(area),
-				   iopt_area_last_index(area));
-		mutex_unlock(&area->pages->mutex);
+		pinned = iopt_pages_pinned_in(area->pages,
+					      iopt_area_first_index(area),
+					      iopt_area_last_index(area));
 		seq_printf(m, "area ctx=%u ioas=%u iova=%#lx last=%#lx length=%lu pages=%p prot=%s%s pinned=%lu\n",
 			   ictx->seq, ioas->obj.id, area->node.start,
 			   area->node.last,

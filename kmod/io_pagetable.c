@@ -406,7 +406,7 @@ static int iopt_area_map_range(struct iopt_area *area,
 	int rc;
 
 	while (left) {
-		struct page *page = pages->pages[byte >> PAGE_SHIFT];
+		struct page *page = iopt_pages_page(pages, byte >> PAGE_SHIFT);
 		unsigned long off = byte % PAGE_SIZE;
 		unsigned long span = PAGE_SIZE;
 		unsigned long chunk;

@@ -146,8 +146,11 @@ int iommufd_ucmd_respond(struct iommufd_ucmd *ucmd, size_t cmd_len);
  * The user memory behind one IOAS_MAP: a page-aligned span of one mm.
  * Shared by every area (in any IOAS) that maps part of it.  Each page
  * counts its users -- domain mappings and access pins -- and is pinned
- * while that count is non-zero, so one pin serves every domain.
+ * while that count is non-zero, so one pin serves every domain.  The
+ * counts and page pointers live in 2 MiB chunks (pages.c).
  */
+struct iopt_chunk;
+
 struct iopt_pages {
 	struct kref kref;
 	struct mutex mutex;
@@ -159,11 +162,10 @@ struct iopt_pages {
 	bool writable;
 	u8 account_mode;
 	unsigned long npinned;
-	size_t alloc_size;
-	struct page **pages;		/* both arrays follow the struct */
-	unsigned int *users;
+	size_t state_bytes;
+	unsigned long nchunks;
+	struct iopt_chunk *chunks;	/* follow the struct */
 };
-
 struct iopt_pages *iopt_alloc_pages(unsigned long uptr, unsigned long length,
 				    bool writable, u8 account_mode);
 void iopt_put_pages(struct iopt_pages *pages);
@@ -171,6 +173,9 @@ int iopt_pages_use(struct iopt_pages *pages, unsigned long first,
 		   unsigned long last);
 void iopt_pages_unuse(struct iopt_pages *pages, unsigned long first,
 		      unsigned long last);
+struct page *iopt_pages_page(struct iopt_pages *pages, unsigned long index);
+unsigned long iopt_pages_pinned_in(struct iopt_pages *pages,
+				   unsigned long first, unsigned long last);
 extern unsigned int iommufd_pin_batch_bytes;
 
 /* ---------------------------------------------------------- backends */

@@ -12,7 +12,14 @@
  * Charging follows the mode captured at map time: the user's locked_vm
  * (per-user), the process's locked_vm (per-process), or nothing for a
  * caller with CAP_IPC_LOCK.  mm->pinned_vm is charged in every mode.
+ *
+ * Pin state is kept per chunk of 512 pages (2 MiB).  A chunk used as a
+ * whole whose pages are one physically contiguous run -- a 2 MiB hugetlb
+ * or transparent huge page -- needs only its first page and one count;
+ * any other chunk keeps a page pointer and a count per page.  So large
+ * folios cost neither memory nor loops per 4 KiB page.
  */
+#include <linux/minmax.h>
 #include <linux/mm.h>
 #include <linux/sched/mm.h>
 #include <linux/sched/signal.h>
@@ -24,28 +31,42 @@
 
 /*
  * Upper bound of the page-pointer batch one GUP call fills.  GUP writes
- * straight into the pages array, so this bounds no memory; tests lower it
+ * straight into the pin state, so this bounds no memory; tests lower it
  * (SET_TEMP_MEMORY_LIMIT) to exercise the batch boundaries.
  */
 unsigned int iommufd_pin_batch_bytes = SZ_4M;
 
+#define IOPT_CHUNK_SHIFT 9
+#define IOPT_CHUNK_PAGES (1UL << IOPT_CHUNK_SHIFT)
+#define IOPT_CHUNK_MASK (IOPT_CHUNK_PAGES - 1)
+
 /*
- * Large pin state goes straight to vmalloc: kvmalloc() would first try a
- * high-order kmalloc, and its compaction attempt measured slower than the
- * whole map of a hugetlb range.
+ * The pin state of one chunk.  Uniform (@pages NULL): every page has
+ * @users users and, while that is not zero, page i is @head + i.  Per
+ * page: @pages and @page_users.  A chunk goes from uniform to per page
+ * (never back) when part of it is used or its pages are not one run;
+ * @head stays valid then, so readers may use either.
  */
-static void *iopt_pages_state_alloc(size_t size)
+struct iopt_chunk {
+	struct page *head;
+	unsigned int users;
+	struct page **pages;
+	unsigned int *page_users;
+};
+
+#define IOPT_CHUNK_STATE_BYTES \
+	(IOPT_CHUNK_PAGES * (sizeof(struct page *) + sizeof(unsigned int)))
+
+static unsigned long chunk_len(struct iopt_pages *pages, unsigned long c)
 {
-	if (size > PAGE_SIZE * 4)
-		return __vmalloc(size, GFP_KERNEL_ACCOUNT);
-	return kmalloc(size, GFP_KERNEL_ACCOUNT);
+	return min(IOPT_CHUNK_PAGES, pages->npages - (c << IOPT_CHUNK_SHIFT));
 }
 
 struct iopt_pages *iopt_alloc_pages(unsigned long uptr, unsigned long length,
 				    bool writable, u8 account_mode)
 {
 	struct iopt_pages *pages;
-	unsigned long end, npages;
+	unsigned long end, npages, nchunks;
 	size_t size;
 
 	if (!length || check_add_overflow(uptr, length, &end) ||
@@ -54,25 +75,22 @@ struct iopt_pages *iopt_alloc_pages(unsigned long uptr, unsigned long length,
 
 	npages = (ALIGN(end, PAGE_SIZE) - ALIGN_DOWN(uptr, PAGE_SIZE)) >>
 		 PAGE_SHIFT;
-	/* One allocation: the object, then a page pointer and a count per page. */
-	size = sizeof(*pages) +
-	       npages * (sizeof(*pages->pages) + sizeof(*pages->users));
-	pages = iommufd_should_fail() ? NULL : iopt_pages_state_alloc(size);
+	nchunks = DIV_ROUND_UP(npages, IOPT_CHUNK_PAGES);
+	size = sizeof(*pages) + nchunks * sizeof(struct iopt_chunk);
+	pages = iommufd_should_fail() ? NULL :
+		kvzalloc(size, GFP_KERNEL_ACCOUNT);
 	if (!pages)
 		return ERR_PTR(-ENOMEM);
-	/* pages[] is written by GUP before it is read: only clear the rest. */
-	memset(pages, 0, sizeof(*pages));
 	kref_init(&pages->kref);
 	mutex_init(&pages->mutex);
 	pages->uptr = ALIGN_DOWN(uptr, PAGE_SIZE);
 	pages->npages = npages;
-	pages->pages = (struct page **)(pages + 1);
-	pages->users = (unsigned int *)(pages->pages + npages);
-	memset(pages->users, 0, npages * sizeof(*pages->users));
+	pages->nchunks = nchunks;
+	pages->chunks = (struct iopt_chunk *)(pages + 1);
 	pages->writable = writable;
 	pages->account_mode = capable(CAP_IPC_LOCK) ? IOPT_ACCOUNT_NONE :
 						      account_mode;
-	pages->alloc_size = size;
+	pages->state_bytes = size;
 	iommufd_stats_kmem(size);
 	mmgrab(current->mm);
 	pages->source_mm = current->mm;
@@ -85,19 +103,52 @@ struct iopt_pages *iopt_alloc_pages(unsigned long uptr, unsigned long length,
 static void iopt_release_pages(struct kref *kref)
 {
 	struct iopt_pages *pages = container_of(kref, struct iopt_pages, kref);
+	unsigned long c;
 
 	WARN_ON(pages->npinned);
+	for (c = 0; c < pages->nchunks; c++) {
+		kfree(pages->chunks[c].pages);
+		kfree(pages->chunks[c].page_users);
+	}
 	mmdrop(pages->source_mm);
 	put_task_struct(pages->source_task);
 	free_uid(pages->source_user);
 	mutex_destroy(&pages->mutex);
-	iommufd_stats_kmem(-(long)pages->alloc_size);
+	iommufd_stats_kmem(-(long)pages->state_bytes);
 	kvfree(pages);
 }
 
 void iopt_put_pages(struct iopt_pages *pages)
 {
 	kref_put(&pages->kref, iopt_release_pages);
+}
+
+/* The pinned page at @index; the caller holds a use of it. */
+struct page *iopt_pages_page(struct iopt_pages *pages, unsigned long index)
+{
+	struct iopt_chunk *ch = &pages->chunks[index >> IOPT_CHUNK_SHIFT];
+	/* Pairs with chunk_expand(): a published array is filled. */
+	struct page **pp = smp_load_acquire(&ch->pages);
+
+	return pp ? pp[index & IOPT_CHUNK_MASK] :
+		    ch->head + (index & IOPT_CHUNK_MASK);
+}
+
+/* How many pages of [first, last] are pinned now. */
+unsigned long iopt_pages_pinned_in(struct iopt_pages *pages,
+				   unsigned long first, unsigned long last)
+{
+	unsigned long i, n = 0;
+
+	mutex_lock(&pages->mutex);
+	for (i = first; i <= last; i++) {
+		struct iopt_chunk *ch = &pages->chunks[i >> IOPT_CHUNK_SHIFT];
+
+		n += ch->pages ? !!ch->page_users[i & IOPT_CHUNK_MASK] :
+				 !!ch->users;
+	}
+	mutex_unlock(&pages->mutex);
+	return n;
 }
 
 static int charge_user_locked_vm(struct iopt_pages *pages, unsigned long n)
@@ -153,141 +204,344 @@ static int iopt_pages_account(struct iopt_pages *pages, unsigned long n,
 	return 0;
 }
 
-static void iopt_pages_unpin_run(struct iopt_pages *pages,
-				 unsigned long start, unsigned long n)
+static void iopt_pages_pinned(struct iopt_pages *pages, long n)
 {
-	/* pages[] keeps stale pointers: users[] says what is pinned. */
-	unpin_user_pages_dirty_lock(&pages->pages[start], n, pages->writable);
-	pages->npinned -= n;
-	iommufd_stats_pinned(-(long)n);
+	pages->npinned += n;
+	iommufd_stats_pinned(n);
 }
 
 /* Pin one batch: the fast path when the caller is the mapping's process. */
 static long iopt_pages_gup_batch(struct iopt_pages *pages, unsigned long index,
-				 unsigned long n, unsigned int flags)
+				 unsigned long n, struct page **out)
 {
+	unsigned int flags = FOLL_LONGTERM | (pages->writable ? FOLL_WRITE : 0);
 	unsigned long addr = pages->uptr + (index << PAGE_SHIFT);
 	long rc;
 
+	if (iommufd_should_fail())
+		return -EFAULT;
 	if (current->mm == pages->source_mm)
-		return pin_user_pages_fast(addr, n, flags, &pages->pages[index]);
+		return pin_user_pages_fast(addr, n, flags, out);
 	if (!mmget_not_zero(pages->source_mm))
 		return -EFAULT;
 	mmap_read_lock(pages->source_mm);
-	rc = pin_user_pages_remote(pages->source_mm, addr, n, flags,
-				   &pages->pages[index], NULL, NULL);
+	rc = pin_user_pages_remote(pages->source_mm, addr, n, flags, out, NULL,
+				   NULL);
 	mmap_read_unlock(pages->source_mm);
 	mmput(pages->source_mm);
-	return rc;
+	return rc ? rc : -EFAULT;
 }
 
-/* GUP [start, start + n) from the source mm, in batches. */
-static int iopt_pages_gup(struct iopt_pages *pages, unsigned long start,
-			  unsigned long n)
+static unsigned long iopt_gup_batch_max(void)
 {
-	unsigned int flags = FOLL_LONGTERM | (pages->writable ? FOLL_WRITE : 0);
-	unsigned long batch = max_t(unsigned long, 1,
-				    iommufd_pin_batch_bytes /
-				    sizeof(struct page *));
-	unsigned long done = 0;
-	long rc = 0;
-
-	while (done < n) {
-		rc = iommufd_should_fail() ? -EFAULT :
-		     iopt_pages_gup_batch(pages, start + done,
-					  min(batch, n - done), flags);
-		if (rc <= 0) {
-			rc = rc ? rc : -EFAULT;
-			break;
-		}
-		done += rc;
-		pages->npinned += rc;
-		iommufd_stats_pinned(rc);
-		rc = 0;
-	}
-	if (rc && done)
-		iopt_pages_unpin_run(pages, start, done);
-	return rc;
+	return max_t(unsigned long, 1,
+		     iommufd_pin_batch_bytes / sizeof(struct page *));
 }
 
-static int iopt_pages_pin_run(struct iopt_pages *pages, unsigned long start,
-			      unsigned long n)
+/* Give the chunk per-page state; @head-based pages stay valid meanwhile. */
+static int chunk_expand(struct iopt_pages *pages, struct iopt_chunk *ch,
+			unsigned long len)
 {
-	int rc;
+	struct page **pp;
+	unsigned int *pu;
+	unsigned long i;
 
+	if (ch->pages)
+		return 0;
 	if (iommufd_should_fail())
 		return -ENOMEM;
-	rc = iopt_pages_account(pages, n, true);
-	if (rc)
-		return rc;
-	rc = iopt_pages_gup(pages, start, n);
-	if (rc)
-		iopt_pages_account(pages, n, false);
-	return rc;
+	pp = kmalloc_array(IOPT_CHUNK_PAGES, sizeof(*pp), GFP_KERNEL_ACCOUNT);
+	pu = kcalloc(IOPT_CHUNK_PAGES, sizeof(*pu), GFP_KERNEL_ACCOUNT);
+	if (!pp || !pu) {
+		kfree(pp);
+		kfree(pu);
+		return -ENOMEM;
+	}
+	for (i = 0; i < len; i++) {
+		pu[i] = ch->users;
+		pp[i] = ch->users ? ch->head + i : NULL;
+	}
+	ch->page_users = pu;
+	/*
+	 * Readers that hold a use (domain fill, access pin) look pages up
+	 * without the mutex: publish the array only once it is filled.
+	 */
+	smp_store_release(&ch->pages, pp);
+	pages->state_bytes += IOPT_CHUNK_STATE_BYTES;
+	iommufd_stats_kmem(IOPT_CHUNK_STATE_BYTES);
+	return 0;
 }
 
-/* Length of the run from @i to at most @last whose users are all zero. */
-static unsigned long unused_run(struct iopt_pages *pages, unsigned long i,
-				unsigned long last)
+/* Pin [start, start + n) of a per-page chunk into its page array. */
+static int chunk_pin_pages(struct iopt_pages *pages, unsigned long cbase,
+			   struct iopt_chunk *ch, unsigned long start,
+			   unsigned long n)
 {
-	unsigned long end = i;
+	unsigned long done = 0;
+	long rc;
 
-	while (end < last && !pages->users[end + 1])
-		end++;
-	return end - i + 1;
+	while (done < n) {
+		rc = iopt_pages_gup_batch(pages, cbase + start + done,
+					  min(iopt_gup_batch_max(), n - done),
+					  &ch->pages[start + done]);
+		if (rc < 0) {
+			if (done) {
+				unpin_user_pages(&ch->pages[start], done);
+				iopt_pages_pinned(pages, -(long)done);
+			}
+			return rc;
+		}
+		iopt_pages_pinned(pages, rc);
+		done += rc;
+	}
+	return 0;
 }
 
 /*
- * Drop one user of every page in [first, last], unpinning (and refunding)
- * each run of pages that has no user left.  One pass.
+ * Make @ch per page after @done pages were found to be one run from
+ * @head and @n more (@batch) are pinned but not in line.
  */
-static void __iopt_pages_unuse(struct iopt_pages *pages, unsigned long first,
-			       unsigned long last)
+static int chunk_split(struct iopt_pages *pages, struct iopt_chunk *ch,
+		       unsigned long done, struct page **batch, unsigned long n)
 {
-	unsigned long i = first, end;
+	int rc;
 
-	while (i <= last) {
-		if (WARN_ON(!pages->users[i]) || --pages->users[i]) {
+	ch->users = 1;		/* what the first @done pages have */
+	rc = chunk_expand(pages, ch, done);
+	ch->users = 0;
+	if (rc)
+		return rc;
+	memcpy(&ch->pages[done], batch, n * sizeof(*batch));
+	memset32(&ch->page_users[done], 1, n);
+	return 0;
+}
+
+/*
+ * First use of a whole uniform chunk: pin it (into @batch, room for a
+ * chunk) and see whether its pages are one run.  At the first page out of
+ * line, switch to per-page state and pin the rest straight into it.
+ */
+static int chunk_pin_whole(struct iopt_pages *pages, unsigned long c,
+			   struct iopt_chunk *ch, struct page **batch)
+{
+	unsigned long cbase = c << IOPT_CHUNK_SHIFT, len = chunk_len(pages, c);
+	unsigned long done = 0, i;
+	long n;
+	int rc;
+
+	while (done < len) {
+		n = iopt_pages_gup_batch(pages, cbase + done,
+					 min(iopt_gup_batch_max(), len - done),
+					 batch);
+		if (n < 0) {
+			rc = n;
+			goto err_unpin_run;
+		}
+		iopt_pages_pinned(pages, n);
+		if (!done)
+			ch->head = batch[0];
+		for (i = 0; i < n && batch[i] == ch->head + done + i; i++)
+			;
+		if (i < n)
+			goto split;
+		done += n;
+	}
+	ch->users = 1;
+	return 0;
+
+split:
+	rc = chunk_split(pages, ch, done, batch, n);
+	if (rc) {
+		unpin_user_pages(batch, n);
+		iopt_pages_pinned(pages, -n);
+		goto err_unpin_run;
+	}
+	done += n;
+	rc = chunk_pin_pages(pages, cbase, ch, done, len - done);
+	if (rc) {
+		unpin_user_pages(ch->pages, done);
+		iopt_pages_pinned(pages, -(long)done);
+		memset32(ch->page_users, 0, done);
+		ch->head = NULL;
+		return rc;
+	}
+	memset32(&ch->page_users[done], 1, len - done);
+	return 0;
+
+err_unpin_run:
+	if (done) {
+		unpin_user_page_range_dirty_lock(ch->head, done, false);
+		iopt_pages_pinned(pages, -(long)done);
+	}
+	ch->head = NULL;
+	return rc;
+}
+
+/* Small chunks (small maps) pin through the stack, not an allocation. */
+#define IOPT_SMALL_BATCH 16
+
+static int chunk_pin_whole_batched(struct iopt_pages *pages, unsigned long c,
+				   struct iopt_chunk *ch, struct page ***batch)
+{
+	struct page *small[IOPT_SMALL_BATCH];
+
+	if (chunk_len(pages, c) <= IOPT_SMALL_BATCH)
+		return chunk_pin_whole(pages, c, ch, small);
+	/* One scratch batch per call, for every chunk it pins. */
+	if (!*batch) {
+		*batch = iommufd_should_fail() ? NULL :
+			 kmalloc_array(IOPT_CHUNK_PAGES, sizeof(**batch),
+				       GFP_KERNEL);
+		if (!*batch)
+			return -ENOMEM;
+	}
+	return chunk_pin_whole(pages, c, ch, *batch);
+}
+
+/* Drop one user of pages [s, e] of a per-page chunk; unpin idle runs. */
+static void chunk_unuse_pages(struct iopt_pages *pages, struct iopt_chunk *ch,
+			      unsigned long s, unsigned long e)
+{
+	unsigned long i = s, end;
+
+	while (i <= e) {
+		if (WARN_ON(!ch->page_users[i]) || --ch->page_users[i]) {
 			i++;
 			continue;
 		}
-		for (end = i + 1; end <= last && pages->users[end] == 1; end++)
-			pages->users[end] = 0;
-		iopt_pages_unpin_run(pages, i, end - i);
+		for (end = i + 1; end <= e && ch->page_users[end] == 1; end++)
+			ch->page_users[end] = 0;
+		unpin_user_pages_dirty_lock(&ch->pages[i], end - i,
+					    pages->writable);
+		iopt_pages_pinned(pages, -(long)(end - i));
 		iopt_pages_account(pages, end - i, false);
 		i = end;
 	}
 }
 
+/* Add one user to pages [s, e] of a per-page chunk, pinning idle runs. */
+static int chunk_use_pages(struct iopt_pages *pages, unsigned long c,
+			   struct iopt_chunk *ch, unsigned long s,
+			   unsigned long e)
+{
+	unsigned long i = s, n;
+	int rc;
+
+	while (i <= e) {
+		if (ch->page_users[i]) {
+			ch->page_users[i++]++;
+			continue;
+		}
+		for (n = 1; i + n <= e && !ch->page_users[i + n]; n++)
+			;
+		rc = iopt_pages_account(pages, n, true);
+		if (rc)
+			goto err_undo;
+		rc = chunk_pin_pages(pages, c << IOPT_CHUNK_SHIFT, ch, i, n);
+		if (rc) {
+			iopt_pages_account(pages, n, false);
+			goto err_undo;
+		}
+		memset32(&ch->page_users[i], 1, n);
+		i += n;
+	}
+	return 0;
+
+err_undo:
+	if (i > s)
+		chunk_unuse_pages(pages, ch, s, i - 1);
+	return rc;
+}
+
+static int chunk_use(struct iopt_pages *pages, unsigned long c,
+		     unsigned long s, unsigned long e, struct page ***batch)
+{
+	struct iopt_chunk *ch = &pages->chunks[c];
+	unsigned long len = chunk_len(pages, c);
+	int rc;
+
+	if (!ch->pages && s == 0 && e == len - 1) {
+		if (ch->users) {
+			ch->users++;
+			return 0;
+		}
+		rc = iopt_pages_account(pages, len, true);
+		if (rc)
+			return rc;
+		rc = chunk_pin_whole_batched(pages, c, ch, batch);
+		if (rc)
+			iopt_pages_account(pages, len, false);
+		return rc;
+	}
+	rc = chunk_expand(pages, ch, len);
+	if (rc)
+		return rc;
+	return chunk_use_pages(pages, c, ch, s, e);
+}
+
+static void chunk_unuse(struct iopt_pages *pages, unsigned long c,
+			unsigned long s, unsigned long e)
+{
+	struct iopt_chunk *ch = &pages->chunks[c];
+	unsigned long len = chunk_len(pages, c);
+
+	if (ch->pages) {
+		chunk_unuse_pages(pages, ch, s, e);
+		return;
+	}
+	/* Uniform chunks are only ever used whole. */
+	if (WARN_ON(s || e != len - 1 || !ch->users) || --ch->users)
+		return;
+	unpin_user_page_range_dirty_lock(ch->head, len, pages->writable);
+	iopt_pages_pinned(pages, -(long)len);
+	iopt_pages_account(pages, len, false);
+	ch->head = NULL;
+}
+
+/* Split [first, last] into its chunks: calls @fn(pages, c, s, e). */
+#define for_each_chunk_part(pages, first, last, c, s, e)                   \
+	for (c = (first) >> IOPT_CHUNK_SHIFT;                               \
+	     c <= (last) >> IOPT_CHUNK_SHIFT &&                             \
+	     ((s = max((first), c << IOPT_CHUNK_SHIFT) -                    \
+		   (c << IOPT_CHUNK_SHIFT)),                                \
+	      (e = min((last), (c << IOPT_CHUNK_SHIFT) +                    \
+			       chunk_len(pages, c) - 1) -                   \
+		   (c << IOPT_CHUNK_SHIFT)), 1);                            \
+	     c++)
+
+static void __iopt_pages_unuse(struct iopt_pages *pages, unsigned long first,
+			       unsigned long last)
+{
+	unsigned long c, s, e;
+
+	for_each_chunk_part(pages, first, last, c, s, e)
+		chunk_unuse(pages, c, s, e);
+}
+
 /*
  * Add one user to every page in [first, last] (indexes into @pages),
- * pinning the runs of pages that had none.  All or nothing.  One pass.
+ * pinning the pages that had none.  All or nothing.
  */
 int iopt_pages_use(struct iopt_pages *pages, unsigned long first,
 		   unsigned long last)
 {
-	unsigned long i = first, n;
-	int rc;
+	struct page **batch = NULL;
+	unsigned long c, s, e;
+	int rc = 0;
 
 	mutex_lock(&pages->mutex);
-	while (i <= last) {
-		if (pages->users[i]) {
-			pages->users[i++]++;
-			continue;
-		}
-		n = unused_run(pages, i, last);
-		rc = iopt_pages_pin_run(pages, i, n);
+	for_each_chunk_part(pages, first, last, c, s, e) {
+		rc = chunk_use(pages, c, s, e, &batch);
 		if (rc) {
-			if (i > first)
-				__iopt_pages_unuse(pages, first, i - 1);
-			mutex_unlock(&pages->mutex);
-			return rc;
+			if (c > first >> IOPT_CHUNK_SHIFT)
+				__iopt_pages_unuse(pages, first,
+						   (c << IOPT_CHUNK_SHIFT) - 1);
+			break;
 		}
-		memset32(&pages->users[i], 1, n);
-		i += n;
 	}
 	mutex_unlock(&pages->mutex);
-	return 0;
+	kfree(batch);
+	return rc;
 }
 
 /* Drop one user of every page in [first, last]; unpin what has none left. */

@@ -669,3 +669,84 @@ int main(void)
 {
 	return tap_run();
 }
+
+/*
+ * Pin state is kept per 2 MiB chunk when the chunk's pages are one
+ * physical run and per page otherwise.  Fault a buffer in so that its
+ * first pages are likely in order and the rest in reverse (physically
+ * out of line): the chunks pinned whole must split where the run breaks,
+ * partial uses must go per page, and every translation and pin count
+ * must stay right through all of it.
+ */
+TEST(pin_state_runs_and_breaks)
+{
+	const size_t npages = 1100, len = npages * PAGE_SIZE;
+	const __u64 iova = MOCK_APERTURE_START;
+	struct env e;
+	int afd, i;
+	__u32 id;
+	char *buf;
+
+	buf = mmap(NULL, len, PROT_READ | PROT_WRITE,
+		   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	CHECK(buf != MAP_FAILED);
+	madvise(buf, len, MADV_NOHUGEPAGE);
+	for (i = 0; i < 300; i++)
+		buf[(size_t)i * PAGE_SIZE] = 1;
+	for (i = npages - 1; i >= 300; i--)
+		buf[(size_t)i * PAGE_SIZE] = 1;
+
+	CHECK_SUB(env_setup(&e));
+	/* Whole chunks, first use: runs or splits. */
+	CHECK_OK(ioas_map_fixed(e.fd, e.ioas, buf, len, iova));
+	CHECK_OK(check_map(e.fd, e.hwpt, iova, buf, len));
+	CHECK_OK(check_refs(e.fd, buf, len, 1));
+
+	/* A partial use of a chunk in use: it goes per page, pins once. */
+	CHECK_OK(create_access(e.fd, e.ioas,
+			       MOCK_FLAGS_ACCESS_CREATE_NEEDS_PIN_PAGES, &afd));
+	CHECK_OK(access_pages(e.fd, afd, iova + 100 * PAGE_SIZE,
+			      buf + 100 * PAGE_SIZE, 8 * PAGE_SIZE, 0, &id));
+	CHECK_OK(check_refs(e.fd, buf, len, 1));
+	/* A second domain maps the same pages without pinning again. */
+	{
+		__u32 stdev2, hwpt2;
+
+		CHECK_OK(mock_domain_flags(e.fd, e.ioas,
+					   MOCK_FLAGS_DEVICE_HUGE_IOVA,
+					   &stdev2, &hwpt2, NULL));
+		CHECK_OK(check_map(e.fd, hwpt2, iova, buf, len));
+		CHECK_OK(check_refs(e.fd, buf, len, 1));
+		CHECK_OK(iommu_destroy(e.fd, stdev2));
+	}
+	CHECK_OK(destroy_access_pages(e.fd, afd, id));
+	close(afd);
+	CHECK_OK(check_refs(e.fd, buf, len, 1));
+
+	/* Sub-range copies use parts of chunks: still one pin. */
+	{
+		__u32 ioas2, stdev3, hwpt3;
+		__u64 dst = iova + (64UL << 20);
+
+		CHECK_OK(ioas_alloc(e.fd, &ioas2));
+		CHECK_OK(mock_domain(e.fd, ioas2, &stdev3, &hwpt3, NULL));
+		CHECK_OK(ioas_copy(e.fd, ioas2, &dst, e.ioas,
+				   iova + 290 * PAGE_SIZE, 20 * PAGE_SIZE,
+				   MAP_RW | IOMMU_IOAS_MAP_FIXED_IOVA));
+		CHECK_OK(check_map(e.fd, hwpt3, dst, buf + 290 * PAGE_SIZE,
+				   20 * PAGE_SIZE));
+		CHECK_OK(check_refs(e.fd, buf, len, 1));
+		CHECK_OK(ioas_unmap(e.fd, e.ioas, iova, len, NULL));
+		/* Only the copied pages stay pinned. */
+		CHECK_OK(check_refs(e.fd, buf + 290 * PAGE_SIZE,
+				    20 * PAGE_SIZE, 1));
+		CHECK_OK(check_refs(e.fd, buf, 290 * PAGE_SIZE, 0));
+		CHECK_OK(check_refs(e.fd, buf + 310 * PAGE_SIZE,
+				    len - 310 * PAGE_SIZE, 0));
+		CHECK_OK(iommu_destroy(e.fd, stdev3));
+		CHECK_OK(iommu_destroy(e.fd, ioas2));
+	}
+	CHECK_OK(check_refs(e.fd, buf, len, 0));
+	CHECK_SUB(env_teardown(&e));
+	munmap(buf, len);
+}
