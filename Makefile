@@ -20,6 +20,10 @@ tests: lib
 demo: lib
 	$(MAKE) -C demo
 
+# The modules, into /lib/modules/$(KVER)/updates (then modprobe iommufd).
+modules_install:
+	$(MAKE) -C kmod KVER=$(KVER) modules_install
+
 install: lib tools
 	$(MAKE) -C lib install
 	install -D -m 0755 tools/build/iommufd-inspect $(DESTDIR)$(PREFIX)/bin/iommufd-inspect
@@ -32,4 +36,4 @@ clean:
 	$(MAKE) -C lib clean
 	rm -rf out
 
-.PHONY: all module lib tools tests demo install clean
+.PHONY: all module lib tools tests demo install modules_install clean
