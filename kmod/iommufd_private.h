@@ -8,7 +8,8 @@
  *   ioas.c          IOAS ioctls (alloc, ranges, allow, map, unmap, copy, option)
  *   io_pagetable.c  the IOVA space of one IOAS: areas, allowed/reserved
  *                   ranges, IOVA allocation, the domains that mirror it
- *   pages.c         pinning user memory and charging it to RLIMIT_MEMLOCK
+ *   pages.c         pinning user memory (pin state per 2 MiB chunk) and
+ *                   charging it to RLIMIT_MEMLOCK
  *   hwpt.c          hardware page tables (HWPT objects) and IOMMU_HWPT_ALLOC
  *   device.c        device bind/attach/replace/detach/unbind (in-kernel API)
  *   group.c         the security context of an IOMMU group: DMA ownership,
@@ -21,6 +22,7 @@
  *   stats.c         live-object and pinned-page counters, debugfs
  *   inspect.c       debugfs view of every open iommufd for iommufd-inspect
  *   fault.c         fault injection at every allocation and pin point (tests)
+ * pci_user.c is another module (iommufd_pci.ko): it uses only iommufd.h.
  *
  * Lock order (outer first):
  *   idev->lock           what a device is attached to
@@ -30,7 +32,9 @@
  *                        unmap callbacks)
  *   access->ioas_lock    which IOAS an access uses
  *   iopt->domains_rwsem  the set of domains mirroring an IOAS
- *   iopt->iova_rwsem     the area/allowed/reserved interval trees
+ *   iopt->iova_rwsem     the area/allowed/reserved interval trees; map and
+ *                        unmap hold it only to insert, claim (area->busy)
+ *                        and remove areas, not to pin or program domains
  *   pages->mutex         the pin state of one iopt_pages
  *   mm->mmap_lock        taken by GUP inside pages.c
  * The list of open contexts (inspect.c) is taken before everything else,
