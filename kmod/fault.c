@@ -19,12 +19,11 @@
 
 static atomic_t fail_countdown = ATOMIC_INIT(0);
 static pid_t fail_tgid;
-static bool fail_armed;
+bool iommufd_fail_armed;
 
-bool iommufd_should_fail(void)
+bool __iommufd_should_fail(void)
 {
-	if (likely(!READ_ONCE(fail_armed)) ||
-	    task_tgid_nr(current) != READ_ONCE(fail_tgid))
+	if (task_tgid_nr(current) != READ_ONCE(fail_tgid))
 		return false;
 	return atomic_dec_return(&fail_countdown) == 0;
 }
@@ -37,10 +36,10 @@ static ssize_t fail_nth_write(struct file *file, const char __user *buf,
 	rc = kstrtoint_from_user(buf, count, 0, &n);
 	if (rc)
 		return rc;
-	WRITE_ONCE(fail_armed, false);
+	WRITE_ONCE(iommufd_fail_armed, false);
 	atomic_set(&fail_countdown, n);
 	WRITE_ONCE(fail_tgid, task_tgid_nr(current));
-	WRITE_ONCE(fail_armed, n > 0);
+	WRITE_ONCE(iommufd_fail_armed, n > 0);
 	return count;
 }
 

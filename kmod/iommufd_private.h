@@ -452,8 +452,17 @@ int iommufd_mock_domain_lookup(struct iommufd_domain *domain,
 
 /* --------------------------------------------------------------- fault */
 
-/* True when the test's fault injection wants this point to fail. */
-bool iommufd_should_fail(void);
+/*
+ * True when the test's fault injection wants this point to fail.  Inline
+ * so that the map/unmap/pin paths pay one unlikely branch when disarmed.
+ */
+extern bool iommufd_fail_armed;
+bool __iommufd_should_fail(void);
+static inline bool iommufd_should_fail(void)
+{
+	return unlikely(READ_ONCE(iommufd_fail_armed)) &&
+	       __iommufd_should_fail();
+}
 void iommufd_fault_init(struct dentry *dir);
 
 /* ------------------------------------------------------------- inspect */
