@@ -692,10 +692,64 @@ static void threads(int total)
 	munmap(buf, 32 * CHUNK);
 }
 
-int main(void)
+/*
+ * For profiling (perf record in the VM): only ours' small-map loop,
+ * @reps times, so that the profile is ours alone.  Not in the table.
+ */
+static uint64_t small_loop(uint32_t ioas, char *buf, int n)
+{
+	uint64_t t0 = now_ns();
+	int i;
+
+	for (i = 0; i < n; i++)
+		if (ours_map(ioas, buf + i * PAGE, IOVA_BASE + i * PAGE, PAGE))
+			die("ours map", errno);
+	for (i = 0; i < n; i++)
+		if (ours_unmap(ioas, IOVA_BASE + i * PAGE, PAGE))
+			die("ours unmap", errno);
+	return now_ns() - t0;
+}
+
+static void profile_small(int n, int reps)
+{
+	char *buf = alloc_mem(n * PAGE, false);
+	uint64_t t[32], u[32];
+	uint32_t bare;
+	int r, rc;
+
+	if ((rc = iommufd_ioas_alloc(ours.fd, &bare)))
+		die("IOAS alloc", rc);
+	for (r = 0; r < reps && r < 32; r++) {
+		t[r] = small_loop(ours.ioas, buf, n);
+		u[r] = small_loop(bare, buf, n);
+	}
+	printf("profile-small: %d x %d one-page map+unmap: median %.2f ms; without a domain %.2f ms\n",
+	       r, n, median(t, r) / 1e6, median(u, r) / 1e6);
+	iommufd_destroy(ours.fd, bare);
+	munmap(buf, n * PAGE);
+}
+
+/* Is workload @key selected?  No arguments: all of them. */
+static int nsel;
+static char **sel;
+static bool want(const char *key)
+{
+	int i;
+
+	if (!nsel)
+		return true;
+	for (i = 0; i < nsel; i++)
+		if (!strcmp(sel[i], key))
+			return true;
+	return false;
+}
+
+int main(int argc, char **argv)
 {
 	long ko = 0, kr = 0;
 
+	nsel = argc - 1;
+	sel = argv + 1;
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	find_edus();
 	if (nlone < 3 || !shared_edu[0]) {
@@ -716,25 +770,38 @@ int main(void)
 	printf("| %-44s | %9s | %9s | %9s | %10s | %10s |\n", "workload", "ours",
 	       "type1", "floor", "ours/type1", "ours/floor");
 	printf("|%s|\n", "----------------------------------------------|-----------|-----------|-----------|------------|------------");
-	one_call("map+unmap 64 MiB, 4 KiB pages, one call", 64 * MiB, false, 5, NULL);
-	one_call("map+unmap 512 MiB, 4 KiB pages, one call", 512 * MiB, false, 3, &ko);
-	fault_in_reverse = true;
-	one_call("same, 4 KiB pages out of physical order", 512 * MiB, false, 3, &kr);
-	fault_in_reverse = false;
-	one_call("map+unmap 64 MiB, 2 MiB hugetlb, one call", 64 * MiB, true, 5, NULL);
-	one_call("map+unmap 512 MiB, 2 MiB hugetlb, one call", 512 * MiB, true, 3, NULL);
-	many_pages("4096 separate 4 KiB maps, then unmaps", 4096, 3);
-	unmap_many_at_once("unmap 4096 one-page mappings in one call", 4096, 3);
-	two_devices(64 * MiB);
-	copy_vs_map(64 * MiB, 3);
-	printf("\nKernel memory per GiB mapped, besides the IOMMU page tables (the same for both):\n"
-	       "ours %ld KiB/GiB of pin state (one entry per 2 MiB chunk whose pages are one\n"
-	       "physical run, else a page pointer and a use count per 4 KiB page; counted by\n"
-	       "the module); type1 keeps no per-page state for IOMMU-backed containers (it\n"
-	       "reads the IOMMU page table back on unmap).  Memory faulted in out of\n"
-	       "physical order: ours %ld KiB/GiB.\n", ko * 2 / 1024, kr * 2 / 1024);
-	threads(1024);
-	mapping_limit(200000);
+	if (want("4k")) {
+		one_call("map+unmap 64 MiB, 4 KiB pages, one call", 64 * MiB, false, 5, NULL);
+		one_call("map+unmap 512 MiB, 4 KiB pages, one call", 512 * MiB, false, 3, &ko);
+		fault_in_reverse = true;
+		one_call("same, 4 KiB pages out of physical order", 512 * MiB, false, 3, &kr);
+		fault_in_reverse = false;
+	}
+	if (want("huge")) {
+		one_call("map+unmap 64 MiB, 2 MiB hugetlb, one call", 64 * MiB, true, 5, NULL);
+		one_call("map+unmap 512 MiB, 2 MiB hugetlb, one call", 512 * MiB, true, 3, NULL);
+	}
+	if (want("small")) {
+		many_pages("4096 separate 4 KiB maps, then unmaps", 4096, 3);
+		unmap_many_at_once("unmap 4096 one-page mappings in one call", 4096, 3);
+	}
+	if (want("two"))
+		two_devices(64 * MiB);
+	if (want("copy"))
+		copy_vs_map(64 * MiB, 3);
+	if (want("4k"))
+		printf("\nKernel memory per GiB mapped, besides the IOMMU page tables (the same for both):\n"
+		       "ours %ld KiB/GiB of pin state (one entry per 2 MiB chunk whose pages are one\n"
+		       "physical run, else a page pointer and a use count per 4 KiB page; counted by\n"
+		       "the module); type1 keeps no per-page state for IOMMU-backed containers (it\n"
+		       "reads the IOMMU page table back on unmap).  Memory faulted in out of\n"
+		       "physical order: ours %ld KiB/GiB.\n", ko * 2 / 1024, kr * 2 / 1024);
+	if (want("threads"))
+		threads(1024);
+	if (want("limit"))
+		mapping_limit(200000);
+	if (nsel && want("profile-small"))
+		profile_small(4096, 20);
 	printf("\nbench complete\n");
 	return 0;
 }

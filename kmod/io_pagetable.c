@@ -626,11 +626,32 @@ struct iopt_map_elm {
 	unsigned long length;
 };
 
+/*
+ * A new area: the spare one that came with @pages (an IOAS_MAP's, already
+ * zeroed) or a fresh allocation.
+ */
+static struct iopt_area *iopt_new_area(struct iopt_pages *pages)
+{
+	struct iopt_area *area = iopt_pages_take_area(pages);
+
+	if (area) {
+		area->in_pages = true;
+		return area;
+	}
+	if (iommufd_should_fail())
+		return NULL;
+	return kzalloc(sizeof(*area), GFP_KERNEL_ACCOUNT);
+}
+
 static void iopt_free_area(struct iopt_area *area)
 {
+	bool in_pages = area->in_pages;
+
+	/* An area inside its pages goes with them, maybe right here. */
 	if (area->pages)
 		iopt_put_pages(area->pages);
-	kfree(area);
+	if (!in_pages)
+		kfree(area);
 }
 
 static void iopt_remove_area(struct iopt_area *area)
@@ -712,8 +733,7 @@ static int iopt_map_elms(struct io_pagetable *iopt, struct iopt_map_elm *elms,
 		return -ENOMEM;
 	areas[0] = NULL;
 	for (i = 0; i < nelms; i++) {
-		areas[i] = iommufd_should_fail() ? NULL :
-			   kzalloc(sizeof(*areas[i]), GFP_KERNEL_ACCOUNT);
+		areas[i] = iopt_new_area(elms[i].pages);
 		if (!areas[i]) {
 			rc = -ENOMEM;
 			goto out_free;
@@ -768,7 +788,7 @@ int iopt_map_user_pages(struct iommufd_ctx *ictx, struct io_pagetable *iopt,
 	if (!length)
 		return -EINVAL;
 	elm.pages = iopt_alloc_pages(uptr, length, iommu_prot & IOMMU_WRITE,
-				     ictx->account_mode);
+				     ictx->account_mode, true);
 	if (IS_ERR(elm.pages))
 		return PTR_ERR(elm.pages);
 	elm.byte = uptr % PAGE_SIZE;

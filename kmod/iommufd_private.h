@@ -154,6 +154,7 @@ int iommufd_ucmd_respond(struct iommufd_ucmd *ucmd, size_t cmd_len);
  * counts and page pointers live in 2 MiB chunks (pages.c).
  */
 struct iopt_chunk;
+struct iopt_area;
 
 struct iopt_pages {
 	struct kref kref;
@@ -165,13 +166,21 @@ struct iopt_pages {
 	unsigned long npages;
 	bool writable;
 	u8 account_mode;
+	/*
+	 * Room for the area of the IOAS_MAP that created these pages follows
+	 * the chunks, in the same allocation, while @spare_area: a MAP then
+	 * costs one allocation (256 bytes for a small one).
+	 */
+	bool spare_area;
 	unsigned long npinned;
 	size_t state_bytes;
 	unsigned long nchunks;
 	struct iopt_chunk *chunks;	/* follow the struct */
 };
 struct iopt_pages *iopt_alloc_pages(unsigned long uptr, unsigned long length,
-				    bool writable, u8 account_mode);
+				    bool writable, u8 account_mode,
+				    bool with_area);
+struct iopt_area *iopt_pages_take_area(struct iopt_pages *pages);
 void iopt_put_pages(struct iopt_pages *pages);
 int iopt_pages_use(struct iopt_pages *pages, unsigned long first,
 		   unsigned long last);
@@ -245,6 +254,7 @@ struct iopt_area {
 	bool prevent_access;
 	/* Being mapped or unmapped: domains not in step with the tree yet. */
 	bool busy;
+	bool in_pages;			/* was @pages' spare_area */
 	struct list_head claim_item;	/* on an unmap's list while busy */
 };
 

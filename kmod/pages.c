@@ -63,7 +63,8 @@ static unsigned long chunk_len(struct iopt_pages *pages, unsigned long c)
 }
 
 struct iopt_pages *iopt_alloc_pages(unsigned long uptr, unsigned long length,
-				    bool writable, u8 account_mode)
+				    bool writable, u8 account_mode,
+				    bool with_area)
 {
 	struct iopt_pages *pages;
 	unsigned long end, npages, nchunks;
@@ -77,6 +78,8 @@ struct iopt_pages *iopt_alloc_pages(unsigned long uptr, unsigned long length,
 		 PAGE_SHIFT;
 	nchunks = DIV_ROUND_UP(npages, IOPT_CHUNK_PAGES);
 	size = sizeof(*pages) + nchunks * sizeof(struct iopt_chunk);
+	if (with_area)
+		size += sizeof(struct iopt_area);
 	pages = iommufd_should_fail() ? NULL :
 		kvzalloc(size, GFP_KERNEL_ACCOUNT);
 	if (!pages)
@@ -87,6 +90,7 @@ struct iopt_pages *iopt_alloc_pages(unsigned long uptr, unsigned long length,
 	pages->npages = npages;
 	pages->nchunks = nchunks;
 	pages->chunks = (struct iopt_chunk *)(pages + 1);
+	pages->spare_area = with_area;
 	pages->writable = writable;
 	pages->account_mode = capable(CAP_IPC_LOCK) ? IOPT_ACCOUNT_NONE :
 						      account_mode;
@@ -98,6 +102,15 @@ struct iopt_pages *iopt_alloc_pages(unsigned long uptr, unsigned long length,
 	pages->source_task = current->group_leader;
 	pages->source_user = get_current_user();
 	return pages;
+}
+
+/* The zeroed area allocated with @pages, once; NULL afterwards. */
+struct iopt_area *iopt_pages_take_area(struct iopt_pages *pages)
+{
+	if (!pages->spare_area)
+		return NULL;
+	pages->spare_area = false;
+	return (struct iopt_area *)&pages->chunks[pages->nchunks];
 }
 
 static void iopt_release_pages(struct kref *kref)

@@ -8,7 +8,9 @@ kdir=/lib/modules/$(uname -r)
 say "== VM up: Linux $(uname -r), $(nproc) vCPUs, IOMMU: $(ls /sys/class/iommu | tr '\n' ' ')"
 if insmod $kdir/iommufd.ko selftest=1 && insmod $kdir/iommufd_pci.ko &&
    modprobe vfio_iommu_type1 && modprobe vfio-pci; then
-	/bin/bench >&3 2>&1
+	# iommufd_bench=small,copy on the kernel command line: those only.
+	sel=$(sed -n 's/.*iommufd_bench=\([^ ]*\).*/\1/p' /proc/cmdline | tr , ' ')
+	/bin/bench $sel >&3 2>&1
 else
 	say "== could not load the modules"
 fi
