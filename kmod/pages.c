@@ -411,11 +411,15 @@ static int chunk_pin_whole_batched(struct iopt_pages *pages, unsigned long c,
 	return chunk_pin_whole(pages, c, ch, *batch);
 }
 
-/* Drop one user of pages [s, e] of a per-page chunk; unpin idle runs. */
-static void chunk_unuse_pages(struct iopt_pages *pages, struct iopt_chunk *ch,
-			      unsigned long s, unsigned long e)
+/*
+ * Drop one user of pages [s, e] of a per-page chunk; unpin idle runs.
+ * Returns how many pages were unpinned (for the caller to refund).
+ */
+static unsigned long chunk_unuse_pages(struct iopt_pages *pages,
+				       struct iopt_chunk *ch, unsigned long s,
+				       unsigned long e)
 {
-	unsigned long i = s, end;
+	unsigned long i = s, end, unpinned = 0;
 
 	while (i <= e) {
 		if (WARN_ON(!ch->page_users[i]) || --ch->page_users[i]) {
@@ -427,12 +431,16 @@ static void chunk_unuse_pages(struct iopt_pages *pages, struct iopt_chunk *ch,
 		unpin_user_pages_dirty_lock(&ch->pages[i], end - i,
 					    pages->writable);
 		iopt_pages_pinned(pages, -(long)(end - i));
-		iopt_pages_account(pages, end - i, false);
+		unpinned += end - i;
 		i = end;
 	}
+	return unpinned;
 }
 
-/* Add one user to pages [s, e] of a per-page chunk, pinning idle runs. */
+/*
+ * Add one user to pages [s, e] of a per-page chunk, pinning idle runs.
+ * The caller has charged them.
+ */
 static int chunk_use_pages(struct iopt_pages *pages, unsigned long c,
 			   struct iopt_chunk *ch, unsigned long s,
 			   unsigned long e)
@@ -447,14 +455,9 @@ static int chunk_use_pages(struct iopt_pages *pages, unsigned long c,
 		}
 		for (n = 1; i + n <= e && !ch->page_users[i + n]; n++)
 			;
-		rc = iopt_pages_account(pages, n, true);
+		rc = chunk_pin_pages(pages, c << IOPT_CHUNK_SHIFT, ch, i, n);
 		if (rc)
 			goto err_undo;
-		rc = chunk_pin_pages(pages, c << IOPT_CHUNK_SHIFT, ch, i, n);
-		if (rc) {
-			iopt_pages_account(pages, n, false);
-			goto err_undo;
-		}
 		memset32(&ch->page_users[i], 1, n);
 		i += n;
 	}
@@ -478,13 +481,7 @@ static int chunk_use(struct iopt_pages *pages, unsigned long c,
 			ch->users++;
 			return 0;
 		}
-		rc = iopt_pages_account(pages, len, true);
-		if (rc)
-			return rc;
-		rc = chunk_pin_whole_batched(pages, c, ch, batch);
-		if (rc)
-			iopt_pages_account(pages, len, false);
-		return rc;
+		return chunk_pin_whole_batched(pages, c, ch, batch);
 	}
 	rc = chunk_expand(pages, ch, len);
 	if (rc)
@@ -492,23 +489,36 @@ static int chunk_use(struct iopt_pages *pages, unsigned long c,
 	return chunk_use_pages(pages, c, ch, s, e);
 }
 
-static void chunk_unuse(struct iopt_pages *pages, unsigned long c,
-			unsigned long s, unsigned long e)
+/* How many of pages [s, e] of chunk @c have no user (are not pinned). */
+static unsigned long chunk_idle(struct iopt_pages *pages, unsigned long c,
+				unsigned long s, unsigned long e)
+{
+	struct iopt_chunk *ch = &pages->chunks[c];
+	unsigned long i, n = 0;
+
+	if (!ch->pages)
+		return ch->users ? 0 : e - s + 1;
+	for (i = s; i <= e; i++)
+		n += !ch->page_users[i];
+	return n;
+}
+
+/* Returns how many pages were unpinned. */
+static unsigned long chunk_unuse(struct iopt_pages *pages, unsigned long c,
+				 unsigned long s, unsigned long e)
 {
 	struct iopt_chunk *ch = &pages->chunks[c];
 	unsigned long len = chunk_len(pages, c);
 
-	if (ch->pages) {
-		chunk_unuse_pages(pages, ch, s, e);
-		return;
-	}
+	if (ch->pages)
+		return chunk_unuse_pages(pages, ch, s, e);
 	/* Uniform chunks are only ever used whole. */
 	if (WARN_ON(s || e != len - 1 || !ch->users) || --ch->users)
-		return;
+		return 0;
 	unpin_user_page_range_dirty_lock(ch->head, len, pages->writable);
 	iopt_pages_pinned(pages, -(long)len);
-	iopt_pages_account(pages, len, false);
 	ch->head = NULL;
+	return len;
 }
 
 /* Split [first, last] into its chunks: calls @fn(pages, c, s, e). */
@@ -522,46 +532,62 @@ static void chunk_unuse(struct iopt_pages *pages, unsigned long c,
 		   (c << IOPT_CHUNK_SHIFT)), 1);                            \
 	     c++)
 
-static void __iopt_pages_unuse(struct iopt_pages *pages, unsigned long first,
-			       unsigned long last)
+static unsigned long __iopt_pages_unuse(struct iopt_pages *pages,
+					unsigned long first, unsigned long last)
 {
-	unsigned long c, s, e;
+	unsigned long c, s, e, unpinned = 0;
 
 	for_each_chunk_part(pages, first, last, c, s, e)
-		chunk_unuse(pages, c, s, e);
+		unpinned += chunk_unuse(pages, c, s, e);
+	return unpinned;
 }
 
 /*
  * Add one user to every page in [first, last] (indexes into @pages),
- * pinning the pages that had none.  All or nothing.
+ * pinning the pages that had none.  All or nothing.  Locked memory is
+ * charged once, for every page the call will pin, before pinning any.
  */
 int iopt_pages_use(struct iopt_pages *pages, unsigned long first,
 		   unsigned long last)
 {
+	unsigned long c, s, e, idle = 0;
 	struct page **batch = NULL;
-	unsigned long c, s, e;
-	int rc = 0;
+	int rc;
 
 	mutex_lock(&pages->mutex);
+	for_each_chunk_part(pages, first, last, c, s, e)
+		idle += chunk_idle(pages, c, s, e);
+	rc = idle ? iopt_pages_account(pages, idle, true) : 0;
+	if (rc)
+		goto out_unlock;
 	for_each_chunk_part(pages, first, last, c, s, e) {
 		rc = chunk_use(pages, c, s, e, &batch);
 		if (rc) {
 			if (c > first >> IOPT_CHUNK_SHIFT)
 				__iopt_pages_unuse(pages, first,
 						   (c << IOPT_CHUNK_SHIFT) - 1);
+			iopt_pages_account(pages, idle, false);
 			break;
 		}
 	}
+out_unlock:
 	mutex_unlock(&pages->mutex);
 	kfree(batch);
 	return rc;
 }
 
-/* Drop one user of every page in [first, last]; unpin what has none left. */
+/*
+ * Drop one user of every page in [first, last]; unpin what has none left
+ * and refund it in one go.
+ */
 void iopt_pages_unuse(struct iopt_pages *pages, unsigned long first,
 		      unsigned long last)
 {
+	unsigned long unpinned;
+
 	mutex_lock(&pages->mutex);
-	__iopt_pages_unuse(pages, first, last);
+	unpinned = __iopt_pages_unuse(pages, first, last);
+	if (unpinned)
+		iopt_pages_account(pages, unpinned, false);
 	mutex_unlock(&pages->mutex);
 }

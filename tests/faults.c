@@ -27,6 +27,19 @@ static int arm(int n)
 	return rc;
 }
 
+/* Fault points the countdown still has to pass before it fires. */
+static int points_left(void)
+{
+	char buf[16] = "";
+	int fd = open(FAIL_NTH, O_RDONLY);
+
+	if (fd < 0 || read(fd, buf, sizeof(buf) - 1) < 0)
+		buf[0] = 0;
+	if (fd >= 0)
+		close(fd);
+	return atoi(buf);
+}
+
 /* Did the armed point fire (countdown reached zero)? */
 static bool fired(void)
 {
@@ -123,6 +136,81 @@ TEST(every_failure_unwinds)
 	CHECK(failures > 20);
 	close(chk);
 	buf_free(buf, 16 * PAGE_SIZE);
+}
+
+#define NEVER 1000000
+
+/*
+ * How many fault points (allocations, pins, domain maps) a map passes on
+ * its way to ENOMEM; -1 if it did not fail so.
+ */
+static int points_to_enomem(int fd, __u32 ioas, char *buf, size_t len,
+			    __u64 iova)
+{
+	int rc, left;
+
+	if (arm(NEVER))
+		return -1;
+	errno = 0;
+	rc = ioas_map_fixed(fd, ioas, buf, len, iova);
+	rc = rc == -1 && errno == ENOMEM;
+	left = points_left();
+	arm(0);
+	return rc ? NEVER - left : -1;
+}
+
+/* In a child: the line of the check that failed, 0 if all held. */
+static int charge_before_pin_child(void)
+{
+	const size_t limit = 600 * PAGE_SIZE;
+	char *buf = buf_alloc(1024 * PAGE_SIZE);
+	int fd = dev_iommu_open(), small, big;
+	__u32 ioas, stdev;
+
+	STEP(!buf || fd < 0);
+	STEP(drop_cap_ipc_lock());
+	STEP(set_memlock_rlimit(limit));
+	STEP(ioas_alloc(fd, &ioas));
+	STEP(mock_domain(fd, ioas, &stdev, NULL, NULL));
+	/* 599 pages fit; 2 more fail at the charge, before any pin. */
+	STEP(ioas_map_fixed(fd, ioas, buf, 599 * PAGE_SIZE,
+			    MOCK_APERTURE_START));
+	small = points_to_enomem(fd, ioas, buf + 600 * PAGE_SIZE,
+				 2 * PAGE_SIZE, MOCK_APERTURE_START + (4 << 20));
+	STEP(small <= 0);
+	STEP(ioas_unmap_all(fd, ioas, NULL));
+	/* 601 pages span two 2 MiB chunks and the first would fit alone. */
+	big = points_to_enomem(fd, ioas, buf, 601 * PAGE_SIZE,
+			       MOCK_APERTURE_START);
+	if (big != small)
+		printf("# over-limit map of 601 pages passed %d fault points, of 2 pages %d\n",
+		       big, small);
+	STEP(big != small);
+	STEP(check_refs(fd, buf, 1024 * PAGE_SIZE, 0));
+	return 0;
+}
+
+/*
+ * Locked memory is charged once per call, for every page it will pin,
+ * before pinning: a map over RLIMIT_MEMLOCK pins nothing, however many
+ * chunks it spans, so it reaches no more fault points than a small one.
+ */
+TEST(over_limit_map_pins_nothing)
+{
+	pid_t pid;
+
+	if (access(FAIL_NTH, W_OK))
+		SKIP("no fail_nth (module loaded without selftest=1)");
+	pid = fork_flushed();
+	CHECK(pid >= 0);
+	if (!pid) {
+		int line = charge_before_pin_child();
+
+		if (line)
+			printf("# child: the check at line %d failed\n", line);
+		_exit(line != 0);
+	}
+	CHECK_OK(wait_child(pid));
 }
 
 int main(void)

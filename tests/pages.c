@@ -220,6 +220,76 @@ TEST(rlimit_memlock_per_process)
 	CHECK_OK(wait_child(pid));
 }
 
+/*
+ * In a child: a map spanning several 2 MiB chunks is charged for all its
+ * new pins at once, so a map over the limit fails before pinning anything,
+ * and pages already pinned (shared by IOAS_COPY) are not charged again.
+ */
+static void rlimit_multi_chunk_child(void)
+{
+	const size_t chunk = 512 * PAGE_SIZE, limit = 600 * PAGE_SIZE;
+	__u32 ioas, ioas2, stdev, stdev2;
+	__u64 dst;
+	long vmpin0, vmlck0;
+	char *buf;
+	int fd;
+
+	buf = buf_alloc(3 * chunk);
+	CHILD_CHECK(buf);
+	fd = dev_iommu_open();
+	CHILD_CHECK(fd >= 0);
+	CHILD_OK(option_set(fd, IOMMU_OPTION_RLIMIT_MODE, 0, 1));
+	CHILD_OK(drop_cap_ipc_lock());
+	CHILD_OK(set_memlock_rlimit(limit));
+	CHILD_OK(ioas_alloc(fd, &ioas));
+	CHILD_OK(mock_domain(fd, ioas, &stdev, NULL, NULL));
+	vmpin0 = proc_status_kb("VmPin");
+	vmlck0 = proc_status_kb("VmLck");
+	CHILD_CHECK(vmpin0 >= 0 && vmlck0 >= 0);
+
+	/* Three chunks: the first would fit, the whole does not. */
+	CHILD_ERRNO(ioas_map_fixed(fd, ioas, buf, 3 * chunk, IOVA), ENOMEM);
+	CHILD_OK(check_refs(fd, buf, 3 * chunk, 0));
+	CHILD_STATUS("VmPin", vmpin0);
+	CHILD_STATUS("VmLck", vmlck0);
+
+	/* One chunk fits; copied to a second IOAS and domain, it stays
+	 * charged once, so 80 more pages still fit. */
+	CHILD_OK(ioas_map_fixed(fd, ioas, buf, chunk, IOVA));
+	CHILD_OK(ioas_alloc(fd, &ioas2));
+	CHILD_OK(mock_domain(fd, ioas2, &stdev2, NULL, NULL));
+	dst = IOVA;
+	CHILD_OK(ioas_copy(fd, ioas2, &dst, ioas, IOVA, chunk,
+			   IOMMU_IOAS_MAP_FIXED_IOVA | MAP_RW));
+	CHILD_STATUS("VmPin", vmpin0 + 2048);
+	CHILD_STATUS("VmLck", vmlck0 + 2048);
+	CHILD_OK(ioas_map_fixed(fd, ioas, buf + chunk, 80 * PAGE_SIZE,
+				IOVA + chunk));
+	CHILD_STATUS("VmLck", vmlck0 + 2048 + 320);
+	CHILD_ERRNO(ioas_map_fixed(fd, ioas, buf + 2 * chunk, 16 * PAGE_SIZE,
+				   IOVA + 2 * chunk), ENOMEM);
+
+	CHILD_OK(iommu_destroy(fd, stdev2));
+	CHILD_OK(iommu_destroy(fd, ioas2));
+	CHILD_OK(iommu_destroy(fd, stdev));
+	CHILD_OK(check_refs(fd, buf, 3 * chunk, 0));
+	CHILD_STATUS("VmPin", vmpin0);
+	CHILD_STATUS("VmLck", vmlck0);
+	CHILD_OK(close(fd));
+	_exit(0);
+}
+
+TEST(rlimit_memlock_charged_once_per_call)
+{
+	pid_t pid;
+
+	pid = fork_flushed();
+	CHECK(pid >= 0);
+	if (!pid)
+		rlimit_multi_chunk_child();
+	CHECK_OK(wait_child(pid));
+}
+
 /* In a child that keeps CAP_IPC_LOCK: the 16-page limit is not applied. */
 static void cap_ipc_lock_child(bool per_process)
 {
