@@ -905,11 +905,6 @@ static void iopt_area_release_accesses(struct io_pagetable *iopt,
 	iommufd_access_notify_unmap(iopt, start, length);
 }
 
-/*
- * Check [start, last] for unmap: only whole, settled areas; accesses let
- * go first.  Claims the areas (busy, on @claimed).  Returns -EAGAIN with
- * both locks dropped when it had to ask accesses to let go.
- */
 /* A failed unmap lets accesses use the areas it had asked them to leave. */
 static void iopt_unmap_allow_access(struct io_pagetable *iopt,
 				    unsigned long start, unsigned long last)
@@ -922,41 +917,48 @@ static void iopt_unmap_allow_access(struct io_pagetable *iopt,
 			area->prevent_access = false;
 }
 
+/*
+ * Check [start, last] for unmap: only whole, settled areas; accesses let
+ * go first.  Claims the areas (busy, on @claimed) in one walk of the
+ * tree.  Returns -EAGAIN with both locks dropped when it had to ask
+ * accesses to let go.
+ */
 static int iopt_unmap_claim(struct io_pagetable *iopt, unsigned long start,
 			    unsigned long last, int *tries,
 			    struct list_head *claimed)
 {
-	struct iopt_area *area;
+	struct iopt_area *area, *pinned = NULL;
 	int rc = 0;
 
-	for (area = iopt_area_iter_first(iopt, start, last); area && !rc;
+	for (area = iopt_area_iter_first(iopt, start, last); area;
 	     area = iopt_area_iter_next(area, start, last)) {
-		if (area->node.start < start || area->node.last > last)
+		if (area->node.start < start || area->node.last > last) {
 			rc = -ENOENT;
-		else if (area->busy)
-			rc = -EBUSY;	/* being mapped or unmapped now */
-	}
-	for (area = iopt_area_iter_first(iopt, start, last); area && !rc;
-	     area = iopt_area_iter_next(area, start, last)) {
-		if (!area->num_accesses)
-			continue;
-		if (WARN_ON(++*tries > IOPT_UNMAP_ACCESS_TRIES)) {
-			rc = -EDEADLK;	/* an access that never unpins */
 			break;
 		}
-		iopt_area_release_accesses(iopt, area, *tries);
-		return -EAGAIN;
+		if (area->busy) {
+			rc = -EBUSY;	/* being mapped or unmapped now */
+			break;
+		}
+		if (area->num_accesses && !pinned)
+			pinned = area;
+		list_add_tail(&area->claim_item, claimed);
 	}
+	if (!rc && pinned && WARN_ON(++*tries > IOPT_UNMAP_ACCESS_TRIES))
+		rc = -EDEADLK;		/* an access that never unpins */
+	if (rc || pinned)
+		INIT_LIST_HEAD(claimed);	/* nothing claimed after all */
 	if (rc) {
 		if (*tries)
 			iopt_unmap_allow_access(iopt, start, last);
 		return rc;
 	}
-	for (area = iopt_area_iter_first(iopt, start, last); area;
-	     area = iopt_area_iter_next(area, start, last)) {
-		area->busy = true;
-		list_add_tail(&area->claim_item, claimed);
+	if (pinned) {
+		iopt_area_release_accesses(iopt, pinned, *tries);
+		return -EAGAIN;
 	}
+	list_for_each_entry(area, claimed, claim_item)
+		area->busy = true;
 	return 0;
 }
 
