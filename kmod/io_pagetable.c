@@ -406,19 +406,16 @@ static int iopt_area_map_range(struct iopt_area *area,
 	int rc;
 
 	while (left) {
-		struct page *page = iopt_pages_page(pages, byte >> PAGE_SHIFT);
 		unsigned long off = byte % PAGE_SIZE;
-		unsigned long span = PAGE_SIZE;
-		unsigned long chunk;
-		phys_addr_t phys = page_to_phys(page) + off;
+		unsigned long chunk, npages;
+		struct page *page;
+		phys_addr_t phys;
 
-		/* A large folio is contiguous: take the rest of it at once. */
-		if (PageCompound(page)) {
-			struct page *head = compound_head(page);
-
-			span = (compound_nr(head) - (page - head)) << PAGE_SHIFT;
-		}
-		chunk = min3(span - off, left, max_chunk);
+		npages = iopt_pages_run(pages, byte >> PAGE_SHIFT,
+					DIV_ROUND_UP(off + left, PAGE_SIZE),
+					&page);
+		phys = page_to_phys(page) + off;
+		chunk = min3((npages << PAGE_SHIFT) - off, left, max_chunk);
 		if (run_len && (phys != run_phys + run_len ||
 				run_len + chunk > max_chunk)) {
 			rc = domain->ops->map(domain, run_iova, run_phys,

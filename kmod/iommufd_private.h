@@ -187,6 +187,8 @@ int iopt_pages_use(struct iopt_pages *pages, unsigned long first,
 void iopt_pages_unuse(struct iopt_pages *pages, unsigned long first,
 		      unsigned long last);
 struct page *iopt_pages_page(struct iopt_pages *pages, unsigned long index);
+unsigned long iopt_pages_run(struct iopt_pages *pages, unsigned long index,
+			     unsigned long max, struct page **first);
 unsigned long iopt_pages_pinned_in(struct iopt_pages *pages,
 				   unsigned long first, unsigned long last);
 extern unsigned int iommufd_pin_batch_bytes;

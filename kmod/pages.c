@@ -147,6 +147,33 @@ struct page *iopt_pages_page(struct iopt_pages *pages, unsigned long index)
 		    ch->head + (index & IOPT_CHUNK_MASK);
 }
 
+/*
+ * The physically contiguous run of pinned pages from @index, at most @max
+ * pages and not past its chunk: sets *@first to its first page and
+ * returns its length.  A uniform chunk is one run, so filling a domain
+ * does not look at its pages one by one.  The caller holds a use of them.
+ */
+unsigned long iopt_pages_run(struct iopt_pages *pages, unsigned long index,
+			     unsigned long max, struct page **first)
+{
+	unsigned long c = index >> IOPT_CHUNK_SHIFT, off = index & IOPT_CHUNK_MASK;
+	unsigned long left = min(max, chunk_len(pages, c) - off), n;
+	struct iopt_chunk *ch = &pages->chunks[c];
+	/* Pairs with chunk_expand(): a published array is filled. */
+	struct page **pp = smp_load_acquire(&ch->pages);
+	unsigned long pfn;
+
+	if (!pp) {
+		*first = ch->head + off;
+		return left;
+	}
+	*first = pp[off];
+	pfn = page_to_pfn(pp[off]);
+	for (n = 1; n < left && page_to_pfn(pp[off + n]) == pfn + n; n++)
+		;
+	return n;
+}
+
 /* How many pages of [first, last] are pinned now. */
 unsigned long iopt_pages_pinned_in(struct iopt_pages *pages,
 				   unsigned long first, unsigned long last)
