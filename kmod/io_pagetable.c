@@ -411,8 +411,10 @@ static int iopt_area_map_range(struct iopt_area *area,
 		struct page *page;
 		phys_addr_t phys;
 
+		/* No further than this step can use (max_chunk). */
 		npages = iopt_pages_run(pages, byte >> PAGE_SHIFT,
-					DIV_ROUND_UP(off + left, PAGE_SIZE),
+					DIV_ROUND_UP(off + min(left, max_chunk),
+						     PAGE_SIZE),
 					&page);
 		phys = page_to_phys(page) + off;
 		chunk = min3((npages << PAGE_SHIFT) - off, left, max_chunk);

@@ -42,7 +42,8 @@ unsigned int iommufd_pin_batch_bytes = SZ_4M;
 
 /*
  * The pin state of one chunk.  Uniform (@pages NULL): every page has
- * @users users and, while that is not zero, page i is @head + i.  Per
+ * @users users and, while that is not zero, page i is the i-th after
+ * @head (nth_page: pfn order, whatever the memory model).  Per
  * page: @pages and @page_users.  A chunk goes from uniform to per page
  * (never back) when part of it is used or its pages are not one run;
  * @head stays valid then, so readers may use either.
@@ -144,7 +145,7 @@ struct page *iopt_pages_page(struct iopt_pages *pages, unsigned long index)
 	struct page **pp = smp_load_acquire(&ch->pages);
 
 	return pp ? pp[index & IOPT_CHUNK_MASK] :
-		    ch->head + (index & IOPT_CHUNK_MASK);
+		    nth_page(ch->head, index & IOPT_CHUNK_MASK);
 }
 
 /*
@@ -164,7 +165,7 @@ unsigned long iopt_pages_run(struct iopt_pages *pages, unsigned long index,
 	unsigned long pfn;
 
 	if (!pp) {
-		*first = ch->head + off;
+		*first = nth_page(ch->head, off);
 		return left;
 	}
 	*first = pp[off];
@@ -299,7 +300,7 @@ static int chunk_expand(struct iopt_pages *pages, struct iopt_chunk *ch,
 	}
 	for (i = 0; i < len; i++) {
 		pu[i] = ch->users;
-		pp[i] = ch->users ? ch->head + i : NULL;
+		pp[i] = ch->users ? nth_page(ch->head, i) : NULL;
 	}
 	ch->page_users = pu;
 	/*
@@ -380,7 +381,8 @@ static int chunk_pin_whole(struct iopt_pages *pages, unsigned long c,
 		iopt_pages_pinned(pages, n);
 		if (!done)
 			ch->head = batch[0];
-		for (i = 0; i < n && batch[i] == ch->head + done + i; i++)
+		for (i = 0; i < n && page_to_pfn(batch[i]) ==
+				     page_to_pfn(ch->head) + done + i; i++)
 			;
 		if (i < n)
 			goto split;
@@ -593,7 +595,8 @@ int iopt_pages_use(struct iopt_pages *pages, unsigned long first,
 			if (c > first >> IOPT_CHUNK_SHIFT)
 				__iopt_pages_unuse(pages, first,
 						   (c << IOPT_CHUNK_SHIFT) - 1);
-			iopt_pages_account(pages, idle, false);
+			if (idle)
+				iopt_pages_account(pages, idle, false);
 			break;
 		}
 	}
