@@ -887,21 +887,19 @@ int iopt_copy_pages(struct io_pagetable *dst, struct io_pagetable *src,
 #define IOPT_UNMAP_ACCESS_TRIES 2000
 
 /*
- * Accesses pin pages of @area: stop new pins and ask them to let go,
- * without holding our locks since their callbacks unpin through us.
+ * Accesses pin pages in [start, last]: ask them all to let go, without
+ * holding our locks since their callbacks unpin through us.  The caller
+ * has stopped new pins (prevent_access) on the areas concerned.
  */
-static void iopt_area_release_accesses(struct io_pagetable *iopt,
-				       struct iopt_area *area, int tries)
+static void iopt_release_accesses(struct io_pagetable *iopt,
+				  unsigned long start, unsigned long last,
+				  int tries)
 {
-	unsigned long start = area->node.start;
-	unsigned long length = iopt_area_length(area);
-
-	area->prevent_access = true;
 	up_write(&iopt->iova_rwsem);
 	up_read(&iopt->domains_rwsem);
 	if (tries > 2)
 		usleep_range(500, 1000);
-	iommufd_access_notify_unmap(iopt, start, length);
+	iommufd_access_notify_unmap(iopt, start, last - start + 1);
 }
 
 /* A failed unmap lets accesses use the areas it had asked them to leave. */
@@ -926,7 +924,8 @@ static int iopt_unmap_claim(struct io_pagetable *iopt, unsigned long start,
 			    unsigned long last, int *tries,
 			    struct list_head *claimed)
 {
-	struct iopt_area *area, *pinned = NULL;
+	unsigned long pin_start = ULONG_MAX, pin_last = 0;
+	struct iopt_area *area;
 	int rc = 0;
 
 	for (area = iopt_area_iter_first(iopt, start, last); area;
@@ -939,21 +938,27 @@ static int iopt_unmap_claim(struct io_pagetable *iopt, unsigned long start,
 			rc = -EBUSY;	/* being mapped or unmapped now */
 			break;
 		}
-		if (area->num_accesses && !pinned)
-			pinned = area;
+		if (area->num_accesses) {
+			pin_start = min(pin_start, area->node.start);
+			pin_last = max(pin_last, area->node.last);
+		}
 		list_add_tail(&area->claim_item, claimed);
 	}
-	if (!rc && pinned && WARN_ON(++*tries > IOPT_UNMAP_ACCESS_TRIES))
+	if (!rc && pin_start <= pin_last &&
+	    WARN_ON(++*tries > IOPT_UNMAP_ACCESS_TRIES))
 		rc = -EDEADLK;		/* an access that never unpins */
-	if (rc || pinned)
-		INIT_LIST_HEAD(claimed);	/* nothing claimed after all */
 	if (rc) {
+		INIT_LIST_HEAD(claimed);	/* nothing claimed after all */
 		if (*tries)
 			iopt_unmap_allow_access(iopt, start, last);
 		return rc;
 	}
-	if (pinned) {
-		iopt_area_release_accesses(iopt, pinned, *tries);
+	if (pin_start <= pin_last) {
+		/* One round for all pins: none new in the range, all go. */
+		list_for_each_entry(area, claimed, claim_item)
+			area->prevent_access = true;
+		INIT_LIST_HEAD(claimed);
+		iopt_release_accesses(iopt, pin_start, pin_last, *tries);
 		return -EAGAIN;
 	}
 	list_for_each_entry(area, claimed, claim_item)

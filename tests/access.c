@@ -471,6 +471,43 @@ TEST(access_replace_ioas)
 	buf_free(buf2, len);
 }
 
+/*
+ * An unmap over many areas, each pinned by the access, completes in one
+ * call: the access is asked to let go of the whole range at once, not one
+ * area per retry (which ran out of retries past 2000 areas).
+ */
+TEST(unmap_all_over_many_pinned_areas)
+{
+	const unsigned int n = 2100;
+	__u64 unmapped = 0;
+	__u32 ioas, id;
+	unsigned int i;
+	int fd, afd;
+	char *buf;
+
+	buf = buf_alloc(n * PAGE_SIZE);
+	CHECK(buf);
+	fd = dev_iommu_open();
+	CHECK(fd >= 0);
+	CHECK_OK(ioas_alloc(fd, &ioas));
+	CHECK_OK(create_access(fd, ioas, PIN, &afd));
+	for (i = 0; i < n; i++) {
+		CHECK_OK(ioas_map_fixed(fd, ioas, buf + i * PAGE_SIZE,
+					PAGE_SIZE, IOVA + i * PAGE_SIZE));
+		CHECK_OK(access_pages(fd, afd, IOVA + i * PAGE_SIZE,
+				      buf + i * PAGE_SIZE, PAGE_SIZE, 0, &id));
+	}
+	CHECK_OK(check_refs(fd, buf, n * PAGE_SIZE, 1));
+	CHECK_OK(ioas_unmap_all(fd, ioas, &unmapped));
+	CHECK(unmapped == n * PAGE_SIZE);
+	CHECK_OK(check_refs(fd, buf, n * PAGE_SIZE, 0));
+	CHECK_ERRNO(destroy_access_pages(fd, afd, id), ENOENT);
+	CHECK_OK(close(afd));
+	CHECK_OK(iommu_destroy(fd, ioas));
+	close(fd);
+	buf_free(buf, n * PAGE_SIZE);
+}
+
 TEST(close_access_fd_releases_pins)
 {
 	const size_t len = 4 * PAGE_SIZE;
