@@ -26,6 +26,7 @@ iommufd_access_create(struct iommufd_ctx *ictx,
 	access->ictx = ictx;
 	access->ops = ops;
 	access->data = data;
+	mutex_init(&access->attach_lock);
 	mutex_init(&access->ioas_lock);
 	INIT_LIST_HEAD(&access->ioas_item);
 	iommufd_ctx_get(ictx);
@@ -38,36 +39,62 @@ void iommufd_access_destroy(struct iommufd_access *access)
 	iommufd_access_detach(access);
 	iommufd_ctx_put(access->ictx);
 	mutex_destroy(&access->ioas_lock);
+	mutex_destroy(&access->attach_lock);
 	kfree(access);
 	iommufd_stats_object(-1);
 }
 
-static int iommufd_access_join(struct iommufd_access *access,
-			       struct iommufd_ioas *ioas)
+/* A pinning access needs page-aligned areas in its IOAS. */
+static int iommufd_access_add_alignment(struct iommufd_access *access,
+					struct iommufd_ioas *ioas)
 {
-	int rc;
+	if (!access->ops->needs_pin_pages)
+		return 0;
+	return iopt_add_access_alignment(&ioas->iopt, PAGE_SIZE);
+}
 
-	if (access->ops->needs_pin_pages) {
-		rc = iopt_add_access_alignment(&ioas->iopt, PAGE_SIZE);
-		if (rc)
-			return rc;
-	}
+static void iommufd_access_remove_alignment(struct iommufd_access *access,
+					    struct iommufd_ioas *ioas)
+{
+	if (access->ops->needs_pin_pages)
+		iopt_remove_access_alignment(&ioas->iopt);
+}
+
+/* Start getting @ioas's unmap notifications. */
+static void iommufd_access_listen(struct iommufd_access *access,
+				  struct iommufd_ioas *ioas)
+{
 	mutex_lock(&ioas->iopt.access_lock);
 	list_add_tail(&access->ioas_item, &ioas->iopt.accesses);
 	mutex_unlock(&ioas->iopt.access_lock);
-	return 0;
 }
 
 /* Stop notifications from @ioas and make the driver unpin everything. */
-static void iommufd_access_leave(struct iommufd_access *access,
-				 struct iommufd_ioas *ioas)
+static void iommufd_access_unlisten(struct iommufd_access *access,
+				    struct iommufd_ioas *ioas)
 {
 	mutex_lock(&ioas->iopt.access_lock);
 	list_del_init(&access->ioas_item);
 	mutex_unlock(&ioas->iopt.access_lock);
 	access->ops->unmap(access->data, 0, ULONG_MAX);
-	if (access->ops->needs_pin_pages)
-		iopt_remove_access_alignment(&ioas->iopt);
+}
+
+/* Point new pins (and existing ones) at @ioas; NULL for no IOAS. */
+static void iommufd_access_set_ioas(struct iommufd_access *access,
+				    struct iommufd_ioas *ioas)
+{
+	mutex_lock(&access->ioas_lock);
+	access->ioas = ioas;
+	access->ioas_unpin = ioas;
+	mutex_unlock(&access->ioas_lock);
+}
+
+/* No new pins from here on; existing ones still unpin through the IOAS. */
+static void iommufd_access_stop_pins(struct iommufd_access *access)
+{
+	mutex_lock(&access->ioas_lock);
+	access->ioas = NULL;
+	mutex_unlock(&access->ioas_lock);
 }
 
 int iommufd_access_attach(struct iommufd_access *access, u32 ioas_id)
@@ -75,56 +102,48 @@ int iommufd_access_attach(struct iommufd_access *access, u32 ioas_id)
 	struct iommufd_ioas *ioas;
 	int rc;
 
-	mutex_lock(&access->ioas_lock);
-	if (access->ioas_unpin) {
-		mutex_unlock(&access->ioas_lock);
-		return -EINVAL;
-	}
+	mutex_lock(&access->attach_lock);
+	rc = -EINVAL;
+	if (access->ioas_unpin)
+		goto out_unlock;
 	ioas = iommufd_get_ioas(access->ictx, ioas_id);
-	if (IS_ERR(ioas)) {
-		mutex_unlock(&access->ioas_lock);
-		return PTR_ERR(ioas);
-	}
-	rc = iommufd_access_join(access, ioas);
+	rc = PTR_ERR_OR_ZERO(ioas);
+	if (rc)
+		goto out_unlock;
+	rc = iommufd_access_add_alignment(access, ioas);
 	if (rc) {
 		iommufd_put_object(&ioas->obj);
-	} else {
-		/* The lookup's reference becomes the access's. */
-		access->ioas = ioas;
-		access->ioas_unpin = ioas;
+		goto out_unlock;
 	}
-	mutex_unlock(&access->ioas_lock);
+	iommufd_access_listen(access, ioas);
+	/* The lookup's reference becomes the access's. */
+	iommufd_access_set_ioas(access, ioas);
+out_unlock:
+	mutex_unlock(&access->attach_lock);
 	return rc;
-}
-
-/* Detach the current IOAS; the lookup reference is given back. */
-static struct iommufd_ioas *iommufd_access_take_ioas(struct iommufd_access *access)
-{
-	struct iommufd_ioas *ioas;
-
-	mutex_lock(&access->ioas_lock);
-	ioas = access->ioas_unpin;
-	access->ioas = NULL;	/* no new pins from here on */
-	mutex_unlock(&access->ioas_lock);
-	return ioas;
 }
 
 void iommufd_access_detach(struct iommufd_access *access)
 {
-	struct iommufd_ioas *ioas = iommufd_access_take_ioas(access);
+	struct iommufd_ioas *ioas;
 
-	if (!ioas)
-		return;
-	iommufd_access_leave(access, ioas);
-	mutex_lock(&access->ioas_lock);
-	access->ioas_unpin = NULL;
-	mutex_unlock(&access->ioas_lock);
-	iommufd_put_object(&ioas->obj);
+	mutex_lock(&access->attach_lock);
+	ioas = access->ioas_unpin;
+	if (ioas) {
+		iommufd_access_stop_pins(access);
+		iommufd_access_unlisten(access, ioas);
+		iommufd_access_remove_alignment(access, ioas);
+		iommufd_access_set_ioas(access, NULL);
+		iommufd_put_object(&ioas->obj);
+	}
+	mutex_unlock(&access->attach_lock);
 }
 
 /*
  * Move @access to another IOAS.  Pins on the old one are released through
- * the unmap callback before the access can pin on the new one.
+ * the unmap callback before the access can pin on the new one.  The new
+ * IOAS's alignment is secured first, so nothing can fail after the
+ * access has left the old one.
  */
 int iommufd_access_replace(struct iommufd_access *access, u32 ioas_id)
 {
@@ -134,37 +153,28 @@ int iommufd_access_replace(struct iommufd_access *access, u32 ioas_id)
 	new = iommufd_get_ioas(access->ictx, ioas_id);
 	if (IS_ERR(new))
 		return PTR_ERR(new);
-	mutex_lock(&access->ioas_lock);
+	mutex_lock(&access->attach_lock);
 	old = access->ioas_unpin;
-	mutex_unlock(&access->ioas_lock);
-	if (!old) {
-		rc = -ENOENT;
+	rc = -ENOENT;
+	if (!old)
 		goto err_put;
-	}
-	if (old == new) {
-		rc = 0;
+	rc = 0;
+	if (old == new)
 		goto err_put;
-	}
-	/* One list entry: leave the old IOAS before joining the new one. */
-	old = iommufd_access_take_ioas(access);
-	iommufd_access_leave(access, old);
-	rc = iommufd_access_join(access, new);
-	if (rc) {
-		/* Go back; the old IOAS accepted this access before. */
-		WARN_ON(iommufd_access_join(access, old));
-		iommufd_put_object(&new->obj);
-		new = old;
-		old = NULL;
-	}
-	mutex_lock(&access->ioas_lock);
-	access->ioas = new;
-	access->ioas_unpin = new;
-	mutex_unlock(&access->ioas_lock);
-	if (old)
-		iommufd_put_object(&old->obj);
-	return rc;
+	rc = iommufd_access_add_alignment(access, new);
+	if (rc)
+		goto err_put;
+	iommufd_access_stop_pins(access);
+	iommufd_access_unlisten(access, old);
+	iommufd_access_listen(access, new);
+	iommufd_access_set_ioas(access, new);
+	iommufd_access_remove_alignment(access, old);
+	mutex_unlock(&access->attach_lock);
+	iommufd_put_object(&old->obj);
+	return 0;
 
 err_put:
+	mutex_unlock(&access->attach_lock);
 	iommufd_put_object(&new->obj);
 	return rc;
 }

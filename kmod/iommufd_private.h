@@ -26,6 +26,7 @@
  *
  * Lock order (outer first):
  *   idev->lock           what a device is attached to
+ *   access->attach_lock  serializes an access's attach, replace, detach
  *   igroup->lock         which domain an IOMMU group uses (group.c); the
  *                        list of owned groups has its own lock, taken alone
  *   iopt->access_lock    the accesses of an IOAS (held across their
@@ -426,6 +427,7 @@ struct iommufd_access {
 	struct iommufd_ctx *ictx;
 	const struct iommufd_access_ops *ops;
 	void *data;
+	struct mutex attach_lock;	/* attach, replace, detach */
 	struct mutex ioas_lock;
 	struct iommufd_ioas *ioas;	/* for new pins; NULL while switching */
 	struct iommufd_ioas *ioas_unpin;	/* where existing pins live */

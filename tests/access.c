@@ -4,6 +4,7 @@
  * pages through an IOAS, reading and writing through IOVAs, and the rule
  * that an unmap over pinned pages notifies the access and completes.
  */
+#include <pthread.h>
 #include <stdlib.h>
 
 #include "util.h"
@@ -506,6 +507,106 @@ TEST(unmap_all_over_many_pinned_areas)
 	CHECK_OK(iommu_destroy(fd, ioas));
 	close(fd);
 	buf_free(buf, n * PAGE_SIZE);
+}
+
+/*
+ * A replace the new IOAS refuses (an area not page aligned, which a
+ * pinning access cannot use) leaves the access on the old IOAS.
+ */
+TEST(access_replace_refused_keeps_old_ioas)
+{
+	const size_t len = 2 * PAGE_SIZE;
+	__u32 ioas1, ioas2, id;
+	char *buf, tmp[16];
+	int fd, afd;
+
+	buf = buf_alloc(2 * len);
+	CHECK(buf);
+	fd = dev_iommu_open();
+	CHECK(fd >= 0);
+	CHECK_OK(ioas_alloc(fd, &ioas1));
+	CHECK_OK(ioas_alloc(fd, &ioas2));
+	CHECK_OK(ioas_map_fixed(fd, ioas1, buf, len, IOVA));
+	CHECK_OK(ioas_map_fixed(fd, ioas2, buf + len + 8, 64, IOVA + 8));
+	CHECK_OK(create_access(fd, ioas1, PIN, &afd));
+	CHECK_OK(access_pages(fd, afd, IOVA, buf, len, 0, &id));
+
+	CHECK_ERRNO(access_replace_ioas(fd, afd, ioas2), EADDRINUSE);
+	CHECK_OK(check_refs(fd, buf, len, 1));
+	CHECK_OK(access_rw(fd, afd, IOVA, tmp, sizeof(tmp), 0));
+	CHECK(!memcmp(tmp, buf, sizeof(tmp)));
+	CHECK(ioas_alignment(fd, ioas1) == PAGE_SIZE);
+	CHECK(ioas_alignment(fd, ioas2) == 1);
+	CHECK_ERRNO(iommu_destroy(fd, ioas1), EBUSY);
+	CHECK_OK(iommu_destroy(fd, ioas2));
+
+	CHECK_OK(destroy_access_pages(fd, afd, id));
+	CHECK_OK(close(afd));
+	CHECK_OK(ioas_unmap_all(fd, ioas1, NULL));
+	CHECK_OK(iommu_destroy(fd, ioas1));
+	close(fd);
+	buf_free(buf, 2 * len);
+}
+
+struct replacer {
+	int fd, afd;
+	__u32 ioas[2];
+	int failures;
+};
+
+static void *replace_loop(void *arg)
+{
+	struct replacer *r = arg;
+	int i;
+
+	for (i = 0; i < 20000; i++)
+		if (access_replace_ioas(r->fd, r->afd, r->ioas[(i / 2) % 2]))
+			__atomic_add_fetch(&r->failures, 1, __ATOMIC_RELAXED);
+	return NULL;
+}
+
+/*
+ * Two threads moving one access between two IOASes at once: attach,
+ * replace and detach of an access are serialized, so it ends on exactly
+ * one IOAS's list with one reference (the harness checks the kernel log
+ * for list corruption and reference warnings).
+ */
+TEST(access_replace_concurrent)
+{
+	struct replacer r = { 0 };
+	pthread_t th[2];
+	__u32 id, on;
+	char *buf;
+	int i;
+
+	buf = buf_alloc(PAGE_SIZE);
+	CHECK(buf);
+	r.fd = dev_iommu_open();
+	CHECK(r.fd >= 0);
+	CHECK_OK(ioas_alloc(r.fd, &r.ioas[0]));
+	CHECK_OK(ioas_alloc(r.fd, &r.ioas[1]));
+	CHECK_OK(ioas_map_fixed(r.fd, r.ioas[0], buf, PAGE_SIZE, IOVA));
+	CHECK_OK(ioas_map_fixed(r.fd, r.ioas[1], buf, PAGE_SIZE, IOVA));
+	CHECK_OK(create_access(r.fd, r.ioas[0], PIN, &r.afd));
+	for (i = 0; i < 2; i++)
+		CHECK(!pthread_create(&th[i], NULL, replace_loop, &r));
+	for (i = 0; i < 2; i++)
+		pthread_join(th[i], NULL);
+	CHECK(r.failures == 0);
+
+	/* Wherever it ended, it works there, and only there. */
+	CHECK_OK(access_pages(r.fd, r.afd, IOVA, buf, PAGE_SIZE, 0, &id));
+	CHECK_OK(check_refs(r.fd, buf, PAGE_SIZE, 1));
+	CHECK_OK(destroy_access_pages(r.fd, r.afd, id));
+	/* The IOAS it left has no user; the one it is on has it. */
+	on = iommu_destroy(r.fd, r.ioas[0]) ? r.ioas[0] : r.ioas[1];
+	CHECK_ERRNO(iommu_destroy(r.fd, on), EBUSY);
+	if (on == r.ioas[0])
+		CHECK_OK(iommu_destroy(r.fd, r.ioas[1]));
+	CHECK_OK(close(r.afd));
+	CHECK_OK(iommu_destroy(r.fd, on));
+	close(r.fd);
+	buf_free(buf, PAGE_SIZE);
 }
 
 TEST(close_access_fd_releases_pins)
