@@ -723,6 +723,24 @@ TEST(pin_state_runs_and_breaks)
 	close(afd);
 	CHECK_OK(check_refs(e.fd, buf, len, 1));
 
+	/* Copied whole into an IOAS limited to PAGE_SIZE IOMMU pages. */
+	{
+		__u32 ioas4, stdev4, hwpt4;
+		__u64 dst = iova;
+
+		CHECK_OK(ioas_alloc(e.fd, &ioas4));
+		CHECK_OK(option_set(e.fd, IOMMU_OPTION_HUGE_PAGES, ioas4, 0));
+		CHECK_OK(mock_domain_flags(e.fd, ioas4,
+					   MOCK_FLAGS_DEVICE_HUGE_IOVA,
+					   &stdev4, &hwpt4, NULL));
+		CHECK_OK(ioas_copy(e.fd, ioas4, &dst, e.ioas, iova, len,
+				   MAP_RW | IOMMU_IOAS_MAP_FIXED_IOVA));
+		CHECK_OK(check_map(e.fd, hwpt4, iova, buf, len));
+		CHECK_OK(check_refs(e.fd, buf, len, 1));
+		CHECK_OK(iommu_destroy(e.fd, stdev4));
+		CHECK_OK(iommu_destroy(e.fd, ioas4));
+	}
+
 	/* Sub-range copies use parts of chunks: still one pin. */
 	{
 		__u32 ioas2, stdev3, hwpt3;
