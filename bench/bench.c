@@ -425,6 +425,21 @@ static void one_call(const char *name, uint64_t len, bool huge, int reps,
 	munmap(buf, len);
 }
 
+/* @n one-page maps of ours at IOVA_BASE, then their unmaps; the time. */
+static uint64_t small_loop(uint32_t ioas, char *buf, int n)
+{
+	uint64_t t0 = now_ns();
+	int i, rc;
+
+	for (i = 0; i < n; i++)
+		if ((rc = ours_map(ioas, buf + i * PAGE, IOVA_BASE + i * PAGE, PAGE)))
+			die("ours map", rc);
+	for (i = 0; i < n; i++)
+		if ((rc = ours_unmap(ioas, IOVA_BASE + i * PAGE, PAGE)))
+			die("ours unmap", rc);
+	return now_ns() - t0;
+}
+
 /*
  * @n separate one-page maps, then their unmaps.  The floor does the same
  * page by page in the kernel, so it has no system calls to pay.
@@ -436,14 +451,7 @@ static void many_pages(const char *name, int n, int reps)
 	int i, r;
 
 	for (r = 0; r < reps; r++) {
-		t0 = now_ns();
-		for (i = 0; i < n; i++)
-			if (ours_map(ours.ioas, buf + i * PAGE, IOVA_BASE + i * PAGE, PAGE))
-				die("ours map", errno);
-		for (i = 0; i < n; i++)
-			if (ours_unmap(ours.ioas, IOVA_BASE + i * PAGE, PAGE))
-				die("ours unmap", errno);
-		to[r] = now_ns() - t0;
+		to[r] = small_loop(ours.ioas, buf, n);
 		t0 = now_ns();
 		for (i = 0; i < n; i++)
 			if (t1_map(t1_container, buf + i * PAGE, IOVA_BASE + i * PAGE, PAGE))
@@ -705,19 +713,6 @@ static void threads(int total, int reps)
  * For profiling (perf record in the VM): only ours' small-map loop,
  * @reps times, so that the profile is ours alone.  Not in the table.
  */
-static uint64_t small_loop(uint32_t ioas, char *buf, int n)
-{
-	uint64_t t0 = now_ns();
-	int i;
-
-	for (i = 0; i < n; i++)
-		if (ours_map(ioas, buf + i * PAGE, IOVA_BASE + i * PAGE, PAGE))
-			die("ours map", errno);
-	for (i = 0; i < n; i++)
-		if (ours_unmap(ioas, IOVA_BASE + i * PAGE, PAGE))
-			die("ours unmap", errno);
-	return now_ns() - t0;
-}
 
 static void profile_small(int n, int reps)
 {

@@ -43,14 +43,7 @@ static int points_left(void)
 /* Did the armed point fire (countdown reached zero)? */
 static bool fired(void)
 {
-	char buf[16] = "";
-	int fd = open(FAIL_NTH, O_RDONLY);
-
-	if (fd < 0 || read(fd, buf, sizeof(buf) - 1) < 0)
-		buf[0] = 0;
-	if (fd >= 0)
-		close(fd);
-	return atoi(buf) <= 0;
+	return points_left() <= 0;
 }
 
 #define STEP(expr)                                                      \
