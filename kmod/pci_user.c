@@ -12,6 +12,18 @@
  *
  * The driver does not use the DMA API (driver_managed_dma), so binding it
  * does not by itself take the group from the kernel: only BIND does.
+ *
+ * BARs are mapped on demand: a fault inserts the page only while the
+ * device is bound (mmio_on, under mmio_lock), so a mapping made at any
+ * moment cannot outlive an unbind.  Config writes that would move the
+ * device's decoding or break the platform's view of it (BARs, the ROM,
+ * the memory/IO enables, power state, max payload size, ACS, SR-IOV) are
+ * refused or left unchanged.
+ *
+ * Lifetime: the upci_device is its /dev node's struct device; every open
+ * file holds it through the cdev, so it outlives the driver's remove.
+ * Lock order: udev->lock, then mmio_lock; mmap_lock (mmap, faults) comes
+ * before mmio_lock and udev->lock is never taken under it.
  */
 #include <linux/cdev.h>
 #include <linux/fs.h>
@@ -29,31 +41,44 @@
 #define UPCI_REGION_MASK (IOMMUFD_PCI_REGION_OFFSET(1) - 1)
 
 struct upci_device {
-	struct kref kref;
-	struct pci_dev *pdev;
+	struct device dev;		/* the /dev node; frees this */
 	struct cdev cdev;
-	struct device *node;
+	struct pci_dev *pdev;
 	int minor;
-	struct mutex lock;		/* everything below */
+	struct mutex lock;		/* the binding state below */
 	bool removed;
 	struct file *opener;
 	struct iommufd_device *idev;	/* non-NULL while bound */
 	u32 dev_id;
 	bool attached;
+	struct rw_semaphore mmio_lock;
+	bool mmio_on;			/* BAR faults allowed (bound) */
+	/* Config registers userspace may not write (offsets, 0: absent). */
+	int pm_ctrl, exp_devctl, acs, sriov;
 };
 
 static dev_t upci_devt;
 static struct class *upci_class;
 static DEFINE_IDA(upci_minors);
 
-static void upci_free(struct kref *kref)
+static void upci_dev_release(struct device *dev)
 {
-	struct upci_device *udev = container_of(kref, struct upci_device, kref);
+	struct upci_device *udev = container_of(dev, struct upci_device, dev);
 
 	ida_free(&upci_minors, udev->minor);
 	pci_dev_put(udev->pdev);
 	mutex_destroy(&udev->lock);
 	kfree(udev);
+}
+
+/* Allow or stop BAR faults; stopping zaps every mapping of the file. */
+static void upci_mmio_set(struct upci_device *udev, bool on)
+{
+	down_write(&udev->mmio_lock);
+	udev->mmio_on = on;
+	if (!on && udev->opener)
+		unmap_mapping_range(udev->opener->f_mapping, 0, 0, true);
+	up_write(&udev->mmio_lock);
 }
 
 /* ------------------------------------------------------------- binding */
@@ -64,8 +89,7 @@ static void upci_unbind(struct upci_device *udev)
 	lockdep_assert_held(&udev->lock);
 	if (!udev->idev)
 		return;
-	/* No MMIO from here on: every mapping of the file is zapped. */
-	unmap_mapping_range(udev->opener->f_mapping, 0, 0, true);
+	upci_mmio_set(udev, false);	/* no MMIO from here on */
 	pci_clear_master(udev->pdev);
 	iommufd_device_unbind(udev->idev);
 	udev->idev = NULL;
@@ -112,6 +136,7 @@ static int upci_bind(struct upci_device *udev, void __user *arg)
 	}
 	udev->idev = idev;
 	udev->dev_id = bind.out_devid;
+	upci_mmio_set(udev, true);
 	pci_info(udev->pdev, "iommufd-pci: bound as device %u\n", udev->dev_id);
 	return 0;
 
@@ -141,8 +166,12 @@ static int upci_attach(struct upci_device *udev, void __user *arg)
 	if (rc)
 		return rc;
 	udev->attached = true;
-	if (copy_to_user(arg, &attach, minsz))
+	if (copy_to_user(arg, &attach, minsz)) {
+		/* As VFIO does: the caller cannot know where it is attached. */
+		iommufd_device_detach(udev->idev);
+		udev->attached = false;
 		return -EFAULT;
+	}
 	return 0;
 }
 
@@ -212,11 +241,18 @@ static int upci_get_region_info(struct upci_device *udev, void __user *arg)
 	return copy_to_user(arg, &info, minsz) ? -EFAULT : 0;
 }
 
+/* No BAR access while the device resets: faults wait, mappings refill. */
 static int upci_reset(struct upci_device *udev)
 {
+	int rc;
+
 	if (!udev->idev)
 		return -EINVAL;
-	return pci_try_reset_function(udev->pdev);
+	down_write(&udev->mmio_lock);
+	unmap_mapping_range(udev->opener->f_mapping, 0, 0, true);
+	rc = pci_try_reset_function(udev->pdev);
+	up_write(&udev->mmio_lock);
+	return rc;
 }
 
 static long upci_ioctl(struct file *filp, unsigned int cmd, unsigned long arg)
@@ -263,62 +299,150 @@ out:
 
 /* --------------------------------------------------------- config space */
 
-static ssize_t upci_config_rw(struct upci_device *udev, char __user *buf,
-			      size_t count, loff_t pos, bool write)
+static bool upci_overlaps(int pos, int n, int reg, int len)
+{
+	return reg && pos < reg + len && reg < pos + n;
+}
+
+/* May userspace write [pos, pos + n)? */
+static bool upci_config_writable(struct upci_device *udev, int pos, int n)
+{
+	return !upci_overlaps(pos, n, PCI_BASE_ADDRESS_0, 24) &&
+	       !upci_overlaps(pos, n, PCI_ROM_ADDRESS, 4) &&
+	       !upci_overlaps(pos, n, udev->pm_ctrl, 2) &&
+	       !upci_overlaps(pos, n, udev->acs, PCI_ACS_EGRESS_CTL_V) &&
+	       !upci_overlaps(pos, n, udev->sriov, PCI_EXT_CAP_SRIOV_SIZEOF);
+}
+
+/* Bits of the dword at @base (n bytes from @pos) a write must keep. */
+static u32 upci_config_kept(struct upci_device *udev, int base)
+{
+	u32 kept = 0;
+
+	if (base == (PCI_COMMAND & ~3))
+		kept |= (PCI_COMMAND_IO | PCI_COMMAND_MEMORY) <<
+			(8 * (PCI_COMMAND & 3));
+	if (udev->exp_devctl && base == (udev->exp_devctl & ~3))
+		kept |= PCI_EXP_DEVCTL_PAYLOAD << (8 * (udev->exp_devctl & 3));
+	return kept;
+}
+
+/* Write @n bytes (1, 2 or 4, naturally aligned) of @val at @pos. */
+static int upci_config_write(struct upci_device *udev, int pos, int n,
+			     u32 val)
 {
 	struct pci_dev *pdev = udev->pdev;
+	int base = pos & ~3, shift = 8 * (pos & 3);
+	u32 width = n == 4 ? ~0U : (1U << (8 * n)) - 1;
+	u32 kept = upci_config_kept(udev, base) & (width << shift);
+	u32 cur;
+	int rc;
+
+	if (!upci_config_writable(udev, pos, n))
+		return -EPERM;
+	if (kept) {
+		rc = pci_user_read_config_dword(pdev, base, &cur);
+		if (rc)
+			return pcibios_err_to_errno(rc);
+		val = ((((val & width) << shift) & ~kept) | (cur & kept)) >>
+		      shift;
+	}
+	if (n == 4)
+		rc = pci_user_write_config_dword(pdev, pos, val);
+	else if (n == 2)
+		rc = pci_user_write_config_word(pdev, pos, val);
+	else
+		rc = pci_user_write_config_byte(pdev, pos, val);
+	return rc ? pcibios_err_to_errno(rc) : 0;
+}
+
+static int upci_config_read(struct upci_device *udev, int pos, int n,
+			    u32 *val)
+{
+	struct pci_dev *pdev = udev->pdev;
+	u16 v16;
+	u8 v8;
+	int rc;
+
+	if (n == 4) {
+		rc = pci_user_read_config_dword(pdev, pos, val);
+	} else if (n == 2) {
+		rc = pci_user_read_config_word(pdev, pos, &v16);
+		*val = v16;
+	} else {
+		rc = pci_user_read_config_byte(pdev, pos, &v8);
+		*val = v8;
+	}
+	return rc ? pcibios_err_to_errno(rc) : 0;
+}
+
+/*
+ * Config space as a little-endian byte stream in @kbuf, in naturally
+ * aligned accesses of up to 4 bytes.  Returns the bytes done.
+ */
+static ssize_t upci_config_rw(struct upci_device *udev, u8 *kbuf,
+			      size_t count, int pos, bool write)
+{
 	size_t done = 0;
 
-	if (write && !udev->idev)
-		return -EINVAL;
-	if (pos >= pdev->cfg_size)
-		return 0;
-	count = min_t(size_t, count, pdev->cfg_size - pos);
+	lockdep_assert_held(&udev->lock);
 	while (done < count) {
-		size_t n = (pos % 4 == 0 && count - done >= 4) ? 4 :
-			   (pos % 2 == 0 && count - done >= 2) ? 2 : 1;
-		u32 val = 0;
+		int n = (pos % 4 == 0 && count - done >= 4) ? 4 :
+			(pos % 2 == 0 && count - done >= 2) ? 2 : 1;
+		__le32 le = 0;
+		u32 val;
 		int rc;
 
-		if (write && copy_from_user(&val, buf + done, n))
-			return -EFAULT;
-		if (n == 4)
-			rc = write ? pci_user_write_config_dword(pdev, pos, val) :
-				     pci_user_read_config_dword(pdev, pos, &val);
-		else if (n == 2)
-			rc = write ? pci_user_write_config_word(pdev, pos, val) :
-				     pci_user_read_config_word(pdev, pos,
-							       (u16 *)&val);
-		else
-			rc = write ? pci_user_write_config_byte(pdev, pos, val) :
-				     pci_user_read_config_byte(pdev, pos,
-							       (u8 *)&val);
+		if (write) {
+			memcpy(&le, kbuf + done, n);
+			rc = upci_config_write(udev, pos, n, le32_to_cpu(le));
+		} else {
+			rc = upci_config_read(udev, pos, n, &val);
+			le = cpu_to_le32(val);
+			memcpy(kbuf + done, &le, n);
+		}
 		if (rc)
-			return done ? done : pcibios_err_to_errno(rc);
-		if (!write && copy_to_user(buf + done, &val, n))
-			return -EFAULT;
+			return done ? done : rc;
 		done += n;
 		pos += n;
 	}
 	return done;
 }
 
+/*
+ * User data goes through a kernel copy, so that udev->lock is never held
+ * across a user copy: a copy may fault, and faults take mmap_lock.
+ */
 static ssize_t upci_rw(struct file *filp, char __user *buf, size_t count,
 		       loff_t *ppos, bool write)
 {
 	struct upci_device *udev = filp->private_data;
 	unsigned int index = *ppos >> IOMMUFD_PCI_REGION_SHIFT;
+	loff_t pos = *ppos & UPCI_REGION_MASK;
 	ssize_t rc;
+	u8 *kbuf;
 
 	if (index != IOMMUFD_PCI_CONFIG_REGION)
 		return -EINVAL;	/* BARs are reached through mmap */
+	if (pos >= udev->pdev->cfg_size)
+		return 0;
+	count = min_t(size_t, count, udev->pdev->cfg_size - pos);
+	kbuf = write ? memdup_user(buf, count) : kzalloc(count, GFP_KERNEL);
+	if (IS_ERR_OR_NULL(kbuf))
+		return kbuf ? PTR_ERR(kbuf) : -ENOMEM;
+
 	mutex_lock(&udev->lock);
 	if (udev->removed)
 		rc = -ENODEV;
+	else if (write && !udev->idev)
+		rc = -EINVAL;	/* no config writes before bind */
 	else
-		rc = upci_config_rw(udev, buf, count,
-				    *ppos & UPCI_REGION_MASK, write);
+		rc = upci_config_rw(udev, kbuf, count, pos, write);
 	mutex_unlock(&udev->lock);
+
+	if (rc > 0 && !write && copy_to_user(buf, kbuf, rc))
+		rc = -EFAULT;
+	kfree(kbuf);
 	if (rc > 0)
 		*ppos += rc;
 	return rc;
@@ -338,6 +462,36 @@ static ssize_t upci_write(struct file *filp, const char __user *buf,
 
 /* ----------------------------------------------------------------- mmap */
 
+/* The pfn behind @addr of a BAR mapping. */
+static unsigned long upci_mmio_pfn(struct upci_device *udev,
+				   struct vm_area_struct *vma, unsigned long addr)
+{
+	unsigned int index = vma->vm_pgoff >>
+			     (IOMMUFD_PCI_REGION_SHIFT - PAGE_SHIFT);
+	u64 offset = ((vma->vm_pgoff << PAGE_SHIFT) & UPCI_REGION_MASK) +
+		     (addr - vma->vm_start);
+
+	return (pci_resource_start(udev->pdev, index) + offset) >> PAGE_SHIFT;
+}
+
+static vm_fault_t upci_mmio_fault(struct vm_fault *vmf)
+{
+	struct vm_area_struct *vma = vmf->vma;
+	struct upci_device *udev = vma->vm_private_data;
+	vm_fault_t ret = VM_FAULT_SIGBUS;
+
+	down_read(&udev->mmio_lock);
+	if (udev->mmio_on)
+		ret = vmf_insert_pfn(vma, vmf->address,
+				     upci_mmio_pfn(udev, vma, vmf->address));
+	up_read(&udev->mmio_lock);
+	return ret;
+}
+
+static const struct vm_operations_struct upci_mmio_ops = {
+	.fault = upci_mmio_fault,
+};
+
 static int upci_mmap(struct file *filp, struct vm_area_struct *vma)
 {
 	struct upci_device *udev = filp->private_data;
@@ -348,9 +502,10 @@ static int upci_mmap(struct file *filp, struct vm_area_struct *vma)
 	struct pci_dev *pdev = udev->pdev;
 	int rc = -EINVAL;
 
-	mutex_lock(&udev->lock);
+	/* Under mmap_lock: mmio_lock only, never udev->lock. */
+	down_read(&udev->mmio_lock);
 	/* Before bind the group is not safe yet: no MMIO. */
-	if (udev->removed || !udev->idev)
+	if (!udev->mmio_on)
 		goto out;
 	if (index > IOMMUFD_PCI_BAR5_REGION || !upci_bar_mmapable(pdev, index))
 		goto out;
@@ -359,11 +514,11 @@ static int upci_mmap(struct file *filp, struct vm_area_struct *vma)
 		goto out;
 	vma->vm_flags |= VM_IO | VM_PFNMAP | VM_DONTEXPAND | VM_DONTDUMP;
 	vma->vm_page_prot = pgprot_noncached(vma->vm_page_prot);
-	rc = io_remap_pfn_range(vma, vma->vm_start,
-				(pci_resource_start(pdev, index) + offset) >>
-				PAGE_SHIFT, size, vma->vm_page_prot);
+	vma->vm_private_data = udev;
+	vma->vm_ops = &upci_mmio_ops;	/* pages come in on faults */
+	rc = 0;
 out:
-	mutex_unlock(&udev->lock);
+	up_read(&udev->mmio_lock);
 	return rc;
 }
 
@@ -381,8 +536,8 @@ static int upci_open(struct inode *inode, struct file *filp)
 	else if (udev->opener)
 		rc = -EBUSY;	/* one user at a time */
 	if (!rc) {
+		/* The file keeps udev alive through the cdev. */
 		udev->opener = filp;
-		kref_get(&udev->kref);
 		filp->private_data = udev;
 	}
 	mutex_unlock(&udev->lock);
@@ -397,7 +552,6 @@ static int upci_release(struct inode *inode, struct file *filp)
 	upci_unbind(udev);
 	udev->opener = NULL;
 	mutex_unlock(&udev->lock);
-	kref_put(&udev->kref, upci_free);
 	return 0;
 }
 
@@ -415,44 +569,64 @@ static const struct file_operations upci_fops = {
 
 /* ------------------------------------------------------------ the driver */
 
+/* Where the registers userspace may not write live on this device. */
+static void upci_find_protected(struct upci_device *udev)
+{
+	struct pci_dev *pdev = udev->pdev;
+
+	if (pdev->pm_cap)
+		udev->pm_ctrl = pdev->pm_cap + PCI_PM_CTRL;
+	if (pci_is_pcie(pdev))
+		udev->exp_devctl = pci_pcie_cap(pdev) + PCI_EXP_DEVCTL;
+	udev->acs = pci_find_ext_capability(pdev, PCI_EXT_CAP_ID_ACS);
+	if (udev->acs)
+		udev->acs += PCI_ACS_CAP;
+	udev->sriov = pci_find_ext_capability(pdev, PCI_EXT_CAP_ID_SRIOV);
+}
+
 static int upci_probe(struct pci_dev *pdev, const struct pci_device_id *id)
 {
 	struct upci_device *udev;
-	int rc;
+	int minor, rc;
 
-	udev = kzalloc(sizeof(*udev), GFP_KERNEL);
-	if (!udev)
-		return -ENOMEM;
-	kref_init(&udev->kref);
-	mutex_init(&udev->lock);
-	udev->pdev = pci_dev_get(pdev);
-	udev->minor = ida_alloc_max(&upci_minors, UPCI_MAX_DEVICES - 1,
-				    GFP_KERNEL);
-	if (udev->minor < 0) {
-		rc = udev->minor;
-		pci_dev_put(pdev);
-		kfree(udev);
-		return rc;
+	/* Bridges route other devices' traffic: not for userspace. */
+	if (pdev->hdr_type != PCI_HEADER_TYPE_NORMAL) {
+		pci_info(pdev, "iommufd-pci: not an endpoint (header type %u), refused\n",
+			 pdev->hdr_type);
+		return -EINVAL;
 	}
-	cdev_init(&udev->cdev, &upci_fops);
-	udev->cdev.owner = THIS_MODULE;
-	rc = cdev_add(&udev->cdev, MKDEV(MAJOR(upci_devt), udev->minor), 1);
+	minor = ida_alloc_max(&upci_minors, UPCI_MAX_DEVICES - 1, GFP_KERNEL);
+	if (minor < 0)
+		return minor;
+	udev = kzalloc(sizeof(*udev), GFP_KERNEL);
+	if (!udev) {
+		ida_free(&upci_minors, minor);
+		return -ENOMEM;
+	}
+	udev->minor = minor;
+	udev->pdev = pci_dev_get(pdev);
+	mutex_init(&udev->lock);
+	init_rwsem(&udev->mmio_lock);
+	upci_find_protected(udev);
+	/* From here the device's release frees everything. */
+	device_initialize(&udev->dev);
+	udev->dev.class = upci_class;
+	udev->dev.parent = &pdev->dev;
+	udev->dev.devt = MKDEV(MAJOR(upci_devt), minor);
+	udev->dev.release = upci_dev_release;
+	rc = dev_set_name(&udev->dev, "iommufd-pci!%s", pci_name(pdev));
 	if (rc)
 		goto err_put;
-	udev->node = device_create(upci_class, &pdev->dev,
-				   MKDEV(MAJOR(upci_devt), udev->minor), udev,
-				   "iommufd-pci!%s", pci_name(pdev));
-	if (IS_ERR(udev->node)) {
-		rc = PTR_ERR(udev->node);
-		goto err_cdev;
-	}
+	cdev_init(&udev->cdev, &upci_fops);
+	udev->cdev.owner = THIS_MODULE;
+	rc = cdev_device_add(&udev->cdev, &udev->dev);
+	if (rc)
+		goto err_put;
 	pci_set_drvdata(pdev, udev);
 	return 0;
 
-err_cdev:
-	cdev_del(&udev->cdev);
 err_put:
-	kref_put(&udev->kref, upci_free);
+	put_device(&udev->dev);
 	return rc;
 }
 
@@ -464,9 +638,9 @@ static void upci_remove(struct pci_dev *pdev)
 	udev->removed = true;
 	upci_unbind(udev);
 	mutex_unlock(&udev->lock);
-	device_destroy(upci_class, MKDEV(MAJOR(upci_devt), udev->minor));
-	cdev_del(&udev->cdev);
-	kref_put(&udev->kref, upci_free);
+	cdev_device_del(&udev->cdev, &udev->dev);
+	/* Open files keep it (through the cdev) until they are closed. */
+	put_device(&udev->dev);
 }
 
 static struct pci_driver upci_driver = {

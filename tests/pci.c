@@ -10,9 +10,15 @@
  */
 #include <dirent.h>
 #include <fcntl.h>
+#include <linux/userfaultfd.h>
+#include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdlib.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 
@@ -44,6 +50,8 @@
 #define PCI_COMMAND 0x04
 #define PCI_COMMAND_MEMORY 0x2
 #define PCI_COMMAND_MASTER 0x4
+#define PCI_BASE_ADDRESS_0 0x10
+#define PCI_ROM_ADDRESS 0x30
 
 static char lone_edu[32], pair_edu[2][32], e1000[32];
 
@@ -790,6 +798,206 @@ TEST(close_iommufd_during_dma)
 	CHECK(!(cmd & PCI_COMMAND_MASTER));
 	edu_close(&e);
 	buf_free(buf, EDU_BUFFER_SIZE);
+}
+
+struct blocked_read {
+	struct edu *e;
+	void *dst;
+	volatile bool mapped;
+};
+
+static void *read_config_into(void *arg)
+{
+	struct blocked_read *b = arg;
+
+	/* Faults on @dst, which userfaultfd holds: the read blocks. */
+	pread(iommufd_pci_fd(b->e->dev), b->dst, 4,
+	      IOMMUFD_PCI_REGION_OFFSET(IOMMUFD_PCI_CONFIG_REGION));
+	return NULL;
+}
+
+static void *map_bar0(void *arg)
+{
+	struct blocked_read *b = arg;
+	size_t len;
+	void *p;
+
+	if (!iommufd_pci_mmap_bar(b->e->dev, IOMMUFD_PCI_BAR0_REGION, &p, &len)) {
+		b->mapped = true;
+		iommufd_pci_munmap_bar(b->e->dev, p, len);
+	}
+	return NULL;
+}
+
+/*
+ * In a child: a config read whose user copy is stuck in a page fault
+ * (userfaultfd) must not keep mmap() of the same device waiting, since
+ * mmap() holds mmap_lock, which resolving that fault needs.  Exit status
+ * 0 if the mmap went through.
+ */
+static int stuck_copy_child(void)
+{
+	struct uffdio_api api = { .api = UFFD_API };
+	struct uffdio_register reg = { 0 };
+	struct uffdio_copy copy = { 0 };
+	struct blocked_read b = { 0 };
+	struct uffd_msg msg;
+	bool in_time;
+	pthread_t reader, mapper;
+	struct pollfd pfd;
+	int fd, uffd, i;
+	char *page, *zero;
+	struct edu e;
+	__u32 dev_id;
+
+	fd = dev_iommu_open();
+	uffd = syscall(SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK);
+	page = mmap(NULL, PAGE_SIZE, PROT_READ | PROT_WRITE,
+		    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	zero = calloc(1, PAGE_SIZE);
+	if (fd < 0 || uffd < 0 || page == MAP_FAILED || !zero ||
+	    ioctl(uffd, UFFDIO_API, &api))
+		return 2;
+	reg.range.start = (unsigned long)page;
+	reg.range.len = PAGE_SIZE;
+	reg.mode = UFFDIO_REGISTER_MODE_MISSING;
+	if (ioctl(uffd, UFFDIO_REGISTER, &reg) || edu_open(&e, lone_edu) ||
+	    iommufd_pci_bind(e.dev, fd, &dev_id))
+		return 3;
+
+	b.e = &e;
+	b.dst = page;
+	pthread_create(&reader, NULL, read_config_into, &b);
+	pfd = (struct pollfd){ .fd = uffd, .events = POLLIN };
+	if (poll(&pfd, 1, 5000) != 1 || read(uffd, &msg, sizeof(msg)) < 0)
+		return 4;
+	/* The reader is inside the kernel, in the fault. */
+	pthread_create(&mapper, NULL, map_bar0, &b);
+	for (i = 0; i < 200 && !b.mapped; i++)
+		usleep(10000);
+	in_time = b.mapped;
+	if (!in_time)
+		printf("# mmap() of the device waits for a config read stuck in a fault\n");
+	copy.dst = (unsigned long)page;
+	copy.src = (unsigned long)zero;
+	copy.len = PAGE_SIZE;
+	ioctl(uffd, UFFDIO_COPY, &copy);
+	pthread_join(reader, NULL);
+	pthread_join(mapper, NULL);
+	edu_close(&e);
+	return in_time ? 0 : 1;
+}
+
+TEST(mmap_not_blocked_by_stuck_user_copy)
+{
+	int status = -1, i;
+	pid_t pid;
+
+	if (!lone_edu[0])
+		SKIP("no edu device");
+	pid = fork_flushed();
+	CHECK(pid >= 0);
+	if (!pid)
+		_exit(stuck_copy_child());
+	/* A deadlock would hang the child: give it 10 s, then kill it. */
+	for (i = 0; i < 1000 && waitpid(pid, &status, WNOHANG) == 0; i++)
+		usleep(10000);
+	if (i == 1000) {
+		tap_diag("the child is stuck: killing it");
+		kill(pid, SIGKILL);
+		waitpid(pid, &status, 0);
+	}
+	if (!WIFEXITED(status) || WEXITSTATUS(status))
+		tap_diag("child status %#x", status);
+	CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+}
+
+/*
+ * The driver goes away while its device file is open and bound: the
+ * device is unbound at once (DMA blocked, MMIO gone), the file answers
+ * ENODEV, and closing it later is safe (the file keeps the driver's
+ * per-device state alive).
+ */
+TEST(driver_removed_under_open_file)
+{
+	__u32 dev_id, pt, ioas;
+	struct edu e;
+	size_t len;
+	void *p;
+	int fd;
+
+	if (!lone_edu[0])
+		SKIP("no edu device");
+	fd = dev_iommu_open();
+	CHECK(fd >= 0);
+	CHECK_OK(ioas_alloc(fd, &ioas));
+	CHECK_OK(edu_open(&e, lone_edu));
+	CHECK_OK(iommufd_pci_bind(e.dev, fd, &dev_id));
+	pt = ioas;
+	CHECK_OK(iommufd_pci_attach(e.dev, &pt));
+	CHECK_OK(edu_enable(&e));
+
+	CHECK_OK(from_lib(iommufd_pci_driver_unbind(lone_edu)));
+	CHECK_ERRNO(from_lib(iommufd_pci_detach(e.dev)), ENODEV);
+	CHECK_ERRNO(from_lib(iommufd_pci_mmap_bar(e.dev, IOMMUFD_PCI_BAR0_REGION,
+						  &p, &len)), ENODEV);
+	/* The device and its automatic HWPT left the iommufd. */
+	CHECK_ERRNO(iommu_destroy(fd, dev_id), ENOENT);
+	CHECK_OK(iommu_destroy(fd, ioas));
+	edu_close(&e);		/* its BAR mapping was already revoked */
+	close(fd);
+	/* Back to the driver for the tests that follow. */
+	CHECK_OK(from_lib(iommufd_pci_driver_bind(lone_edu)));
+}
+
+/*
+ * Config writes that would move what the device decodes, or switch its
+ * decoding off under a live mapping, are refused or leave those bits be.
+ */
+TEST(config_writes_guarded)
+{
+	__u32 bar0, bar0_after, rom, ones = 0xffffffff, dev_id;
+	__u16 cmd;
+	struct edu e;
+	int fd;
+
+	if (!lone_edu[0])
+		SKIP("no edu device");
+	fd = dev_iommu_open();
+	CHECK(fd >= 0);
+	CHECK_OK(edu_open(&e, lone_edu));
+	CHECK_OK(iommufd_pci_bind(e.dev, fd, &dev_id));
+	CHECK_OK(edu_enable(&e));
+
+	CHECK_OK(iommufd_pci_config_read(e.dev, PCI_BASE_ADDRESS_0, &bar0, 4));
+	CHECK_ERRNO(from_lib(iommufd_pci_config_write(e.dev, PCI_BASE_ADDRESS_0,
+						      &ones, 4)), EPERM);
+	CHECK_ERRNO(from_lib(iommufd_pci_config_write(e.dev,
+						      PCI_BASE_ADDRESS_0 + 2,
+						      &ones, 1)), EPERM);
+	CHECK_OK(iommufd_pci_config_read(e.dev, PCI_BASE_ADDRESS_0,
+					 &bar0_after, 4));
+	CHECK(bar0_after == bar0);
+	CHECK_OK(iommufd_pci_config_read(e.dev, PCI_ROM_ADDRESS, &rom, 4));
+	CHECK_ERRNO(from_lib(iommufd_pci_config_write(e.dev, PCI_ROM_ADDRESS,
+						      &ones, 4)), EPERM);
+
+	/* Memory decoding stays on; bus mastering is the user's. */
+	cmd = PCI_COMMAND_MASTER;
+	CHECK_OK(iommufd_pci_config_write(e.dev, PCI_COMMAND, &cmd, 2));
+	CHECK_OK(iommufd_pci_config_read(e.dev, PCI_COMMAND, &cmd, 2));
+	CHECK((cmd & (PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER)) ==
+	      (PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER));
+	CHECK(e.regs[EDU_ID / 4] == 0x010000ed);
+	cmd = 0;
+	CHECK_OK(iommufd_pci_config_write(e.dev, PCI_COMMAND, &cmd, 1));
+	CHECK_OK(iommufd_pci_config_read(e.dev, PCI_COMMAND, &cmd, 2));
+	CHECK((cmd & (PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER)) ==
+	      PCI_COMMAND_MEMORY);
+	CHECK(e.regs[EDU_ID / 4] == 0x010000ed);
+
+	edu_close(&e);
+	close(fd);
 }
 
 int main(void)
