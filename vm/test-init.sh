@@ -33,6 +33,7 @@ kernel_clean() {
 }
 
 say "# kernel $(uname -r)"
+say "# kernel command line: $(cat /proc/cmdline)"
 kernel_clean || say "# (the kernel complained while booting, before any test)"
 if insmod /lib/modules/$(uname -r)/iommufd.ko selftest=1 &&
    insmod /lib/modules/$(uname -r)/iommufd_pci.ko; then
