@@ -42,20 +42,24 @@ struct iommufd_device *iommufd_device_bind(struct iommufd_ctx *ictx,
 }
 
 /*
- * Remove @obj from the table once short-lived users (ioctls in flight)
- * are gone.  Only for objects no long-term user can hold.
+ * Remove @obj, on which the caller holds its own reference, once the
+ * short-lived users (ioctls in flight) are gone: a minute at most, as
+ * upstream waits, since an ioctl can be held up in a user page fault.
  */
 static void iommufd_object_remove_wait(struct iommufd_ctx *ictx,
 				       struct iommufd_object *obj)
 {
-	int tries;
+	unsigned long deadline = jiffies + 60 * HZ;
 
-	for (tries = 0; tries < 10000; tries++) {
-		if (iommufd_object_remove(ictx, obj) != -EBUSY)
+	while (iommufd_object_remove_held(ictx, obj) == -EBUSY) {
+		if (time_after(jiffies, deadline)) {
+			WARN(1, "iommufd: object %u still busy at removal\n",
+			     obj->id);
+			refcount_dec(&obj->users);	/* the fd's close frees it */
 			return;
-		usleep_range(100, 200);
+		}
+		usleep_range(100, 1000);
 	}
-	WARN(1, "iommufd: object %u still busy at removal\n", obj->id);
 }
 
 void iommufd_device_unbind(struct iommufd_device *idev)
@@ -64,7 +68,6 @@ void iommufd_device_unbind(struct iommufd_device *idev)
 	bool put_ctx = !idev->ops->owned_by_ctx;
 
 	iommufd_device_detach(idev);
-	refcount_dec(&idev->obj.users);
 	iommufd_object_remove_wait(ictx, &idev->obj);
 	if (put_ctx)
 		iommufd_ctx_put(ictx);
@@ -157,15 +160,14 @@ iommufd_device_target(struct iommufd_device *idev, u32 pt_id)
 	}
 }
 
-/* Drop a device's reference on @hwpt; an unused automatic HWPT goes. */
+/* Drop a device's reference on @hwpt; an automatic HWPT goes with its last. */
 static void iommufd_hwpt_put_for_device(struct iommufd_ctx *ictx,
 					struct iommufd_hw_pagetable *hwpt)
 {
-	bool auto_domain = hwpt->auto_domain;
-
-	refcount_dec(&hwpt->obj.users);
-	if (auto_domain)
-		iommufd_object_remove(ictx, &hwpt->obj);
+	if (hwpt->auto_domain)
+		iommufd_object_put_or_remove(ictx, &hwpt->obj);
+	else
+		refcount_dec(&hwpt->obj.users);
 }
 
 static void iommufd_hwpt_add_device(struct iommufd_hw_pagetable *hwpt,

@@ -124,6 +124,57 @@ int iommufd_object_remove(struct iommufd_ctx *ictx, struct iommufd_object *obj)
 	return iommufd_object_take(ictx, obj->id, obj);
 }
 
+/*
+ * Remove and destroy @obj, on which the caller holds a long-term reference
+ * of its own, when that and the table's are its only references: both go
+ * at once, so no IOMMU_DESTROY can take the object between dropping the
+ * caller's reference and removing it.  -EBUSY while others use it.
+ */
+int iommufd_object_remove_held(struct iommufd_ctx *ictx,
+			       struct iommufd_object *obj)
+{
+	xa_lock(&ictx->objects);
+	if (WARN_ON(xa_load(&ictx->objects, obj->id) != obj)) {
+		xa_unlock(&ictx->objects);
+		return -ENOENT;
+	}
+	/* refcount_t has no "drop two if two": 2 -> 0 in one step. */
+	if (atomic_cmpxchg(&obj->users.refs, 2, 0) != 2) {
+		xa_unlock(&ictx->objects);
+		return -EBUSY;
+	}
+	__xa_erase(&ictx->objects, obj->id);
+	xa_unlock(&ictx->objects);
+	iommufd_object_destroy(obj);
+	return 0;
+}
+
+/*
+ * Drop the caller's reference on @obj; if it was the last besides the
+ * table's, remove and destroy the object in the same step.
+ */
+void iommufd_object_put_or_remove(struct iommufd_ctx *ictx,
+				  struct iommufd_object *obj)
+{
+	int users;
+
+	xa_lock(&ictx->objects);
+	users = atomic_read(&obj->users.refs);
+	for (;;) {
+		int want = users == 2 ? 0 : users - 1;
+		int seen = atomic_cmpxchg(&obj->users.refs, users, want);
+
+		if (seen == users)
+			break;
+		users = seen;
+	}
+	if (users == 2)
+		__xa_erase(&ictx->objects, obj->id);
+	xa_unlock(&ictx->objects);
+	if (users == 2)
+		iommufd_object_destroy(obj);
+}
+
 /* IOMMU_DESTROY: ENOENT for no such object, EBUSY while it is used. */
 int iommufd_object_remove_id(struct iommufd_ctx *ictx, u32 id)
 {

@@ -4,6 +4,7 @@
  * command: MOCK_DOMAIN, HWPT_ALLOC, attach/replace/detach rules,
  * GET_HW_INFO and the mock device's cache check.
  */
+#include <pthread.h>
 #include <sys/ioctl.h>
 
 #include "util.h"
@@ -91,6 +92,75 @@ TEST(auto_hwpt_lifetime)
 	CHECK_ERRNO(iommu_destroy(fd, hwpt), ENOENT);
 	CHECK_OK(iommu_destroy(fd, ioas));
 	close(fd);
+}
+
+struct destroyer {
+	int fd;
+	volatile __u32 idev, hwpt;
+	volatile bool stop;
+	int destroyed;		/* DESTROYs that succeeded: must stay 0 */
+};
+
+/* Keep trying to destroy the newest device and HWPT by id. */
+static void *destroy_loop(void *arg)
+{
+	struct destroyer *d = arg;
+
+	while (!d->stop) {
+		/* EBUSY while bound, ENOENT after: never the user's. */
+		d->destroyed += !iommu_destroy(d->fd, d->idev);
+		d->destroyed += !iommu_destroy(d->fd, d->hwpt);
+	}
+	return NULL;
+}
+
+/* Keep the newest device busy with short ioctls, so unbind must wait. */
+static void *hw_info_loop(void *arg)
+{
+	struct destroyer *d = arg;
+	char data[64];
+	__u32 len;
+
+	while (!d->stop) {
+		len = sizeof(data);
+		get_hw_info(d->fd, d->idev, data, &len, NULL, NULL);
+	}
+	return NULL;
+}
+
+/*
+ * A device's unbind (and its automatic HWPT's removal) racing a user's
+ * IOMMU_DESTROY of the same ids, while short ioctls keep the device busy:
+ * the objects go with their owner, never to the user's DESTROY (which
+ * the old two-step removal let in, then used the freed object).
+ */
+TEST(unbind_races_destroy)
+{
+	struct destroyer d = { 0 };
+	__u32 ioas, stdev, hwpt, idev;
+	pthread_t th, th2;
+	int i;
+
+	d.fd = dev_iommu_open();
+	CHECK(d.fd >= 0);
+	CHECK_OK(ioas_alloc(d.fd, &ioas));
+	CHECK(!pthread_create(&th, NULL, destroy_loop, &d));
+	CHECK(!pthread_create(&th2, NULL, hw_info_loop, &d));
+	for (i = 0; i < 3000; i++) {
+		CHECK_OK(mock_domain(d.fd, ioas, &stdev, &hwpt, &idev));
+		d.idev = idev;
+		d.hwpt = hwpt;
+		CHECK_OK(iommu_destroy(d.fd, stdev));
+	}
+	d.stop = true;
+	pthread_join(th, NULL);
+	pthread_join(th2, NULL);
+	if (d.destroyed)
+		tap_diag("IOMMU_DESTROY took %d objects from under unbind",
+			 d.destroyed);
+	CHECK(d.destroyed == 0);
+	CHECK_OK(iommu_destroy(d.fd, ioas));
+	close(d.fd);
 }
 
 TEST(hwpt_alloc_paging)
