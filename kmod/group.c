@@ -153,12 +153,15 @@ struct iommufd_group *iommufd_group_bind(struct device *dev,
 		igroup = ERR_PTR(-EBUSY);
 	} else if (!igroup) {
 		igroup = iommufd_group_create(dev, group, ictx);
+		/* The new igroup keeps this reference to the group. */
+		if (!IS_ERR(igroup))
+			group = NULL;
 	}
 	if (!IS_ERR(igroup))
 		igroup->devices++;
 	mutex_unlock(&iommufd_groups_lock);
-	if (IS_ERR(igroup) || igroup->devices > 1)
-		iommu_group_put(group);	/* the group holds one reference */
+	if (group)
+		iommu_group_put(group);
 	return igroup;
 }
 
@@ -169,11 +172,14 @@ void iommufd_group_unbind(struct iommufd_group *igroup)
 		mutex_unlock(&iommufd_groups_lock);
 		return;
 	}
+	WARN_ON(igroup->attached);
+	/*
+	 * Back to the kernel's default domain, before the group leaves the
+	 * list: a bind that no longer finds it can claim it at once.
+	 */
+	iommu_group_release_dma_owner(igroup->group);
 	list_del(&igroup->node);
 	mutex_unlock(&iommufd_groups_lock);
-	WARN_ON(igroup->attached);
-	/* Back to the kernel's default domain. */
-	iommu_group_release_dma_owner(igroup->group);
 	iommu_group_put(igroup->group);
 	mutex_destroy(&igroup->lock);
 	kfree(igroup);
