@@ -55,14 +55,19 @@ static struct iommufd_group *iommufd_group_find(struct iommu_group *group)
 struct group_blocker {
 	struct device *self;
 	struct device *found;
+	char driver[32];	/* its driver's name, read once */
 };
 
 static int find_kernel_driven(struct device *dev, void *data)
 {
+	/* Not under the device lock: the driver may be leaving meanwhile. */
+	struct device_driver *drv = READ_ONCE(dev->driver);
 	struct group_blocker *b = data;
 
-	if (dev != b->self && dev->driver && !b->found)
+	if (dev != b->self && drv && !b->found) {
 		b->found = get_device(dev);
+		strscpy(b->driver, drv->name, sizeof(b->driver));
+	}
 	return 0;
 }
 
@@ -75,8 +80,7 @@ static void iommufd_group_explain(struct device *dev, struct iommu_group *group)
 	if (b.found) {
 		dev_warn(dev,
 			 "iommufd: cannot bind: %s in the same IOMMU group %d is driven by kernel driver %s; unbind it first\n",
-			 dev_name(b.found), iommu_group_id(group),
-			 b.found->driver->name);
+			 dev_name(b.found), iommu_group_id(group), b.driver);
 		put_device(b.found);
 	} else {
 		dev_warn(dev, "iommufd: cannot bind: IOMMU group %d is in use by the kernel\n",
