@@ -53,6 +53,7 @@ struct upci_device {
 	bool attached;
 	struct rw_semaphore mmio_lock;
 	bool mmio_on;			/* BAR faults allowed (bound) */
+	struct pci_saved_state *saved;	/* config space at bind */
 	/* Config registers userspace may not write (offsets, 0: absent). */
 	int pm_ctrl, exp_devctl, acs, sriov;
 };
@@ -83,6 +84,24 @@ static void upci_mmio_set(struct upci_device *udev, bool on)
 
 /* ------------------------------------------------------------- binding */
 
+/*
+ * Leave the device as BIND found it: reset it if it can be (what the
+ * user left running stops), then put back the config space saved then.
+ */
+static void upci_restore(struct upci_device *udev)
+{
+	struct pci_dev *pdev = udev->pdev;
+
+	/* In remove the driver core holds the device lock already. */
+	if (udev->removed)
+		__pci_reset_function_locked(pdev);
+	else
+		pci_try_reset_function(pdev);
+	if (udev->saved && !pci_load_and_free_saved_state(pdev, &udev->saved))
+		pci_restore_state(pdev);
+	udev->saved = NULL;
+}
+
 /* Take everything away from the user and give the group back. */
 static void upci_unbind(struct upci_device *udev)
 {
@@ -91,6 +110,7 @@ static void upci_unbind(struct upci_device *udev)
 		return;
 	upci_mmio_set(udev, false);	/* no MMIO from here on */
 	pci_clear_master(udev->pdev);
+	upci_restore(udev);
 	iommufd_device_unbind(udev->idev);
 	udev->idev = NULL;
 	udev->attached = false;
@@ -130,6 +150,8 @@ static int upci_bind(struct upci_device *udev, void __user *arg)
 	rc = pci_request_regions(udev->pdev, "iommufd-pci");
 	if (rc)
 		goto err_disable;
+	pci_save_state(udev->pdev);
+	udev->saved = pci_store_saved_state(udev->pdev);
 	if (copy_to_user(arg, &bind, minsz)) {
 		rc = -EFAULT;
 		goto err_release;
@@ -141,6 +163,8 @@ static int upci_bind(struct upci_device *udev, void __user *arg)
 	return 0;
 
 err_release:
+	kfree(udev->saved);
+	udev->saved = NULL;
 	pci_release_regions(udev->pdev);
 err_disable:
 	pci_disable_device(udev->pdev);

@@ -52,6 +52,7 @@
 #define PCI_COMMAND_MASTER 0x4
 #define PCI_BASE_ADDRESS_0 0x10
 #define PCI_ROM_ADDRESS 0x30
+#define PCI_INTERRUPT_LINE 0x3c
 
 static char lone_edu[32], pair_edu[2][32], e1000[32];
 
@@ -948,6 +949,33 @@ TEST(driver_removed_under_open_file)
 	close(fd);
 	/* Back to the driver for the tests that follow. */
 	CHECK_OK(from_lib(iommufd_pci_driver_bind(lone_edu)));
+}
+
+/* UNBIND leaves config space as BIND found it. */
+TEST(unbind_restores_config)
+{
+	__u8 line0, line, v = 0x5a;
+	__u32 dev_id;
+	struct edu e;
+	int fd;
+
+	if (!lone_edu[0])
+		SKIP("no edu device");
+	fd = dev_iommu_open();
+	CHECK(fd >= 0);
+	CHECK_OK(edu_open(&e, lone_edu));
+	CHECK_OK(iommufd_pci_config_read(e.dev, PCI_INTERRUPT_LINE, &line0, 1));
+	CHECK_OK(iommufd_pci_bind(e.dev, fd, &dev_id));
+	if (line0 == v)
+		v = 0xa5;
+	CHECK_OK(iommufd_pci_config_write(e.dev, PCI_INTERRUPT_LINE, &v, 1));
+	CHECK_OK(iommufd_pci_config_read(e.dev, PCI_INTERRUPT_LINE, &line, 1));
+	CHECK(line == v);
+	CHECK_OK(iommufd_pci_unbind(e.dev));
+	CHECK_OK(iommufd_pci_config_read(e.dev, PCI_INTERRUPT_LINE, &line, 1));
+	CHECK(line == line0);
+	edu_close(&e);
+	close(fd);
 }
 
 /*
