@@ -122,23 +122,38 @@ static void phys_detach(struct iommufd_device *idev)
 
 /*
  * 6.1 keeps the VT-d capability registers private to the driver; its
- * sysfs directory is the one place they are published.
+ * sysfs attributes (group "intel-iommu" of the IOMMU's device) are the
+ * one place they are published.  Call the attribute's show() directly:
+ * no path lookup, so the caller's root and mounts play no part.
  */
-static int read_sysfs_u64(const char *path, u64 *val)
+static int read_iommu_attr_u64(struct device *iommu_dev, const char *group,
+			       const char *name, u64 *val)
 {
-	char buf[32] = {};
-	struct file *f;
-	loff_t pos = 0;
-	ssize_t n;
+	const struct attribute_group **g;
+	struct attribute **a;
+	char *page;
+	ssize_t n = -ENOENT;
+	int rc;
 
-	f = filp_open(path, O_RDONLY, 0);
-	if (IS_ERR(f))
-		return PTR_ERR(f);
-	n = kernel_read(f, buf, sizeof(buf) - 1, &pos);
-	filp_close(f, NULL);
-	if (n <= 0)
-		return n ? n : -EIO;
-	return kstrtou64(strim(buf), 16, val);
+	page = (char *)__get_free_page(GFP_KERNEL);	/* show() wants a page */
+	if (!page)
+		return -ENOMEM;
+	for (g = iommu_dev->groups; g && *g && n == -ENOENT; g++) {
+		if (!(*g)->name || strcmp((*g)->name, group))
+			continue;
+		for (a = (*g)->attrs; a && *a; a++) {
+			struct device_attribute *da =
+				container_of(*a, struct device_attribute, attr);
+
+			if (!strcmp((*a)->name, name) && da->show) {
+				n = da->show(iommu_dev, da, page);
+				break;
+			}
+		}
+	}
+	rc = n <= 0 ? (n ? n : -EIO) : kstrtou64(strim(page), 16, val);
+	free_page((unsigned long)page);
+	return rc;
 }
 
 static int phys_hw_info(struct iommufd_device *idev,
@@ -147,7 +162,6 @@ static int phys_hw_info(struct iommufd_device *idev,
 	struct device *dev = to_phys(idev)->dev;
 	struct iommu_hw_info_vtd *vtd = data;
 	struct device *iommu_dev;
-	char path[96];
 
 	info->out_data_type = IOMMU_HW_INFO_TYPE_NONE;
 	*data_len = 0;
@@ -157,13 +171,10 @@ static int phys_hw_info(struct iommufd_device *idev,
 	iommu_dev = dev->iommu->iommu_dev->dev;
 	if (strncmp(dev_name(iommu_dev), "dmar", 4))
 		return 0;	/* AMD-Vi and others: no type-specific data yet */
-	snprintf(path, sizeof(path), "/sys/class/iommu/%s/intel-iommu/cap",
-		 dev_name(iommu_dev));
-	if (read_sysfs_u64(path, &vtd->cap_reg))
-		return 0;
-	snprintf(path, sizeof(path), "/sys/class/iommu/%s/intel-iommu/ecap",
-		 dev_name(iommu_dev));
-	if (read_sysfs_u64(path, &vtd->ecap_reg))
+	if (read_iommu_attr_u64(iommu_dev, "intel-iommu", "cap",
+				&vtd->cap_reg) ||
+	    read_iommu_attr_u64(iommu_dev, "intel-iommu", "ecap",
+				&vtd->ecap_reg))
 		return 0;
 	vtd->flags = 0;
 	info->out_data_type = IOMMU_HW_INFO_TYPE_INTEL_VTD;

@@ -544,6 +544,23 @@ TEST(hw_info_and_reserved_regions)
 		CHECK(len == sizeof(vtd) && vtd.flags == 0);
 		CHECK(vtd.cap_reg == sysfs_u64("/sys/class/iommu/dmar0/intel-iommu/cap"));
 		CHECK(vtd.ecap_reg == sysfs_u64("/sys/class/iommu/dmar0/intel-iommu/ecap"));
+		/* The same from a root with no /sys: nothing is looked up. */
+		pid_t pid = fork_flushed();
+
+		CHECK(pid >= 0);
+		if (!pid) {
+			struct iommu_hw_info_vtd v2 = { 0 };
+			__u32 len2 = sizeof(v2), type2 = 0;
+
+			mkdir("/tmp/no-sys", 0700);
+			if (chroot("/tmp/no-sys") || chdir("/") ||
+			    get_hw_info(fd, dev_id, &v2, &len2, &type2, NULL))
+				_exit(2);
+			_exit(type2 == IOMMU_HW_INFO_TYPE_INTEL_VTD &&
+			      v2.cap_reg == vtd.cap_reg &&
+			      v2.ecap_reg == vtd.ecap_reg ? 0 : 1);
+		}
+		CHECK_OK(wait_child(pid));
 	} else {
 		CHECK(type == IOMMU_HW_INFO_TYPE_NONE && len == 0);
 	}
