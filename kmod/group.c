@@ -257,9 +257,13 @@ int iommufd_group_reserve(struct iommufd_group *igroup,
 	rc = iommu_get_group_resv_regions(igroup->group, &regions);
 	if (rc)
 		return rc;
+	/*
+	 * Everything but relaxable direct mappings, as upstream; that
+	 * includes a software MSI window (SMMU), which no mapping may cover
+	 * even though this module sets up no MSI translation in it yet.
+	 */
 	list_for_each_entry(resv, &regions, list) {
-		if (resv->type == IOMMU_RESV_DIRECT_RELAXABLE ||
-		    resv->type == IOMMU_RESV_SW_MSI || !resv->length)
+		if (resv->type == IOMMU_RESV_DIRECT_RELAXABLE || !resv->length)
 			continue;
 		rc = iopt_reserve_iova(iopt, resv->start,
 				       resv->start + resv->length - 1, owner);
