@@ -70,9 +70,13 @@ static struct iommufd_ioas *iommufd_hwpt_parent(struct iommufd_ucmd *ucmd,
 	case IOMMUFD_OBJ_IOAS:
 		return container_of(obj, struct iommufd_ioas, obj);
 	case IOMMUFD_OBJ_HWPT:
-		/* A nested table on a parent HWPT: not supported yet. */
+		/*
+		 * A table nested on a paging HWPT needs nesting data; without
+		 * any it is EINVAL, as upstream (with some, data_type was
+		 * already refused: no nesting yet).
+		 */
 		iommufd_put_object(obj);
-		return ERR_PTR(-EOPNOTSUPP);
+		return ERR_PTR(-EINVAL);
 	default:
 		iommufd_put_object(obj);
 		return ERR_PTR(-EINVAL);

@@ -227,6 +227,8 @@ TEST(hwpt_alloc_errors)
 	CHECK_ERRNO(hwpt_alloc(fd, BAD_ID, ioas, 0, &out), ENOENT);
 	CHECK_ERRNO(hwpt_alloc(fd, ioas, ioas, 0, &out), ENOENT);
 	CHECK_ERRNO(hwpt_alloc(fd, idev, BAD_ID, 0, &out), ENOENT);
+	/* A paging HWPT as the parent, with no nesting data. */
+	CHECK_ERRNO(hwpt_alloc(fd, idev, hwpt, 0, &out), EINVAL);
 
 	/* Data type NONE carries no data. */
 	memset(&cmd, 0, sizeof(cmd));
