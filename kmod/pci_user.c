@@ -18,7 +18,7 @@
  * moment cannot outlive an unbind.  Config writes that would move the
  * device's decoding or break the platform's view of it (BARs, the ROM,
  * the memory/IO enables, power state, max payload size, ACS, SR-IOV) are
- * refused or left unchanged.
+ * refused or left unchanged, as are the function-level reset bits.
  *
  * Lifetime: the upci_device is its /dev node's struct device; every open
  * file holds it through the cdev, so it outlives the driver's remove.
@@ -55,7 +55,7 @@ struct upci_device {
 	bool mmio_on;			/* BAR faults allowed (bound) */
 	struct pci_saved_state *saved;	/* config space at bind */
 	/* Config registers userspace may not write (offsets, 0: absent). */
-	int pm_ctrl, exp_devctl, acs, sriov;
+	int pm_ctrl, af_ctrl, exp_devctl, acs, sriov, rebar;
 };
 
 static dev_t upci_devt;
@@ -92,7 +92,17 @@ static void upci_restore(struct upci_device *udev)
 {
 	struct pci_dev *pdev = udev->pdev;
 
-	/* In remove the driver core holds the device lock already. */
+	/* Gone (surprise removal): nothing to reset, reads would time out. */
+	if (pci_dev_is_disconnected(pdev)) {
+		kfree(udev->saved);
+		udev->saved = NULL;
+		return;
+	}
+	/*
+	 * In remove the driver core holds the device lock already.  Else
+	 * only a trylock: a remove waiting for udev->lock may hold it, and
+	 * then the device is not reset (its config is still restored).
+	 */
 	if (udev->removed)
 		__pci_reset_function_locked(pdev);
 	else
@@ -334,8 +344,11 @@ static bool upci_config_writable(struct upci_device *udev, int pos, int n)
 	return !upci_overlaps(pos, n, PCI_BASE_ADDRESS_0, 24) &&
 	       !upci_overlaps(pos, n, PCI_ROM_ADDRESS, 4) &&
 	       !upci_overlaps(pos, n, udev->pm_ctrl, 2) &&
+	       !upci_overlaps(pos, n, udev->af_ctrl, 1) &&
 	       !upci_overlaps(pos, n, udev->acs, PCI_ACS_EGRESS_CTL_V) &&
-	       !upci_overlaps(pos, n, udev->sriov, PCI_EXT_CAP_SRIOV_SIZEOF);
+	       !upci_overlaps(pos, n, udev->sriov, PCI_EXT_CAP_SRIOV_SIZEOF) &&
+	       /* Resizable BAR: header, six (capability, control) pairs */
+	       !upci_overlaps(pos, n, udev->rebar, 4 + 6 * 8);
 }
 
 /* Bits of the dword at @base (n bytes from @pos) a write must keep. */
@@ -346,8 +359,11 @@ static u32 upci_config_kept(struct upci_device *udev, int base)
 	if (base == (PCI_COMMAND & ~3))
 		kept |= (PCI_COMMAND_IO | PCI_COMMAND_MEMORY) <<
 			(8 * (PCI_COMMAND & 3));
+	/* Payload size, phantom functions, and no FLR behind our back. */
 	if (udev->exp_devctl && base == (udev->exp_devctl & ~3))
-		kept |= PCI_EXP_DEVCTL_PAYLOAD << (8 * (udev->exp_devctl & 3));
+		kept |= (PCI_EXP_DEVCTL_PAYLOAD | PCI_EXP_DEVCTL_PHANTOM |
+			 PCI_EXP_DEVCTL_BCR_FLR) <<
+			(8 * (udev->exp_devctl & 3));
 	return kept;
 }
 
@@ -598,14 +614,19 @@ static void upci_find_protected(struct upci_device *udev)
 {
 	struct pci_dev *pdev = udev->pdev;
 
+	int af = pci_find_capability(pdev, PCI_CAP_ID_AF);
+
 	if (pdev->pm_cap)
 		udev->pm_ctrl = pdev->pm_cap + PCI_PM_CTRL;
+	if (af)
+		udev->af_ctrl = af + PCI_AF_CTRL;	/* its FLR bit */
 	if (pci_is_pcie(pdev))
 		udev->exp_devctl = pci_pcie_cap(pdev) + PCI_EXP_DEVCTL;
 	udev->acs = pci_find_ext_capability(pdev, PCI_EXT_CAP_ID_ACS);
 	if (udev->acs)
 		udev->acs += PCI_ACS_CAP;
 	udev->sriov = pci_find_ext_capability(pdev, PCI_EXT_CAP_ID_SRIOV);
+	udev->rebar = pci_find_ext_capability(pdev, PCI_EXT_CAP_ID_REBAR);
 }
 
 static int upci_probe(struct pci_dev *pdev, const struct pci_device_id *id)
