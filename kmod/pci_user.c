@@ -129,26 +129,35 @@ static void upci_unbind(struct upci_device *udev)
 	pci_info(udev->pdev, "iommufd-pci: unbound, IOMMU group back to the kernel\n");
 }
 
-static int upci_bind(struct upci_device *udev, void __user *arg)
-{
+/*
+ * The ioctl handlers work on a kernel copy of the argument: upci_ioctl()
+ * copies it in and out without udev->lock, so that no user page fault
+ * (userfaultfd, FUSE) can hold the lock, and with it the driver's remove.
+ */
+union upci_arg {
 	struct iommufd_pci_bind bind;
+	struct iommufd_pci_attach attach;
+	struct iommufd_pci_detach detach;
+	struct iommufd_pci_device_info info;
+	struct iommufd_pci_region_info region;
+};
+
+static int upci_bind(struct upci_device *udev, struct iommufd_pci_bind *bind)
+{
 	struct iommufd_device *idev;
 	struct iommufd_ctx *ictx;
-	unsigned long minsz = offsetofend(struct iommufd_pci_bind, out_devid);
 	int rc;
 
-	if (copy_from_user(&bind, arg, minsz))
-		return -EFAULT;
-	if (bind.argsz < minsz || bind.flags)
+	if (bind->flags)
 		return -EINVAL;
 	if (udev->idev)
 		return -EBUSY;
 
-	ictx = iommufd_ctx_from_fd(bind.iommufd);
+	ictx = iommufd_ctx_from_fd(bind->iommufd);
 	if (IS_ERR(ictx))
 		return PTR_ERR(ictx);
 	/* From here the whole group is ours and its DMA blocked. */
-	idev = iommufd_device_bind_dev(ictx, &udev->pdev->dev, &bind.out_devid);
+	idev = iommufd_device_bind_dev(ictx, &udev->pdev->dev, &bind->out_devid);
 	iommufd_ctx_put(ictx);
 	if (IS_ERR(idev))
 		return PTR_ERR(idev);
@@ -162,20 +171,12 @@ static int upci_bind(struct upci_device *udev, void __user *arg)
 		goto err_disable;
 	pci_save_state(udev->pdev);
 	udev->saved = pci_store_saved_state(udev->pdev);
-	if (copy_to_user(arg, &bind, minsz)) {
-		rc = -EFAULT;
-		goto err_release;
-	}
 	udev->idev = idev;
-	udev->dev_id = bind.out_devid;
+	udev->dev_id = bind->out_devid;
 	upci_mmio_set(udev, true);
 	pci_info(udev->pdev, "iommufd-pci: bound as device %u\n", udev->dev_id);
 	return 0;
 
-err_release:
-	kfree(udev->saved);
-	udev->saved = NULL;
-	pci_release_regions(udev->pdev);
 err_disable:
 	pci_disable_device(udev->pdev);
 err_unbind:
@@ -183,64 +184,62 @@ err_unbind:
 	return rc;
 }
 
-static int upci_attach(struct upci_device *udev, void __user *arg)
+static int upci_attach(struct upci_device *udev,
+		       struct iommufd_pci_attach *attach)
 {
-	struct iommufd_pci_attach attach;
-	unsigned long minsz = offsetofend(struct iommufd_pci_attach, pt_id);
 	int rc;
 
-	if (copy_from_user(&attach, arg, minsz))
-		return -EFAULT;
-	if (attach.argsz < minsz || attach.flags || !udev->idev)
+	if (attach->flags || !udev->idev)
 		return -EINVAL;
 	if (udev->attached)
-		rc = iommufd_device_replace(udev->idev, &attach.pt_id);
+		rc = iommufd_device_replace(udev->idev, &attach->pt_id);
 	else
-		rc = iommufd_device_attach(udev->idev, &attach.pt_id);
+		rc = iommufd_device_attach(udev->idev, &attach->pt_id);
 	if (rc)
 		return rc;
 	udev->attached = true;
-	if (copy_to_user(arg, &attach, minsz)) {
-		/* As VFIO does: the caller cannot know where it is attached. */
-		iommufd_device_detach(udev->idev);
-		udev->attached = false;
-		return -EFAULT;
-	}
 	return 0;
 }
 
-static int upci_detach(struct upci_device *udev, void __user *arg)
+static int upci_detach(struct upci_device *udev,
+		       struct iommufd_pci_detach *detach)
 {
-	struct iommufd_pci_detach detach;
-	unsigned long minsz = offsetofend(struct iommufd_pci_detach, flags);
-
-	if (copy_from_user(&detach, arg, minsz))
-		return -EFAULT;
-	if (detach.argsz < minsz || detach.flags || !udev->attached)
+	if (detach->flags || !udev->attached)
 		return -EINVAL;
 	iommufd_device_detach(udev->idev);
 	udev->attached = false;
 	return 0;
 }
 
+/*
+ * The answer to a BIND or ATTACH could not be copied out: undo it, as
+ * VFIO does (the caller cannot know what it got), if it still stands.
+ */
+static void upci_undo(struct upci_device *udev, unsigned int cmd,
+		      union upci_arg *arg)
+{
+	mutex_lock(&udev->lock);
+	if (cmd == IOMMUFD_PCI_BIND && udev->idev &&
+	    udev->dev_id == arg->bind.out_devid) {
+		upci_unbind(udev);
+	} else if (cmd == IOMMUFD_PCI_ATTACH && udev->attached) {
+		iommufd_device_detach(udev->idev);
+		udev->attached = false;
+	}
+	mutex_unlock(&udev->lock);
+}
+
 /* ----------------------------------------------------------- information */
 
-static int upci_get_info(struct upci_device *udev, void __user *arg)
+static int upci_get_info(struct upci_device *udev,
+			 struct iommufd_pci_device_info *info)
 {
-	struct iommufd_pci_device_info info;
-	unsigned long minsz = offsetofend(struct iommufd_pci_device_info,
-					  num_irqs);
-
-	if (copy_from_user(&info, arg, minsz))
-		return -EFAULT;
-	if (info.argsz < minsz)
-		return -EINVAL;
-	info.flags = IOMMUFD_PCI_INFO_FLAG_PCI;
+	info->flags = IOMMUFD_PCI_INFO_FLAG_PCI;
 	if (udev->pdev->reset_methods[0])
-		info.flags |= IOMMUFD_PCI_INFO_FLAG_RESET;
-	info.num_regions = IOMMUFD_PCI_NUM_REGIONS;
-	info.num_irqs = 0;
-	return copy_to_user(arg, &info, minsz) ? -EFAULT : 0;
+		info->flags |= IOMMUFD_PCI_INFO_FLAG_RESET;
+	info->num_regions = IOMMUFD_PCI_NUM_REGIONS;
+	info->num_irqs = 0;
+	return 0;
 }
 
 static bool upci_bar_mmapable(struct pci_dev *pdev, int bar)
@@ -249,30 +248,27 @@ static bool upci_bar_mmapable(struct pci_dev *pdev, int bar)
 	       pci_resource_len(pdev, bar) >= PAGE_SIZE;
 }
 
-static int upci_get_region_info(struct upci_device *udev, void __user *arg)
+static int upci_get_region_info(struct upci_device *udev,
+				struct iommufd_pci_region_info *info)
 {
-	struct iommufd_pci_region_info info;
-	unsigned long minsz = offsetofend(struct iommufd_pci_region_info,
-					  offset);
 	struct pci_dev *pdev = udev->pdev;
 
-	if (copy_from_user(&info, arg, minsz))
-		return -EFAULT;
-	if (info.argsz < minsz || info.index >= IOMMUFD_PCI_NUM_REGIONS)
+	if (info->index >= IOMMUFD_PCI_NUM_REGIONS)
 		return -EINVAL;
-	info.offset = IOMMUFD_PCI_REGION_OFFSET(info.index);
-	info.cap_offset = 0;
-	info.size = 0;
-	info.flags = 0;
-	if (info.index <= IOMMUFD_PCI_BAR5_REGION) {
-		info.size = pci_resource_len(pdev, info.index);
-		if (info.size && upci_bar_mmapable(pdev, info.index))
-			info.flags = IOMMUFD_PCI_REGION_MMAP;
-	} else if (info.index == IOMMUFD_PCI_CONFIG_REGION) {
-		info.size = pdev->cfg_size;
-		info.flags = IOMMUFD_PCI_REGION_READ | IOMMUFD_PCI_REGION_WRITE;
+	info->offset = IOMMUFD_PCI_REGION_OFFSET(info->index);
+	info->cap_offset = 0;
+	info->size = 0;
+	info->flags = 0;
+	if (info->index <= IOMMUFD_PCI_BAR5_REGION) {
+		info->size = pci_resource_len(pdev, info->index);
+		if (info->size && upci_bar_mmapable(pdev, info->index))
+			info->flags = IOMMUFD_PCI_REGION_MMAP;
+	} else if (info->index == IOMMUFD_PCI_CONFIG_REGION) {
+		info->size = pdev->cfg_size;
+		info->flags = IOMMUFD_PCI_REGION_READ |
+			      IOMMUFD_PCI_REGION_WRITE;
 	}
-	return copy_to_user(arg, &info, minsz) ? -EFAULT : 0;
+	return 0;
 }
 
 /* No BAR access while the device resets: faults wait, mappings refill. */
@@ -289,45 +285,76 @@ static int upci_reset(struct upci_device *udev)
 	return rc;
 }
 
+/* Bytes of @cmd's argument copied in (and out when *@out); 0: none. */
+static unsigned long upci_arg_size(unsigned int cmd, bool *out)
+{
+	*out = cmd != IOMMUFD_PCI_DETACH;
+	switch (cmd) {
+	case IOMMUFD_PCI_BIND:
+		return offsetofend(struct iommufd_pci_bind, out_devid);
+	case IOMMUFD_PCI_ATTACH:
+		return offsetofend(struct iommufd_pci_attach, pt_id);
+	case IOMMUFD_PCI_DETACH:
+		return offsetofend(struct iommufd_pci_detach, flags);
+	case IOMMUFD_PCI_GET_INFO:
+		return offsetofend(struct iommufd_pci_device_info, num_irqs);
+	case IOMMUFD_PCI_GET_REGION_INFO:
+		return offsetofend(struct iommufd_pci_region_info, offset);
+	}
+	*out = false;
+	return 0;
+}
+
+static long upci_ioctl_locked(struct upci_device *udev, unsigned int cmd,
+			      union upci_arg *arg)
+{
+	long rc;
+
+	switch (cmd) {
+	case IOMMUFD_PCI_BIND:
+		return upci_bind(udev, &arg->bind);
+	case IOMMUFD_PCI_ATTACH:
+		return upci_attach(udev, &arg->attach);
+	case IOMMUFD_PCI_DETACH:
+		return upci_detach(udev, &arg->detach);
+	case IOMMUFD_PCI_UNBIND:
+		rc = udev->idev ? 0 : -EINVAL;
+		upci_unbind(udev);
+		return rc;
+	case IOMMUFD_PCI_GET_INFO:
+		return upci_get_info(udev, &arg->info);
+	case IOMMUFD_PCI_GET_REGION_INFO:
+		return upci_get_region_info(udev, &arg->region);
+	case IOMMUFD_PCI_RESET:
+		return upci_reset(udev);
+	}
+	return -ENOTTY;
+}
+
 static long upci_ioctl(struct file *filp, unsigned int cmd, unsigned long arg)
 {
 	struct upci_device *udev = filp->private_data;
 	void __user *uarg = (void __user *)arg;
+	union upci_arg karg;
+	unsigned long size;
+	bool out;
 	long rc;
 
+	size = upci_arg_size(cmd, &out);
+	/* Every argument starts with its argsz. */
+	if (size && copy_from_user(&karg, uarg, size))
+		return -EFAULT;
+	if (size && karg.info.argsz < size)
+		return -EINVAL;
+
 	mutex_lock(&udev->lock);
-	if (udev->removed) {
-		rc = -ENODEV;
-		goto out;
-	}
-	switch (cmd) {
-	case IOMMUFD_PCI_BIND:
-		rc = upci_bind(udev, uarg);
-		break;
-	case IOMMUFD_PCI_ATTACH:
-		rc = upci_attach(udev, uarg);
-		break;
-	case IOMMUFD_PCI_DETACH:
-		rc = upci_detach(udev, uarg);
-		break;
-	case IOMMUFD_PCI_UNBIND:
-		rc = udev->idev ? 0 : -EINVAL;
-		upci_unbind(udev);
-		break;
-	case IOMMUFD_PCI_GET_INFO:
-		rc = upci_get_info(udev, uarg);
-		break;
-	case IOMMUFD_PCI_GET_REGION_INFO:
-		rc = upci_get_region_info(udev, uarg);
-		break;
-	case IOMMUFD_PCI_RESET:
-		rc = upci_reset(udev);
-		break;
-	default:
-		rc = -ENOTTY;
-	}
-out:
+	rc = udev->removed ? -ENODEV : upci_ioctl_locked(udev, cmd, &karg);
 	mutex_unlock(&udev->lock);
+
+	if (!rc && out && copy_to_user(uarg, &karg, size)) {
+		upci_undo(udev, cmd, &karg);
+		rc = -EFAULT;
+	}
 	return rc;
 }
 

@@ -818,55 +818,68 @@ TEST(close_iommufd_during_dma)
 	buf_free(buf, EDU_BUFFER_SIZE);
 }
 
-struct blocked_read {
+/*
+ * One thread's system call on the device file is stuck in a page fault
+ * on its user buffer (userfaultfd); another must still get through.
+ * STUCK_READ: a config read, then mmap() of a BAR (which holds mmap_lock,
+ * which resolving the fault needs).  STUCK_IOCTL: GET_INFO with its
+ * argument there, then UNBIND (which the driver's remove also does).
+ */
+enum stuck_kind { STUCK_READ, STUCK_IOCTL };
+
+struct stuck {
 	struct edu *e;
-	void *dst;
-	volatile bool mapped;
+	enum stuck_kind kind;
+	void *page;
+	volatile bool through;
 };
 
-static void *read_config_into(void *arg)
+static void *stuck_call(void *arg)
 {
-	struct blocked_read *b = arg;
+	struct stuck *st = arg;
+	int fd = iommufd_pci_fd(st->e->dev);
 
-	/* Faults on @dst, which userfaultfd holds: the read blocks. */
-	pread(iommufd_pci_fd(b->e->dev), b->dst, 4,
-	      IOMMUFD_PCI_REGION_OFFSET(IOMMUFD_PCI_CONFIG_REGION));
+	if (st->kind == STUCK_READ)
+		pread(fd, st->page, 4,
+		      IOMMUFD_PCI_REGION_OFFSET(IOMMUFD_PCI_CONFIG_REGION));
+	else
+		ioctl(fd, IOMMUFD_PCI_GET_INFO, st->page);
 	return NULL;
 }
 
-static void *map_bar0(void *arg)
+static void *other_call(void *arg)
 {
-	struct blocked_read *b = arg;
+	struct stuck *st = arg;
 	size_t len;
 	void *p;
 
-	if (!iommufd_pci_mmap_bar(b->e->dev, IOMMUFD_PCI_BAR0_REGION, &p, &len)) {
-		b->mapped = true;
-		iommufd_pci_munmap_bar(b->e->dev, p, len);
+	if (st->kind == STUCK_READ) {
+		if (!iommufd_pci_mmap_bar(st->e->dev, IOMMUFD_PCI_BAR0_REGION,
+					  &p, &len)) {
+			st->through = true;
+			iommufd_pci_munmap_bar(st->e->dev, p, len);
+		}
+	} else if (!iommufd_pci_unbind(st->e->dev)) {
+		st->through = true;
 	}
 	return NULL;
 }
 
-/*
- * In a child: a config read whose user copy is stuck in a page fault
- * (userfaultfd) must not keep mmap() of the same device waiting, since
- * mmap() holds mmap_lock, which resolving that fault needs.  Exit status
- * 0 if the mmap went through.
- */
-static int stuck_copy_child(void)
+/* In a child: 0 if the other call went through within 2 s. */
+static int stuck_child(enum stuck_kind kind)
 {
 	struct uffdio_api api = { .api = UFFD_API };
 	struct uffdio_register reg = { 0 };
 	struct uffdio_copy copy = { 0 };
-	struct blocked_read b = { 0 };
+	struct stuck st = { .kind = kind };
+	pthread_t stuck_th, other_th;
 	struct uffd_msg msg;
-	bool in_time;
-	pthread_t reader, mapper;
 	struct pollfd pfd;
 	int fd, uffd, i;
 	char *page, *zero;
 	struct edu e;
 	__u32 dev_id;
+	bool in_time;
 
 	fd = dev_iommu_open();
 	uffd = syscall(SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK);
@@ -883,41 +896,42 @@ static int stuck_copy_child(void)
 	    iommufd_pci_bind(e.dev, fd, &dev_id))
 		return 3;
 
-	b.e = &e;
-	b.dst = page;
-	pthread_create(&reader, NULL, read_config_into, &b);
+	st.e = &e;
+	st.page = page;
+	pthread_create(&stuck_th, NULL, stuck_call, &st);
 	pfd = (struct pollfd){ .fd = uffd, .events = POLLIN };
 	if (poll(&pfd, 1, 5000) != 1 || read(uffd, &msg, sizeof(msg)) < 0)
 		return 4;
-	/* The reader is inside the kernel, in the fault. */
-	pthread_create(&mapper, NULL, map_bar0, &b);
-	for (i = 0; i < 200 && !b.mapped; i++)
+	/* The first call is inside the kernel, in the fault. */
+	pthread_create(&other_th, NULL, other_call, &st);
+	for (i = 0; i < 200 && !st.through; i++)
 		usleep(10000);
-	in_time = b.mapped;
+	in_time = st.through;
 	if (!in_time)
-		printf("# mmap() of the device waits for a config read stuck in a fault\n");
+		printf("# the second call waits for the one stuck in a fault\n");
+	if (kind == STUCK_IOCTL)	/* a plausible GET_INFO argument */
+		*(__u32 *)zero = sizeof(struct iommufd_pci_device_info);
 	copy.dst = (unsigned long)page;
 	copy.src = (unsigned long)zero;
 	copy.len = PAGE_SIZE;
 	ioctl(uffd, UFFDIO_COPY, &copy);
-	pthread_join(reader, NULL);
-	pthread_join(mapper, NULL);
+	pthread_join(stuck_th, NULL);
+	pthread_join(other_th, NULL);
 	edu_close(&e);
 	return in_time ? 0 : 1;
 }
 
-TEST(mmap_not_blocked_by_stuck_user_copy)
+/* Run stuck_child() in a child; a deadlock gets it killed after 10 s. */
+static int run_stuck_child(enum stuck_kind kind)
 {
 	int status = -1, i;
 	pid_t pid;
 
-	if (!lone_edu[0])
-		SKIP("no edu device");
 	pid = fork_flushed();
-	CHECK(pid >= 0);
+	if (pid < 0)
+		return -1;
 	if (!pid)
-		_exit(stuck_copy_child());
-	/* A deadlock would hang the child: give it 10 s, then kill it. */
+		_exit(stuck_child(kind));
 	for (i = 0; i < 1000 && waitpid(pid, &status, WNOHANG) == 0; i++)
 		usleep(10000);
 	if (i == 1000) {
@@ -927,7 +941,22 @@ TEST(mmap_not_blocked_by_stuck_user_copy)
 	}
 	if (!WIFEXITED(status) || WEXITSTATUS(status))
 		tap_diag("child status %#x", status);
-	CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : -1;
+}
+
+TEST(mmap_not_blocked_by_stuck_user_copy)
+{
+	if (!lone_edu[0])
+		SKIP("no edu device");
+	CHECK_OK(run_stuck_child(STUCK_READ));
+}
+
+/* A stuck ioctl argument must not hold up unbind (or the driver's remove). */
+TEST(unbind_not_blocked_by_stuck_ioctl_argument)
+{
+	if (!lone_edu[0])
+		SKIP("no edu device");
+	CHECK_OK(run_stuck_child(STUCK_IOCTL));
 }
 
 /*
