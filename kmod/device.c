@@ -302,17 +302,22 @@ int iommufd_get_hw_info(struct iommufd_ucmd *ucmd)
 	if (cmd->flags || cmd->__reserved[0] || cmd->__reserved[1] ||
 	    cmd->__reserved[2])
 		return -EOPNOTSUPP;
-	idev = iommufd_get_device(ucmd, cmd->dev_id);
-	if (IS_ERR(idev))
-		return PTR_ERR(idev);
 	data = kzalloc(len, GFP_KERNEL);
-	if (!data) {
-		rc = -ENOMEM;
-		goto out_put;
+	if (!data)
+		return -ENOMEM;
+	idev = iommufd_get_device(ucmd, cmd->dev_id);
+	if (IS_ERR(idev)) {
+		rc = PTR_ERR(idev);
+		goto out_free;
 	}
 	cmd->out_capabilities = 0;
 	cmd->out_max_pasid_log2 = 0;
 	rc = idev->ops->hw_info(idev, cmd, data, &len);
+	/*
+	 * Let go of the device before touching user memory: a copy stuck
+	 * in a fault must not hold up its unbind.
+	 */
+	iommufd_put_object(&idev->obj);
 	if (rc)
 		goto out_free;
 	copy = min(cmd->data_len, len);
@@ -329,7 +334,5 @@ int iommufd_get_hw_info(struct iommufd_ucmd *ucmd)
 	rc = iommufd_ucmd_respond(ucmd, sizeof(*cmd));
 out_free:
 	kfree(data);
-out_put:
-	iommufd_put_object(&idev->obj);
 	return rc;
 }

@@ -5,6 +5,8 @@
  * GET_HW_INFO and the mock device's cache check.
  */
 #include <pthread.h>
+#include <stdlib.h>
+#include <time.h>
 #include <sys/ioctl.h>
 
 #include "util.h"
@@ -161,6 +163,60 @@ TEST(unbind_races_destroy)
 	CHECK(d.destroyed == 0);
 	CHECK_OK(iommu_destroy(d.fd, ioas));
 	close(d.fd);
+}
+
+struct stuck_hw_info {
+	int fd;
+	__u32 idev;
+	void *page;
+};
+
+static void *hw_info_into(void *arg)
+{
+	struct stuck_hw_info *h = arg;
+	__u32 len = 64;
+
+	get_hw_info(h->fd, h->idev, h->page, &len, NULL, NULL);
+	return NULL;
+}
+
+/*
+ * GET_HW_INFO whose output buffer is stuck in a page fault does not
+ * hold the device: its unbind (here, destroying the mock device) goes
+ * through at once instead of waiting for the fault.
+ */
+TEST(unbind_not_held_by_stuck_hw_info)
+{
+	struct stuck_hw_info h;
+	__u32 ioas, stdev, hwpt;
+	struct timespec t0, t1;
+	pthread_t th;
+	char *fill;
+	int uffd;
+
+	h.fd = dev_iommu_open();
+	CHECK(h.fd >= 0);
+	uffd = uffd_page(&h.page);
+	fill = calloc(1, PAGE_SIZE);
+	CHECK(uffd >= 0 && fill);
+	CHECK_OK(ioas_alloc(h.fd, &ioas));
+	CHECK_OK(mock_domain(h.fd, ioas, &stdev, &hwpt, &h.idev));
+	CHECK(!pthread_create(&th, NULL, hw_info_into, &h));
+	CHECK_OK(uffd_wait_fault(uffd, 5000));
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	CHECK_OK(iommu_destroy(h.fd, stdev));
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	tap_diag("unbind took %ld ms", (long)((t1.tv_sec - t0.tv_sec) * 1000 +
+					      (t1.tv_nsec - t0.tv_nsec) / 1000000));
+	CHECK(t1.tv_sec - t0.tv_sec < 2);
+
+	CHECK_OK(uffd_resolve(uffd, h.page, fill));
+	pthread_join(th, NULL);
+	CHECK_OK(iommu_destroy(h.fd, ioas));
+	close(uffd);
+	close(h.fd);
+	free(fill);
 }
 
 TEST(hwpt_alloc_paging)

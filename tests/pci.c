@@ -10,8 +10,6 @@
  */
 #include <dirent.h>
 #include <fcntl.h>
-#include <linux/userfaultfd.h>
-#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -868,39 +866,25 @@ static void *other_call(void *arg)
 /* In a child: 0 if the other call went through within 2 s. */
 static int stuck_child(enum stuck_kind kind)
 {
-	struct uffdio_api api = { .api = UFFD_API };
-	struct uffdio_register reg = { 0 };
-	struct uffdio_copy copy = { 0 };
 	struct stuck st = { .kind = kind };
 	pthread_t stuck_th, other_th;
-	struct uffd_msg msg;
-	struct pollfd pfd;
 	int fd, uffd, i;
-	char *page, *zero;
+	char *zero;
 	struct edu e;
 	__u32 dev_id;
 	bool in_time;
 
 	fd = dev_iommu_open();
-	uffd = syscall(SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK);
-	page = mmap(NULL, PAGE_SIZE, PROT_READ | PROT_WRITE,
-		    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	uffd = uffd_page(&st.page);
 	zero = calloc(1, PAGE_SIZE);
-	if (fd < 0 || uffd < 0 || page == MAP_FAILED || !zero ||
-	    ioctl(uffd, UFFDIO_API, &api))
+	if (fd < 0 || uffd < 0 || !zero)
 		return 2;
-	reg.range.start = (unsigned long)page;
-	reg.range.len = PAGE_SIZE;
-	reg.mode = UFFDIO_REGISTER_MODE_MISSING;
-	if (ioctl(uffd, UFFDIO_REGISTER, &reg) || edu_open(&e, lone_edu) ||
-	    iommufd_pci_bind(e.dev, fd, &dev_id))
+	if (edu_open(&e, lone_edu) || iommufd_pci_bind(e.dev, fd, &dev_id))
 		return 3;
 
 	st.e = &e;
-	st.page = page;
 	pthread_create(&stuck_th, NULL, stuck_call, &st);
-	pfd = (struct pollfd){ .fd = uffd, .events = POLLIN };
-	if (poll(&pfd, 1, 5000) != 1 || read(uffd, &msg, sizeof(msg)) < 0)
+	if (uffd_wait_fault(uffd, 5000))
 		return 4;
 	/* The first call is inside the kernel, in the fault. */
 	pthread_create(&other_th, NULL, other_call, &st);
@@ -911,10 +895,7 @@ static int stuck_child(enum stuck_kind kind)
 		printf("# the second call waits for the one stuck in a fault\n");
 	if (kind == STUCK_IOCTL)	/* a plausible GET_INFO argument */
 		*(__u32 *)zero = sizeof(struct iommufd_pci_device_info);
-	copy.dst = (unsigned long)page;
-	copy.src = (unsigned long)zero;
-	copy.len = PAGE_SIZE;
-	ioctl(uffd, UFFDIO_COPY, &copy);
+	uffd_resolve(uffd, st.page, zero);
 	pthread_join(stuck_th, NULL);
 	pthread_join(other_th, NULL);
 	edu_close(&e);

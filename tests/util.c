@@ -12,6 +12,8 @@
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <linux/capability.h>
+#include <linux/userfaultfd.h>
+#include <poll.h>
 
 #include <libiommufd.h>
 
@@ -624,4 +626,48 @@ const char *lone_edu_bdf(int *group)
 	if (group)
 		*group = g;
 	return bdf[0] ? bdf : NULL;
+}
+
+int uffd_page(void **page)
+{
+	struct uffdio_api api = { .api = UFFD_API };
+	struct uffdio_register reg = { 0 };
+	int uffd = syscall(SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK);
+	void *p;
+
+	if (uffd < 0)
+		return -1;
+	p = mmap(NULL, PAGE_SIZE, PROT_READ | PROT_WRITE,
+		 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	reg.range.start = (unsigned long)p;
+	reg.range.len = PAGE_SIZE;
+	reg.mode = UFFDIO_REGISTER_MODE_MISSING;
+	if (p == MAP_FAILED || ioctl(uffd, UFFDIO_API, &api) ||
+	    ioctl(uffd, UFFDIO_REGISTER, &reg)) {
+		close(uffd);
+		return -1;
+	}
+	*page = p;
+	return uffd;
+}
+
+int uffd_wait_fault(int uffd, int ms)
+{
+	struct pollfd pfd = { .fd = uffd, .events = POLLIN };
+	struct uffd_msg msg;
+
+	if (poll(&pfd, 1, ms) != 1 || read(uffd, &msg, sizeof(msg)) < 0)
+		return -1;
+	return 0;
+}
+
+int uffd_resolve(int uffd, void *page, const void *fill)
+{
+	struct uffdio_copy copy = {
+		.dst = (unsigned long)page,
+		.src = (unsigned long)fill,
+		.len = PAGE_SIZE,
+	};
+
+	return ioctl(uffd, UFFDIO_COPY, &copy);
 }

@@ -201,6 +201,16 @@ long proc_status_kb(const char *field);
 
 /* fflush(stdout) and fork(), so buffered output is not duplicated. */
 pid_t fork_flushed(void);
+
+/*
+ * A page whose first touch blocks in a userfaultfd: returns the uffd
+ * (non-blocking) and *@page, or -1.  uffd_wait_fault() waits up to
+ * @ms for a thread to be stuck there; uffd_resolve() fills the page with
+ * @fill (PAGE_SIZE bytes) and lets it go on.
+ */
+int uffd_page(void **page);
+int uffd_wait_fault(int uffd, int ms);
+int uffd_resolve(int uffd, void *page, const void *fill);
 /* Wait for @pid; 0 when it exited with status 0, else -1. */
 int wait_child(pid_t pid);
 
