@@ -160,14 +160,41 @@ iommufd_device_target(struct iommufd_device *idev, u32 pt_id)
 	}
 }
 
-/* Drop a device's reference on @hwpt; an automatic HWPT goes with its last. */
-static void iommufd_hwpt_put_for_device(struct iommufd_ctx *ictx,
-					struct iommufd_hw_pagetable *hwpt)
+static bool iommufd_hwpt_unused(struct iommufd_hw_pagetable *hwpt)
 {
-	if (hwpt->auto_domain)
-		iommufd_object_put_or_remove(ictx, &hwpt->obj);
-	else
+	bool unused;
+
+	mutex_lock(&hwpt->devices_lock);
+	unused = list_empty(&hwpt->devices);
+	mutex_unlock(&hwpt->devices_lock);
+	return unused;
+}
+
+/*
+ * Drop a device's reference on @hwpt.  An automatic HWPT goes with the
+ * device that left it unused (@last): once ioctls in flight let go of it,
+ * unless a device attaches to it again meanwhile.
+ */
+static void iommufd_hwpt_put_for_device(struct iommufd_ctx *ictx,
+					struct iommufd_hw_pagetable *hwpt,
+					bool last)
+{
+	unsigned long deadline = jiffies + 60 * HZ;
+
+	if (!hwpt->auto_domain || !last) {
 		refcount_dec(&hwpt->obj.users);
+		return;
+	}
+	while (iommufd_object_remove_held(ictx, &hwpt->obj) == -EBUSY) {
+		if (!iommufd_hwpt_unused(hwpt) ||
+		    WARN(time_after(jiffies, deadline),
+			 "iommufd: HWPT %u still busy at removal\n",
+			 hwpt->obj.id)) {
+			refcount_dec(&hwpt->obj.users);
+			return;
+		}
+		usleep_range(100, 1000);
+	}
 }
 
 static void iommufd_hwpt_add_device(struct iommufd_hw_pagetable *hwpt,
@@ -179,13 +206,18 @@ static void iommufd_hwpt_add_device(struct iommufd_hw_pagetable *hwpt,
 	idev->hwpt = hwpt;
 }
 
-static void iommufd_hwpt_del_device(struct iommufd_hw_pagetable *hwpt,
+/* Returns whether @idev was the last device on @hwpt. */
+static bool iommufd_hwpt_del_device(struct iommufd_hw_pagetable *hwpt,
 				    struct iommufd_device *idev)
 {
+	bool last;
+
 	mutex_lock(&hwpt->devices_lock);
 	list_del_init(&idev->hwpt_item);
+	last = list_empty(&hwpt->devices);
 	mutex_unlock(&hwpt->devices_lock);
 	idev->hwpt = NULL;
+	return last;
 }
 
 int iommufd_device_attach(struct iommufd_device *idev, u32 *pt_id)
@@ -216,7 +248,7 @@ int iommufd_device_attach(struct iommufd_device *idev, u32 *pt_id)
 out_unreserve:
 	iopt_remove_reserved_iova(&hwpt->ioas->iopt, idev);
 out_put:
-	iommufd_hwpt_put_for_device(idev->ictx, hwpt);
+	iommufd_hwpt_put_for_device(idev->ictx, hwpt, iommufd_hwpt_unused(hwpt));
 out_unlock:
 	mutex_unlock(&idev->lock);
 	return rc;
@@ -226,7 +258,7 @@ EXPORT_SYMBOL_NS_GPL(iommufd_device_attach, IOMMUFD);
 int iommufd_device_replace(struct iommufd_device *idev, u32 *pt_id)
 {
 	struct iommufd_hw_pagetable *old, *hwpt;
-	bool same_ioas;
+	bool same_ioas, last;
 	int rc;
 
 	mutex_lock(&idev->lock);
@@ -257,17 +289,17 @@ int iommufd_device_replace(struct iommufd_device *idev, u32 *pt_id)
 		goto out_unreserve;
 	if (!same_ioas)
 		iopt_remove_reserved_iova(&old->ioas->iopt, idev);
-	iommufd_hwpt_del_device(old, idev);
+	last = iommufd_hwpt_del_device(old, idev);
 	iommufd_hwpt_add_device(hwpt, idev);
 	*pt_id = hwpt->obj.id;
-	iommufd_hwpt_put_for_device(idev->ictx, old);
+	iommufd_hwpt_put_for_device(idev->ictx, old, last);
 	goto out_unlock;
 
 out_unreserve:
 	if (!same_ioas)
 		iopt_remove_reserved_iova(&hwpt->ioas->iopt, idev);
 out_put:
-	iommufd_hwpt_put_for_device(idev->ictx, hwpt);
+	iommufd_hwpt_put_for_device(idev->ictx, hwpt, iommufd_hwpt_unused(hwpt));
 out_unlock:
 	mutex_unlock(&idev->lock);
 	return rc;
@@ -283,8 +315,8 @@ void iommufd_device_detach(struct iommufd_device *idev)
 	if (hwpt) {
 		idev->ops->detach(idev);
 		iopt_remove_reserved_iova(&hwpt->ioas->iopt, idev);
-		iommufd_hwpt_del_device(hwpt, idev);
-		iommufd_hwpt_put_for_device(idev->ictx, hwpt);
+		iommufd_hwpt_put_for_device(idev->ictx, hwpt,
+					    iommufd_hwpt_del_device(hwpt, idev));
 	}
 	mutex_unlock(&idev->lock);
 }

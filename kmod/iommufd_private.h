@@ -133,8 +133,6 @@ static inline void iommufd_put_object(struct iommufd_object *obj)
 int iommufd_object_remove(struct iommufd_ctx *ictx, struct iommufd_object *obj);
 int iommufd_object_remove_held(struct iommufd_ctx *ictx,
 			       struct iommufd_object *obj);
-void iommufd_object_put_or_remove(struct iommufd_ctx *ictx,
-				  struct iommufd_object *obj);
 int iommufd_object_remove_id(struct iommufd_ctx *ictx, u32 id);
 void iommufd_object_destroy_all(struct iommufd_ctx *ictx);
 

@@ -149,32 +149,6 @@ int iommufd_object_remove_held(struct iommufd_ctx *ictx,
 	return 0;
 }
 
-/*
- * Drop the caller's reference on @obj; if it was the last besides the
- * table's, remove and destroy the object in the same step.
- */
-void iommufd_object_put_or_remove(struct iommufd_ctx *ictx,
-				  struct iommufd_object *obj)
-{
-	int users;
-
-	xa_lock(&ictx->objects);
-	users = atomic_read(&obj->users.refs);
-	for (;;) {
-		int want = users == 2 ? 0 : users - 1;
-		int seen = atomic_cmpxchg(&obj->users.refs, users, want);
-
-		if (seen == users)
-			break;
-		users = seen;
-	}
-	if (users == 2)
-		__xa_erase(&ictx->objects, obj->id);
-	xa_unlock(&ictx->objects);
-	if (users == 2)
-		iommufd_object_destroy(obj);
-}
-
 /* IOMMU_DESTROY: ENOENT for no such object, EBUSY while it is used. */
 int iommufd_object_remove_id(struct iommufd_ctx *ictx, u32 id)
 {

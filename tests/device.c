@@ -165,6 +165,57 @@ TEST(unbind_races_destroy)
 	close(d.fd);
 }
 
+struct hwpt_poker {
+	int fd;
+	volatile __u32 idev, hwpt;
+	volatile bool stop;
+};
+
+/* Name the HWPT in ioctls, which hold it for a moment each (EINVAL). */
+static void *poke_hwpt(void *arg)
+{
+	struct hwpt_poker *p = arg;
+	__u32 out;
+
+	while (!p->stop)
+		hwpt_alloc(p->fd, p->idev, p->hwpt, 0, &out);
+	return NULL;
+}
+
+/*
+ * An automatic HWPT goes with its last device even while ioctls briefly
+ * hold it: the IOAS it used is free again right after.
+ */
+TEST(auto_hwpt_goes_despite_short_users)
+{
+	struct hwpt_poker p = { 0 };
+	__u32 ioas, stdev, hwpt, idev;
+	pthread_t th;
+	int i, lingered = 0;
+
+	p.fd = dev_iommu_open();
+	CHECK(p.fd >= 0);
+	CHECK(!pthread_create(&th, NULL, poke_hwpt, &p));
+	for (i = 0; i < 1000; i++) {
+		CHECK_OK(ioas_alloc(p.fd, &ioas));
+		CHECK_OK(mock_domain(p.fd, ioas, &stdev, &hwpt, &idev));
+		p.idev = idev;
+		p.hwpt = hwpt;
+		CHECK_OK(iommu_destroy(p.fd, stdev));
+		if (iommu_destroy(p.fd, ioas)) {
+			lingered++;
+			iommu_destroy(p.fd, hwpt);
+			iommu_destroy(p.fd, ioas);
+		}
+	}
+	p.stop = true;
+	pthread_join(th, NULL);
+	if (lingered)
+		tap_diag("%d automatic HWPTs outlived their device", lingered);
+	CHECK(lingered == 0);
+	close(p.fd);
+}
+
 struct stuck_hw_info {
 	int fd;
 	__u32 idev;
