@@ -23,6 +23,7 @@
 #include <linux/iommu.h>
 #include <linux/sched.h>
 #include <linux/sched/user.h>
+#include <linux/ctype.h>
 #include <linux/seq_file.h>
 #include <linux/slab.h>
 
@@ -34,10 +35,16 @@ static unsigned int iommufd_ctx_seq;
 
 void iommufd_inspect_add(struct iommufd_ctx *ictx)
 {
+	char *c;
+
 	mutex_lock(&iommufd_ctxs_lock);
 	ictx->seq = ++iommufd_ctx_seq;
 	ictx->pid = task_tgid_nr(current);
 	get_task_comm(ictx->comm, current);
+	/* A process names itself: keep its name one "key=value" token. */
+	for (c = ictx->comm; *c; c++)
+		if (!isgraph(*c) || *c == '=')
+			*c = '_';
 	list_add_tail(&ictx->inspect_node, &iommufd_ctxs);
 	mutex_unlock(&iommufd_ctxs_lock);
 }
@@ -61,15 +68,54 @@ static const char *account_name(u8 mode)
 	}
 }
 
+/*
+ * The reader holds the list of contexts, which every open and release of
+ * /dev/iommu needs: it only ever trylocks an object's locks, since users
+ * can hold those across things they stall (a pin waiting on a page
+ * fault).  A busy object is shown with busy=1 and no details.
+ */
 static void show_pages(struct seq_file *m, struct iopt_pages *pages)
 {
-	mutex_lock(&pages->mutex);
+	if (!mutex_trylock(&pages->mutex)) {
+		seq_printf(m, "pages id=%p busy=1\n", pages);
+		return;
+	}
 	seq_printf(m, "pages id=%p pid=%d uid=%u account=%s npages=%lu pinned=%lu\n",
 		   pages, task_tgid_nr(pages->source_task),
 		   from_kuid(&init_user_ns, pages->source_user->uid),
 		   account_name(pages->account_mode), pages->npages,
 		   pages->npinned);
 	mutex_unlock(&pages->mutex);
+}
+
+static void show_area(struct seq_file *m, struct iommufd_ctx *ictx,
+		      struct iommufd_ioas *ioas, struct iopt_area *area)
+{
+	unsigned long pinned;
+
+	if (!iopt_pages_try_pinned_in(area->pages, iopt_area_first_index(area),
+				      iopt_area_last_index(area), &pinned)) {
+		seq_printf(m, "area ctx=%u ioas=%u iova=%#lx last=%#lx busy=1\n",
+			   ictx->seq, ioas->obj.id, area->node.start,
+			   area->node.last);
+		return;
+	}
+	seq_printf(m, "area ctx=%u ioas=%u iova=%#lx last=%#lx length=%lu pages=%p prot=%s%s pinned=%lu\n",
+		   ictx->seq, ioas->obj.id, area->node.start, area->node.last,
+		   area->node.last - area->node.start + 1, area->pages,
+		   (area->iommu_prot & IOMMU_READ) ? "r" : "",
+		   (area->iommu_prot & IOMMU_WRITE) ? "w" : "", pinned);
+	show_pages(m, area->pages);
+}
+
+static bool ioas_trylock(struct io_pagetable *iopt)
+{
+	if (!down_read_trylock(&iopt->domains_rwsem))
+		return false;
+	if (down_read_trylock(&iopt->iova_rwsem))
+		return true;
+	up_read(&iopt->domains_rwsem);
+	return false;
 }
 
 static void show_ioas(struct seq_file *m, struct iommufd_ctx *ictx,
@@ -81,12 +127,13 @@ static void show_ioas(struct seq_file *m, struct iommufd_ctx *ictx,
 	struct iommufd_access *access;
 	struct iopt_area *area;
 
-	mutex_lock(&iopt->access_lock);
+	if (!mutex_trylock(&iopt->access_lock))
+		goto busy;
 	list_for_each_entry(access, &iopt->accesses, ioas_item)
 		naccesses++;
 	mutex_unlock(&iopt->access_lock);
-	down_read(&iopt->domains_rwsem);
-	down_read(&iopt->iova_rwsem);
+	if (!ioas_trylock(iopt))
+		goto busy;
 	list_for_each_entry(hwpt, &iopt->domains, iopt_item)
 		ndomains++;
 	for (area = iopt_area_iter_first(iopt, 0, ULONG_MAX); area;
@@ -96,24 +143,13 @@ static void show_ioas(struct seq_file *m, struct iommufd_ctx *ictx,
 		   ictx->seq, ioas->obj.id, iopt->iova_alignment, nareas,
 		   ndomains, naccesses);
 	for (area = iopt_area_iter_first(iopt, 0, ULONG_MAX); area;
-	     area = iopt_area_iter_next(area, 0, ULONG_MAX)) {
-		unsigned long pinned;
-
-		pinned = iopt_pages_pinned_in(area->pages,
-					      iopt_area_first_index(area),
-					      iopt_area_last_index(area));
-		seq_printf(m, "area ctx=%u ioas=%u iova=%#lx last=%#lx length=%lu pages=%p prot=%s%s pinned=%lu\n",
-			   ictx->seq, ioas->obj.id, area->node.start,
-			   area->node.last,
-			   area->node.last - area->node.start + 1,
-			   area->pages,
-			   (area->iommu_prot & IOMMU_READ) ? "r" : "",
-			   (area->iommu_prot & IOMMU_WRITE) ? "w" : "",
-			   pinned);
-		show_pages(m, area->pages);
-	}
+	     area = iopt_area_iter_next(area, 0, ULONG_MAX))
+		show_area(m, ictx, ioas, area);
 	up_read(&iopt->iova_rwsem);
 	up_read(&iopt->domains_rwsem);
+	return;
+busy:
+	seq_printf(m, "ioas ctx=%u id=%u busy=1\n", ictx->seq, ioas->obj.id);
 }
 
 static void show_hwpt(struct seq_file *m, struct iommufd_ctx *ictx,
@@ -122,7 +158,11 @@ static void show_hwpt(struct seq_file *m, struct iommufd_ctx *ictx,
 	struct iommufd_device *idev;
 	unsigned int ndev = 0;
 
-	mutex_lock(&hwpt->devices_lock);
+	if (!mutex_trylock(&hwpt->devices_lock)) {
+		seq_printf(m, "hwpt ctx=%u id=%u busy=1\n", ictx->seq,
+			   hwpt->obj.id);
+		return;
+	}
 	list_for_each_entry(idev, &hwpt->devices, hwpt_item)
 		ndev++;
 	mutex_unlock(&hwpt->devices_lock);
@@ -135,7 +175,11 @@ static void show_hwpt(struct seq_file *m, struct iommufd_ctx *ictx,
 static void show_device(struct seq_file *m, struct iommufd_ctx *ictx,
 			struct iommufd_device *idev)
 {
-	mutex_lock(&idev->lock);
+	if (!mutex_trylock(&idev->lock)) {
+		seq_printf(m, "device ctx=%u id=%u busy=1\n", ictx->seq,
+			   idev->obj.id);
+		return;
+	}
 	seq_printf(m, "device ctx=%u id=%u name=%s group=%d hwpt=%u\n",
 		   ictx->seq, idev->obj.id,
 		   idev->dev ? dev_name(idev->dev) : "mock",

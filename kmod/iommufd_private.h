@@ -192,8 +192,8 @@ void iopt_pages_unuse(struct iopt_pages *pages, unsigned long first,
 struct page *iopt_pages_page(struct iopt_pages *pages, unsigned long index);
 unsigned long iopt_pages_run(struct iopt_pages *pages, unsigned long index,
 			     unsigned long max, struct page **first);
-unsigned long iopt_pages_pinned_in(struct iopt_pages *pages,
-				   unsigned long first, unsigned long last);
+bool iopt_pages_try_pinned_in(struct iopt_pages *pages, unsigned long first,
+			      unsigned long last, unsigned long *n);
 extern unsigned int iommufd_pin_batch_bytes;
 
 /* ---------------------------------------------------------- backends */

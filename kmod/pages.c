@@ -175,21 +175,29 @@ unsigned long iopt_pages_run(struct iopt_pages *pages, unsigned long index,
 	return n;
 }
 
-/* How many pages of [first, last] are pinned now. */
-unsigned long iopt_pages_pinned_in(struct iopt_pages *pages,
-				   unsigned long first, unsigned long last)
+/*
+ * How many pages of [first, last] are pinned now, into *@n; false, and
+ * nothing counted, if the pin state is busy (for a reader that must not
+ * wait on what a user may stall, such as a pin in a page fault).
+ */
+bool iopt_pages_try_pinned_in(struct iopt_pages *pages, unsigned long first,
+			      unsigned long last, unsigned long *n)
 {
-	unsigned long i, n = 0;
+	unsigned long i;
 
-	mutex_lock(&pages->mutex);
+	if (!mutex_trylock(&pages->mutex))
+		return false;
+	*n = 0;
 	for (i = first; i <= last; i++) {
 		struct iopt_chunk *ch = &pages->chunks[i >> IOPT_CHUNK_SHIFT];
 
-		n += ch->pages ? !!ch->page_users[i & IOPT_CHUNK_MASK] :
-				 !!ch->users;
+		*n += ch->pages ? !!ch->page_users[i & IOPT_CHUNK_MASK] :
+				  !!ch->users;
+		if (!(i & IOPT_CHUNK_MASK))
+			cond_resched();
 	}
 	mutex_unlock(&pages->mutex);
-	return n;
+	return true;
 }
 
 static int charge_user_locked_vm(struct iopt_pages *pages, unsigned long n)

@@ -3,7 +3,9 @@
  * The inspection interface and tool: build a known state, run
  * iommufd-inspect on it, and compare what it reports.
  */
+#include <fcntl.h>
 #include <stdlib.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 
 #include <libiommufd.h>
@@ -175,6 +177,67 @@ TEST(tool_shows_real_device)
 	free(out);
 	iommufd_pci_close(dev);
 	close(fd);
+}
+
+#define STATE "/sys/kernel/debug/iommufd/state"
+
+/* The state file, read in a child: its text, or NULL after 3 s. */
+static char *read_state_within_3s(void)
+{
+	int pipefd[2], status, i;
+	size_t len = 0, cap = 1 << 16;
+	char *out = calloc(1, cap);
+	pid_t pid;
+	ssize_t n;
+
+	if (!out || pipe(pipefd))
+		return NULL;
+	pid = fork_flushed();
+	if (!pid) {
+		int fd = open(STATE, O_RDONLY);
+		char buf[4096];
+
+		while (fd >= 0 && (n = read(fd, buf, sizeof(buf))) > 0)
+			if (write(pipefd[1], buf, n) != n)
+				break;
+		_exit(fd < 0);
+	}
+	close(pipefd[1]);
+	fcntl(pipefd[0], F_SETFL, O_NONBLOCK);
+	for (i = 0; i < 300; i++) {
+		while (len < cap - 1 &&
+		       (n = read(pipefd[0], out + len, cap - 1 - len)) > 0)
+			len += n;
+		if (waitpid(pid, &status, WNOHANG) == pid)
+			break;
+		usleep(10000);
+	}
+	while (len < cap - 1 &&
+	       (n = read(pipefd[0], out + len, cap - 1 - len)) > 0)
+		len += n;
+	close(pipefd[0]);
+	if (i == 300) {
+		tap_diag("reading the state file did not finish in 3 s");
+		free(out);
+		return NULL;	/* the child is reaped by the caller's wait */
+	}
+	return out;
+}
+
+/* A process names itself: its name stays one token of the state file. */
+TEST(state_keeps_process_name_one_token)
+{
+	char *state;
+	int fd;
+
+	CHECK_OK(prctl(PR_SET_NAME, "a b=c\nd", 0, 0, 0));
+	fd = dev_iommu_open();
+	CHECK(fd >= 0);
+	state = read_state_within_3s();
+	CHECK(state && has(state, "comm=a_b_c_d "));
+	free(state);
+	close(fd);
+	CHECK_OK(prctl(PR_SET_NAME, "t_inspect", 0, 0, 0));
 }
 
 int main(void)
