@@ -27,11 +27,14 @@ struct mock_dev {
 	u32 cache[MOCK_DEV_CACHE_NUM];
 };
 
-/* The selftest object: a mock device bound and attached for a test. */
+/*
+ * The selftest object: a mock device bound and attached for a test.  The
+ * mock device's state is the iommufd_device's (priv, freed by ->release),
+ * so it lives as long as that, whatever happens to this object.
+ */
 struct selftest_obj {
 	struct iommufd_object obj;
 	struct iommufd_device *idev;
-	struct mock_dev mdev;
 };
 
 static unsigned long mock_pgsize_bitmap(struct mock_dev *mdev)
@@ -43,7 +46,7 @@ static unsigned long mock_pgsize_bitmap(struct mock_dev *mdev)
 
 static struct mock_dev *idev_to_mock(struct iommufd_device *idev)
 {
-	return &((struct selftest_obj *)idev->priv)->mdev;
+	return idev->priv;
 }
 
 static struct iommufd_domain *mock_dev_domain_alloc(struct iommufd_device *idev)
@@ -86,7 +89,13 @@ static int mock_dev_hw_info(struct iommufd_device *idev,
 	return 0;
 }
 
+static void mock_dev_release(struct iommufd_device *idev)
+{
+	kfree(idev->priv);
+}
+
 static const struct iommufd_device_ops mock_dev_ops = {
+	.release = mock_dev_release,
 	.domain_alloc = mock_dev_domain_alloc,
 	.domain_compatible = mock_dev_domain_compatible,
 	.attach = mock_dev_attach,
@@ -110,6 +119,7 @@ static int test_mock_domain(struct iommufd_ucmd *ucmd,
 {
 	struct selftest_obj *sobj;
 	u32 pt_id = cmd->id, idev_id;
+	struct mock_dev *mdev;
 	int i, rc;
 
 	if (dev_flags & ~MOCK_DEVICE_FLAGS)
@@ -117,13 +127,21 @@ static int test_mock_domain(struct iommufd_ucmd *ucmd,
 	sobj = iommufd_object_alloc(ucmd->ictx, sobj, IOMMUFD_OBJ_SELFTEST);
 	if (IS_ERR(sobj))
 		return PTR_ERR(sobj);
-	sobj->mdev.flags = dev_flags;
+	mdev = iommufd_should_fail() ? NULL :
+	       kzalloc(sizeof(*mdev), GFP_KERNEL_ACCOUNT);
+	if (!mdev) {
+		rc = -ENOMEM;
+		goto err_abort;
+	}
+	mdev->flags = dev_flags;
 	for (i = 0; i < MOCK_DEV_CACHE_NUM; i++)
-		sobj->mdev.cache[i] = IOMMU_TEST_DEV_CACHE_DEFAULT;
+		mdev->cache[i] = IOMMU_TEST_DEV_CACHE_DEFAULT;
 
-	sobj->idev = iommufd_device_bind(ucmd->ictx, &mock_dev_ops, sobj,
+	/* From here the device owns @mdev (mock_dev_release frees it). */
+	sobj->idev = iommufd_device_bind(ucmd->ictx, &mock_dev_ops, mdev,
 					 &idev_id);
 	if (IS_ERR(sobj->idev)) {
+		kfree(mdev);
 		rc = PTR_ERR(sobj->idev);
 		goto err_abort;
 	}
