@@ -8,6 +8,7 @@
 #include <linux/file.h>
 #include <linux/io.h>
 #include <linux/mm.h>
+#include <linux/sched/signal.h>
 #include <linux/slab.h>
 #include <linux/uaccess.h>
 #include <linux/vmalloc.h>
@@ -301,6 +302,10 @@ static int test_md_check_refs(struct iommufd_ucmd *ucmd,
 		    cmd->check_refs.refs)
 			rc = -EIO;
 		put_page(page);
+		/* The length is the user's: stay preemptible and killable. */
+		if (fatal_signal_pending(current))
+			return -EINTR;
+		cond_resched();
 	}
 	return rc;
 }
