@@ -23,9 +23,12 @@ bool iommufd_fail_armed;
 
 bool __iommufd_should_fail(void)
 {
-	if (task_tgid_nr(current) != READ_ONCE(fail_tgid))
+	if (task_tgid_nr(current) != READ_ONCE(fail_tgid) ||
+	    atomic_dec_return(&fail_countdown))
 		return false;
-	return atomic_dec_return(&fail_countdown) == 0;
+	/* Once: disarmed, the countdown stays at 0 ("fired"). */
+	WRITE_ONCE(iommufd_fail_armed, false);
+	return true;
 }
 
 static ssize_t fail_nth_write(struct file *file, const char __user *buf,
