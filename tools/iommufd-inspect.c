@@ -163,7 +163,9 @@ static int totals(const char *by, struct total *t, int max)
 	for (i = 0; i < nrecs; i++) {
 		const struct record *r = &recs[i];
 
-		if (!is(r, "pages") || seen_pages(get(r, "id"), i))
+		/* A busy pages object has no figures this time. */
+		if (!is(r, "pages") || num(r, "busy") ||
+		    seen_pages(get(r, "id"), i))
 			continue;
 		for (j = 0; j < n; j++)
 			if (!strcmp(t[j].key, get(r, by)) &&
@@ -197,7 +199,12 @@ static void print_ctx_tables(int ci)
 	     !is(&recs[i], "stats"); i++) {
 		const struct record *r = &recs[i];
 
-		if (is(r, "ioas")) {
+		if (num(r, "busy")) {
+			/* Being changed right now: the kernel did not wait. */
+			if (!is(r, "pages"))
+				printf("  %s %s: busy, try again\n", r->kind,
+				       get(r, is(r, "area") ? "iova" : "id"));
+		} else if (is(r, "ioas")) {
 			printf("  IOAS %s: %s mapping(s), %s domain(s), %s access(es), IOVA alignment %s\n",
 			       get(r, "id"), get(r, "areas"), get(r, "domains"),
 			       get(r, "accesses"), get(r, "alignment"));
