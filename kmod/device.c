@@ -117,11 +117,15 @@ static struct iommufd_hw_pagetable *
 iommufd_auto_hwpt(struct iommufd_device *idev, struct iommufd_ioas *ioas)
 {
 	struct iommufd_hw_pagetable *hwpt;
+	struct iommufd_domain *domain;
 
 	hwpt = iommufd_find_auto_hwpt(idev, ioas);
 	if (hwpt)
 		return hwpt;
-	hwpt = iommufd_hwpt_alloc(idev->ictx, ioas, idev, true);
+	domain = idev->ops->domain_alloc(idev);
+	if (IS_ERR(domain))
+		return ERR_CAST(domain);
+	hwpt = iommufd_hwpt_alloc(idev->ictx, ioas, domain, true);
 	if (IS_ERR(hwpt))
 		return hwpt;
 	/* The device's reference, taken before anyone can see the object. */

@@ -9,26 +9,27 @@
 
 #include "iommufd_private.h"
 
+/*
+ * A HWPT on @ioas around @domain (which it takes over: freed on failure),
+ * mirroring every mapping of the IOAS.  Not visible until finalized.
+ */
 struct iommufd_hw_pagetable *
 iommufd_hwpt_alloc(struct iommufd_ctx *ictx, struct iommufd_ioas *ioas,
-		   struct iommufd_device *idev, bool auto_domain)
+		   struct iommufd_domain *domain, bool auto_domain)
 {
 	struct iommufd_hw_pagetable *hwpt;
 	int rc;
 
 	hwpt = iommufd_object_alloc(ictx, hwpt, IOMMUFD_OBJ_HWPT);
-	if (IS_ERR(hwpt))
+	if (IS_ERR(hwpt)) {
+		domain->ops->free(domain);
 		return hwpt;
+	}
 	INIT_LIST_HEAD(&hwpt->devices);
 	INIT_LIST_HEAD(&hwpt->iopt_item);
 	mutex_init(&hwpt->devices_lock);
 	hwpt->auto_domain = auto_domain;
-
-	hwpt->domain = idev->ops->domain_alloc(idev);
-	if (IS_ERR(hwpt->domain)) {
-		rc = PTR_ERR(hwpt->domain);
-		goto err_abort;
-	}
+	hwpt->domain = domain;
 	rc = iopt_add_domain(&ioas->iopt, hwpt);
 	if (rc)
 		goto err_free_domain;
@@ -38,7 +39,6 @@ iommufd_hwpt_alloc(struct iommufd_ctx *ictx, struct iommufd_ioas *ioas,
 
 err_free_domain:
 	hwpt->domain->ops->free(hwpt->domain);
-err_abort:
 	iommufd_object_abort(ictx, &hwpt->obj);
 	return ERR_PTR(rc);
 }
@@ -87,6 +87,7 @@ int iommufd_hwpt_alloc_ioctl(struct iommufd_ucmd *ucmd)
 {
 	struct iommu_hwpt_alloc *cmd = ucmd->cmd;
 	struct iommufd_hw_pagetable *hwpt;
+	struct iommufd_domain *domain;
 	struct iommufd_device *idev;
 	struct iommufd_ioas *ioas;
 	int rc;
@@ -105,10 +106,21 @@ int iommufd_hwpt_alloc_ioctl(struct iommufd_ucmd *ucmd)
 		return PTR_ERR(idev);
 	ioas = iommufd_hwpt_parent(ucmd, cmd->pt_id);
 	if (IS_ERR(ioas)) {
-		rc = PTR_ERR(ioas);
-		goto out_put_idev;
+		iommufd_put_object(&idev->obj);
+		return PTR_ERR(ioas);
 	}
-	hwpt = iommufd_hwpt_alloc(ucmd->ictx, ioas, idev, false);
+	/*
+	 * The device only picks the kind of domain: let go of it before the
+	 * domain is filled, which pins pages and may wait on user faults
+	 * (its unbind would wait for us).
+	 */
+	domain = idev->ops->domain_alloc(idev);
+	iommufd_put_object(&idev->obj);
+	if (IS_ERR(domain)) {
+		rc = PTR_ERR(domain);
+		goto out_put_ioas;
+	}
+	hwpt = iommufd_hwpt_alloc(ucmd->ictx, ioas, domain, false);
 	if (IS_ERR(hwpt)) {
 		rc = PTR_ERR(hwpt);
 		goto out_put_ioas;
@@ -123,7 +135,5 @@ int iommufd_hwpt_alloc_ioctl(struct iommufd_ucmd *ucmd)
 	iommufd_object_finalize(ucmd->ictx, &hwpt->obj);
 out_put_ioas:
 	iommufd_put_object(&ioas->obj);
-out_put_idev:
-	iommufd_put_object(&idev->obj);
 	return rc;
 }

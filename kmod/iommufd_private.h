@@ -362,7 +362,7 @@ struct iommufd_hw_pagetable {
 
 struct iommufd_hw_pagetable *
 iommufd_hwpt_alloc(struct iommufd_ctx *ictx, struct iommufd_ioas *ioas,
-		   struct iommufd_device *idev, bool auto_domain);
+		   struct iommufd_domain *domain, bool auto_domain);
 void iommufd_hwpt_destroy(struct iommufd_object *obj);
 int iommufd_hwpt_alloc_ioctl(struct iommufd_ucmd *ucmd);
 
