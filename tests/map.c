@@ -665,6 +665,39 @@ TEST(map_hugetlb_memory)
 	buf_free(buf, HUGEPAGE_SIZE);
 }
 
+/*
+ * VFIO type1 refuses a container's 65,536th mapping (dma_entry_limit);
+ * an IOAS takes 200,000 one-page mappings, and unmap-all removes them.
+ */
+TEST(two_hundred_thousand_maps)
+{
+	const unsigned int n = 200000, pages = 64;
+	__u64 unmapped = 0;
+	struct env e;
+	unsigned int i;
+	char *buf;
+
+	buf = buf_alloc(pages * PAGE_SIZE);
+	CHECK(buf);
+	CHECK_SUB(env_setup(&e));
+	for (i = 0; i < n; i++)
+		if (ioas_map_fixed(e.fd, e.ioas, buf + (i % pages) * PAGE_SIZE,
+				   PAGE_SIZE, MOCK_APERTURE_START +
+				   (__u64)i * PAGE_SIZE))
+			break;
+	if (i < n)
+		tap_diag("map #%u failed: %s", i + 1, strerror(errno));
+	CHECK(i == n);
+	CHECK_OK(check_map(e.fd, e.hwpt, MOCK_APERTURE_START +
+			   (__u64)(n - 1) * PAGE_SIZE,
+			   buf + ((n - 1) % pages) * PAGE_SIZE, PAGE_SIZE));
+	CHECK_OK(ioas_unmap_all(e.fd, e.ioas, &unmapped));
+	CHECK(unmapped == (__u64)n * PAGE_SIZE);
+	CHECK_OK(check_refs(e.fd, buf, pages * PAGE_SIZE, 0));
+	CHECK_SUB(env_teardown(&e));
+	buf_free(buf, pages * PAGE_SIZE);
+}
+
 int main(void)
 {
 	return tap_run();
