@@ -8,7 +8,9 @@
  * which claims the whole IOMMU group and blocks its DMA -- the file gives
  * information only: no MMIO mapping, no config writes, so no bus
  * mastering.  Unbinding (the ioctl, closing the file, or removing the
- * driver) first revokes every MMIO mapping and turns bus mastering off.
+ * driver) first revokes every MMIO mapping and turns bus mastering off,
+ * then resets the function when it can and restores the config space
+ * saved at BIND.
  *
  * The driver does not use the DMA API (driver_managed_dma), so binding it
  * does not by itself take the group from the kernel: only BIND does.
@@ -23,7 +25,9 @@
  * Lifetime: the upci_device is its /dev node's struct device; every open
  * file holds it through the cdev, so it outlives the driver's remove.
  * Lock order: udev->lock, then mmio_lock; mmap_lock (mmap, faults) comes
- * before mmio_lock and udev->lock is never taken under it.
+ * before mmio_lock and udev->lock is never taken under it.  No lock is
+ * held across a user copy: ioctl arguments and config data go through
+ * kernel copies, so a stalled page fault holds up nobody else.
  */
 #include <linux/cdev.h>
 #include <linux/fs.h>
