@@ -109,6 +109,13 @@ int iommufd_hwpt_alloc_ioctl(struct iommufd_ucmd *ucmd)
 		iommufd_put_object(&idev->obj);
 		return PTR_ERR(ioas);
 	}
+	/* 6.1's IOMMU drivers cannot nest: only the mock's domains can. */
+	if ((cmd->flags & IOMMU_HWPT_ALLOC_NEST_PARENT) &&
+	    !idev->ops->nest_parent) {
+		iommufd_put_object(&idev->obj);
+		rc = -EOPNOTSUPP;
+		goto out_put_ioas;
+	}
 	/*
 	 * The device only picks the kind of domain: let go of it before the
 	 * domain is filled, which pins pages and may wait on user faults

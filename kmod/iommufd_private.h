@@ -245,6 +245,8 @@ struct iommufd_device_ops {
 	void (*release)(struct iommufd_device *idev);
 	/* Mock devices live inside the fd and must not hold it open. */
 	bool owned_by_ctx;
+	/* Its domains may be nesting parents (HWPT_ALLOC_NEST_PARENT). */
+	bool nest_parent;
 };
 
 /* --------------------------------------------------------- io_pagetable */

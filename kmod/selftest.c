@@ -103,6 +103,7 @@ static const struct iommufd_device_ops mock_dev_ops = {
 	.detach = mock_dev_detach,
 	.hw_info = mock_dev_hw_info,
 	.owned_by_ctx = true,
+	.nest_parent = true,	/* as upstream's mock */
 };
 
 void iommufd_selftest_destroy(struct iommufd_object *obj)

@@ -284,6 +284,10 @@ TEST(hwpt_alloc_paging)
 	CHECK_OK(mock_domain(fd, ioas, &stdev, &hwpt, &idev));
 	CHECK_OK(ioas_map_fixed(fd, ioas, buf, 2 * PAGE_SIZE, IOVA));
 
+	/* The mock's domains may be nesting parents, as upstream's. */
+	CHECK_OK(hwpt_alloc(fd, idev, ioas, IOMMU_HWPT_ALLOC_NEST_PARENT,
+			    &uhwpt));
+	CHECK_OK(iommu_destroy(fd, uhwpt));
 	CHECK_OK(hwpt_alloc(fd, idev, ioas, 0, &uhwpt));
 	CHECK(uhwpt && uhwpt != hwpt);
 	/* A paging HWPT mirrors its IOAS, earlier maps included ... */
