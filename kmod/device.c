@@ -45,17 +45,22 @@ struct iommufd_device *iommufd_device_bind(struct iommufd_ctx *ictx,
  * Remove @obj, on which the caller holds its own reference, once the
  * short-lived users (ioctls in flight) are gone: a minute at most, as
  * upstream waits, since an ioctl can be held up in a user page fault.
+ * If @wanted(@obj) says a new long-term user came meanwhile, or the
+ * minute runs out (WARN), only the caller's reference goes; the fd's
+ * close frees the object then.
  */
 static void iommufd_object_remove_wait(struct iommufd_ctx *ictx,
-				       struct iommufd_object *obj)
+				       struct iommufd_object *obj,
+				       bool (*wanted)(struct iommufd_object *))
 {
 	unsigned long deadline = jiffies + 60 * HZ;
 
 	while (iommufd_object_remove_held(ictx, obj) == -EBUSY) {
-		if (time_after(jiffies, deadline)) {
-			WARN(1, "iommufd: object %u still busy at removal\n",
-			     obj->id);
-			refcount_dec(&obj->users);	/* the fd's close frees it */
+		if ((wanted && wanted(obj)) ||
+		    WARN(time_after(jiffies, deadline),
+			 "iommufd: object %u still busy at removal\n",
+			 obj->id)) {
+			refcount_dec(&obj->users);
 			return;
 		}
 		usleep_range(100, 1000);
@@ -68,7 +73,7 @@ void iommufd_device_unbind(struct iommufd_device *idev)
 	bool put_ctx = !idev->ops->owned_by_ctx;
 
 	iommufd_device_detach(idev);
-	iommufd_object_remove_wait(ictx, &idev->obj);
+	iommufd_object_remove_wait(ictx, &idev->obj, NULL);
 	if (put_ctx)
 		iommufd_ctx_put(ictx);
 }
@@ -174,31 +179,27 @@ static bool iommufd_hwpt_unused(struct iommufd_hw_pagetable *hwpt)
 	return unused;
 }
 
+/* A device attached to the HWPT again while its last one was leaving. */
+static bool iommufd_hwpt_wanted(struct iommufd_object *obj)
+{
+	return !iommufd_hwpt_unused(container_of(obj,
+						 struct iommufd_hw_pagetable,
+						 obj));
+}
+
 /*
  * Drop a device's reference on @hwpt.  An automatic HWPT goes with the
- * device that left it unused (@last): once ioctls in flight let go of it,
- * unless a device attaches to it again meanwhile.
+ * device that left it unused (@last), once ioctls in flight let go of it.
  */
 static void iommufd_hwpt_put_for_device(struct iommufd_ctx *ictx,
 					struct iommufd_hw_pagetable *hwpt,
 					bool last)
 {
-	unsigned long deadline = jiffies + 60 * HZ;
-
-	if (!hwpt->auto_domain || !last) {
+	if (hwpt->auto_domain && last)
+		iommufd_object_remove_wait(ictx, &hwpt->obj,
+					   iommufd_hwpt_wanted);
+	else
 		refcount_dec(&hwpt->obj.users);
-		return;
-	}
-	while (iommufd_object_remove_held(ictx, &hwpt->obj) == -EBUSY) {
-		if (!iommufd_hwpt_unused(hwpt) ||
-		    WARN(time_after(jiffies, deadline),
-			 "iommufd: HWPT %u still busy at removal\n",
-			 hwpt->obj.id)) {
-			refcount_dec(&hwpt->obj.users);
-			return;
-		}
-		usleep_range(100, 1000);
-	}
 }
 
 static void iommufd_hwpt_add_device(struct iommufd_hw_pagetable *hwpt,
