@@ -440,6 +440,21 @@ static uint64_t small_loop(uint32_t ioas, char *buf, int n)
 	return now_ns() - t0;
 }
 
+/* type1's version of small_loop(). */
+static uint64_t t1_small_loop(char *buf, int n)
+{
+	uint64_t t0 = now_ns();
+	int i;
+
+	for (i = 0; i < n; i++)
+		if (t1_map(t1_container, buf + i * PAGE, IOVA_BASE + i * PAGE, PAGE))
+			die("type1 map", errno);
+	for (i = 0; i < n; i++)
+		if (t1_unmap(t1_container, IOVA_BASE + i * PAGE, PAGE))
+			die("type1 unmap", errno);
+	return now_ns() - t0;
+}
+
 /*
  * @n separate one-page maps, then their unmaps.  The floor does the same
  * page by page in the kernel, so it has no system calls to pay.
@@ -453,13 +468,7 @@ static void many_pages(const char *name, int n, int reps)
 	for (r = 0; r < reps; r++) {
 		to[r] = small_loop(ours.ioas, buf, n);
 		t0 = now_ns();
-		for (i = 0; i < n; i++)
-			if (t1_map(t1_container, buf + i * PAGE, IOVA_BASE + i * PAGE, PAGE))
-				die("type1 map", errno);
-		for (i = 0; i < n; i++)
-			if (t1_unmap(t1_container, IOVA_BASE + i * PAGE, PAGE))
-				die("type1 unmap", errno);
-		tt[r] = now_ns() - t0;
+		tt[r] = t1_small_loop(buf, n);
 		if (floor_run_flags(buf, IOVA_BASE, n * PAGE,
 				    IOMMU_TEST_BENCH_FLOOR_PER_PAGE, &tf[r]))
 			die("floor", errno);
@@ -710,26 +719,31 @@ static void threads(int total, int reps)
 }
 
 /*
- * For profiling (perf record in the VM): only ours' small-map loop,
- * @reps times, so that the profile is ours alone.  Not in the table.
+ * For profiling (perf, or counting instructions under the emulator): one
+ * small-map loop alone, @reps times -- ours with a domain ("ours"),
+ * ours on an IOAS without domains ("bare") or type1's.  The loops sit
+ * between two sched_rr_get_interval() calls, a system call nothing else
+ * here makes: scripts/profile-tcg counts between them.  Not in the table.
  */
-
-static void profile_small(int n, int reps)
+static void profile_small(const char *which, int n, int reps)
 {
 	char *buf = alloc_mem(n * PAGE, false);
-	uint64_t t[32], u[32];
-	uint32_t bare;
+	uint32_t ioas = ours.ioas;
+	struct timespec mark;
+	uint64_t t[32];
 	int r, rc;
 
-	if ((rc = iommufd_ioas_alloc(ours.fd, &bare)))
+	if (!strcmp(which, "bare") && (rc = iommufd_ioas_alloc(ours.fd, &ioas)))
 		die("IOAS alloc", rc);
-	for (r = 0; r < reps && r < 32; r++) {
-		t[r] = small_loop(ours.ioas, buf, n);
-		u[r] = small_loop(bare, buf, n);
-	}
-	printf("profile-small: %d x %d one-page map+unmap: median %.2f ms; without a domain %.2f ms\n",
-	       r, n, median(t, r) / 1e6, median(u, r) / 1e6);
-	iommufd_destroy(ours.fd, bare);
+	syscall(SYS_sched_rr_get_interval, 0, &mark);
+	for (r = 0; r < reps && r < 32; r++)
+		t[r] = !strcmp(which, "type1") ? t1_small_loop(buf, n) :
+						 small_loop(ioas, buf, n);
+	syscall(SYS_sched_rr_get_interval, 0, &mark);
+	printf("profile-small-%s: %d x %d one-page map+unmap: median %.2f ms\n",
+	       which, r, n, median(t, r) / 1e6);
+	if (ioas != ours.ioas)
+		iommufd_destroy(ours.fd, ioas);
 	munmap(buf, n * PAGE);
 }
 
@@ -825,8 +839,12 @@ int main(int argc, char **argv)
 		threads(1024, 5);
 	if (want("limit"))
 		mapping_limit(200000);
-	if (nsel && want("profile-small"))
-		profile_small(4096, 20);
+	if (nsel && want("profile-small-ours"))
+		profile_small("ours", 4096, 20);
+	if (nsel && want("profile-small-bare"))
+		profile_small("bare", 4096, 20);
+	if (nsel && want("profile-small-type1"))
+		profile_small("type1", 4096, 20);
 	if (nsel && want("profile-big"))
 		profile_big(10);
 	printf("\nbench complete\n");
