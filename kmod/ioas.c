@@ -186,15 +186,18 @@ static int iommufd_map_prot(u32 flags)
 	return prot;
 }
 
-/* Tell the caller where a new mapping went; undo it if that fails. */
-static int iommufd_respond_mapped(struct iommufd_ucmd *ucmd, size_t cmd_len,
+/*
+ * Tell the caller where a new mapping went (the u64 at @offset of its
+ * command); undo the mapping if that fails.
+ */
+static int iommufd_respond_mapped(struct iommufd_ucmd *ucmd, size_t offset,
 				  struct io_pagetable *iopt, unsigned long iova,
 				  unsigned long length)
 {
 	unsigned long unmapped;
 	int rc;
 
-	rc = iommufd_ucmd_respond(ucmd, cmd_len);
+	rc = iommufd_ucmd_respond_u64(ucmd, offset, iova);
 	if (rc)
 		iopt_unmap_iova(iopt, iova, length, &unmapped);
 	return rc;
@@ -228,9 +231,8 @@ int iommufd_ioas_map(struct iommufd_ucmd *ucmd)
 				 flags);
 	if (rc)
 		goto out_put;
-	cmd->iova = iova;
-	rc = iommufd_respond_mapped(ucmd, sizeof(*cmd), &ioas->iopt, iova,
-				    cmd->length);
+	rc = iommufd_respond_mapped(ucmd, offsetof(typeof(*cmd), iova),
+				    &ioas->iopt, iova, cmd->length);
 out_put:
 	iommufd_put_object(&ioas->obj);
 	return rc;
@@ -266,9 +268,8 @@ int iommufd_ioas_copy(struct iommufd_ucmd *ucmd)
 			     cmd->length, iommufd_map_prot(cmd->flags), flags);
 	if (rc)
 		goto out_put_dst;
-	cmd->dst_iova = iova;
-	rc = iommufd_respond_mapped(ucmd, sizeof(*cmd), &dst->iopt, iova,
-				    cmd->length);
+	rc = iommufd_respond_mapped(ucmd, offsetof(typeof(*cmd), dst_iova),
+				    &dst->iopt, iova, cmd->length);
 out_put_dst:
 	iommufd_put_object(&dst->obj);
 out_put_src:
@@ -294,10 +295,10 @@ int iommufd_ioas_unmap(struct iommufd_ucmd *ucmd)
 		rc = iopt_unmap_iova(&ioas->iopt, cmd->iova, cmd->length,
 				     &unmapped);
 	}
-	if (!rc) {
-		cmd->length = unmapped;
-		rc = iommufd_ucmd_respond(ucmd, sizeof(*cmd));
-	}
+	if (!rc)
+		rc = iommufd_ucmd_respond_u64(ucmd,
+					      offsetof(typeof(*cmd), length),
+					      unmapped);
 	iommufd_put_object(&ioas->obj);
 	return rc;
 }

@@ -146,6 +146,8 @@ struct iommufd_ucmd {
 };
 
 int iommufd_ucmd_respond(struct iommufd_ucmd *ucmd, size_t cmd_len);
+int iommufd_ucmd_respond_u64(struct iommufd_ucmd *ucmd, size_t offset,
+			     u64 val);
 
 /* --------------------------------------------------------------- pages */
 

@@ -91,6 +91,23 @@ int iommufd_ucmd_respond(struct iommufd_ucmd *ucmd, size_t cmd_len)
 	return 0;
 }
 
+/*
+ * Copy back one u64 result at @offset of the command, the only field a
+ * hot command changes: put_user() costs a fraction of copying the whole
+ * command out.  The caller's buffer holds it (min_size covers it).
+ */
+int iommufd_ucmd_respond_u64(struct iommufd_ucmd *ucmd, size_t offset,
+			     u64 val)
+{
+	if (iommufd_should_fail())
+		return -EFAULT;
+	if (WARN_ON_ONCE(ucmd->user_size < offset + sizeof(val)))
+		return -EFAULT;
+	if (put_user(val, (u64 __user *)(ucmd->ubuffer + offset)))
+		return -EFAULT;
+	return 0;
+}
+
 static int iommufd_destroy(struct iommufd_ucmd *ucmd)
 {
 	struct iommu_destroy *cmd = ucmd->cmd;
