@@ -293,7 +293,7 @@ static int pin_piece(struct iopt_piece *p, void *arg)
 	/* An unmap is waiting for this area's accesses to let go. */
 	if (p->area->prevent_access)
 		return -EINVAL;
-	if (p->area->busy)
+	if (iopt_area_busy(p->area))
 		return -ENOENT;	/* not mapped yet */
 	/* The pieces must split at CPU page boundaries of the IOVA. */
 	if (piece_byte(p) % PAGE_SIZE != p->start % PAGE_SIZE)
@@ -377,7 +377,7 @@ static int rw_piece(struct iopt_piece *p, void *arg)
 
 	if (p->area->prevent_access)
 		return -EINVAL;
-	if (p->area->busy)
+	if (iopt_area_busy(p->area))
 		return -ENOENT;
 	rc = iopt_pages_use(pages, first, last);
 	if (rc)

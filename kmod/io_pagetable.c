@@ -753,18 +753,24 @@ static int iopt_map_elms(struct io_pagetable *iopt, struct iopt_map_elm *elms,
 			break;
 	}
 
+	if (!rc) {
+		/*
+		 * Settled.  Only this call has touched the areas since they
+		 * went in, so no iova_rwsem: publish them with a release
+		 * that pairs with iopt_area_busy().
+		 */
+		for (i = 0; i < nelms; i++)
+			smp_store_release(&areas[i]->busy, false); /* settled */
+		areas = memset(areas, 0, nelms * sizeof(*areas));
+		goto out_unlock;
+	}
 	down_write(&iopt->iova_rwsem);
 	for (i = 0; i < nelms; i++) {
-		areas[i]->busy = false;
-		if (!rc)
-			continue;
 		if (i < filled)
 			iopt_area_unfill_domains(areas[i]);
 		interval_tree_remove(&areas[i]->node, &iopt->area_itree);
 	}
 	up_write(&iopt->iova_rwsem);
-	if (!rc)
-		areas = memset(areas, 0, nelms * sizeof(*areas));
 out_unlock:
 	up_read(&iopt->domains_rwsem);
 out_free:
@@ -831,7 +837,7 @@ static int iopt_get_pieces(struct io_pagetable *src, unsigned long iova,
 		unsigned long start = max(area->node.start, iova);
 		unsigned long end = min(area->node.last, last);
 
-		if (start != next || area->busy)
+		if (start != next || iopt_area_busy(area))
 			break;
 		elms[i].pages = area->pages;
 		kref_get(&area->pages->kref);
@@ -910,7 +916,7 @@ static void iopt_unmap_allow_access(struct io_pagetable *iopt,
 
 	for (area = iopt_area_iter_first(iopt, start, last); area;
 	     area = iopt_area_iter_next(area, start, last))
-		if (!area->busy)
+		if (!iopt_area_busy(area))
 			area->prevent_access = false;
 }
 
@@ -934,7 +940,7 @@ static int iopt_unmap_claim(struct io_pagetable *iopt, unsigned long start,
 			rc = -ENOENT;
 			break;
 		}
-		if (area->busy) {
+		if (iopt_area_busy(area)) {
 			rc = -EBUSY;	/* being mapped or unmapped now */
 			break;
 		}

@@ -261,11 +261,22 @@ struct iopt_area {
 	int iommu_prot;
 	unsigned int num_accesses;
 	bool prevent_access;
-	/* Being mapped or unmapped: domains not in step with the tree yet. */
+	/*
+	 * Being mapped or unmapped: domains not in step with the tree yet.
+	 * Set under iova_rwsem; a map that succeeded clears it without the
+	 * lock (release), so read it with iopt_area_busy().
+	 */
 	bool busy;
 	bool in_pages;			/* was @pages' spare_area */
 	struct list_head claim_item;	/* on an unmap's list while busy */
 };
+
+/* Under iova_rwsem: a settled area's domains are all programmed. */
+static inline bool iopt_area_busy(struct iopt_area *area)
+{
+	/* Pairs with the release in iopt_map_elms(). */
+	return smp_load_acquire(&area->busy);
+}
 
 struct iopt_reserved {
 	struct interval_tree_node node;
