@@ -22,7 +22,7 @@ void iopt_init_table(struct io_pagetable *iopt)
 	init_rwsem(&iopt->domains_rwsem);
 	init_rwsem(&iopt->iova_rwsem);
 	INIT_LIST_HEAD(&iopt->domains);
-	iopt->area_itree = RB_ROOT_CACHED;
+	iopt->area_tree = RB_ROOT;
 	iopt->allowed_itree = RB_ROOT_CACHED;
 	iopt->reserved_itree = RB_ROOT_CACHED;
 	iopt->iova_alignment = 1;
@@ -53,22 +53,54 @@ void iopt_destroy_table(struct io_pagetable *iopt)
 	iopt_free_tree(&iopt->allowed_itree);
 }
 
+/*
+ * The first area that ends at or after @start -- ends are sorted like
+ * starts -- if it begins no later than @last.
+ */
 struct iopt_area *iopt_area_iter_first(struct io_pagetable *iopt,
 				       unsigned long start, unsigned long last)
 {
-	struct interval_tree_node *node;
+	struct rb_node *node = iopt->area_tree.rb_node;
+	struct iopt_area *found = NULL;
 
-	node = interval_tree_iter_first(&iopt->area_itree, start, last);
-	return node ? container_of(node, struct iopt_area, node) : NULL;
+	while (node) {
+		struct iopt_area *area = rb_entry(node, struct iopt_area,
+						  node.rb);
+
+		if (area->node.last >= start) {
+			found = area;
+			node = node->rb_left;
+		} else {
+			node = node->rb_right;
+		}
+	}
+	return found && found->node.start <= last ? found : NULL;
 }
 
 struct iopt_area *iopt_area_iter_next(struct iopt_area *area,
 				      unsigned long start, unsigned long last)
 {
-	struct interval_tree_node *node;
+	struct rb_node *node = rb_next(&area->node.rb);
 
-	node = interval_tree_iter_next(&area->node, start, last);
-	return node ? container_of(node, struct iopt_area, node) : NULL;
+	area = node ? rb_entry(node, struct iopt_area, node.rb) : NULL;
+	return area && area->node.start <= last ? area : NULL;
+}
+
+static bool iopt_area_less(struct rb_node *a, const struct rb_node *b)
+{
+	return rb_entry(a, struct iopt_area, node.rb)->node.start <
+	       rb_entry(b, struct iopt_area, node.rb)->node.start;
+}
+
+/* Under iova_rwsem (write); the caller checked that nothing overlaps. */
+static void iopt_area_insert(struct io_pagetable *iopt, struct iopt_area *area)
+{
+	rb_add(&area->node.rb, &iopt->area_tree, iopt_area_less);
+}
+
+static void iopt_area_erase(struct io_pagetable *iopt, struct iopt_area *area)
+{
+	rb_erase(&area->node.rb, &iopt->area_tree);
 }
 
 static unsigned long iopt_area_length(struct iopt_area *area)
@@ -142,7 +174,7 @@ int iopt_disable_large_pages(struct io_pagetable *iopt)
 	if (iopt->disable_large_pages)
 		goto out;
 	if (!list_empty(&iopt->domains) &&
-	    !RB_EMPTY_ROOT(&iopt->area_itree.rb_root)) {
+	    !RB_EMPTY_ROOT(&iopt->area_tree)) {
 		rc = -EINVAL;
 		goto out;
 	}
@@ -200,7 +232,7 @@ static int __iopt_reserve_iova(struct io_pagetable *iopt, unsigned long start,
 
 	lockdep_assert_held_write(&iopt->iova_rwsem);
 	if (iopt_tree_intersects(&iopt->allowed_itree, start, last) ||
-	    iopt_tree_intersects(&iopt->area_itree, start, last))
+	    iopt_area_iter_first(iopt, start, last))
 		return -EADDRINUSE;
 	res = iommufd_should_fail() ? NULL :
 	      kzalloc(sizeof(*res), GFP_KERNEL_ACCOUNT);
@@ -284,7 +316,7 @@ static int iopt_check_iova(struct io_pagetable *iopt, unsigned long iova,
 		return -EOVERFLOW;
 	if (iopt_tree_intersects(&iopt->reserved_itree, iova, last))
 		return -EINVAL;
-	if (iopt_tree_intersects(&iopt->area_itree, iova, last))
+	if (iopt_area_iter_first(iopt, iova, last))
 		return -EEXIST;
 	return 0;
 }
@@ -318,26 +350,27 @@ static int iopt_find_in_span(struct io_pagetable *iopt, unsigned long start,
 			     unsigned long align, unsigned long page_offset,
 			     unsigned long *iova)
 {
-	struct interval_tree_node *hit;
-	unsigned long pos = start, cand, cand_last;
+	unsigned long pos = start, cand, cand_last, hit_last;
+	struct interval_tree_node *reserved;
+	struct iopt_area *area;
 
 	while (pos <= last) {
 		if (!iopt_align_candidate(pos, align, page_offset, &cand) ||
 		    check_add_overflow(cand, length - 1, &cand_last) ||
 		    cand_last > last)
 			return -ENOSPC;
-		hit = interval_tree_iter_first(&iopt->reserved_itree, cand,
-					       cand_last);
-		if (!hit)
-			hit = interval_tree_iter_first(&iopt->area_itree, cand,
-						       cand_last);
-		if (!hit) {
+		reserved = interval_tree_iter_first(&iopt->reserved_itree, cand,
+						    cand_last);
+		area = reserved ? NULL :
+			iopt_area_iter_first(iopt, cand, cand_last);
+		if (!reserved && !area) {
 			*iova = cand;
 			return 0;
 		}
-		if (hit->last == ULONG_MAX)
+		hit_last = reserved ? reserved->last : area->node.last;
+		if (hit_last == ULONG_MAX)
 			return -ENOSPC;
-		pos = hit->last + 1;
+		pos = hit_last + 1;
 	}
 	return -ENOSPC;
 }
@@ -655,7 +688,7 @@ static void iopt_free_area(struct iopt_area *area)
 
 static void iopt_remove_area(struct iopt_area *area)
 {
-	interval_tree_remove(&area->node, &area->iopt->area_itree);
+	iopt_area_erase(area->iopt, area);
 	iopt_free_area(area);
 }
 
@@ -698,7 +731,7 @@ static int iopt_insert_areas(struct io_pagetable *iopt,
 		area->busy = true;
 		kref_get(&elms[i].pages->kref);
 		area->pages = elms[i].pages;
-		interval_tree_insert(&area->node, &iopt->area_itree);
+		iopt_area_insert(iopt, area);
 	}
 	return 0;
 }
@@ -768,7 +801,7 @@ static int iopt_map_elms(struct io_pagetable *iopt, struct iopt_map_elm *elms,
 	for (i = 0; i < nelms; i++) {
 		if (i < filled)
 			iopt_area_unfill_domains(areas[i]);
-		interval_tree_remove(&areas[i]->node, &iopt->area_itree);
+		iopt_area_erase(iopt, areas[i]);
 	}
 	up_write(&iopt->iova_rwsem);
 out_unlock:

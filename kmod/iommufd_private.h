@@ -253,8 +253,20 @@ struct iommufd_device_ops {
 
 /* --------------------------------------------------------- io_pagetable */
 
+/*
+ * An area's place in its IOAS's tree, sorted by IOVA.  Areas never
+ * overlap, so their ends are sorted too and a plain red-black tree
+ * answers every range question an interval tree would, with no
+ * augmented data to maintain on insert and erase.
+ */
+struct iopt_area_node {
+	struct rb_node rb;
+	unsigned long start;
+	unsigned long last;
+};
+
 struct iopt_area {
-	struct interval_tree_node node;	/* IOVA [start, last] */
+	struct iopt_area_node node;	/* IOVA [start, last] */
 	struct io_pagetable *iopt;
 	struct iopt_pages *pages;	/* NULL until the area is ready */
 	unsigned long pages_byte;	/* offset of node.start in pages */
@@ -287,7 +299,7 @@ struct io_pagetable {
 	struct rw_semaphore domains_rwsem;
 	struct list_head domains;		/* of iommufd_hw_pagetable */
 	struct rw_semaphore iova_rwsem;
-	struct rb_root_cached area_itree;
+	struct rb_root area_tree;		/* of iopt_area, by IOVA */
 	struct rb_root_cached allowed_itree;
 	struct rb_root_cached reserved_itree;
 	unsigned long iova_alignment;
