@@ -721,7 +721,8 @@ static void threads(int total, int reps)
 /*
  * For profiling (perf, or counting instructions under the emulator): one
  * small-map loop alone, @reps times -- ours with a domain ("ours"),
- * ours on an IOAS without domains ("bare") or type1's.  The loops sit
+ * ours on an IOAS without domains ("bare"), type1's or the floor's
+ * (in the kernel, no system call per page).  The loops sit
  * between two sched_rr_get_interval() calls, a system call nothing else
  * here makes: scripts/profile-tcg counts between them.  Not in the table.
  */
@@ -736,9 +737,18 @@ static void profile_small(const char *which, int n, int reps)
 	if (!strcmp(which, "bare") && (rc = iommufd_ioas_alloc(ours.fd, &ioas)))
 		die("IOAS alloc", rc);
 	syscall(SYS_sched_rr_get_interval, 0, &mark);
-	for (r = 0; r < reps && r < 32; r++)
-		t[r] = !strcmp(which, "type1") ? t1_small_loop(buf, n) :
-						 small_loop(ioas, buf, n);
+	for (r = 0; r < reps && r < 32; r++) {
+		if (!strcmp(which, "floor")) {
+			if (floor_run_flags(buf, IOVA_BASE, n * PAGE,
+					    IOMMU_TEST_BENCH_FLOOR_PER_PAGE,
+					    &t[r]))
+				die("floor", errno);
+		} else {
+			t[r] = !strcmp(which, "type1") ?
+				       t1_small_loop(buf, n) :
+				       small_loop(ioas, buf, n);
+		}
+	}
 	syscall(SYS_sched_rr_get_interval, 0, &mark);
 	printf("profile-small-%s: %d x %d one-page map+unmap: median %.2f ms\n",
 	       which, r, n, median(t, r) / 1e6);
@@ -845,6 +855,8 @@ int main(int argc, char **argv)
 		profile_small("bare", 4096, 20);
 	if (nsel && want("profile-small-type1"))
 		profile_small("type1", 4096, 20);
+	if (nsel && want("profile-small-floor"))
+		profile_small("floor", 4096, 20);
 	if (nsel && want("profile-big"))
 		profile_big(10);
 	printf("\nbench complete\n");
