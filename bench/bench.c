@@ -721,8 +721,9 @@ static void threads(int total, int reps)
 /*
  * For profiling (perf, or counting instructions under the emulator): one
  * small-map loop alone, @reps times -- ours with a domain ("ours"),
- * ours on an IOAS without domains ("bare"), type1's or the floor's
- * (in the kernel, no system call per page).  The loops sit
+ * ours on an IOAS without domains ("bare"), type1's, the floor's (in the
+ * kernel, no system call per page) or 2 x @n empty ioctls ("empty").
+ * The loops sit
  * between two sched_rr_get_interval() calls, a system call nothing else
  * here makes: scripts/profile-tcg counts between them.  Not in the table.
  */
@@ -738,7 +739,15 @@ static void profile_small(const char *which, int n, int reps)
 		die("IOAS alloc", rc);
 	syscall(SYS_sched_rr_get_interval, 0, &mark);
 	for (r = 0; r < reps && r < 32; r++) {
-		if (!strcmp(which, "floor")) {
+		if (!strcmp(which, "empty")) {
+			struct iommu_destroy d = { .size = sizeof(d) };
+			uint64_t t0 = now_ns();
+			int i;
+
+			for (i = 0; i < 2 * n; i++)
+				ioctl(ours.fd, IOMMU_DESTROY, &d); /* ENOENT */
+			t[r] = now_ns() - t0;
+		} else if (!strcmp(which, "floor")) {
 			if (floor_run_flags(buf, IOVA_BASE, n * PAGE,
 					    IOMMU_TEST_BENCH_FLOOR_PER_PAGE,
 					    &t[r]))
@@ -857,6 +866,8 @@ int main(int argc, char **argv)
 		profile_small("type1", 4096, 20);
 	if (nsel && want("profile-small-floor"))
 		profile_small("floor", 4096, 20);
+	if (nsel && want("profile-small-empty"))
+		profile_small("empty", 4096, 20);
 	if (nsel && want("profile-big"))
 		profile_big(10);
 	printf("\nbench complete\n");
