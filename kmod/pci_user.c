@@ -22,12 +22,13 @@
  * the memory/IO enables, power state, max payload size, ACS, SR-IOV) are
  * refused or left unchanged, as are the function-level reset bits.
  *
+ * Interrupts (INTx, MSI; SET_IRQS with eventfds) live in pci_irq.c.
+ *
  * Lifetime: the upci_device is its /dev node's struct device; every open
  * file holds it through the cdev, so it outlives the driver's remove.
- * Lock order: udev->lock, then mmio_lock; mmap_lock (mmap, faults) comes
- * before mmio_lock and udev->lock is never taken under it.  No lock is
- * held across a user copy: ioctl arguments and config data go through
- * kernel copies, so a stalled page fault holds up nobody else.
+ * The lock order is in pci_user.h.  No lock is held across a user copy:
+ * ioctl arguments, SET_IRQS data and config data go through kernel
+ * copies, so a stalled page fault holds up nobody else.
  */
 #include <linux/cdev.h>
 #include <linux/fs.h>
@@ -38,29 +39,7 @@
 #include <linux/slab.h>
 #include <linux/uaccess.h>
 
-#include "iommufd.h"
-#include "uapi/linux/iommufd_pci.h"
-
-#define UPCI_MAX_DEVICES 256
-#define UPCI_REGION_MASK (IOMMUFD_PCI_REGION_OFFSET(1) - 1)
-
-struct upci_device {
-	struct device dev;		/* the /dev node; frees this */
-	struct cdev cdev;
-	struct pci_dev *pdev;
-	int minor;
-	struct mutex lock;		/* the binding state below */
-	bool removed;
-	struct file *opener;
-	struct iommufd_device *idev;	/* non-NULL while bound */
-	u32 dev_id;
-	bool attached;
-	struct rw_semaphore mmio_lock;
-	bool mmio_on;			/* BAR faults allowed (bound) */
-	struct pci_saved_state *saved;	/* config space at bind */
-	/* Config registers userspace may not write (offsets, 0: absent). */
-	int pm_ctrl, af_ctrl, exp_devctl, acs, sriov, rebar;
-};
+#include "pci_user.h"
 
 static dev_t upci_devt;
 static struct class *upci_class;
@@ -122,9 +101,11 @@ static void upci_unbind(struct upci_device *udev)
 	lockdep_assert_held(&udev->lock);
 	if (!udev->idev)
 		return;
+	upci_irq_disable(udev);		/* no handler signals from here on */
 	upci_mmio_set(udev, false);	/* no MMIO from here on */
 	pci_clear_master(udev->pdev);
 	upci_restore(udev);
+	upci_irq_quiesce(udev);
 	iommufd_device_unbind(udev->idev);
 	udev->idev = NULL;
 	udev->attached = false;
@@ -144,6 +125,8 @@ union upci_arg {
 	struct iommufd_pci_detach detach;
 	struct iommufd_pci_device_info info;
 	struct iommufd_pci_region_info region;
+	struct iommufd_pci_irq_info irq_info;
+	struct iommufd_pci_irq_set irq_set;	/* its data apart */
 };
 
 static int upci_bind(struct upci_device *udev, struct iommufd_pci_bind *bind)
@@ -242,7 +225,7 @@ static int upci_get_info(struct upci_device *udev,
 	if (udev->pdev->reset_methods[0])
 		info->flags |= IOMMUFD_PCI_INFO_FLAG_RESET;
 	info->num_regions = IOMMUFD_PCI_NUM_REGIONS;
-	info->num_irqs = 0;
+	info->num_irqs = IOMMUFD_PCI_NUM_IRQS;
 	return 0;
 }
 
@@ -304,13 +287,18 @@ static unsigned long upci_arg_size(unsigned int cmd, bool *out)
 		return offsetofend(struct iommufd_pci_device_info, num_irqs);
 	case IOMMUFD_PCI_GET_REGION_INFO:
 		return offsetofend(struct iommufd_pci_region_info, offset);
+	case IOMMUFD_PCI_GET_IRQ_INFO:
+		return offsetofend(struct iommufd_pci_irq_info, count);
+	case IOMMUFD_PCI_SET_IRQS:
+		*out = false;
+		return offsetofend(struct iommufd_pci_irq_set, count);
 	}
 	*out = false;
 	return 0;
 }
 
 static long upci_ioctl_locked(struct upci_device *udev, unsigned int cmd,
-			      union upci_arg *arg)
+			      union upci_arg *arg, const void *data)
 {
 	long rc;
 
@@ -329,10 +317,30 @@ static long upci_ioctl_locked(struct upci_device *udev, unsigned int cmd,
 		return upci_get_info(udev, &arg->info);
 	case IOMMUFD_PCI_GET_REGION_INFO:
 		return upci_get_region_info(udev, &arg->region);
+	case IOMMUFD_PCI_GET_IRQ_INFO:
+		return upci_get_irq_info(udev, &arg->irq_info);
+	case IOMMUFD_PCI_SET_IRQS:
+		return upci_set_irqs(udev, &arg->irq_set, data);
 	case IOMMUFD_PCI_RESET:
 		return upci_reset(udev);
 	}
 	return -ENOTTY;
+}
+
+/* SET_IRQS: check the header and copy the data that follows it in. */
+static void *upci_set_irqs_data(struct upci_device *udev,
+				struct iommufd_pci_irq_set *hdr,
+				void __user *uarg)
+{
+	size_t size;
+	int rc;
+
+	rc = upci_set_irqs_data_size(udev, hdr, &size);
+	if (rc)
+		return ERR_PTR(rc);
+	if (!size)
+		return NULL;
+	return memdup_user(uarg + sizeof(*hdr), size);
 }
 
 static long upci_ioctl(struct file *filp, unsigned int cmd, unsigned long arg)
@@ -340,6 +348,7 @@ static long upci_ioctl(struct file *filp, unsigned int cmd, unsigned long arg)
 	struct upci_device *udev = filp->private_data;
 	void __user *uarg = (void __user *)arg;
 	union upci_arg karg;
+	void *data = NULL;
 	unsigned long size;
 	bool out;
 	long rc;
@@ -350,10 +359,17 @@ static long upci_ioctl(struct file *filp, unsigned int cmd, unsigned long arg)
 		return -EFAULT;
 	if (size && karg.info.argsz < size)
 		return -EINVAL;
+	if (cmd == IOMMUFD_PCI_SET_IRQS) {
+		data = upci_set_irqs_data(udev, &karg.irq_set, uarg);
+		if (IS_ERR(data))
+			return PTR_ERR(data);
+	}
 
 	mutex_lock(&udev->lock);
-	rc = udev->removed ? -ENODEV : upci_ioctl_locked(udev, cmd, &karg);
+	rc = udev->removed ? -ENODEV :
+			     upci_ioctl_locked(udev, cmd, &karg, data);
 	mutex_unlock(&udev->lock);
+	kfree(data);
 
 	if (!rc && out && copy_to_user(uarg, &karg, size)) {
 		upci_undo(udev, cmd, &karg);
@@ -378,6 +394,9 @@ static bool upci_config_writable(struct upci_device *udev, int pos, int n)
 	       !upci_overlaps(pos, n, udev->af_ctrl, 1) &&
 	       !upci_overlaps(pos, n, udev->acs, PCI_ACS_EGRESS_CTL_V) &&
 	       !upci_overlaps(pos, n, udev->sriov, PCI_EXT_CAP_SRIOV_SIZEOF) &&
+	       /* The kernel programs MSI (SET_IRQS); MSI-X stays off. */
+	       !upci_overlaps(pos, n, udev->msi, udev->msi_len) &&
+	       !upci_overlaps(pos, n, udev->msix_ctrl, 2) &&
 	       /* Resizable BAR: header, six (capability, control) pairs */
 	       !upci_overlaps(pos, n, udev->rebar, 4 + 6 * 8);
 }
@@ -388,7 +407,9 @@ static u32 upci_config_kept(struct upci_device *udev, int base)
 	u32 kept = 0;
 
 	if (base == (PCI_COMMAND & ~3))
-		kept |= (PCI_COMMAND_IO | PCI_COMMAND_MEMORY) <<
+		kept |= (PCI_COMMAND_IO | PCI_COMMAND_MEMORY |
+			 (upci_irq_owns_intx_disable(udev) ?
+			  PCI_COMMAND_INTX_DISABLE : 0)) <<
 			(8 * (PCI_COMMAND & 3));
 	/* Payload size, phantom functions, and no FLR behind our back. */
 	if (udev->exp_devctl && base == (udev->exp_devctl & ~3))
@@ -398,32 +419,69 @@ static u32 upci_config_kept(struct upci_device *udev, int base)
 	return kept;
 }
 
-/* Write @n bytes (1, 2 or 4, naturally aligned) of @val at @pos. */
-static int upci_config_write(struct upci_device *udev, int pos, int n,
-			     u32 val)
+/* The raw config write of @n bytes (1, 2 or 4) of @val at @pos. */
+static int upci_config_write_raw(struct pci_dev *pdev, int pos, int n,
+				 u32 val, bool user)
+{
+	if (n == 4)
+		return user ? pci_user_write_config_dword(pdev, pos, val) :
+			      pci_write_config_dword(pdev, pos, val);
+	if (n == 2)
+		return user ? pci_user_write_config_word(pdev, pos, val) :
+			      pci_write_config_word(pdev, pos, val);
+	return user ? pci_user_write_config_byte(pdev, pos, val) :
+		      pci_write_config_byte(pdev, pos, val);
+}
+
+/*
+ * Write @n bytes of @val at @pos but the @kept bits of their dword.  The
+ * INTx handler may set INTX_DISABLE meanwhile: while INTx is enabled the
+ * command register is read and written under intx_lock, with the
+ * accessors that do not sleep.
+ */
+static int upci_config_write_keeping(struct upci_device *udev, int pos,
+				     int n, u32 val, u32 kept)
 {
 	struct pci_dev *pdev = udev->pdev;
 	int base = pos & ~3, shift = 8 * (pos & 3);
 	u32 width = n == 4 ? ~0U : (1U << (8 * n)) - 1;
-	u32 kept = upci_config_kept(udev, base) & (width << shift);
+	bool atomic = base == (PCI_COMMAND & ~3) &&
+		      upci_irq_owns_intx_disable(udev);
+	unsigned long flags = 0;
 	u32 cur;
+	int rc;
+
+	if (atomic) {
+		spin_lock_irqsave(&udev->intx_lock, flags);
+		rc = pci_read_config_dword(pdev, base, &cur);
+	} else {
+		rc = pci_user_read_config_dword(pdev, base, &cur);
+	}
+	if (!rc) {
+		val = ((((val & width) << shift) & ~kept) | (cur & kept)) >>
+		      shift;
+		rc = upci_config_write_raw(pdev, pos, n, val, !atomic);
+	}
+	if (atomic)
+		spin_unlock_irqrestore(&udev->intx_lock, flags);
+	return rc;
+}
+
+/* Write @n bytes (1, 2 or 4, naturally aligned) of @val at @pos. */
+static int upci_config_write(struct upci_device *udev, int pos, int n,
+			     u32 val)
+{
+	int base = pos & ~3, shift = 8 * (pos & 3);
+	u32 width = n == 4 ? ~0U : (1U << (8 * n)) - 1;
+	u32 kept = upci_config_kept(udev, base) & (width << shift);
 	int rc;
 
 	if (!upci_config_writable(udev, pos, n))
 		return -EPERM;
-	if (kept) {
-		rc = pci_user_read_config_dword(pdev, base, &cur);
-		if (rc)
-			return pcibios_err_to_errno(rc);
-		val = ((((val & width) << shift) & ~kept) | (cur & kept)) >>
-		      shift;
-	}
-	if (n == 4)
-		rc = pci_user_write_config_dword(pdev, pos, val);
-	else if (n == 2)
-		rc = pci_user_write_config_word(pdev, pos, val);
+	if (kept)
+		rc = upci_config_write_keeping(udev, pos, n, val, kept);
 	else
-		rc = pci_user_write_config_byte(pdev, pos, val);
+		rc = upci_config_write_raw(udev->pdev, pos, n, val, true);
 	return rc ? pcibios_err_to_errno(rc) : 0;
 }
 
@@ -658,6 +716,19 @@ static void upci_find_protected(struct upci_device *udev)
 		udev->acs += PCI_ACS_CAP;
 	udev->sriov = pci_find_ext_capability(pdev, PCI_EXT_CAP_ID_SRIOV);
 	udev->rebar = pci_find_ext_capability(pdev, PCI_EXT_CAP_ID_REBAR);
+	if (pdev->msi_cap) {
+		u16 flags;
+
+		/* Flags, address (32 or 64 bits), data, then mask bits. */
+		pci_read_config_word(pdev, pdev->msi_cap + PCI_MSI_FLAGS,
+				     &flags);
+		udev->msi = pdev->msi_cap + PCI_MSI_FLAGS;
+		udev->msi_len = PCI_MSI_DATA_32 + 2 - PCI_MSI_FLAGS +
+				(flags & PCI_MSI_FLAGS_64BIT ? 4 : 0) +
+				(flags & PCI_MSI_FLAGS_MASKBIT ? 10 : 0);
+	}
+	if (pdev->msix_cap)
+		udev->msix_ctrl = pdev->msix_cap + PCI_MSIX_FLAGS;
 }
 
 static int upci_probe(struct pci_dev *pdev, const struct pci_device_id *id)
@@ -684,6 +755,7 @@ static int upci_probe(struct pci_dev *pdev, const struct pci_device_id *id)
 	mutex_init(&udev->lock);
 	init_rwsem(&udev->mmio_lock);
 	upci_find_protected(udev);
+	upci_irq_init(udev);
 	/* From here the device's release frees everything. */
 	device_initialize(&udev->dev);
 	udev->dev.class = upci_class;

@@ -262,6 +262,40 @@ LIBIOMMUFD_API int iommufd_pci_config_write(struct iommufd_pci_dev *dev,
 /* Reset the PCI function (FLR or whatever the kernel can do); needs bind. */
 LIBIOMMUFD_API int iommufd_pci_reset(struct iommufd_pci_dev *dev);
 
+/*
+ * Interrupts.  @index is IOMMUFD_PCI_INTX_IRQ_INDEX or _MSI_IRQ_INDEX.
+ * iommufd_pci_irq_info(): how many vectors the index has (0: none) and
+ * its IOMMUFD_PCI_IRQ_INFO_* flags; works before bind.
+ */
+LIBIOMMUFD_API int iommufd_pci_irq_info(struct iommufd_pci_dev *dev,
+					uint32_t index, uint32_t *count,
+					uint32_t *flags);
+
+/*
+ * Signal eventfd @fds[i] (-1: none) when vector @start + i fires, for
+ * @count vectors; enables the index (MSI with @start + @count vectors;
+ * the device must master the bus for MSI to arrive).  Needs bind.
+ * -EINVAL when another index is enabled, the range is too large or an fd
+ * is not an eventfd; -EBADF when an fd is not open.
+ */
+LIBIOMMUFD_API int iommufd_pci_irq_set_eventfds(struct iommufd_pci_dev *dev,
+						uint32_t index, uint32_t start,
+						uint32_t count, const int *fds);
+
+/*
+ * SET_IRQS with no data: @action IOMMUFD_PCI_IRQ_SET_ACTION_UNMASK or
+ * _MASK (INTx, start 0, count 1: INTx is masked each time it fires and
+ * must be unmasked once the device is serviced) or _TRIGGER (signal the
+ * eventfds now, as if the vectors had fired).
+ */
+LIBIOMMUFD_API int iommufd_pci_irq_action(struct iommufd_pci_dev *dev,
+					  uint32_t index, uint32_t start,
+					  uint32_t count, uint32_t action);
+
+/* Free the index's vectors and leave them off. */
+LIBIOMMUFD_API int iommufd_pci_irq_disable(struct iommufd_pci_dev *dev,
+					   uint32_t index);
+
 #ifdef __cplusplus
 }
 #endif

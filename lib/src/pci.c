@@ -315,3 +315,77 @@ LIBIOMMUFD_API int iommufd_pci_reset(struct iommufd_pci_dev *dev)
 		return lib_err(EINVAL);
 	return lib_ioctl(dev->fd, IOMMUFD_PCI_RESET, NULL);
 }
+
+/* ------------------------------------------------------------ interrupts */
+
+LIBIOMMUFD_API int iommufd_pci_irq_info(struct iommufd_pci_dev *dev,
+					uint32_t index, uint32_t *count,
+					uint32_t *flags)
+{
+	struct iommufd_pci_irq_info cmd = {
+		.argsz = sizeof(cmd),
+		.index = index,
+	};
+	int rc;
+
+	if (!dev)
+		return lib_err(EINVAL);
+	rc = lib_ioctl(dev->fd, IOMMUFD_PCI_GET_IRQ_INFO, &cmd);
+	if (rc)
+		return rc;
+	if (count)
+		*count = cmd.count;
+	if (flags)
+		*flags = cmd.flags;
+	return 0;
+}
+
+LIBIOMMUFD_API int iommufd_pci_irq_set_eventfds(struct iommufd_pci_dev *dev,
+						uint32_t index, uint32_t start,
+						uint32_t count, const int *fds)
+{
+	struct iommufd_pci_irq_set *cmd;
+	size_t size;
+	int rc;
+
+	if (!dev || !count || !fds)
+		return lib_err(EINVAL);
+	size = sizeof(*cmd) + count * sizeof(int32_t);
+	cmd = calloc(1, size);
+	if (!cmd)
+		return lib_err(ENOMEM);
+	cmd->argsz = size;
+	cmd->flags = IOMMUFD_PCI_IRQ_SET_DATA_EVENTFD |
+		     IOMMUFD_PCI_IRQ_SET_ACTION_TRIGGER;
+	cmd->index = index;
+	cmd->start = start;
+	cmd->count = count;
+	memcpy(cmd->data, fds, count * sizeof(int32_t));
+	rc = lib_ioctl(dev->fd, IOMMUFD_PCI_SET_IRQS, cmd);
+	free(cmd);
+	return rc;
+}
+
+LIBIOMMUFD_API int iommufd_pci_irq_action(struct iommufd_pci_dev *dev,
+					  uint32_t index, uint32_t start,
+					  uint32_t count, uint32_t action)
+{
+	struct iommufd_pci_irq_set cmd = {
+		.argsz = sizeof(cmd),
+		.flags = IOMMUFD_PCI_IRQ_SET_DATA_NONE | action,
+		.index = index,
+		.start = start,
+		.count = count,
+	};
+
+	if (!dev)
+		return lib_err(EINVAL);
+	return lib_ioctl(dev->fd, IOMMUFD_PCI_SET_IRQS, &cmd);
+}
+
+LIBIOMMUFD_API int iommufd_pci_irq_disable(struct iommufd_pci_dev *dev,
+					   uint32_t index)
+{
+	return iommufd_pci_irq_action(dev, index, 0, 0,
+				      IOMMUFD_PCI_IRQ_SET_ACTION_TRIGGER);
+}

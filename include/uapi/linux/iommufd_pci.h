@@ -10,10 +10,11 @@
  * bus mastering and reset available.
  *
  * BIND, ATTACH and DETACH have the numbers and layouts of Linux's VFIO
- * device-cdev ioctls; GET_INFO, GET_REGION_INFO and RESET those of the
- * VFIO device ioctls, and regions are found at VFIO-PCI's offsets (region
- * index << 40; index 0-5 the BARs, 7 the config space).  UNBIND is ours;
- * closing the last reference to the file unbinds as well.
+ * device-cdev ioctls; GET_INFO, GET_REGION_INFO, GET_IRQ_INFO, SET_IRQS
+ * and RESET those of the VFIO device ioctls, and regions are found at
+ * VFIO-PCI's offsets (region index << 40; index 0-5 the BARs, 7 the config
+ * space).  UNBIND is ours; closing the last reference to the file unbinds
+ * as well, which also frees the device's interrupts.
  *
  * Errors: EINVAL for anything but GET_INFO/GET_REGION_INFO/config reads
  * before BIND; EBUSY for BIND when the device is bound already or another
@@ -83,6 +84,72 @@ struct iommufd_pci_region_info {
 	_IO(IOMMUFD_PCI_VFIO_TYPE, IOMMUFD_PCI_VFIO_BASE + 8)
 
 #define IOMMUFD_PCI_RESET _IO(IOMMUFD_PCI_VFIO_TYPE, IOMMUFD_PCI_VFIO_BASE + 11)
+
+/*
+ * Interrupts, as VFIO-PCI numbers them: index 0 INTx, 1 MSI, 2 MSI-X,
+ * 3 error, 4 request.  INTx and MSI are supported (count 0 for the
+ * others, or when the device has none); each vector signals an eventfd.
+ * INTx is automasked: the kernel masks it (PCI_COMMAND_INTX_DISABLE) when
+ * it fires, and the user unmasks it (SET_IRQS ACTION_UNMASK) once the
+ * device is serviced.  The kernel programs the MSI capability; config
+ * writes to it are refused (EPERM).
+ */
+enum {
+	IOMMUFD_PCI_INTX_IRQ_INDEX = 0,
+	IOMMUFD_PCI_MSI_IRQ_INDEX = 1,
+	IOMMUFD_PCI_MSIX_IRQ_INDEX = 2,
+	IOMMUFD_PCI_ERR_IRQ_INDEX = 3,
+	IOMMUFD_PCI_REQ_IRQ_INDEX = 4,
+	IOMMUFD_PCI_NUM_IRQS = 5,
+};
+
+struct iommufd_pci_irq_info {
+	__u32 argsz;
+	__u32 flags;
+	__u32 index;		/* in */
+	__u32 count;		/* vectors the index has (0: none) */
+};
+#define IOMMUFD_PCI_IRQ_INFO_EVENTFD (1 << 0)
+#define IOMMUFD_PCI_IRQ_INFO_MASKABLE (1 << 1)
+#define IOMMUFD_PCI_IRQ_INFO_AUTOMASKED (1 << 2)
+#define IOMMUFD_PCI_IRQ_INFO_NORESIZE (1 << 3)
+#define IOMMUFD_PCI_GET_IRQ_INFO \
+	_IO(IOMMUFD_PCI_VFIO_TYPE, IOMMUFD_PCI_VFIO_BASE + 9)
+
+/*
+ * Act on vectors [start, start + count) of @index.  One DATA flag says
+ * what @data holds: nothing, a __u8 per vector (act where non-zero) or an
+ * __s32 eventfd per vector (-1: none).  One ACTION flag says what to do:
+ *  - TRIGGER with eventfds: signal them when the vectors fire (enables
+ *    the index; MSI is enabled with start + count vectors); with NONE and
+ *    count 0: disable the index; with NONE or BOOL otherwise: signal the
+ *    eventfds now, as if the vectors had fired (a loopback for tests).
+ *  - MASK / UNMASK (INTx only; NONE or BOOL): stop or allow the line.
+ * Errors: EINVAL for a bad combination, range or size, before BIND, when
+ * another index is enabled, or for an fd that is not an eventfd; EBADF
+ * for an fd that is not open; ENOTTY for MASK/UNMASK on MSI.
+ */
+struct iommufd_pci_irq_set {
+	__u32 argsz;
+	__u32 flags;
+	__u32 index;
+	__u32 start;
+	__u32 count;
+	__u8 data[];
+};
+#define IOMMUFD_PCI_IRQ_SET_DATA_NONE (1 << 0)
+#define IOMMUFD_PCI_IRQ_SET_DATA_BOOL (1 << 1)
+#define IOMMUFD_PCI_IRQ_SET_DATA_EVENTFD (1 << 2)
+#define IOMMUFD_PCI_IRQ_SET_ACTION_MASK (1 << 3)
+#define IOMMUFD_PCI_IRQ_SET_ACTION_UNMASK (1 << 4)
+#define IOMMUFD_PCI_IRQ_SET_ACTION_TRIGGER (1 << 5)
+#define IOMMUFD_PCI_IRQ_SET_DATA_TYPE_MASK                                   \
+	(IOMMUFD_PCI_IRQ_SET_DATA_NONE | IOMMUFD_PCI_IRQ_SET_DATA_BOOL |     \
+	 IOMMUFD_PCI_IRQ_SET_DATA_EVENTFD)
+#define IOMMUFD_PCI_IRQ_SET_ACTION_TYPE_MASK                                 \
+	(IOMMUFD_PCI_IRQ_SET_ACTION_MASK | IOMMUFD_PCI_IRQ_SET_ACTION_UNMASK | \
+	 IOMMUFD_PCI_IRQ_SET_ACTION_TRIGGER)
+#define IOMMUFD_PCI_SET_IRQS _IO(IOMMUFD_PCI_VFIO_TYPE, IOMMUFD_PCI_VFIO_BASE + 10)
 
 enum {
 	IOMMUFD_PCI_BAR0_REGION = 0,
