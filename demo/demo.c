@@ -16,6 +16,8 @@
 #include <string.h>
 #include <dirent.h>
 #include <fcntl.h>
+#include <poll.h>
+#include <sys/eventfd.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
@@ -26,6 +28,9 @@
 #define EDU_DMA_DST 0x88
 #define EDU_DMA_CNT 0x90
 #define EDU_DMA_CMD 0x98
+#define EDU_DMA_IRQ 0x4		/* interrupt when done */
+#define EDU_IRQ_ACK 0x64
+#define EDU_IRQ_DONE 0x100
 #define EDU_BUFFER 0x40000
 #define PCI_COMMAND 0x04
 
@@ -124,19 +129,31 @@ static void reg64(volatile uint8_t *regs, unsigned int off, uint64_t v)
 	*(volatile uint64_t *)(regs + off) = v;
 }
 
-/* Start one DMA and wait for the device to finish it. */
-static void edu_dma(volatile uint8_t *regs, uint64_t src, uint64_t dst,
-		    uint64_t len, int to_ram)
+/*
+ * Start one DMA and wait for the device to finish it: by polling its
+ * command register, or (@irq_fd >= 0) by waiting for its completion
+ * interrupt on that eventfd.  Returns whether the interrupt came.
+ */
+static int edu_dma(volatile uint8_t *regs, uint64_t src, uint64_t dst,
+		   uint64_t len, int to_ram, int irq_fd)
 {
 	volatile uint32_t *cmd = (volatile uint32_t *)(regs + EDU_DMA_CMD);
+	struct pollfd p = { .fd = irq_fd, .events = POLLIN };
+	uint64_t n = 0;
 	int i;
 
 	reg64(regs, EDU_DMA_SRC, src);
 	reg64(regs, EDU_DMA_DST, dst);
 	reg64(regs, EDU_DMA_CNT, len);
-	*cmd = 1 | (to_ram ? 2 : 0);
+	*cmd = 1 | (to_ram ? 2 : 0) | (irq_fd >= 0 ? EDU_DMA_IRQ : 0);
+	if (irq_fd >= 0) {
+		if (poll(&p, 1, 5000) == 1 && read(irq_fd, &n, sizeof(n)) > 0)
+			*(volatile uint32_t *)(regs + EDU_IRQ_ACK) = EDU_IRQ_DONE;
+		return n > 0;
+	}
 	for (i = 0; i < 500 && (*cmd & 1); i++)
 		usleep(10000);
+	return 0;
 }
 
 /* Print the IOMMU fault lines the kernel logged since @fd was opened. */
@@ -170,7 +187,7 @@ int main(void)
 	char *tx, *rx;
 	void *bar;
 	size_t bar_len;
-	int fd, kmsg, rc;
+	int fd, kmsg, irq_fd, rc;
 
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	printf("A walk through /dev/iommu with a real DMA device.\n"
@@ -247,11 +264,22 @@ int main(void)
 	check(iommufd_pci_config_write(dev, PCI_COMMAND, &command, 2), "config write");
 	say("edu identification register: %#x", *(volatile uint32_t *)(regs + EDU_ID));
 
+	step("Ask for the device's interrupt: its MSI, through interrupt remapping,\n"
+	     "    signals an eventfd.");
+	irq_fd = eventfd(0, EFD_CLOEXEC);
+	if (irq_fd < 0)
+		check(-errno, "eventfd");
+	check(iommufd_pci_irq_set_eventfds(dev, IOMMUFD_PCI_MSI_IRQ_INDEX, 0, 1,
+					   &irq_fd), "MSI eventfd");
+	say("MSI vector 0 -> eventfd %d", irq_fd);
+
 	step("DMA: the device reads the message at IOVA %#lx into its own buffer,\n"
-	     "    then writes it back to memory at IOVA %#lx.", IOVA_TX, IOVA_RX);
-	edu_dma(regs, IOVA_TX, EDU_BUFFER, sizeof(message), 0);
-	edu_dma(regs, EDU_BUFFER, IOVA_RX, sizeof(message), 1);
-	say("receive buffer: \"%s\"", rx);
+	     "    then writes it back to memory at IOVA %#lx and interrupts.",
+	     IOVA_TX, IOVA_RX);
+	edu_dma(regs, IOVA_TX, EDU_BUFFER, sizeof(message), 0, -1);
+	rc = edu_dma(regs, EDU_BUFFER, IOVA_RX, sizeof(message), 1, irq_fd);
+	say("%s; receive buffer: \"%s\"",
+	    rc ? "completion interrupt received" : "NO completion interrupt", rx);
 
 	step("Unmap the receive buffer and let the device try again.");
 	check(iommufd_ioas_unmap(fd, ioas, IOVA_RX, PAGE, &unmapped), "unmap");
@@ -260,16 +288,18 @@ int main(void)
 	kmsg = open("/dev/kmsg", O_RDONLY | O_NONBLOCK);
 	if (kmsg >= 0)
 		lseek(kmsg, 0, SEEK_END);
-	edu_dma(regs, EDU_BUFFER, IOVA_RX, sizeof(message), 1);
+	edu_dma(regs, EDU_BUFFER, IOVA_RX, sizeof(message), 1, -1);
 	say("receive buffer: \"%s\" -- the IOMMU stopped the write:", rx);
 	show_dmar_faults(kmsg);
 
-	step("Unbind and close. Bus mastering goes off, the register mapping is\n"
-	     "    revoked, the group returns to the kernel, every page is unpinned.");
+	step("Unbind and close. The interrupt is freed, bus mastering goes off, the\n"
+	     "    register mapping is revoked, the group returns to the kernel, every\n"
+	     "    page is unpinned.");
 	iommufd_pci_munmap_bar(dev, bar, bar_len);
 	check(iommufd_pci_unbind(dev), "unbind");
 	iommufd_pci_close(dev);
 	iommufd_close(fd);
+	close(irq_fd);
 	inspect();
 	printf("\ndemo complete\n");
 	return 0;
