@@ -90,25 +90,12 @@ static void *alloc_mem(uint64_t len, bool huge)
 	return p;
 }
 
-static long status_kb(const char *key)
+/* The "@key: N kB" line of /proc file @path; -1 when absent. */
+static long proc_kb(const char *path, const char *key)
 {
 	char line[256];
 	long v = -1;
-	FILE *f = fopen("/proc/self/status", "r");
-
-	while (f && fgets(line, sizeof(line), f))
-		if (!strncmp(line, key, strlen(key)))
-			v = atol(line + strlen(key) + 1);
-	if (f)
-		fclose(f);
-	return v;
-}
-
-static long meminfo_kb(const char *key)
-{
-	char line[256];
-	long v = -1;
-	FILE *f = fopen("/proc/meminfo", "r");
+	FILE *f = fopen(path, "r");
 
 	while (f && fgets(line, sizeof(line), f))
 		if (!strncmp(line, key, strlen(key)))
@@ -135,9 +122,10 @@ struct snap {
 
 static void snap_take(struct snap *s)
 {
-	s->kmem_kb = meminfo_kb("SUnreclaim:") + meminfo_kb("VmallocUsed:");
-	s->lck_kb = status_kb("VmLck:");
-	s->pin_kb = status_kb("VmPin:");
+	s->kmem_kb = proc_kb("/proc/meminfo", "SUnreclaim:") +
+		     proc_kb("/proc/meminfo", "VmallocUsed:");
+	s->lck_kb = proc_kb("/proc/self/status", "VmLck:");
+	s->pin_kb = proc_kb("/proc/self/status", "VmPin:");
 }
 
 /* Call with @len bytes mapped since @s0 was taken. */

@@ -1279,6 +1279,17 @@ static int irq_setup(struct edu *e, int *fd)
 	return from_lib(iommufd_pci_attach(e->dev, &pt));
 }
 
+/* irq_setup(), then eventfd *@efd signalled by vector 0 of @index. */
+static int irq_listen(struct edu *e, int *fd, uint32_t index, int *efd)
+{
+	if (irq_setup(e, fd))
+		return -1;
+	*efd = eventfd(0, EFD_CLOEXEC);
+	if (*efd < 0)
+		return -1;
+	return from_lib(iommufd_pci_irq_set_eventfds(e->dev, index, 0, 1, efd));
+}
+
 TEST(irq_info_reported)
 {
 	uint32_t flags, nregions, nirqs, count;
@@ -1332,11 +1343,7 @@ TEST(msi_signals_eventfd)
 
 	if (!lone_edu[0])
 		SKIP("no edu device");
-	CHECK_OK(irq_setup(&e, &fd));
-	efd = eventfd(0, EFD_CLOEXEC);
-	CHECK(efd >= 0);
-	CHECK_OK(iommufd_pci_irq_set_eventfds(e.dev, IOMMUFD_PCI_MSI_IRQ_INDEX,
-					      0, 1, &efd));
+	CHECK_OK(irq_listen(&e, &fd, IOMMUFD_PCI_MSI_IRQ_INDEX, &efd));
 	CHECK(irq_listed(lone_edu));
 	/* The kernel enabled MSI; the user may not touch the capability. */
 	cap = find_cap(&e, PCI_CAP_ID_MSI);
@@ -1435,11 +1442,7 @@ TEST(intx_automasked)
 
 	if (!lone_edu[0])
 		SKIP("no edu device");
-	CHECK_OK(irq_setup(&e, &fd));
-	efd = eventfd(0, EFD_CLOEXEC);
-	CHECK(efd >= 0);
-	CHECK_OK(iommufd_pci_irq_set_eventfds(e.dev, IOMMUFD_PCI_INTX_IRQ_INDEX,
-					      0, 1, &efd));
+	CHECK_OK(irq_listen(&e, &fd, IOMMUFD_PCI_INTX_IRQ_INDEX, &efd));
 	CHECK(irq_listed(lone_edu));
 
 	e.regs[EDU_IRQ_RAISE / 4] = 1;
@@ -1585,11 +1588,7 @@ TEST(unbind_and_close_free_irqs)
 
 	if (!lone_edu[0])
 		SKIP("no edu device");
-	CHECK_OK(irq_setup(&e, &fd));
-	efd = eventfd(0, EFD_CLOEXEC);
-	CHECK(efd >= 0);
-	CHECK_OK(iommufd_pci_irq_set_eventfds(e.dev, IOMMUFD_PCI_MSI_IRQ_INDEX,
-					      0, 1, &efd));
+	CHECK_OK(irq_listen(&e, &fd, IOMMUFD_PCI_MSI_IRQ_INDEX, &efd));
 	CHECK(irq_listed(lone_edu));
 	CHECK_OK(iommufd_pci_unbind(e.dev));
 	CHECK(!irq_listed(lone_edu));
