@@ -3,17 +3,21 @@
  * iommufd-pci interrupts: INTx and MSI, each vector signalling an eventfd
  * the user gave with SET_IRQS (VFIO-PCI's numbers and semantics).
  *
- * Everything here runs under udev->lock but the handlers.  A vector's
- * trigger changes only while its IRQ is freed -- free_irq() waits for a
- * running handler -- so a handler never sees its trigger go.
+ * Everything here runs under udev->lock but the handlers.  An MSI
+ * vector's trigger changes only while its IRQ is freed -- free_irq()
+ * waits for a running handler.  The INTx trigger is swapped under a live
+ * handler (the masked state survives) and the old one put only after
+ * synchronize_irq(); the handler copes with none.
  *
  * MSI vectors are edge-triggered: the handler only signals.  INTx is
  * level-triggered and may be shared: the handler masks the line at the
  * device (PCI_COMMAND_INTX_DISABLE, when the device implements PCI 2.3
  * INTx masking; else the whole IRQ line, which is then not shared) and
- * signals; the user unmasks it once the device is serviced.  While INTx
- * is enabled the INTx-disable bit is the kernel's: a config write keeps
- * it, under intx_lock so as not to race the handler.
+ * signals; the user unmasks it once the device is serviced.  The
+ * INTx-disable bit is the kernel's whenever the device has that masking:
+ * set while nobody listens (from probe, BIND, after MSI and after every
+ * unbind), following intx_masked while INTx is enabled; config writes
+ * keep it, under intx_lock so as not to race the handler.
  *
  * Unbinding (and so closing the file, or removing the driver) frees every
  * IRQ before anything else happens to the device.
@@ -37,9 +41,10 @@ void upci_irq_init(struct upci_device *udev)
 }
 
 /*
- * INTx off at the device while nobody listens to it: from probe, and
- * again after each unbind (whose reset may not happen, leaving the line
- * raised).  A later kernel driver gets it back on from
+ * INTx off at the device while nobody listens to it: from probe, after
+ * pci_enable_device() at BIND (which turns it on), after MSI (whose
+ * shutdown turns it on) and after each unbind (whose reset may not happen,
+ * leaving the line raised).  A later kernel driver gets it back on from
  * pci_enable_device().
  */
 void upci_irq_quiesce(struct upci_device *udev)
@@ -57,7 +62,7 @@ static unsigned int upci_irq_count(struct upci_device *udev,
 
 	switch (index) {
 	case IOMMUFD_PCI_INTX_IRQ_INDEX:
-		return pdev->pin && pdev->irq && pdev->irq != IRQ_NOTCONNECTED;
+		return pdev->pin ? 1 : 0;	/* routed or not: see enable */
 	case IOMMUFD_PCI_MSI_IRQ_INDEX:
 		n = pdev->msi_cap ? pci_msi_vec_count(pdev) : 0;
 		return n > 0 ? min(n, UPCI_MAX_MSI) : 0;
@@ -92,7 +97,7 @@ int upci_set_irqs_data_size(struct upci_device *udev,
 	u32 action = hdr->flags & IOMMUFD_PCI_IRQ_SET_ACTION_TYPE_MASK;
 	unsigned int max;
 
-	if (hdr->index >= IOMMUFD_PCI_NUM_IRQS ||
+	if (hdr->argsz < sizeof(*hdr) || hdr->index >= IOMMUFD_PCI_NUM_IRQS ||
 	    hdr->flags & ~(IOMMUFD_PCI_IRQ_SET_DATA_TYPE_MASK |
 			   IOMMUFD_PCI_IRQ_SET_ACTION_TYPE_MASK) ||
 	    hweight32(data) != 1 || hweight32(action) != 1)
@@ -138,35 +143,33 @@ static void upci_vector_free(struct upci_device *udev, unsigned int i)
 {
 	struct upci_vector *v = &udev->vec[i];
 
-	if (!v->trigger)
-		return;
-	free_irq(v->virq, upci_vector_cookie(udev, i));
-	eventfd_ctx_put(v->trigger);
+	if (v->requested)
+		free_irq(v->virq, upci_vector_cookie(udev, i));
+	v->requested = false;
+	if (v->trigger)
+		eventfd_ctx_put(v->trigger);
 	v->trigger = NULL;
 }
 
-/* Point vector @i at eventfd @fd (-1: none), requesting its IRQ. */
-static int upci_vector_set(struct upci_device *udev, unsigned int i, int fd,
-			   irq_handler_t handler, unsigned long irqflags)
+/* Request vector @i's IRQ, signalling @trigger (taken over, or put). */
+static int upci_vector_request(struct upci_device *udev, unsigned int i,
+			       struct eventfd_ctx *trigger,
+			       irq_handler_t handler, unsigned long irqflags)
 {
 	struct upci_vector *v = &udev->vec[i];
-	struct eventfd_ctx *trigger;
 	int rc;
 
-	upci_vector_free(udev, i);
-	if (fd < 0)
-		return 0;
-	trigger = eventfd_ctx_fdget(fd);
-	if (IS_ERR(trigger))
-		return PTR_ERR(trigger);
 	v->trigger = trigger;
 	rc = request_irq(v->virq, handler, irqflags, v->name,
 			 upci_vector_cookie(udev, i));
 	if (rc) {
 		v->trigger = NULL;
-		eventfd_ctx_put(trigger);
+		if (trigger)
+			eventfd_ctx_put(trigger);
+		return rc;
 	}
-	return rc;
+	v->requested = true;
+	return 0;
 }
 
 static int upci_vectors_alloc(struct upci_device *udev, int index,
@@ -180,6 +183,16 @@ static int upci_vectors_alloc(struct upci_device *udev, int index,
 	return 0;
 }
 
+static void upci_vectors_drop(struct upci_device *udev)
+{
+	kfree(udev->vec);
+	udev->vec = NULL;
+	udev->nvec = 0;
+	udev->irq_index = -1;
+}
+
+static void upci_intx_mask(struct upci_device *udev);
+
 /* Free every IRQ and leave the device's interrupts off. */
 void upci_irq_disable(struct upci_device *udev)
 {
@@ -188,16 +201,35 @@ void upci_irq_disable(struct upci_device *udev)
 	lockdep_assert_held(&udev->lock);
 	if (udev->irq_index < 0)
 		return;
+	/* INTx: off at the device before its handler goes. */
+	if (udev->irq_index == IOMMUFD_PCI_INTX_IRQ_INDEX)
+		upci_intx_mask(udev);
 	for (i = 0; i < udev->nvec; i++)
 		upci_vector_free(udev, i);
 	if (udev->irq_index == IOMMUFD_PCI_MSI_IRQ_INDEX)
 		pci_free_irq_vectors(udev->pdev);
-	else if (udev->intx_maskable)
-		pci_intx(udev->pdev, 0);
-	kfree(udev->vec);
-	udev->vec = NULL;
-	udev->nvec = 0;
-	udev->irq_index = -1;
+	upci_vectors_drop(udev);
+	upci_irq_quiesce(udev);
+}
+
+/* The eventfds for @fds[0..@n) (NULL for -1): all, or none and an error. */
+static int upci_eventfds_get(const s32 *fds, unsigned int n,
+			     struct eventfd_ctx **out)
+{
+	unsigned int i;
+
+	for (i = 0; i < n; i++) {
+		out[i] = fds[i] < 0 ? NULL : eventfd_ctx_fdget(fds[i]);
+		if (IS_ERR(out[i])) {
+			int rc = PTR_ERR(out[i]);
+
+			while (i--)
+				if (out[i])
+					eventfd_ctx_put(out[i]);
+			return rc;
+		}
+	}
+	return 0;
 }
 
 /* ----------------------------------------------------------------- MSI */
@@ -210,6 +242,11 @@ static irqreturn_t upci_msi_handler(int irq, void *arg)
 	return IRQ_HANDLED;
 }
 
+/*
+ * Enable MSI with @nvec vectors.  When the platform has fewer, nothing is
+ * enabled and the number it has is returned (positive), as VFIO does, so
+ * that the caller can ask again for that many.
+ */
 static int upci_msi_enable(struct upci_device *udev, unsigned int nvec)
 {
 	struct pci_dev *pdev = udev->pdev;
@@ -219,12 +256,12 @@ static int upci_msi_enable(struct upci_device *udev, unsigned int nvec)
 	rc = upci_vectors_alloc(udev, IOMMUFD_PCI_MSI_IRQ_INDEX, nvec);
 	if (rc)
 		return rc;
-	rc = pci_alloc_irq_vectors(pdev, nvec, nvec, PCI_IRQ_MSI);
-	if (rc < 0) {
-		kfree(udev->vec);
-		udev->vec = NULL;
-		udev->nvec = 0;
-		udev->irq_index = -1;
+	rc = pci_alloc_irq_vectors(pdev, 1, nvec, PCI_IRQ_MSI);
+	if (rc < (int)nvec) {
+		if (rc > 0)
+			pci_free_irq_vectors(pdev);
+		upci_vectors_drop(udev);
+		upci_irq_quiesce(udev);
 		return rc;
 	}
 	for (i = 0; i < nvec; i++) {
@@ -235,35 +272,49 @@ static int upci_msi_enable(struct upci_device *udev, unsigned int nvec)
 	return 0;
 }
 
-/* Eventfds for vectors [start, start + count): all or nothing. */
+/*
+ * Eventfds for vectors [start, start + count).  They are all looked up
+ * first, so a bad fd changes nothing; a vector whose IRQ then cannot be
+ * requested (out of memory) is left without one, as in VFIO.
+ */
 static int upci_msi_set_triggers(struct upci_device *udev,
 				 const struct iommufd_pci_irq_set *hdr,
 				 const s32 *fds)
 {
+	struct eventfd_ctx *ctx[UPCI_MAX_MSI];
 	bool enabled_here = false;
 	unsigned int i;
 	int rc;
 
+	rc = upci_eventfds_get(fds, hdr->count, ctx);
+	if (rc)
+		return rc;
 	if (udev->irq_index < 0) {
 		rc = upci_msi_enable(udev, hdr->start + hdr->count);
 		if (rc)
-			return rc;
+			goto err_put;
 		enabled_here = true;
 	} else if (hdr->start + hdr->count > udev->nvec) {
-		return -EINVAL;	/* enabled with fewer vectors */
+		rc = -EINVAL;	/* enabled with fewer vectors */
+		goto err_put;
 	}
 	for (i = 0; i < hdr->count; i++) {
-		rc = upci_vector_set(udev, hdr->start + i, fds[i],
-				     upci_msi_handler, 0);
+		upci_vector_free(udev, hdr->start + i);
+		if (!ctx[i])
+			continue;
+		rc = upci_vector_request(udev, hdr->start + i, ctx[i],
+					 upci_msi_handler, 0);
+		ctx[i] = NULL;	/* taken over, or put */
 		if (rc)
-			goto err_undo;
+			goto err_put;
 	}
 	return 0;
 
-err_undo:
-	while (i--)
-		upci_vector_free(udev, hdr->start + i);
-	if (enabled_here)
+err_put:
+	for (i = 0; i < hdr->count; i++)
+		if (ctx[i])
+			eventfd_ctx_put(ctx[i]);
+	if (enabled_here && udev->irq_index >= 0)
 		upci_irq_disable(udev);
 	return rc;
 }
@@ -300,6 +351,15 @@ static int upci_msi_set(struct upci_device *udev,
 
 /* ---------------------------------------------------------------- INTx */
 
+/* The INTx trigger may be swapped under a handler: see upci_intx_trigger. */
+static void upci_intx_signal(struct upci_device *udev)
+{
+	struct eventfd_ctx *trigger = READ_ONCE(udev->vec[0].trigger);
+
+	if (trigger)
+		eventfd_signal(trigger, 1);
+}
+
 static irqreturn_t upci_intx_handler(int irq, void *arg)
 {
 	struct upci_device *udev = arg;
@@ -318,7 +378,7 @@ static irqreturn_t upci_intx_handler(int irq, void *arg)
 	}
 	spin_unlock_irqrestore(&udev->intx_lock, flags);
 	if (ret == IRQ_HANDLED)
-		eventfd_signal(udev->vec[0].trigger, 1);
+		upci_intx_signal(udev);
 	return ret;
 }
 
@@ -356,54 +416,95 @@ static void upci_intx_unmask(struct upci_device *udev)
 	}
 	spin_unlock_irqrestore(&udev->intx_lock, flags);
 	if (pending)
-		eventfd_signal(udev->vec[0].trigger, 1);
+		upci_intx_signal(udev);
 }
 
-static int upci_intx_enable(struct upci_device *udev, int fd)
+/* Open the line at the device unless it is masked; after reset too. */
+static void upci_intx_apply_mask(struct upci_device *udev)
+{
+	unsigned long flags;
+
+	spin_lock_irqsave(&udev->intx_lock, flags);
+	if (udev->intx_maskable && !udev->intx_masked)
+		pci_intx(udev->pdev, 1);
+	spin_unlock_irqrestore(&udev->intx_lock, flags);
+}
+
+/* Enable INTx signalling @trigger (taken over; may be NULL). */
+static int upci_intx_enable(struct upci_device *udev,
+			    struct eventfd_ctx *trigger)
 {
 	struct pci_dev *pdev = udev->pdev;
 	int rc;
 
+	if (!pdev->irq || pdev->irq == IRQ_NOTCONNECTED) {
+		rc = -ENODEV;	/* the platform routed no IRQ for the pin */
+		goto err_put;
+	}
 	rc = upci_vectors_alloc(udev, IOMMUFD_PCI_INTX_IRQ_INDEX, 1);
 	if (rc)
-		return rc;
+		goto err_put;
 	udev->vec[0].virq = pdev->irq;
 	snprintf(udev->vec[0].name, sizeof(udev->vec[0].name),
 		 "iommufd-pci-intx(%s)", pci_name(pdev));
 	udev->intx_masked = false;
-	rc = upci_vector_set(udev, 0, fd, upci_intx_handler,
-			     udev->intx_maskable ? IRQF_SHARED : 0);
+	rc = upci_vector_request(udev, 0, trigger, upci_intx_handler,
+				 udev->intx_maskable ? IRQF_SHARED : 0);
 	if (rc) {
-		upci_irq_disable(udev);
+		upci_vectors_drop(udev);
 		return rc;
 	}
-	/* The handler is in place: let the device raise the line. */
-	if (udev->intx_maskable)
-		pci_intx(pdev, 1);
+	/* The handler is in place (and may have masked it already). */
+	upci_intx_apply_mask(udev);
 	return 0;
+
+err_put:
+	if (trigger)
+		eventfd_ctx_put(trigger);
+	return rc;
+}
+
+/*
+ * A new INTx trigger under the live handler: the masked state stays,
+ * and the old eventfd goes once no handler can be signalling it.
+ */
+static void upci_intx_trigger(struct upci_device *udev,
+			      struct eventfd_ctx *trigger)
+{
+	struct eventfd_ctx *old = udev->vec[0].trigger;
+
+	WRITE_ONCE(udev->vec[0].trigger, trigger);
+	synchronize_irq(udev->vec[0].virq);
+	if (old)
+		eventfd_ctx_put(old);
 }
 
 static int upci_intx_set(struct upci_device *udev,
 			 struct iommufd_pci_irq_set *hdr, const void *data)
 {
 	bool intx = udev->irq_index == IOMMUFD_PCI_INTX_IRQ_INDEX;
-	s32 fd;
+	struct eventfd_ctx *trigger;
+	int rc;
 
 	if (udev->irq_index >= 0 && !intx)
 		return -EINVAL;	/* disable MSI first */
 	if (hdr->flags & IOMMUFD_PCI_IRQ_SET_ACTION_TRIGGER) {
 		if (hdr->flags & IOMMUFD_PCI_IRQ_SET_DATA_EVENTFD) {
-			fd = *(const s32 *)data;
-			if (intx)
-				upci_irq_disable(udev);
-			return fd < 0 ? 0 : upci_intx_enable(udev, fd);
+			/* -1: enabled with no eventfd, as VFIO */
+			rc = upci_eventfds_get(data, 1, &trigger);
+			if (rc)
+				return rc;
+			if (!intx)
+				return upci_intx_enable(udev, trigger);
+			upci_intx_trigger(udev, trigger);
+			return 0;
 		}
 		if (!intx)
 			return -EINVAL;
 		if (!hdr->count)
 			upci_irq_disable(udev);
 		else if (upci_irq_selected(hdr, data, 0))
-			eventfd_signal(udev->vec[0].trigger, 1);
+			upci_intx_signal(udev);
 		return 0;
 	}
 	/* MASK and UNMASK: no data or a bool, on an enabled line. */
@@ -418,6 +519,16 @@ static int upci_intx_set(struct upci_device *udev,
 	return 0;
 }
 
+/* After a reset restored the command register: the mask as it stands. */
+void upci_irq_after_reset(struct upci_device *udev)
+{
+	lockdep_assert_held(&udev->lock);
+	if (udev->irq_index == IOMMUFD_PCI_INTX_IRQ_INDEX)
+		upci_intx_apply_mask(udev);
+	else
+		upci_irq_quiesce(udev);
+}
+
 /* SET_IRQS, its header checked and its data copied in. */
 int upci_set_irqs(struct upci_device *udev, struct iommufd_pci_irq_set *hdr,
 		  const void *data)
@@ -425,13 +536,23 @@ int upci_set_irqs(struct upci_device *udev, struct iommufd_pci_irq_set *hdr,
 	lockdep_assert_held(&udev->lock);
 	if (!udev->idev)
 		return -EINVAL;
-	if (hdr->index == IOMMUFD_PCI_MSI_IRQ_INDEX)
+	switch (hdr->index) {
+	case IOMMUFD_PCI_INTX_IRQ_INDEX:
+		return upci_intx_set(udev, hdr, data);
+	case IOMMUFD_PCI_MSI_IRQ_INDEX:
 		return upci_msi_set(udev, hdr, data);
-	return upci_intx_set(udev, hdr, data);
+	}
+	return -EINVAL;	/* no vectors: refused by the header check */
 }
 
-/* Does the kernel own PCI_COMMAND_INTX_DISABLE now (INTx enabled)? */
+/* Is PCI_COMMAND_INTX_DISABLE the kernel's (see the top of this file)? */
 bool upci_irq_owns_intx_disable(struct upci_device *udev)
+{
+	return udev->intx_maskable;
+}
+
+/* Must a write of the command register hold off the INTx handler? */
+bool upci_irq_intx_live(struct upci_device *udev)
 {
 	return udev->irq_index == IOMMUFD_PCI_INTX_IRQ_INDEX &&
 	       udev->intx_maskable;

@@ -153,6 +153,7 @@ static int upci_bind(struct upci_device *udev, struct iommufd_pci_bind *bind)
 	if (rc)
 		goto err_unbind;
 	pci_clear_master(udev->pdev);
+	upci_irq_quiesce(udev);		/* enabling turned INTx on */
 	rc = pci_request_regions(udev->pdev, "iommufd-pci");
 	if (rc)
 		goto err_disable;
@@ -269,6 +270,8 @@ static int upci_reset(struct upci_device *udev)
 	unmap_mapping_range(udev->opener->f_mapping, 0, 0, true);
 	rc = pci_try_reset_function(udev->pdev);
 	up_write(&udev->mmio_lock);
+	/* The restored command register may have missed an INTx mask. */
+	upci_irq_after_reset(udev);
 	return rc;
 }
 
@@ -445,8 +448,7 @@ static int upci_config_write_keeping(struct upci_device *udev, int pos,
 	struct pci_dev *pdev = udev->pdev;
 	int base = pos & ~3, shift = 8 * (pos & 3);
 	u32 width = n == 4 ? ~0U : (1U << (8 * n)) - 1;
-	bool atomic = base == (PCI_COMMAND & ~3) &&
-		      upci_irq_owns_intx_disable(udev);
+	bool atomic = base == (PCI_COMMAND & ~3) && upci_irq_intx_live(udev);
 	unsigned long flags = 0;
 	u32 cur;
 	int rc;

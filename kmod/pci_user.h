@@ -27,7 +27,8 @@ struct eventfd_ctx;
 
 /* One interrupt vector the user listens to. */
 struct upci_vector {
-	struct eventfd_ctx *trigger;	/* NULL: no handler requested */
+	struct eventfd_ctx *trigger;	/* may be NULL (INTx) */
+	bool requested;			/* its IRQ has our handler */
 	int virq;			/* the Linux IRQ */
 	char name[48];			/* kept for request_irq() */
 };
@@ -70,5 +71,7 @@ int upci_set_irqs(struct upci_device *udev, struct iommufd_pci_irq_set *hdr,
 		  const void *data);
 void upci_irq_disable(struct upci_device *udev);
 bool upci_irq_owns_intx_disable(struct upci_device *udev);
+bool upci_irq_intx_live(struct upci_device *udev);
+void upci_irq_after_reset(struct upci_device *udev);
 
 #endif

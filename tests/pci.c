@@ -1493,6 +1493,77 @@ TEST(intx_automasked)
 	close(fd);
 }
 
+/*
+ * INTx's disable bit is the kernel's: set while nobody listens, kept
+ * across user writes; a new eventfd keeps the line's mask state.
+ */
+TEST(intx_disable_owned_and_trigger_swapped)
+{
+	int efd, efd2, none = -1, bad = 9999, fd;
+	struct edu e;
+	uint16_t cmd;
+
+	if (!lone_edu[0])
+		SKIP("no edu device");
+	CHECK_OK(irq_setup(&e, &fd));
+	CHECK_OK(iommufd_pci_config_read(e.dev, PCI_COMMAND, &cmd, 2));
+	CHECK(cmd & PCI_COMMAND_INTX_DISABLE);
+	cmd &= ~PCI_COMMAND_INTX_DISABLE;
+	CHECK_OK(iommufd_pci_config_write(e.dev, PCI_COMMAND, &cmd, 2));
+	CHECK_OK(iommufd_pci_config_read(e.dev, PCI_COMMAND, &cmd, 2));
+	CHECK(cmd & PCI_COMMAND_INTX_DISABLE);
+	/* MSI on and off again: INTx stays off at the device. */
+	efd = eventfd(0, EFD_CLOEXEC);
+	efd2 = eventfd(0, EFD_CLOEXEC);
+	CHECK(efd >= 0 && efd2 >= 0);
+	CHECK_OK(iommufd_pci_irq_set_eventfds(e.dev, IOMMUFD_PCI_MSI_IRQ_INDEX,
+					      0, 1, &efd));
+	CHECK_OK(iommufd_pci_irq_disable(e.dev, IOMMUFD_PCI_MSI_IRQ_INDEX));
+	CHECK_OK(iommufd_pci_config_read(e.dev, PCI_COMMAND, &cmd, 2));
+	CHECK(cmd & PCI_COMMAND_INTX_DISABLE);
+
+	/* Fired and masked; a new eventfd, still masked; the old one rests. */
+	CHECK_OK(iommufd_pci_irq_set_eventfds(e.dev, IOMMUFD_PCI_INTX_IRQ_INDEX,
+					      0, 1, &efd));
+	e.regs[EDU_IRQ_RAISE / 4] = 1;
+	CHECK(eventfd_wait(efd, 2000) == 1);
+	CHECK_OK(iommufd_pci_irq_set_eventfds(e.dev, IOMMUFD_PCI_INTX_IRQ_INDEX,
+					      0, 1, &efd2));
+	CHECK_OK(iommufd_pci_config_read(e.dev, PCI_COMMAND, &cmd, 2));
+	CHECK(cmd & PCI_COMMAND_INTX_DISABLE);
+	CHECK(eventfd_wait(efd2, 300) == 0);
+	e.regs[EDU_IRQ_ACK / 4] = 1;
+	CHECK_OK(iommufd_pci_irq_action(e.dev, IOMMUFD_PCI_INTX_IRQ_INDEX, 0, 1,
+					IOMMUFD_PCI_IRQ_SET_ACTION_UNMASK));
+	e.regs[EDU_IRQ_RAISE / 4] = 1;
+	CHECK(eventfd_wait(efd2, 2000) == 1);
+	CHECK(eventfd_wait(efd, 300) == 0);
+	/* A bad fd changes nothing; -1 keeps INTx on with nobody told. */
+	CHECK_ERRNO(from_lib(iommufd_pci_irq_set_eventfds(
+			    e.dev, IOMMUFD_PCI_INTX_IRQ_INDEX, 0, 1, &bad)),
+		    EBADF);
+	e.regs[EDU_IRQ_ACK / 4] = 1;
+	CHECK_OK(iommufd_pci_irq_action(e.dev, IOMMUFD_PCI_INTX_IRQ_INDEX, 0, 1,
+					IOMMUFD_PCI_IRQ_SET_ACTION_UNMASK));
+	e.regs[EDU_IRQ_RAISE / 4] = 1;
+	CHECK(eventfd_wait(efd2, 2000) == 1);
+	CHECK_OK(iommufd_pci_irq_set_eventfds(e.dev, IOMMUFD_PCI_INTX_IRQ_INDEX,
+					      0, 1, &none));
+	CHECK(irq_listed(lone_edu));
+	e.regs[EDU_IRQ_ACK / 4] = 1;
+	CHECK_OK(iommufd_pci_irq_action(e.dev, IOMMUFD_PCI_INTX_IRQ_INDEX, 0, 1,
+					IOMMUFD_PCI_IRQ_SET_ACTION_UNMASK));
+	e.regs[EDU_IRQ_RAISE / 4] = 1;
+	CHECK(eventfd_wait(efd2, 300) == 0);
+	e.regs[EDU_IRQ_ACK / 4] = 1;
+	CHECK_OK(iommufd_pci_irq_disable(e.dev, IOMMUFD_PCI_INTX_IRQ_INDEX));
+	CHECK(!irq_listed(lone_edu));
+	close(efd2);
+	close(efd);
+	edu_close(&e);
+	close(fd);
+}
+
 /* Malformed SET_IRQS requests get precise errors and change nothing. */
 TEST(irq_set_errors)
 {
@@ -1568,11 +1639,14 @@ TEST(irq_set_errors)
 	CHECK_ERRNO(from_lib(iommufd_pci_irq_action(
 			    e.dev, IOMMUFD_PCI_INTX_IRQ_INDEX, 0, 1,
 			    IOMMUFD_PCI_IRQ_SET_ACTION_TRIGGER)), EINVAL);
-	/* A failed replacement leaves the vector without a handler. */
+	/* A bad fd changes nothing: the old eventfd still hears the device. */
 	CHECK_ERRNO(from_lib(iommufd_pci_irq_set_eventfds(
 			    e.dev, IOMMUFD_PCI_MSI_IRQ_INDEX, 0, 1, &bad)),
 		    EBADF);
-	CHECK(!irq_listed(lone_edu));
+	CHECK(irq_listed(lone_edu));
+	e.regs[EDU_IRQ_RAISE / 4] = 1;
+	CHECK(eventfd_wait(efd, 2000) == 1);
+	e.regs[EDU_IRQ_ACK / 4] = 1;
 	CHECK_OK(iommufd_pci_irq_disable(e.dev, IOMMUFD_PCI_MSI_IRQ_INDEX));
 	close(null_fd);
 	close(efd);

@@ -276,7 +276,9 @@ LIBIOMMUFD_API int iommufd_pci_irq_info(struct iommufd_pci_dev *dev,
  * @count vectors; enables the index (MSI with @start + @count vectors;
  * the device must master the bus for MSI to arrive).  Needs bind.
  * -EINVAL when another index is enabled, the range is too large or an fd
- * is not an eventfd; -EBADF when an fd is not open.
+ * is not an eventfd; -EBADF when an fd is not open; a bad fd changes
+ * nothing.  A positive return: the platform has only that many MSI
+ * vectors for the device, nothing was enabled, ask again for that many.
  */
 LIBIOMMUFD_API int iommufd_pci_irq_set_eventfds(struct iommufd_pci_dev *dev,
 						uint32_t index, uint32_t start,

@@ -361,7 +361,10 @@ LIBIOMMUFD_API int iommufd_pci_irq_set_eventfds(struct iommufd_pci_dev *dev,
 	cmd->start = start;
 	cmd->count = count;
 	memcpy(cmd->data, fds, count * sizeof(int32_t));
-	rc = lib_ioctl(dev->fd, IOMMUFD_PCI_SET_IRQS, cmd);
+	/* Positive: MSI could have only that many vectors (see the header). */
+	rc = ioctl(dev->fd, IOMMUFD_PCI_SET_IRQS, cmd);
+	if (rc < 0)
+		rc = -errno;
 	free(cmd);
 	return rc;
 }

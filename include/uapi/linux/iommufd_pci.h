@@ -91,8 +91,11 @@ struct iommufd_pci_region_info {
  * others, or when the device has none); each vector signals an eventfd.
  * INTx is automasked: the kernel masks it (PCI_COMMAND_INTX_DISABLE) when
  * it fires, and the user unmasks it (SET_IRQS ACTION_UNMASK) once the
- * device is serviced.  The kernel programs the MSI capability; config
- * writes to it are refused (EPERM).
+ * device is serviced.  That bit is the kernel's (set while nobody listens;
+ * config writes keep it).  The kernel programs the MSI capability; config
+ * writes to it, and to the MSI-X control, are refused (EPERM).  Config
+ * reads still show an MSI-X capability: the counts of GET_IRQ_INFO say
+ * what can be used.
  */
 enum {
 	IOMMUFD_PCI_INTX_IRQ_INDEX = 0,
@@ -121,9 +124,11 @@ struct iommufd_pci_irq_info {
  * what @data holds: nothing, a __u8 per vector (act where non-zero) or an
  * __s32 eventfd per vector (-1: none).  One ACTION flag says what to do:
  *  - TRIGGER with eventfds: signal them when the vectors fire (enables
- *    the index; MSI is enabled with start + count vectors); with NONE and
- *    count 0: disable the index; with NONE or BOOL otherwise: signal the
- *    eventfds now, as if the vectors had fired (a loopback for tests).
+ *    the index; MSI is enabled with start + count vectors -- when the
+ *    platform has fewer, nothing is enabled and SET_IRQS returns how many
+ *    it has, a positive number, as VFIO does); with NONE and count 0:
+ *    disable the index; with NONE or BOOL otherwise: signal the eventfds
+ *    now, as if the vectors had fired (a loopback for tests).
  *  - MASK / UNMASK (INTx only; NONE or BOOL): stop or allow the line.
  * Errors: EINVAL for a bad combination, range or size, before BIND, when
  * another index is enabled, or for an fd that is not an eventfd; EBADF
