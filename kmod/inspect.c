@@ -76,16 +76,16 @@ static const char *account_name(u8 mode)
  */
 static void show_pages(struct seq_file *m, struct iopt_pages *pages)
 {
-	if (!mutex_trylock(&pages->mutex)) {
+	unsigned long pinned;
+
+	if (!iopt_pages_try_pinned_in(pages, 0, pages->npages - 1, &pinned)) {
 		seq_printf(m, "pages id=%p busy=1\n", pages);
 		return;
 	}
 	seq_printf(m, "pages id=%p pid=%d uid=%u account=%s npages=%lu pinned=%lu\n",
 		   pages, task_tgid_nr(pages->source_task),
 		   from_kuid(&init_user_ns, pages->source_user->uid),
-		   account_name(pages->account_mode), pages->npages,
-		   pages->npinned);
-	mutex_unlock(&pages->mutex);
+		   account_name(pages->account_mode), pages->npages, pinned);
 }
 
 static void show_area(struct seq_file *m, struct iommufd_ctx *ictx,

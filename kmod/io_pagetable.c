@@ -540,7 +540,7 @@ err_undo:
  * domain, then -- only then -- drop the areas' users of their pages.
  */
 static void iopt_unfill_claimed(struct io_pagetable *iopt,
-				struct list_head *claimed)
+				struct iopt_area *claimed)
 {
 	struct iommufd_hw_pagetable *hwpt;
 	struct iommu_iotlb_gather gather;
@@ -549,14 +549,14 @@ static void iopt_unfill_claimed(struct io_pagetable *iopt,
 	lockdep_assert_held(&iopt->domains_rwsem);
 	list_for_each_entry(hwpt, &iopt->domains, iopt_item) {
 		iommu_iotlb_gather_init(&gather);
-		list_for_each_entry(area, claimed, claim_item)
+		for (area = claimed; area; area = area->claim_next)
 			hwpt->domain->ops->unmap(hwpt->domain, area->node.start,
 						 iopt_area_length(area),
 						 &gather);
 		hwpt->domain->ops->flush(hwpt->domain, &gather);
 	}
 	list_for_each_entry(hwpt, &iopt->domains, iopt_item)
-		list_for_each_entry(area, claimed, claim_item)
+		for (area = claimed; area; area = area->claim_next)
 			iopt_pages_unuse(area->pages,
 					 iopt_area_first_index(area),
 					 iopt_area_last_index(area));
@@ -961,7 +961,7 @@ static void iopt_unmap_allow_access(struct io_pagetable *iopt,
  */
 static int iopt_unmap_claim(struct io_pagetable *iopt, unsigned long start,
 			    unsigned long last, int *tries,
-			    struct list_head *claimed)
+			    struct iopt_area **claimed)
 {
 	unsigned long pin_start = ULONG_MAX, pin_last = 0;
 	struct iopt_area *area;
@@ -981,26 +981,27 @@ static int iopt_unmap_claim(struct io_pagetable *iopt, unsigned long start,
 			pin_start = min(pin_start, area->node.start);
 			pin_last = max(pin_last, area->node.last);
 		}
-		list_add_tail(&area->claim_item, claimed);
+		area->claim_next = *claimed;
+		*claimed = area;
 	}
 	if (!rc && pin_start <= pin_last &&
 	    WARN_ON(++*tries > IOPT_UNMAP_ACCESS_TRIES))
 		rc = -EDEADLK;		/* an access that never unpins */
 	if (rc) {
-		INIT_LIST_HEAD(claimed);	/* nothing claimed after all */
+		*claimed = NULL;	/* nothing claimed after all */
 		if (*tries)
 			iopt_unmap_allow_access(iopt, start, last);
 		return rc;
 	}
 	if (pin_start <= pin_last) {
 		/* One round for all pins: none new in the range, all go. */
-		list_for_each_entry(area, claimed, claim_item)
+		for (area = *claimed; area; area = area->claim_next)
 			area->prevent_access = true;
-		INIT_LIST_HEAD(claimed);
+		*claimed = NULL;
 		iopt_release_accesses(iopt, pin_start, pin_last, *tries);
 		return -EAGAIN;
 	}
-	list_for_each_entry(area, claimed, claim_item)
+	for (area = *claimed; area; area = area->claim_next)
 		area->busy = true;
 	return 0;
 }
@@ -1014,9 +1015,8 @@ static int iopt_unmap_claim(struct io_pagetable *iopt, unsigned long start,
 static int iopt_unmap_range(struct io_pagetable *iopt, unsigned long start,
 			    unsigned long last, unsigned long *unmapped)
 {
-	struct iopt_area *area, *next;
+	struct iopt_area *area, *next, *claimed = NULL;
 	unsigned long total = 0;
-	LIST_HEAD(claimed);
 	int tries = 0, rc;
 
 again:
@@ -1032,10 +1032,11 @@ again:
 	}
 
 	/* Claimed areas are ours alone: no tree walk, no iova_rwsem. */
-	iopt_unfill_claimed(iopt, &claimed);
+	iopt_unfill_claimed(iopt, claimed);
 
 	down_write(&iopt->iova_rwsem);
-	list_for_each_entry_safe(area, next, &claimed, claim_item) {
+	for (area = claimed; area; area = next) {
+		next = area->claim_next;
 		total += iopt_area_length(area);
 		iopt_remove_area(area);
 	}

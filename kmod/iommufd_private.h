@@ -161,26 +161,28 @@ int iommufd_ucmd_respond_u64(struct iommufd_ucmd *ucmd, size_t offset,
 struct iopt_chunk;
 struct iopt_area;
 
+/*
+ * Kept small: a one-page MAP allocates these, one chunk of pin state and
+ * its area together, 192 bytes (kmalloc-192).
+ */
 struct iopt_pages {
 	struct kref kref;
+	bool writable;
+	u8 account_mode;
+	/*
+	 * Room for the area of the IOAS_MAP that created these pages follows
+	 * the chunks, in the same allocation (@with_area), unused while
+	 * @spare_area: a MAP then costs one allocation.
+	 */
+	bool with_area;
+	bool spare_area;
 	struct mutex mutex;
 	struct mm_struct *source_mm;
 	struct task_struct *source_task;
 	struct user_struct *source_user;
 	unsigned long uptr;		/* page-aligned start */
 	unsigned long npages;
-	bool writable;
-	u8 account_mode;
-	/*
-	 * Room for the area of the IOAS_MAP that created these pages follows
-	 * the chunks, in the same allocation, while @spare_area: a MAP then
-	 * costs one allocation (256 bytes for a small one).
-	 */
-	bool spare_area;
-	unsigned long npinned;
-	size_t state_bytes;
-	unsigned long nchunks;
-	struct iopt_chunk *chunks;	/* follow the struct */
+	/* struct iopt_chunk[DIV_ROUND_UP(npages, 512)] follows */
 };
 struct iopt_pages *iopt_alloc_pages(unsigned long uptr, unsigned long length,
 				    bool writable, u8 account_mode,
@@ -270,8 +272,8 @@ struct iopt_area {
 	struct io_pagetable *iopt;
 	struct iopt_pages *pages;	/* NULL until the area is ready */
 	unsigned long pages_byte;	/* offset of node.start in pages */
-	int iommu_prot;
 	unsigned int num_accesses;
+	u8 iommu_prot;			/* IOMMU_READ | IOMMU_WRITE | ... */
 	bool prevent_access;
 	/*
 	 * Being mapped or unmapped: domains not in step with the tree yet.
@@ -280,7 +282,7 @@ struct iopt_area {
 	 */
 	bool busy;
 	bool in_pages;			/* was @pages' spare_area */
-	struct list_head claim_item;	/* on an unmap's list while busy */
+	struct iopt_area *claim_next;	/* on an unmap's list while busy */
 };
 
 /* Under iova_rwsem: a settled area's domains are all programmed. */

@@ -58,6 +58,24 @@ struct iopt_chunk {
 #define IOPT_CHUNK_STATE_BYTES \
 	(IOPT_CHUNK_PAGES * (sizeof(struct page *) + sizeof(unsigned int)))
 
+/* The chunks follow the struct, in the same allocation. */
+static struct iopt_chunk *iopt_chunks(struct iopt_pages *pages)
+{
+	return (struct iopt_chunk *)(pages + 1);
+}
+
+static unsigned long iopt_nchunks(struct iopt_pages *pages)
+{
+	return DIV_ROUND_UP(pages->npages, IOPT_CHUNK_PAGES);
+}
+
+/* What the allocation holding @pages takes (the pin arrays aside). */
+static size_t iopt_pages_alloc_size(unsigned long nchunks, bool with_area)
+{
+	return sizeof(struct iopt_pages) + nchunks * sizeof(struct iopt_chunk) +
+	       (with_area ? sizeof(struct iopt_area) : 0);
+}
+
 static unsigned long chunk_len(struct iopt_pages *pages, unsigned long c)
 {
 	return min(IOPT_CHUNK_PAGES, pages->npages - (c << IOPT_CHUNK_SHIFT));
@@ -78,9 +96,7 @@ struct iopt_pages *iopt_alloc_pages(unsigned long uptr, unsigned long length,
 	npages = (ALIGN(end, PAGE_SIZE) - ALIGN_DOWN(uptr, PAGE_SIZE)) >>
 		 PAGE_SHIFT;
 	nchunks = DIV_ROUND_UP(npages, IOPT_CHUNK_PAGES);
-	size = sizeof(*pages) + nchunks * sizeof(struct iopt_chunk);
-	if (with_area)
-		size += sizeof(struct iopt_area);
+	size = iopt_pages_alloc_size(nchunks, with_area);
 	pages = iommufd_should_fail() ? NULL :
 		kvzalloc(size, GFP_KERNEL_ACCOUNT);
 	if (!pages)
@@ -89,13 +105,11 @@ struct iopt_pages *iopt_alloc_pages(unsigned long uptr, unsigned long length,
 	mutex_init(&pages->mutex);
 	pages->uptr = ALIGN_DOWN(uptr, PAGE_SIZE);
 	pages->npages = npages;
-	pages->nchunks = nchunks;
-	pages->chunks = (struct iopt_chunk *)(pages + 1);
+	pages->with_area = with_area;
 	pages->spare_area = with_area;
 	pages->writable = writable;
 	pages->account_mode = capable(CAP_IPC_LOCK) ? IOPT_ACCOUNT_NONE :
 						      account_mode;
-	pages->state_bytes = size;
 	iommufd_stats_kmem(size);
 	mmgrab(current->mm);
 	pages->source_mm = current->mm;
@@ -111,24 +125,34 @@ struct iopt_area *iopt_pages_take_area(struct iopt_pages *pages)
 	if (!pages->spare_area)
 		return NULL;
 	pages->spare_area = false;
-	return (struct iopt_area *)&pages->chunks[pages->nchunks];
+	return (struct iopt_area *)&iopt_chunks(pages)[iopt_nchunks(pages)];
 }
 
 static void iopt_release_pages(struct kref *kref)
 {
 	struct iopt_pages *pages = container_of(kref, struct iopt_pages, kref);
+	size_t bytes = iopt_pages_alloc_size(iopt_nchunks(pages),
+					     pages->with_area);
 	unsigned long c;
 
-	WARN_ON(pages->npinned);
-	for (c = 0; c < pages->nchunks; c++) {
-		kfree(pages->chunks[c].pages);
-		kfree(pages->chunks[c].page_users);
+	for (c = 0; c < iopt_nchunks(pages); c++) {
+		struct iopt_chunk *ch = &iopt_chunks(pages)[c];
+
+		/* Nothing may be pinned any more (per page: @users is stale). */
+		WARN_ON(ch->pages ? !!memchr_inv(ch->page_users, 0,
+						 IOPT_CHUNK_PAGES *
+						 sizeof(*ch->page_users)) :
+				    !!ch->users);
+		if (ch->pages)
+			bytes += IOPT_CHUNK_STATE_BYTES;
+		kfree(ch->pages);
+		kfree(ch->page_users);
 	}
 	mmdrop(pages->source_mm);
 	put_task_struct(pages->source_task);
 	free_uid(pages->source_user);
 	mutex_destroy(&pages->mutex);
-	iommufd_stats_kmem(-(long)pages->state_bytes);
+	iommufd_stats_kmem(-(long)bytes);
 	kvfree(pages);
 }
 
@@ -140,7 +164,7 @@ void iopt_put_pages(struct iopt_pages *pages)
 /* The pinned page at @index; the caller holds a use of it. */
 struct page *iopt_pages_page(struct iopt_pages *pages, unsigned long index)
 {
-	struct iopt_chunk *ch = &pages->chunks[index >> IOPT_CHUNK_SHIFT];
+	struct iopt_chunk *ch = &iopt_chunks(pages)[index >> IOPT_CHUNK_SHIFT];
 	/* Pairs with chunk_expand(): a published array is filled. */
 	struct page **pp = smp_load_acquire(&ch->pages);
 
@@ -159,7 +183,7 @@ unsigned long iopt_pages_run(struct iopt_pages *pages, unsigned long index,
 {
 	unsigned long c = index >> IOPT_CHUNK_SHIFT, off = index & IOPT_CHUNK_MASK;
 	unsigned long left = min(max, chunk_len(pages, c) - off), n;
-	struct iopt_chunk *ch = &pages->chunks[c];
+	struct iopt_chunk *ch = &iopt_chunks(pages)[c];
 	/* Pairs with chunk_expand(): a published array is filled. */
 	struct page **pp = smp_load_acquire(&ch->pages);
 	unsigned long pfn;
@@ -183,18 +207,23 @@ unsigned long iopt_pages_run(struct iopt_pages *pages, unsigned long index,
 bool iopt_pages_try_pinned_in(struct iopt_pages *pages, unsigned long first,
 			      unsigned long last, unsigned long *n)
 {
-	unsigned long i;
+	unsigned long i, next;
 
 	if (!mutex_trylock(&pages->mutex))
 		return false;
 	*n = 0;
-	for (i = first; i <= last; i++) {
-		struct iopt_chunk *ch = &pages->chunks[i >> IOPT_CHUNK_SHIFT];
+	for (i = first; i <= last; i = next) {
+		struct iopt_chunk *ch = &iopt_chunks(pages)[i >> IOPT_CHUNK_SHIFT];
 
-		*n += ch->pages ? !!ch->page_users[i & IOPT_CHUNK_MASK] :
-				  !!ch->users;
-		if (!(i & IOPT_CHUNK_MASK))
-			cond_resched();
+		next = min(last + 1, (i | IOPT_CHUNK_MASK) + 1);
+		if (!ch->pages) {
+			/* Uniform: every page has the same users. */
+			*n += ch->users ? next - i : 0;
+			continue;
+		}
+		for (; i < next; i++)
+			*n += !!ch->page_users[i & IOPT_CHUNK_MASK];
+		cond_resched();
 	}
 	mutex_unlock(&pages->mutex);
 	return true;
@@ -255,7 +284,6 @@ static int iopt_pages_account(struct iopt_pages *pages, unsigned long n,
 
 static void iopt_pages_pinned(struct iopt_pages *pages, long n)
 {
-	pages->npinned += n;
 	iommufd_stats_pinned(n);
 }
 
@@ -316,7 +344,6 @@ static int chunk_expand(struct iopt_pages *pages, struct iopt_chunk *ch,
 	 * without the mutex: publish the array only once it is filled.
 	 */
 	smp_store_release(&ch->pages, pp);
-	pages->state_bytes += IOPT_CHUNK_STATE_BYTES;
 	iommufd_stats_kmem(IOPT_CHUNK_STATE_BYTES);
 	return 0;
 }
@@ -509,7 +536,7 @@ err_undo:
 static int chunk_use(struct iopt_pages *pages, unsigned long c,
 		     unsigned long s, unsigned long e, struct page ***batch)
 {
-	struct iopt_chunk *ch = &pages->chunks[c];
+	struct iopt_chunk *ch = &iopt_chunks(pages)[c];
 	unsigned long len = chunk_len(pages, c);
 	int rc;
 
@@ -530,7 +557,7 @@ static int chunk_use(struct iopt_pages *pages, unsigned long c,
 static unsigned long chunk_idle(struct iopt_pages *pages, unsigned long c,
 				unsigned long s, unsigned long e)
 {
-	struct iopt_chunk *ch = &pages->chunks[c];
+	struct iopt_chunk *ch = &iopt_chunks(pages)[c];
 	unsigned long i, n = 0;
 
 	if (!ch->pages)
@@ -544,7 +571,7 @@ static unsigned long chunk_idle(struct iopt_pages *pages, unsigned long c,
 static unsigned long chunk_unuse(struct iopt_pages *pages, unsigned long c,
 				 unsigned long s, unsigned long e)
 {
-	struct iopt_chunk *ch = &pages->chunks[c];
+	struct iopt_chunk *ch = &iopt_chunks(pages)[c];
 	unsigned long len = chunk_len(pages, c);
 
 	if (ch->pages)
