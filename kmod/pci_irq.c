@@ -274,8 +274,9 @@ static int upci_msi_enable(struct upci_device *udev, unsigned int nvec)
 
 /*
  * Eventfds for vectors [start, start + count).  They are all looked up
- * first, so a bad fd changes nothing; a vector whose IRQ then cannot be
- * requested (out of memory) is left without one, as in VFIO.
+ * first, so a bad fd changes nothing.  Should an IRQ then not be granted
+ * (out of memory), every vector of the range is left without an eventfd,
+ * as in VFIO.
  */
 static int upci_msi_set_triggers(struct upci_device *udev,
 				 const struct iommufd_pci_irq_set *hdr,
@@ -306,10 +307,13 @@ static int upci_msi_set_triggers(struct upci_device *udev,
 					 upci_msi_handler, 0);
 		ctx[i] = NULL;	/* taken over, or put */
 		if (rc)
-			goto err_put;
+			goto err_unset;
 	}
 	return 0;
 
+err_unset:
+	while (i--)
+		upci_vector_free(udev, hdr->start + i);
 err_put:
 	for (i = 0; i < hdr->count; i++)
 		if (ctx[i])
@@ -368,8 +372,13 @@ static irqreturn_t upci_intx_handler(int irq, void *arg)
 
 	spin_lock_irqsave(&udev->intx_lock, flags);
 	if (!udev->intx_maskable) {
-		/* Not shared: the line is ours, mask all of it. */
-		disable_irq_nosync(udev->pdev->irq);
+		/*
+		 * Not shared: the line is ours, mask all of it -- once: a
+		 * user MASK may have got there first, and the disable depth
+		 * must stay at one for UNMASK to open it again.
+		 */
+		if (!udev->intx_masked)
+			disable_irq_nosync(udev->pdev->irq);
 		udev->intx_masked = true;
 		ret = IRQ_HANDLED;
 	} else if (!udev->intx_masked && pci_check_and_mask_intx(udev->pdev)) {
@@ -419,14 +428,18 @@ static void upci_intx_unmask(struct upci_device *udev)
 		upci_intx_signal(udev);
 }
 
-/* Open the line at the device unless it is masked; after reset too. */
+/*
+ * Make the device's INTx-disable bit say what intx_masked says: open the
+ * line after enable, and after a reset, whose restored command register
+ * may predate a mask the handler set meanwhile.
+ */
 static void upci_intx_apply_mask(struct upci_device *udev)
 {
 	unsigned long flags;
 
 	spin_lock_irqsave(&udev->intx_lock, flags);
-	if (udev->intx_maskable && !udev->intx_masked)
-		pci_intx(udev->pdev, 1);
+	if (udev->intx_maskable)
+		pci_intx(udev->pdev, !udev->intx_masked);
 	spin_unlock_irqrestore(&udev->intx_lock, flags);
 }
 
