@@ -1689,6 +1689,116 @@ TEST(unbind_and_close_free_irqs)
 	close(fd);
 }
 
+/*
+ * Random SET_IRQS requests (flags, index, range, size, fds) mixed with
+ * device interrupts, unbinds and rebinds: only the documented errors,
+ * no kernel warning, nothing left behind, a working device after.
+ */
+TEST(irq_requests_fuzzed)
+{
+	struct {
+		struct iommufd_pci_irq_set hdr;
+		int32_t fd[3];
+	} req;
+	int fds[4], efd, fd, i, rc, bad = 9999;
+	unsigned int seed = 12345, ok = 0;
+	__u32 ioas, pt;
+	struct edu e;
+
+	if (!lone_edu[0])
+		SKIP("no edu device");
+	CHECK_OK(irq_setup(&e, &fd));
+	efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	CHECK(efd >= 0);
+	fds[0] = efd;
+	fds[1] = -1;
+	fds[2] = bad;
+	fds[3] = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	CHECK(fds[3] >= 0);
+	for (i = 0; i < 3000; i++) {
+		unsigned int r = rand_r(&seed);
+
+		static const uint32_t data[] = {
+			IOMMUFD_PCI_IRQ_SET_DATA_NONE,
+			IOMMUFD_PCI_IRQ_SET_DATA_BOOL,
+			IOMMUFD_PCI_IRQ_SET_DATA_EVENTFD,
+			IOMMUFD_PCI_IRQ_SET_DATA_EVENTFD,
+		};
+		static const uint32_t action[] = {
+			IOMMUFD_PCI_IRQ_SET_ACTION_TRIGGER,
+			IOMMUFD_PCI_IRQ_SET_ACTION_TRIGGER,
+			IOMMUFD_PCI_IRQ_SET_ACTION_MASK,
+			IOMMUFD_PCI_IRQ_SET_ACTION_UNMASK,
+		};
+
+		/* Mostly well-formed, so that the state keeps changing. */
+		memset(&req, 0, sizeof(req));
+		req.hdr.flags = data[r % 4] | action[(r >> 2) % 4];
+		if (!(r % 37))
+			req.hdr.flags = rand_r(&seed) & 0x7f;
+		req.hdr.index = (r >> 4) % 8 < 4 ? IOMMUFD_PCI_INTX_IRQ_INDEX :
+				(r >> 4) % 8 < 7 ? IOMMUFD_PCI_MSI_IRQ_INDEX :
+						   2 + rand_r(&seed) % 4;
+		req.hdr.start = !((r >> 7) % 8);
+		req.hdr.count = (r >> 10) % 8 < 5 ? 1 : (r >> 10) % 8 < 7 ? 0 : 2;
+		req.hdr.argsz = sizeof(req) - (((r >> 13) % 9) ? 0 : 10);
+		req.fd[0] = fds[(r >> 17) % 8 < 5 ? 0 : (r >> 17) % 4];
+		req.fd[1] = fds[(r >> 20) % 4];
+		rc = ioctl(iommufd_pci_fd(e.dev), IOMMUFD_PCI_SET_IRQS, &req)
+			? -errno : 0;
+		if (rc && rc != -EINVAL && rc != -EBADF && rc != -ENOTTY) {
+			tap_diag("request %d (flags %#x index %u start %u count %u argsz %u): %s",
+				 i, req.hdr.flags, req.hdr.index, req.hdr.start,
+				 req.hdr.count, req.hdr.argsz, strerror(-rc));
+			CHECK(0);
+		}
+		ok += !rc;
+		/* The device raises and is serviced now and then. */
+		r = rand_r(&seed);
+		if (!(r % 4))
+			e.regs[EDU_IRQ_RAISE / 4] = 1;
+		if (!((r >> 2) % 4)) {
+			e.regs[EDU_IRQ_ACK / 4] = ~0U;
+			iommufd_pci_irq_action(e.dev, IOMMUFD_PCI_INTX_IRQ_INDEX,
+					       0, 1,
+					       IOMMUFD_PCI_IRQ_SET_ACTION_UNMASK);
+		}
+		/* And now and then it is unbound with whatever is enabled. */
+		if (!((r >> 4) % 200)) {
+			if (e.regs)
+				iommufd_pci_munmap_bar(e.dev, (void *)e.regs,
+						       e.regs_len);
+			e.regs = NULL;
+			CHECK_OK(iommufd_pci_unbind(e.dev));
+			CHECK(!irq_listed(lone_edu));
+			CHECK_OK(iommufd_pci_bind(e.dev, fd, NULL));
+			CHECK_OK(edu_enable(&e));
+			CHECK_OK(ioas_alloc(fd, &ioas));
+			pt = ioas;
+			CHECK_OK(iommufd_pci_attach(e.dev, &pt));
+		}
+	}
+	tap_diag("%u of 3000 requests accepted", ok);
+	CHECK(ok > 200);	/* 394 with this seed */
+	iommufd_pci_irq_disable(e.dev, IOMMUFD_PCI_INTX_IRQ_INDEX);
+	iommufd_pci_irq_disable(e.dev, IOMMUFD_PCI_MSI_IRQ_INDEX);
+	CHECK(!irq_listed(lone_edu));
+	e.regs[EDU_IRQ_ACK / 4] = ~0U;
+
+	/* Still a working device: MSI reaches a fresh eventfd. */
+	while (eventfd_wait(efd, 0))
+		;
+	CHECK_OK(iommufd_pci_irq_set_eventfds(e.dev, IOMMUFD_PCI_MSI_IRQ_INDEX,
+					      0, 1, &efd));
+	e.regs[EDU_IRQ_RAISE / 4] = 1;
+	CHECK(eventfd_wait(efd, 2000) == 1);
+	e.regs[EDU_IRQ_ACK / 4] = 1;
+	close(fds[3]);
+	close(efd);
+	edu_close(&e);
+	close(fd);
+}
+
 int main(void)
 {
 	return tap_run();
