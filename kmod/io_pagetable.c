@@ -92,10 +92,52 @@ static bool iopt_area_less(struct rb_node *a, const struct rb_node *b)
 	       rb_entry(b, struct iopt_area, node.rb)->node.start;
 }
 
-/* Under iova_rwsem (write); the caller checked that nothing overlaps. */
-static void iopt_area_insert(struct io_pagetable *iopt, struct iopt_area *area)
+/* Where in the area tree a new range goes. */
+struct iopt_slot {
+	struct rb_node *parent;
+	struct rb_node **link;
+};
+
+/*
+ * Find where [start, last] goes in the area tree, or -EEXIST if an area
+ * meets it.  One descent answers both: areas never overlap, so every area
+ * off the path lies wholly beyond one the range was compared with.
+ */
+static int iopt_area_find_slot(struct io_pagetable *iopt, unsigned long start,
+			       unsigned long last, struct iopt_slot *slot)
 {
-	rb_add(&area->node.rb, &iopt->area_tree, iopt_area_less);
+	struct rb_node **link = &iopt->area_tree.rb_node, *parent = NULL;
+
+	while (*link) {
+		struct iopt_area *area = rb_entry(*link, struct iopt_area,
+						  node.rb);
+
+		parent = *link;
+		if (last < area->node.start)
+			link = &parent->rb_left;
+		else if (start > area->node.last)
+			link = &parent->rb_right;
+		else
+			return -EEXIST;
+	}
+	slot->parent = parent;
+	slot->link = link;
+	return 0;
+}
+
+/*
+ * Under iova_rwsem (write), nothing overlapping @area: at @slot when it
+ * was found for @area's range and the tree has not changed since.
+ */
+static void iopt_area_insert(struct io_pagetable *iopt, struct iopt_area *area,
+			     struct iopt_slot *slot)
+{
+	if (!slot) {
+		rb_add(&area->node.rb, &iopt->area_tree, iopt_area_less);
+		return;
+	}
+	rb_link_node(&area->node.rb, slot->parent, slot->link);
+	rb_insert_color(&area->node.rb, &iopt->area_tree);
 }
 
 static void iopt_area_erase(struct io_pagetable *iopt, struct iopt_area *area)
@@ -305,8 +347,9 @@ int iopt_set_allow_iova(struct io_pagetable *iopt,
 
 /* -------------------------------------------------------- IOVA placement */
 
+/* A caller-chosen IOVA: usable, free, and where it goes in the tree. */
 static int iopt_check_iova(struct io_pagetable *iopt, unsigned long iova,
-			   unsigned long length)
+			   unsigned long length, struct iopt_slot *slot)
 {
 	unsigned long last;
 
@@ -316,9 +359,7 @@ static int iopt_check_iova(struct io_pagetable *iopt, unsigned long iova,
 		return -EOVERFLOW;
 	if (iopt_tree_intersects(&iopt->reserved_itree, iova, last))
 		return -EINVAL;
-	if (iopt_area_iter_first(iopt, iova, last))
-		return -EEXIST;
-	return 0;
+	return iopt_area_find_slot(iopt, iova, last, slot);
 }
 
 /*
@@ -699,15 +740,18 @@ static int iopt_insert_areas(struct io_pagetable *iopt,
 			     unsigned long uptr, unsigned long total,
 			     int iommu_prot, unsigned int flags)
 {
+	struct iopt_slot slot, *first_slot = NULL;
 	unsigned long pos;
 	unsigned int i;
 	int rc;
 
 	lockdep_assert_held_write(&iopt->iova_rwsem);
-	if (flags & IOMMUFD_IOVA_FIXED)
-		rc = iopt_check_iova(iopt, *iova, total);
-	else
+	if (flags & IOMMUFD_IOVA_FIXED) {
+		rc = iopt_check_iova(iopt, *iova, total, &slot);
+		first_slot = &slot;	/* the first area goes there */
+	} else {
 		rc = iopt_alloc_iova(iopt, iova, uptr, total);
+	}
 	if (rc)
 		return rc;
 
@@ -731,7 +775,7 @@ static int iopt_insert_areas(struct io_pagetable *iopt,
 		area->busy = true;
 		kref_get(&elms[i].pages->kref);
 		area->pages = elms[i].pages;
-		iopt_area_insert(iopt, area);
+		iopt_area_insert(iopt, area, i ? NULL : first_slot);
 	}
 	return 0;
 }
