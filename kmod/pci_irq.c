@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * iommufd-pci interrupts: INTx and MSI, each vector signalling an eventfd
- * the user gave with SET_IRQS (VFIO-PCI's numbers and semantics).
+ * iommufd-pci interrupts: INTx, MSI and MSI-X, each vector signalling an
+ * eventfd the user gave with SET_IRQS (VFIO-PCI's numbers and semantics).
  *
  * Everything here runs under udev->lock but the handlers.  An MSI
  * vector's trigger changes only while its IRQ is freed -- free_irq()
@@ -9,7 +9,10 @@
  * handler (the masked state survives) and the old one put only after
  * synchronize_irq(); the handler copes with none.
  *
- * MSI vectors are edge-triggered: the handler only signals.  INTx is
+ * MSI and MSI-X vectors ("message" vectors below) are edge-triggered:
+ * the handler only signals; the kernel programs the capability and, for
+ * MSI-X, the table (a user who rewrites it through a BAR mapping only
+ * loses its own interrupts: interrupt remapping checks the source).  INTx is
  * level-triggered and may be shared: the handler masks the line at the
  * device (PCI_COMMAND_INTX_DISABLE, when the device implements PCI 2.3
  * INTx masking; else the whole IRQ line, which is then not shared) and
@@ -29,8 +32,14 @@
 
 #include "pci_user.h"
 
-/* More MSI vectors than anyone asks of one function; bounds SET_IRQS. */
-#define UPCI_MAX_MSI 32
+/* MSI has at most 32 vectors, MSI-X 2048. */
+#define UPCI_MAX_VECTORS 2048
+
+static bool upci_irq_is_msg(unsigned int index)
+{
+	return index == IOMMUFD_PCI_MSI_IRQ_INDEX ||
+	       index == IOMMUFD_PCI_MSIX_IRQ_INDEX;
+}
 
 void upci_irq_init(struct upci_device *udev)
 {
@@ -65,7 +74,10 @@ static unsigned int upci_irq_count(struct upci_device *udev,
 		return pdev->pin ? 1 : 0;	/* routed or not: see enable */
 	case IOMMUFD_PCI_MSI_IRQ_INDEX:
 		n = pdev->msi_cap ? pci_msi_vec_count(pdev) : 0;
-		return n > 0 ? min(n, UPCI_MAX_MSI) : 0;
+		return n > 0 ? min(n, UPCI_MAX_VECTORS) : 0;
+	case IOMMUFD_PCI_MSIX_IRQ_INDEX:
+		n = pdev->msix_cap ? pci_msix_vec_count(pdev) : 0;
+		return n > 0 ? min(n, UPCI_MAX_VECTORS) : 0;
 	}
 	return 0;
 }
@@ -206,7 +218,7 @@ void upci_irq_disable(struct upci_device *udev)
 		upci_intx_mask(udev);
 	for (i = 0; i < udev->nvec; i++)
 		upci_vector_free(udev, i);
-	if (udev->irq_index == IOMMUFD_PCI_MSI_IRQ_INDEX)
+	if (upci_irq_is_msg(udev->irq_index))
 		pci_free_irq_vectors(udev->pdev);
 	upci_vectors_drop(udev);
 	upci_irq_quiesce(udev);
@@ -232,9 +244,9 @@ static int upci_eventfds_get(const s32 *fds, unsigned int n,
 	return 0;
 }
 
-/* ----------------------------------------------------------------- MSI */
+/* ------------------------------------------------------- MSI and MSI-X */
 
-static irqreturn_t upci_msi_handler(int irq, void *arg)
+static irqreturn_t upci_msg_handler(int irq, void *arg)
 {
 	struct upci_vector *v = arg;
 
@@ -243,20 +255,23 @@ static irqreturn_t upci_msi_handler(int irq, void *arg)
 }
 
 /*
- * Enable MSI with @nvec vectors.  When the platform has fewer, nothing is
- * enabled and the number it has is returned (positive), as VFIO does, so
- * that the caller can ask again for that many.
+ * Enable MSI or MSI-X (@index) with @nvec vectors.  When the platform has
+ * fewer, nothing is enabled and the number it has is returned (positive),
+ * as VFIO does, so that the caller can ask again for that many.
  */
-static int upci_msi_enable(struct upci_device *udev, unsigned int nvec)
+static int upci_msg_enable(struct upci_device *udev, unsigned int index,
+			   unsigned int nvec)
 {
+	bool msix = index == IOMMUFD_PCI_MSIX_IRQ_INDEX;
 	struct pci_dev *pdev = udev->pdev;
 	unsigned int i;
 	int rc;
 
-	rc = upci_vectors_alloc(udev, IOMMUFD_PCI_MSI_IRQ_INDEX, nvec);
+	rc = upci_vectors_alloc(udev, index, nvec);
 	if (rc)
 		return rc;
-	rc = pci_alloc_irq_vectors(pdev, 1, nvec, PCI_IRQ_MSI);
+	rc = pci_alloc_irq_vectors(pdev, 1, nvec,
+				   msix ? PCI_IRQ_MSIX : PCI_IRQ_MSI);
 	if (rc < (int)nvec) {
 		if (rc > 0)
 			pci_free_irq_vectors(pdev);
@@ -267,7 +282,8 @@ static int upci_msi_enable(struct upci_device *udev, unsigned int nvec)
 	for (i = 0; i < nvec; i++) {
 		udev->vec[i].virq = pci_irq_vector(pdev, i);
 		snprintf(udev->vec[i].name, sizeof(udev->vec[i].name),
-			 "iommufd-pci-msi[%u](%s)", i, pci_name(pdev));
+			 "iommufd-pci-%s[%u](%s)", msix ? "msix" : "msi", i,
+			 pci_name(pdev));
 	}
 	return 0;
 }
@@ -278,20 +294,24 @@ static int upci_msi_enable(struct upci_device *udev, unsigned int nvec)
  * (out of memory), every vector of the range is left without an eventfd,
  * as in VFIO.
  */
-static int upci_msi_set_triggers(struct upci_device *udev,
+static int upci_msg_set_triggers(struct upci_device *udev,
 				 const struct iommufd_pci_irq_set *hdr,
 				 const s32 *fds)
 {
-	struct eventfd_ctx *ctx[UPCI_MAX_MSI];
 	bool enabled_here = false;
+	struct eventfd_ctx **ctx;
 	unsigned int i;
 	int rc;
 
+	ctx = kcalloc(hdr->count, sizeof(*ctx), GFP_KERNEL);
+	if (!ctx)
+		return -ENOMEM;
 	rc = upci_eventfds_get(fds, hdr->count, ctx);
 	if (rc)
-		return rc;
+		goto out_free;
 	if (udev->irq_index < 0) {
-		rc = upci_msi_enable(udev, hdr->start + hdr->count);
+		rc = upci_msg_enable(udev, hdr->index,
+				     hdr->start + hdr->count);
 		if (rc)
 			goto err_put;
 		enabled_here = true;
@@ -304,12 +324,12 @@ static int upci_msi_set_triggers(struct upci_device *udev,
 		if (!ctx[i])
 			continue;
 		rc = upci_vector_request(udev, hdr->start + i, ctx[i],
-					 upci_msi_handler, 0);
+					 upci_msg_handler, 0);
 		ctx[i] = NULL;	/* taken over, or put */
 		if (rc)
 			goto err_unset;
 	}
-	return 0;
+	goto out_free;
 
 err_unset:
 	while (i--)
@@ -320,21 +340,22 @@ err_put:
 			eventfd_ctx_put(ctx[i]);
 	if (enabled_here && udev->irq_index >= 0)
 		upci_irq_disable(udev);
+out_free:
+	kfree(ctx);
 	return rc;
 }
 
-static int upci_msi_set(struct upci_device *udev,
+static int upci_msg_set(struct upci_device *udev,
 			struct iommufd_pci_irq_set *hdr, const void *data)
 {
 	unsigned int i;
 
 	if (!(hdr->flags & IOMMUFD_PCI_IRQ_SET_ACTION_TRIGGER))
-		return -ENOTTY;	/* MSI vectors are not maskable here */
-	if (udev->irq_index >= 0 &&
-	    udev->irq_index != IOMMUFD_PCI_MSI_IRQ_INDEX)
-		return -EINVAL;	/* disable INTx first */
+		return -ENOTTY;	/* message vectors are not maskable here */
+	if (udev->irq_index >= 0 && udev->irq_index != hdr->index)
+		return -EINVAL;	/* disable the other index first */
 	if (hdr->flags & IOMMUFD_PCI_IRQ_SET_DATA_EVENTFD)
-		return upci_msi_set_triggers(udev, hdr, data);
+		return upci_msg_set_triggers(udev, hdr, data);
 	if (udev->irq_index < 0)
 		return -EINVAL;
 	if (!hdr->count) {
@@ -500,7 +521,7 @@ static int upci_intx_set(struct upci_device *udev,
 	int rc;
 
 	if (udev->irq_index >= 0 && !intx)
-		return -EINVAL;	/* disable MSI first */
+		return -EINVAL;	/* disable MSI or MSI-X first */
 	if (hdr->flags & IOMMUFD_PCI_IRQ_SET_ACTION_TRIGGER) {
 		if (hdr->flags & IOMMUFD_PCI_IRQ_SET_DATA_EVENTFD) {
 			/* -1: enabled with no eventfd, as VFIO */
@@ -553,7 +574,8 @@ int upci_set_irqs(struct upci_device *udev, struct iommufd_pci_irq_set *hdr,
 	case IOMMUFD_PCI_INTX_IRQ_INDEX:
 		return upci_intx_set(udev, hdr, data);
 	case IOMMUFD_PCI_MSI_IRQ_INDEX:
-		return upci_msi_set(udev, hdr, data);
+	case IOMMUFD_PCI_MSIX_IRQ_INDEX:
+		return upci_msg_set(udev, hdr, data);
 	}
 	return -EINVAL;	/* no vectors: refused by the header check */
 }

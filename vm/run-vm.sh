@@ -2,7 +2,7 @@
 # Boot the test machine with an initramfs and wait for it to power off.
 # q35 with an emulated VT-d; one edu alone in its IOMMU group (00:03.0
 # or nearby); two edus and an e1000 behind a conventional PCI bridge, all
-# in the bridge's group.  ttyS0 carries the kernel console (saved to
+# in the bridge's group; an e1000e (MSI-X) alone in its group, driverless.  ttyS0 carries the kernel console (saved to
 # CONSOLE), ttyS1 carries what the programs inside report (RESULTS).
 # Usage: run-vm.sh KVER INITRD CONSOLE RESULTS TIMEOUT_S [extra qemu args]
 set -uo pipefail
@@ -30,7 +30,7 @@ timeout --foreground -k 5 "$limit" qemu-system-x86_64 \
 	$iommu_dev \
 	-device edu -device pci-bridge,id=b1,chassis_nr=1 \
 	-device edu,bus=b1,addr=1.0 -device edu,bus=b1,addr=2.0 \
-	-nic none -device e1000,bus=b1,addr=3.0 \
+	-nic none -device e1000,bus=b1,addr=3.0 -device e1000e \
 	"$@" \
 	-kernel "/boot/vmlinuz-$kver" -initrd "$initrd" \
 	-append "console=ttyS0 $iommu_arg iommu.strict=1 loglevel=4 panic=-1 softlockup_panic=1 hung_task_panic=1 ${KAPPEND:-}" \

@@ -263,7 +263,8 @@ LIBIOMMUFD_API int iommufd_pci_config_write(struct iommufd_pci_dev *dev,
 LIBIOMMUFD_API int iommufd_pci_reset(struct iommufd_pci_dev *dev);
 
 /*
- * Interrupts.  @index is IOMMUFD_PCI_INTX_IRQ_INDEX or _MSI_IRQ_INDEX.
+ * Interrupts.  @index is IOMMUFD_PCI_INTX_IRQ_INDEX, _MSI_IRQ_INDEX or
+ * _MSIX_IRQ_INDEX.
  * iommufd_pci_irq_info(): how many vectors the index has (0: none) and
  * its IOMMUFD_PCI_IRQ_INFO_* flags; works before bind.
  */
@@ -273,12 +274,14 @@ LIBIOMMUFD_API int iommufd_pci_irq_info(struct iommufd_pci_dev *dev,
 
 /*
  * Signal eventfd @fds[i] (-1: none) when vector @start + i fires, for
- * @count vectors; enables the index (MSI with @start + @count vectors;
- * the device must master the bus for MSI to arrive).  Needs bind.
+ * @count vectors; enables the index (MSI or MSI-X with @start + @count
+ * vectors; the device must master the bus for their messages to arrive).
+ * Needs bind.
  * -EINVAL when another index is enabled, the range is too large or an fd
  * is not an eventfd; -EBADF when an fd is not open; a bad fd changes
- * nothing.  A positive return: the platform has only that many MSI
- * vectors for the device, nothing was enabled, ask again for that many.
+ * nothing.  A positive return: the platform has only that many MSI or
+ * MSI-X vectors for the device, nothing was enabled, ask again for that
+ * many.
  */
 LIBIOMMUFD_API int iommufd_pci_irq_set_eventfds(struct iommufd_pci_dev *dev,
 						uint32_t index, uint32_t start,

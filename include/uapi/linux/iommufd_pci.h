@@ -87,15 +87,15 @@ struct iommufd_pci_region_info {
 
 /*
  * Interrupts, as VFIO-PCI numbers them: index 0 INTx, 1 MSI, 2 MSI-X,
- * 3 error, 4 request.  INTx and MSI are supported (count 0 for the
- * others, or when the device has none); each vector signals an eventfd.
+ * 3 error, 4 request.  INTx, MSI and MSI-X are supported (count 0 for
+ * the others, or when the device has none); each vector signals an
+ * eventfd.
  * INTx is automasked: the kernel masks it (PCI_COMMAND_INTX_DISABLE) when
  * it fires, and the user unmasks it (SET_IRQS ACTION_UNMASK) once the
  * device is serviced.  That bit is the kernel's (set while nobody listens;
- * config writes keep it).  The kernel programs the MSI capability; config
- * writes to it, and to the MSI-X control, are refused (EPERM).  Config
- * reads still show an MSI-X capability: the counts of GET_IRQ_INFO say
- * what can be used.
+ * config writes keep it).  The kernel programs the MSI capability and
+ * the MSI-X table; config writes to the MSI capability and to the MSI-X
+ * control are refused (EPERM).
  */
 enum {
 	IOMMUFD_PCI_INTX_IRQ_INDEX = 0,
@@ -124,7 +124,8 @@ struct iommufd_pci_irq_info {
  * what @data holds: nothing, a __u8 per vector (act where non-zero) or an
  * __s32 eventfd per vector (-1: none).  One ACTION flag says what to do:
  *  - TRIGGER with eventfds: signal them when the vectors fire (enables
- *    the index; MSI is enabled with start + count vectors -- when the
+ *    the index; MSI or MSI-X is enabled with start + count vectors (a
+ *    vector with -1 has no handler) -- when the
  *    platform has fewer, nothing is enabled and SET_IRQS returns how many
  *    it has, a positive number, as VFIO does); with NONE and count 0:
  *    disable the index; with NONE or BOOL otherwise: signal the eventfds
@@ -132,7 +133,7 @@ struct iommufd_pci_irq_info {
  *  - MASK / UNMASK (INTx only; NONE or BOOL): stop or allow the line.
  * Errors: EINVAL for a bad combination, range or size, before BIND, when
  * another index is enabled, or for an fd that is not an eventfd; EBADF
- * for an fd that is not open; ENOTTY for MASK/UNMASK on MSI.
+ * for an fd that is not open; ENOTTY for MASK/UNMASK on MSI or MSI-X.
  */
 struct iommufd_pci_irq_set {
 	__u32 argsz;
