@@ -2,10 +2,11 @@
 /*
  * The IOVA space of one IOAS.
  *
- * Three interval trees describe it: areas (what is mapped), reserved
- * ranges (what can never be mapped: test reservations, the parts outside
- * a domain's aperture, device reserved regions) and allowed ranges (where
- * automatic IOVA allocation may look, and which nothing may reserve).
+ * Three trees describe it: areas (what is mapped; a red-black tree by
+ * IOVA, as areas never overlap), reserved ranges (what can never be
+ * mapped: test reservations, the parts outside a domain's aperture,
+ * device reserved regions) and allowed ranges (where automatic IOVA
+ * allocation may look, and which nothing may reserve), interval trees.
  * Every domain in @domains mirrors every area; attaching a domain maps all
  * areas into it, and map/unmap update all domains.
  */
@@ -746,6 +747,9 @@ static int iopt_insert_areas(struct io_pagetable *iopt,
 	int rc;
 
 	lockdep_assert_held_write(&iopt->iova_rwsem);
+	/* area->iommu_prot is a byte */
+	BUILD_BUG_ON((IOMMU_READ | IOMMU_WRITE | IOMMU_CACHE | IOMMU_NOEXEC |
+		      IOMMU_MMIO | IOMMU_PRIV) > U8_MAX);
 	if (flags & IOMMUFD_IOVA_FIXED) {
 		rc = iopt_check_iova(iopt, *iova, total, &slot);
 		first_slot = &slot;	/* the first area goes there */
@@ -841,12 +845,12 @@ static int iopt_map_elms(struct io_pagetable *iopt, struct iopt_map_elm *elms,
 		areas = memset(areas, 0, nelms * sizeof(*areas));
 		goto out_unlock;
 	}
+	/* Still busy, so still ours: unfill without the lock, then leave. */
+	for (i = 0; i < filled; i++)
+		iopt_area_unfill_domains(areas[i]);
 	down_write(&iopt->iova_rwsem);
-	for (i = 0; i < nelms; i++) {
-		if (i < filled)
-			iopt_area_unfill_domains(areas[i]);
+	for (i = 0; i < nelms; i++)
 		iopt_area_erase(iopt, areas[i]);
-	}
 	up_write(&iopt->iova_rwsem);
 out_unlock:
 	up_read(&iopt->domains_rwsem);

@@ -33,9 +33,10 @@
  *                        unmap callbacks)
  *   access->ioas_lock    which IOAS an access uses
  *   iopt->domains_rwsem  the set of domains mirroring an IOAS
- *   iopt->iova_rwsem     the area/allowed/reserved interval trees; map and
- *                        unmap hold it only to insert, claim (area->busy)
- *                        and remove areas, not to pin or program domains
+ *   iopt->iova_rwsem     the area tree and the allowed/reserved interval
+ *                        trees; map and unmap hold it only to insert,
+ *                        claim (area->busy) and remove areas, not to pin
+ *                        or program domains
  *   pages->mutex         the pin state of one iopt_pages
  *   mm->mmap_lock        taken by GUP inside pages.c
  * The list of open contexts (inspect.c) is taken before everything else,
@@ -163,7 +164,7 @@ struct iopt_area;
 
 /*
  * Kept small: a one-page MAP allocates these, one chunk of pin state and
- * its area together, 192 bytes (kmalloc-192).
+ * its area together, 192 bytes (kmalloc-192; more with mutex debugging).
  */
 struct iopt_pages {
 	struct kref kref;
@@ -270,7 +271,7 @@ struct iopt_area_node {
 struct iopt_area {
 	struct iopt_area_node node;	/* IOVA [start, last] */
 	struct io_pagetable *iopt;
-	struct iopt_pages *pages;	/* NULL until the area is ready */
+	struct iopt_pages *pages;	/* set before it enters the tree */
 	unsigned long pages_byte;	/* offset of node.start in pages */
 	unsigned int num_accesses;
 	u8 iommu_prot;			/* IOMMU_READ | IOMMU_WRITE | ... */

@@ -58,7 +58,14 @@ struct iopt_chunk {
 #define IOPT_CHUNK_STATE_BYTES \
 	(IOPT_CHUNK_PAGES * (sizeof(struct page *) + sizeof(unsigned int)))
 
-/* The chunks follow the struct, in the same allocation. */
+/*
+ * The chunks follow the struct, in the same allocation, and a MAP's area
+ * follows them: both sizes keep the next thing aligned.
+ */
+static_assert(sizeof(struct iopt_pages) % __alignof__(struct iopt_chunk) == 0);
+static_assert(sizeof(struct iopt_chunk) % __alignof__(struct iopt_area) == 0);
+static_assert(sizeof(struct iopt_pages) % __alignof__(struct iopt_area) == 0);
+
 static struct iopt_chunk *iopt_chunks(struct iopt_pages *pages)
 {
 	return (struct iopt_chunk *)(pages + 1);
@@ -133,21 +140,23 @@ static void iopt_release_pages(struct kref *kref)
 	struct iopt_pages *pages = container_of(kref, struct iopt_pages, kref);
 	size_t bytes = iopt_pages_alloc_size(iopt_nchunks(pages),
 					     pages->with_area);
+	bool pinned = false;
 	unsigned long c;
 
 	for (c = 0; c < iopt_nchunks(pages); c++) {
 		struct iopt_chunk *ch = &iopt_chunks(pages)[c];
 
 		/* Nothing may be pinned any more (per page: @users is stale). */
-		WARN_ON(ch->pages ? !!memchr_inv(ch->page_users, 0,
-						 IOPT_CHUNK_PAGES *
-						 sizeof(*ch->page_users)) :
-				    !!ch->users);
+		pinned |= ch->pages ? !!memchr_inv(ch->page_users, 0,
+						   IOPT_CHUNK_PAGES *
+						   sizeof(*ch->page_users)) :
+				      !!ch->users;
 		if (ch->pages)
 			bytes += IOPT_CHUNK_STATE_BYTES;
 		kfree(ch->pages);
 		kfree(ch->page_users);
 	}
+	WARN_ON(pinned);
 	mmdrop(pages->source_mm);
 	put_task_struct(pages->source_task);
 	free_uid(pages->source_user);
