@@ -11,8 +11,11 @@
  *
  * MSI and MSI-X vectors ("message" vectors below) are edge-triggered:
  * the handler only signals; the kernel programs the capability and, for
- * MSI-X, the table (a user who rewrites it through a BAR mapping only
- * loses its own interrupts: interrupt remapping checks the source).  INTx is
+ * MSI-X, the table, writing each entry again when its eventfd is set (as
+ * VFIO) in case a reset or the user cleared it.  A user who rewrites the
+ * table through a BAR mapping only loses its own interrupts where
+ * interrupt remapping checks the source -- the case unless the module was
+ * told to allow unsafe interrupts, where DMA could do as much anyway.  INTx is
  * level-triggered and may be shared: the handler masks the line at the
  * device (PCI_COMMAND_INTX_DISABLE, when the device implements PCI 2.3
  * INTx masking; else the whole IRQ line, which is then not shared) and
@@ -28,6 +31,7 @@
 #include <linux/bitops.h>
 #include <linux/eventfd.h>
 #include <linux/interrupt.h>
+#include <linux/msi.h>
 #include <linux/slab.h>
 
 #include "pci_user.h"
@@ -172,6 +176,13 @@ static int upci_vector_request(struct upci_device *udev, unsigned int i,
 	int rc;
 
 	v->trigger = trigger;
+	if (udev->irq_index == IOMMUFD_PCI_MSIX_IRQ_INDEX) {
+		struct msi_msg msg;
+
+		/* The table entry may have been cleared: write it again. */
+		get_cached_msi_msg(v->virq, &msg);
+		pci_write_msi_msg(v->virq, &msg);
+	}
 	rc = request_irq(v->virq, handler, irqflags, v->name,
 			 upci_vector_cookie(udev, i));
 	if (rc) {
@@ -187,7 +198,8 @@ static int upci_vector_request(struct upci_device *udev, unsigned int i,
 static int upci_vectors_alloc(struct upci_device *udev, int index,
 			      unsigned int nvec)
 {
-	udev->vec = kcalloc(nvec, sizeof(*udev->vec), GFP_KERNEL_ACCOUNT);
+	/* Up to 2048 MSI-X vectors: not necessarily contiguous memory. */
+	udev->vec = kvcalloc(nvec, sizeof(*udev->vec), GFP_KERNEL_ACCOUNT);
 	if (!udev->vec)
 		return -ENOMEM;
 	udev->nvec = nvec;
@@ -197,7 +209,7 @@ static int upci_vectors_alloc(struct upci_device *udev, int index,
 
 static void upci_vectors_drop(struct upci_device *udev)
 {
-	kfree(udev->vec);
+	kvfree(udev->vec);
 	udev->vec = NULL;
 	udev->nvec = 0;
 	udev->irq_index = -1;
@@ -291,8 +303,8 @@ static int upci_msg_enable(struct upci_device *udev, unsigned int index,
 /*
  * Eventfds for vectors [start, start + count).  They are all looked up
  * first, so a bad fd changes nothing.  Should an IRQ then not be granted
- * (out of memory), every vector of the range is left without an eventfd,
- * as in VFIO.
+ * (out of memory), the vectors of the range up to that one are left
+ * without an eventfd and the later ones keep theirs, as in VFIO.
  */
 static int upci_msg_set_triggers(struct upci_device *udev,
 				 const struct iommufd_pci_irq_set *hdr,
@@ -303,7 +315,7 @@ static int upci_msg_set_triggers(struct upci_device *udev,
 	unsigned int i;
 	int rc;
 
-	ctx = kcalloc(hdr->count, sizeof(*ctx), GFP_KERNEL);
+	ctx = kvcalloc(hdr->count, sizeof(*ctx), GFP_KERNEL_ACCOUNT);
 	if (!ctx)
 		return -ENOMEM;
 	rc = upci_eventfds_get(fds, hdr->count, ctx);
@@ -341,7 +353,7 @@ err_put:
 	if (enabled_here && udev->irq_index >= 0)
 		upci_irq_disable(udev);
 out_free:
-	kfree(ctx);
+	kvfree(ctx);
 	return rc;
 }
 

@@ -22,7 +22,8 @@
  * the memory/IO enables, power state, max payload size, ACS, SR-IOV) are
  * refused or left unchanged, as are the function-level reset bits.
  *
- * Interrupts (INTx, MSI; SET_IRQS with eventfds) live in pci_irq.c.
+ * Interrupts (INTx, MSI, MSI-X; SET_IRQS with eventfds) live in
+ * pci_irq.c.
  *
  * Lifetime: the upci_device is its /dev node's struct device; every open
  * file holds it through the cdev, so it outlives the driver's remove.
@@ -397,7 +398,7 @@ static bool upci_config_writable(struct upci_device *udev, int pos, int n)
 	       !upci_overlaps(pos, n, udev->af_ctrl, 1) &&
 	       !upci_overlaps(pos, n, udev->acs, PCI_ACS_EGRESS_CTL_V) &&
 	       !upci_overlaps(pos, n, udev->sriov, PCI_EXT_CAP_SRIOV_SIZEOF) &&
-	       /* The kernel programs MSI (SET_IRQS); MSI-X stays off. */
+	       /* The kernel programs MSI and MSI-X (SET_IRQS). */
 	       !upci_overlaps(pos, n, udev->msi, udev->msi_len) &&
 	       !upci_overlaps(pos, n, udev->msix_ctrl, 2) &&
 	       /* Resizable BAR: header, six (capability, control) pairs */
