@@ -1268,24 +1268,29 @@ static int find_cap(struct edu *e, uint8_t id)
 	return 0;
 }
 
-/* A bound, attached, bus-mastering edu for the interrupt tests. */
-static int irq_setup(struct edu *e, int *fd)
+/*
+ * A bound, bus-mastering edu for the interrupt tests, attached to a new
+ * IOAS (returned in *@ioas when asked).
+ */
+static int irq_setup(struct edu *e, int *fd, __u32 *ioas)
 {
-	__u32 ioas, dev_id, pt;
+	__u32 dev_id, id, pt;
 
 	*fd = dev_iommu_open();
 	if (*fd < 0 || edu_open(e, lone_edu) ||
 	    from_lib(iommufd_pci_bind(e->dev, *fd, &dev_id)) ||
-	    edu_enable(e) || from_lib(ioas_alloc(*fd, &ioas)))
+	    edu_enable(e) || from_lib(ioas_alloc(*fd, &id)))
 		return -1;
-	pt = ioas;
+	if (ioas)
+		*ioas = id;
+	pt = id;
 	return from_lib(iommufd_pci_attach(e->dev, &pt));
 }
 
 /* irq_setup(), then eventfd *@efd signalled by vector 0 of @index. */
 static int irq_listen(struct edu *e, int *fd, uint32_t index, int *efd)
 {
-	if (irq_setup(e, fd))
+	if (irq_setup(e, fd, NULL))
 		return -1;
 	*efd = eventfd(0, EFD_CLOEXEC);
 	if (*efd < 0)
@@ -1391,22 +1396,15 @@ TEST(dma_completion_interrupt)
 {
 	struct edu e;
 	int efd, fd, i;
-	__u32 ioas, pt;
+	__u32 ioas;
 	char *buf;
 
 	if (!lone_edu[0])
 		SKIP("no edu device");
 	buf = dma_buffer();
 	CHECK(buf);
-	fd = dev_iommu_open();
-	CHECK(fd >= 0);
-	CHECK_OK(edu_open(&e, lone_edu));
-	CHECK_OK(iommufd_pci_bind(e.dev, fd, NULL));
-	CHECK_OK(edu_enable(&e));
-	CHECK_OK(ioas_alloc(fd, &ioas));
+	CHECK_OK(irq_setup(&e, &fd, &ioas));
 	CHECK_OK(ioas_map_fixed(fd, ioas, buf, EDU_BUFFER_SIZE, IOVA_A));
-	pt = ioas;
-	CHECK_OK(iommufd_pci_attach(e.dev, &pt));
 	efd = eventfd(0, EFD_CLOEXEC);
 	CHECK(efd >= 0);
 	CHECK_OK(iommufd_pci_irq_set_eventfds(e.dev, IOMMUFD_PCI_MSI_IRQ_INDEX,
@@ -1508,7 +1506,7 @@ TEST(intx_disable_owned_and_trigger_swapped)
 
 	if (!lone_edu[0])
 		SKIP("no edu device");
-	CHECK_OK(irq_setup(&e, &fd));
+	CHECK_OK(irq_setup(&e, &fd, NULL));
 	CHECK_OK(iommufd_pci_config_read(e.dev, PCI_COMMAND, &cmd, 2));
 	CHECK(cmd & PCI_COMMAND_INTX_DISABLE);
 	cmd &= ~PCI_COMMAND_INTX_DISABLE;
@@ -1579,7 +1577,7 @@ TEST(irq_set_errors)
 
 	if (!lone_edu[0])
 		SKIP("no edu device");
-	CHECK_OK(irq_setup(&e, &fd));
+	CHECK_OK(irq_setup(&e, &fd, NULL));
 	efd = eventfd(0, EFD_CLOEXEC);
 	CHECK(efd >= 0);
 	null_fd = open("/dev/null", O_RDWR | O_CLOEXEC);
@@ -1673,7 +1671,7 @@ TEST(unbind_and_close_free_irqs)
 	close(fd);
 
 	/* INTx left enabled by a closing process. */
-	CHECK_OK(irq_setup(&e, &fd));
+	CHECK_OK(irq_setup(&e, &fd, NULL));
 	CHECK_OK(iommufd_pci_irq_set_eventfds(e.dev, IOMMUFD_PCI_INTX_IRQ_INDEX,
 					      0, 1, &efd));
 	CHECK(irq_listed(lone_edu));
@@ -1685,7 +1683,7 @@ TEST(unbind_and_close_free_irqs)
 	CHECK(eventfd_wait(efd, 300) == 0);
 	close(efd);
 	/* The edu was not reset (it cannot be): clear what it still raises. */
-	CHECK_OK(irq_setup(&e, &fd));
+	CHECK_OK(irq_setup(&e, &fd, NULL));
 	e.regs[EDU_IRQ_ACK / 4] = ~0U;
 	CHECK(e.regs[EDU_IRQ_STATUS / 4] == 0);
 	edu_close(&e);
@@ -1779,7 +1777,7 @@ TEST(irq_requests_fuzzed)
 
 	if (!lone_edu[0])
 		SKIP("no edu device");
-	CHECK_OK(irq_setup(&e, &fd));
+	CHECK_OK(irq_setup(&e, &fd, NULL));
 	efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	CHECK(efd >= 0);
 	fds[0] = efd;
