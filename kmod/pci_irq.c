@@ -7,7 +7,7 @@
  * vector's trigger changes only while its IRQ is freed -- free_irq()
  * waits for a running handler.  The INTx trigger is swapped under a live
  * handler (the masked state survives) and the old one put only after
- * synchronize_irq(); the handler copes with none.
+ * synchronize_hardirq(); the handler copes with none.
  *
  * MSI and MSI-X vectors ("message" vectors below) are edge-triggered:
  * the handler only signals; the kernel programs the capability and, for
@@ -520,7 +520,13 @@ static void upci_intx_trigger(struct upci_device *udev,
 	struct eventfd_ctx *old = udev->vec[0].trigger;
 
 	WRITE_ONCE(udev->vec[0].trigger, trigger);
-	synchronize_irq(udev->vec[0].virq);
+	/*
+	 * Only a running handler can hold the old one: wait for handlers,
+	 * not for the interrupt chip (synchronize_irq() also waits for a
+	 * level interrupt still active at the IO-APIC, which under QEMU's
+	 * AMD-Vi remapping was seen stuck for good: a soft lockup).
+	 */
+	synchronize_hardirq(udev->vec[0].virq);
 	if (old)
 		eventfd_ctx_put(old);
 }
