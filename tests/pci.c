@@ -229,6 +229,15 @@ static void edu_close(struct edu *e)
 	e->dev = NULL;
 }
 
+/* A new iommufd in *@fd and the lone edu opened and bound to it. */
+static int edu_bind_new(struct edu *e, int *fd, __u32 *dev_id)
+{
+	*fd = dev_iommu_open();
+	if (*fd < 0 || edu_open(e, lone_edu))
+		return -1;
+	return from_lib(iommufd_pci_bind(e->dev, *fd, dev_id));
+}
+
 /* Bind done: map BAR0 and let the device master the bus. */
 static int edu_enable(struct edu *e)
 {
@@ -1036,10 +1045,7 @@ TEST(config_writes_guarded)
 
 	if (!lone_edu[0])
 		SKIP("no edu device");
-	fd = dev_iommu_open();
-	CHECK(fd >= 0);
-	CHECK_OK(edu_open(&e, lone_edu));
-	CHECK_OK(iommufd_pci_bind(e.dev, fd, &dev_id));
+	CHECK_OK(edu_bind_new(&e, &fd, &dev_id));
 	CHECK_OK(edu_enable(&e));
 
 	CHECK_OK(iommufd_pci_config_read(e.dev, PCI_BASE_ADDRESS_0, &bar0, 4));
@@ -1276,10 +1282,8 @@ static int irq_setup(struct edu *e, int *fd, __u32 *ioas)
 {
 	__u32 dev_id, id, pt;
 
-	*fd = dev_iommu_open();
-	if (*fd < 0 || edu_open(e, lone_edu) ||
-	    from_lib(iommufd_pci_bind(e->dev, *fd, &dev_id)) ||
-	    edu_enable(e) || from_lib(ioas_alloc(*fd, &id)))
+	if (edu_bind_new(e, fd, &dev_id) || edu_enable(e) ||
+	    from_lib(ioas_alloc(*fd, &id)))
 		return -1;
 	if (ioas)
 		*ioas = id;
