@@ -42,3 +42,88 @@ build_all() {
 	log "building the module against $kver"
 	make -s -C "$TOP" KVER="$kver" all >&2 || die "build failed"
 }
+
+# QEMU 10 from bookworm-backports, unpacked (never installed) under
+# $QEMU10_CACHE: the nested hypervisor of the "qemu" VM run, which
+# passes the VM's edu through /dev/iommu.  A private APT configuration
+# (its own sources list naming only bookworm-backports, its own lists,
+# cache and an empty dpkg status) leaves the host's APT and packages
+# alone.  The unpacked tree is keyed by the package versions, so a rerun
+# pays nothing; lists are fetched only when there are none or when the
+# ones there name a version the mirror no longer has.  Echoes the
+# directory holding bin/qemu-system-x86_64 and share/bios-256k.bin.
+QEMU10_CACHE=${QEMU10_CACHE:-/var/cache/iommufd-dev}
+ensure_qemu10() {
+	local apt=$QEMU10_CACHE/apt qver sver dir tmp f
+	mkdir -p "$apt"/lists/partial "$apt"/cache/archives/partial "$apt"/etc/parts \
+		"$apt"/etc/preferences.d "$apt"/etc/sources.list.d || die "cannot create $apt"
+	[ -f "$apt/status" ] || : > "$apt/status"
+	echo "deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] http://deb.debian.org/debian bookworm-backports main" \
+		> "$apt/etc/sources.list"
+	cat > "$apt/apt.conf" <<-CONF
+	Dir::Etc::main "/dev/null";
+	Dir::Etc::parts "$apt/etc/parts";
+	Dir::Etc::sourcelist "$apt/etc/sources.list";
+	Dir::Etc::sourceparts "$apt/etc/sources.list.d";
+	Dir::Etc::preferencesparts "$apt/etc/preferences.d";
+	Dir::State "$apt";
+	Dir::State::lists "$apt/lists";
+	Dir::State::status "$apt/status";
+	Dir::Cache "$apt/cache";
+	APT::Architecture "amd64";
+	APT::Sandbox::User "root";
+	CONF
+	local -x APT_CONFIG=$apt/apt.conf
+	_qemu10_versions() {
+		qver=$(apt-cache show --no-all-versions qemu-system-x86 2>/dev/null | sed -n 's/^Version: //p')
+		sver=$(apt-cache show --no-all-versions seabios 2>/dev/null | sed -n 's/^Version: //p')
+	}
+	_qemu10_versions
+	if [ -z "$qver" ] || [ -z "$sver" ]; then
+		log "fetching the bookworm-backports package lists (private APT config $apt)"
+		apt-get update -q >&2 || die "apt-get update of bookworm-backports failed"
+		_qemu10_versions
+		[ -n "$qver" ] && [ -n "$sver" ] || die "no qemu-system-x86/seabios in bookworm-backports"
+	fi
+	case "$qver" in *:10.*) ;; *) die "bookworm-backports has qemu-system-x86 $qver, not QEMU 10" ;; esac
+	dir=$QEMU10_CACHE/qemu10-${qver#*:}
+	if [ ! -x "$dir/bin/qemu-system-x86_64" ]; then
+		tmp=$(mktemp -d "$QEMU10_CACHE/.qemu10.XXXXXX") || die "mktemp failed"
+		if ! (cd "$tmp" && apt-get download -q qemu-system-x86 seabios >&2); then
+			log "download failed; refreshing the bookworm-backports lists"
+			apt-get update -q >&2 || die "apt-get update of bookworm-backports failed"
+			(cd "$tmp" && apt-get download -q qemu-system-x86 seabios >&2) ||
+				{ rm -rf "$tmp"; die "cannot download QEMU 10 from bookworm-backports"; }
+			_qemu10_versions
+			dir=$QEMU10_CACHE/qemu10-${qver#*:}
+		fi
+		for f in "$tmp"/*.deb; do
+			dpkg -x "$f" "$tmp/root" || { rm -rf "$tmp"; die "cannot unpack $f"; }
+		done
+		mkdir -p "$tmp/out/bin" "$tmp/out/share"
+		cp "$tmp/root/usr/bin/qemu-system-x86_64" "$tmp/out/bin/" &&
+			cp "$tmp/root/usr/share/seabios/bios-256k.bin" "$tmp/out/share/" ||
+			{ rm -rf "$tmp"; die "the QEMU 10 packages lack qemu-system-x86_64 or bios-256k.bin"; }
+		echo "qemu-system-x86 $qver" > "$tmp/out/VERSIONS"
+		echo "seabios $sver" >> "$tmp/out/VERSIONS"
+		rm -rf "$dir"
+		mv "$tmp/out" "$dir" || die "cannot create $dir"
+		rm -rf "$tmp"
+	fi
+	# Every library must come from the host (the bookworm libraries
+	# Debian's QEMU 7.2 pulls in satisfy QEMU 10 too); name any that do not.
+	f=$(ldd "$dir/bin/qemu-system-x86_64" 2>&1 | grep -E 'not found|version .* not found')
+	[ -z "$f" ] || die "QEMU 10 needs libraries this host lacks: $f"
+	"$dir/bin/qemu-system-x86_64" --version > /dev/null 2>&1 || die "$dir/bin/qemu-system-x86_64 does not run"
+	echo "$dir"
+}
+
+# Every shared library @binary needs (as ldd resolves them here) and the
+# dynamic loader, copied under @root at their own paths.
+copy_libs() {	# BINARY ROOT
+	local lib
+	for lib in $(ldd "$1" | awk '$2 == "=>" && $3 ~ /^\// { print $3 } $1 ~ /^\// { print $1 }'); do
+		mkdir -p "$2$(dirname "$lib")"
+		cp -L "$lib" "$2$lib" || return 1
+	done
+}

@@ -1,8 +1,15 @@
 #!/usr/bin/env bash
 # Pack a busybox initramfs holding the module, the static test programs
-# and an init script.  Usage: mkinitramfs.sh KVER OUTFILE INIT [FILES...]
-# FILES are copied to /bin of the image; INIT becomes /init.
+# and an init script.
+# Usage: mkinitramfs.sh [--tree DIR]... KVER OUTFILE INIT [FILES...]
+# FILES are copied to /bin of the image; INIT becomes /init; each DIR is
+# copied over the image's root as it is (e.g. DIR/opt/x becomes /opt/x).
 set -euo pipefail
+trees=()
+while [ "${1:-}" = --tree ]; do
+	trees+=("$2")
+	shift 2
+done
 kver=$1 out=$2 init=$3
 shift 3
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -21,6 +28,9 @@ for f in "$@"; do
 	cp "$f" "$root/bin/"
 done
 cp "$top"/kmod/*.ko "$root/lib/modules/$kver/"
+for t in "${trees[@]}"; do
+	cp -a "$t/." "$root/"
+done
 
 # Kernel modules of the distribution that the VM may load, with their
 # dependency list: VFIO (the peer of the benchmarks) and e1000 (a kernel
