@@ -51,7 +51,9 @@ build_all() {
 # alone.  The unpacked tree is keyed by the package versions, so a rerun
 # pays nothing; lists are fetched only when there are none or when the
 # ones there name a version the mirror no longer has.  Echoes the
-# directory holding bin/qemu-system-x86_64 and share/bios-256k.bin.
+# directory holding bin/qemu-system-x86_64 and, for its -L, share/ with
+# bios-256k.bin (seabios) and kvmvapic.bin (qemu-system-data), all the
+# firmware a q35 machine with -nodefaults loads.
 QEMU10_CACHE=${QEMU10_CACHE:-/var/cache/iommufd-dev}
 ensure_qemu10() {
 	local apt=$QEMU10_CACHE/apt qver sver dir tmp f
@@ -87,12 +89,12 @@ ensure_qemu10() {
 	fi
 	case "$qver" in *:10.*) ;; *) die "bookworm-backports has qemu-system-x86 $qver, not QEMU 10" ;; esac
 	dir=$QEMU10_CACHE/qemu10-${qver#*:}
-	if [ ! -x "$dir/bin/qemu-system-x86_64" ]; then
+	if [ ! -x "$dir/bin/qemu-system-x86_64" ] || [ ! -f "$dir/share/kvmvapic.bin" ]; then
 		tmp=$(mktemp -d "$QEMU10_CACHE/.qemu10.XXXXXX") || die "mktemp failed"
-		if ! (cd "$tmp" && apt-get download -q qemu-system-x86 seabios >&2); then
+		if ! (cd "$tmp" && apt-get download -q qemu-system-x86 qemu-system-data seabios >&2); then
 			log "download failed; refreshing the bookworm-backports lists"
 			apt-get update -q >&2 || die "apt-get update of bookworm-backports failed"
-			(cd "$tmp" && apt-get download -q qemu-system-x86 seabios >&2) ||
+			(cd "$tmp" && apt-get download -q qemu-system-x86 qemu-system-data seabios >&2) ||
 				{ rm -rf "$tmp"; die "cannot download QEMU 10 from bookworm-backports"; }
 			_qemu10_versions
 			dir=$QEMU10_CACHE/qemu10-${qver#*:}
@@ -102,8 +104,9 @@ ensure_qemu10() {
 		done
 		mkdir -p "$tmp/out/bin" "$tmp/out/share"
 		cp "$tmp/root/usr/bin/qemu-system-x86_64" "$tmp/out/bin/" &&
-			cp "$tmp/root/usr/share/seabios/bios-256k.bin" "$tmp/out/share/" ||
-			{ rm -rf "$tmp"; die "the QEMU 10 packages lack qemu-system-x86_64 or bios-256k.bin"; }
+			cp "$tmp/root/usr/share/seabios/bios-256k.bin" "$tmp/out/share/" &&
+			cp "$tmp/root/usr/share/qemu/kvmvapic.bin" "$tmp/out/share/" ||
+			{ rm -rf "$tmp"; die "the QEMU 10 packages lack qemu-system-x86_64 or its firmware"; }
 		echo "qemu-system-x86 $qver" > "$tmp/out/VERSIONS"
 		echo "seabios $sver" >> "$tmp/out/VERSIONS"
 		rm -rf "$dir"
