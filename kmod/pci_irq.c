@@ -1,7 +1,11 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * iommufd-pci interrupts: INTx, MSI and MSI-X, each vector signalling an
- * eventfd the user gave with SET_IRQS (VFIO-PCI's numbers and semantics).
+ * eventfd the user gave with SET_IRQS (VFIO-PCI's numbers and semantics),
+ * and the two notifications VFIO-PCI adds: the error eventfd (PCIe
+ * devices; signalled when AER reports an error) and the request eventfd
+ * (signalled when the kernel wants the device back: the driver is being
+ * removed from it).
  *
  * Everything here runs under udev->lock but the handlers.  An MSI
  * vector's trigger changes only while its IRQ is freed -- free_irq()
@@ -23,7 +27,9 @@
  * INTx-disable bit is the kernel's whenever the device has that masking:
  * set while nobody listens (from probe, BIND, after MSI and after every
  * unbind), following intx_masked while INTx is enabled; config writes
- * keep it, under intx_lock so as not to race the handler.
+ * keep it, under intx_lock so as not to race the handler.  The user's own
+ * INTx-disable bit lives in the virtual config space: setting it masks
+ * the line as MASK does, and no UNMASK opens it while it is set.
  *
  * Unbinding (and so closing the file, or removing the driver) frees every
  * IRQ before anything else happens to the device.
@@ -48,6 +54,7 @@ static bool upci_irq_is_msg(unsigned int index)
 void upci_irq_init(struct upci_device *udev)
 {
 	udev->irq_index = -1;
+	init_waitqueue_head(&udev->released);
 	spin_lock_init(&udev->intx_lock);
 	udev->intx_maskable = pci_intx_mask_supported(udev->pdev);
 	upci_irq_quiesce(udev);
@@ -82,6 +89,10 @@ static unsigned int upci_irq_count(struct upci_device *udev,
 	case IOMMUFD_PCI_MSIX_IRQ_INDEX:
 		n = pdev->msix_cap ? pci_msix_vec_count(pdev) : 0;
 		return n > 0 ? min(n, UPCI_MAX_VECTORS) : 0;
+	case IOMMUFD_PCI_ERR_IRQ_INDEX:
+		return pci_is_pcie(pdev) ? 1 : 0;	/* AER is PCIe's */
+	case IOMMUFD_PCI_REQ_IRQ_INDEX:
+		return 1;
 	}
 	return 0;
 }
@@ -89,7 +100,10 @@ static unsigned int upci_irq_count(struct upci_device *udev,
 int upci_get_irq_info(struct upci_device *udev,
 		      struct iommufd_pci_irq_info *info)
 {
-	if (info->index >= IOMMUFD_PCI_NUM_IRQS)
+	/* No error index without PCIe (AER), as VFIO. */
+	if (info->index >= IOMMUFD_PCI_NUM_IRQS ||
+	    (info->index == IOMMUFD_PCI_ERR_IRQ_INDEX &&
+	     !pci_is_pcie(udev->pdev)))
 		return -EINVAL;
 	info->count = upci_irq_count(udev, info->index);
 	info->flags = IOMMUFD_PCI_IRQ_INFO_EVENTFD;
@@ -232,6 +246,8 @@ void upci_irq_disable(struct upci_device *udev)
 		upci_vector_free(udev, i);
 	if (upci_irq_is_msg(udev->irq_index))
 		pci_free_irq_vectors(udev->pdev);
+	if (udev->irq_index == IOMMUFD_PCI_MSI_IRQ_INDEX)
+		upci_config_msi_enabled(udev, 0);
 	upci_vectors_drop(udev);
 	upci_irq_quiesce(udev);
 }
@@ -291,6 +307,8 @@ static int upci_msg_enable(struct upci_device *udev, unsigned int index,
 		upci_irq_quiesce(udev);
 		return rc;
 	}
+	if (!msix)
+		upci_config_msi_enabled(udev, nvec);
 	for (i = 0; i < nvec; i++) {
 		udev->vec[i].virq = pci_irq_vector(pdev, i);
 		snprintf(udev->vec[i].name, sizeof(udev->vec[i].name),
@@ -446,7 +464,7 @@ static void upci_intx_unmask(struct upci_device *udev)
 	unsigned long flags;
 
 	spin_lock_irqsave(&udev->intx_lock, flags);
-	if (udev->intx_masked) {
+	if (udev->intx_masked && !udev->intx_user_disabled) {
 		if (!udev->intx_maskable) {
 			enable_irq(udev->pdev->irq);
 			udev->intx_masked = false;
@@ -500,6 +518,9 @@ static int upci_intx_enable(struct upci_device *udev,
 		upci_vectors_drop(udev);
 		return rc;
 	}
+	/* Masked from the start while the user's INTx-disable bit is set. */
+	if (udev->intx_user_disabled)
+		upci_intx_mask(udev);
 	/* The handler is in place (and may have masked it already). */
 	upci_intx_apply_mask(udev);
 	return 0;
@@ -581,6 +602,131 @@ void upci_irq_after_reset(struct upci_device *udev)
 		upci_irq_quiesce(udev);
 }
 
+/**
+ * upci_irq_intx_user_mask() - the user wrote its INTx-disable bit
+ * @udev: the device (its lock held)
+ * @disable: the bit's new value
+ *
+ * Setting it masks the line (when INTx is enabled), as SET_IRQS MASK;
+ * clearing it unmasks it, as UNMASK (a line still raised signals again).
+ */
+void upci_irq_intx_user_mask(struct upci_device *udev, bool disable)
+{
+	lockdep_assert_held(&udev->lock);
+	if (udev->intx_user_disabled == disable)
+		return;
+	udev->intx_user_disabled = disable;
+	if (udev->irq_index != IOMMUFD_PCI_INTX_IRQ_INDEX)
+		return;
+	if (disable)
+		upci_intx_mask(udev);
+	else
+		upci_intx_unmask(udev);
+}
+
+/* ------------------------------------------------ error and request */
+
+/*
+ * SET_IRQS on the error or request index, one eventfd in *@slot: an
+ * eventfd sets it (-1 clears it); TRIGGER with no data and count 0
+ * clears it; with count 1, no data or a true bool signals it now.
+ */
+static int upci_notify_set(struct eventfd_ctx **slot,
+			   const struct iommufd_pci_irq_set *hdr,
+			   const void *data)
+{
+	struct eventfd_ctx *ctx;
+	s32 fd;
+
+	if (!(hdr->flags & IOMMUFD_PCI_IRQ_SET_ACTION_TRIGGER))
+		return -ENOTTY;
+	if (hdr->flags & IOMMUFD_PCI_IRQ_SET_DATA_EVENTFD) {
+		fd = *(const s32 *)data;
+		if (fd < -1)
+			return -EINVAL;
+		ctx = fd == -1 ? NULL : eventfd_ctx_fdget(fd);
+		if (IS_ERR(ctx))
+			return PTR_ERR(ctx);
+		if (*slot)
+			eventfd_ctx_put(*slot);
+		*slot = ctx;
+		return 0;
+	}
+	if (!*slot)
+		return -EINVAL;
+	if (!hdr->count) {
+		eventfd_ctx_put(*slot);
+		*slot = NULL;
+	} else if (upci_irq_selected(hdr, data, 0)) {
+		eventfd_signal(*slot, 1);
+	}
+	return 0;
+}
+
+/* Drop the error and request eventfds (unbind). */
+static void upci_notify_clear(struct upci_device *udev)
+{
+	if (udev->err_trigger)
+		eventfd_ctx_put(udev->err_trigger);
+	if (udev->req_trigger)
+		eventfd_ctx_put(udev->req_trigger);
+	udev->err_trigger = NULL;
+	udev->req_trigger = NULL;
+}
+
+/**
+ * upci_irq_unbind() - free every interrupt and drop every eventfd
+ * @udev: the device, being unbound (its lock held)
+ */
+void upci_irq_unbind(struct upci_device *udev)
+{
+	lockdep_assert_held(&udev->lock);
+	upci_irq_disable(udev);
+	upci_notify_clear(udev);
+}
+
+/**
+ * upci_irq_request_release() - ask the user to give the device back
+ * @udev: the device, whose driver is being removed (no lock held)
+ *
+ * Signals the request eventfd, if the user set one, and waits up to ten
+ * seconds for the file to be closed; the caller then takes the device
+ * anyway (VFIO would wait for ever).
+ */
+void upci_irq_request_release(struct upci_device *udev)
+{
+	bool asked = false;
+
+	mutex_lock(&udev->lock);
+	if (udev->opener && udev->req_trigger) {
+		eventfd_signal(udev->req_trigger, 1);
+		asked = true;
+	}
+	mutex_unlock(&udev->lock);
+	if (asked && !wait_event_timeout(udev->released,
+					 !READ_ONCE(udev->opener), 10 * HZ))
+		pci_warn(udev->pdev, "iommufd-pci: the user did not release the device within 10 s; taking it\n");
+}
+
+/**
+ * upci_irq_error_detected() - AER: signal the user's error eventfd
+ * @pdev: the device
+ * @state: the channel state
+ *
+ * Return: PCI_ERS_RESULT_CAN_RECOVER: recovery is the user's business.
+ */
+pci_ers_result_t upci_irq_error_detected(struct pci_dev *pdev,
+					 pci_channel_state_t state)
+{
+	struct upci_device *udev = pci_get_drvdata(pdev);
+
+	mutex_lock(&udev->lock);
+	if (udev->err_trigger)
+		eventfd_signal(udev->err_trigger, 1);
+	mutex_unlock(&udev->lock);
+	return PCI_ERS_RESULT_CAN_RECOVER;
+}
+
 /* SET_IRQS, its header checked and its data copied in. */
 int upci_set_irqs(struct upci_device *udev, struct iommufd_pci_irq_set *hdr,
 		  const void *data)
@@ -594,6 +740,10 @@ int upci_set_irqs(struct upci_device *udev, struct iommufd_pci_irq_set *hdr,
 	case IOMMUFD_PCI_MSI_IRQ_INDEX:
 	case IOMMUFD_PCI_MSIX_IRQ_INDEX:
 		return upci_msg_set(udev, hdr, data);
+	case IOMMUFD_PCI_ERR_IRQ_INDEX:
+		return upci_notify_set(&udev->err_trigger, hdr, data);
+	case IOMMUFD_PCI_REQ_IRQ_INDEX:
+		return upci_notify_set(&udev->req_trigger, hdr, data);
 	}
 	return -EINVAL;	/* no vectors: refused by the header check */
 }

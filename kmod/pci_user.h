@@ -1,11 +1,15 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
  * The private header of iommufd_pci.ko: the per-device state, shared by
- * the driver (pci_user.c) and its interrupts (pci_irq.c).
+ * the driver (pci_user.c), its config space (pci_config.c), its regions
+ * (pci_region.c), its resets (pci_reset.c) and its interrupts (pci_irq.c).
  *
  * Lock order: udev->lock, then mmio_lock; mmap_lock (mmap, faults) comes
  * before mmio_lock and udev->lock is never taken under it.  intx_lock is
- * innermost (taken in the INTx handler, hard-IRQ context).
+ * innermost (taken in the INTx handler, hard-IRQ context).  upci_list_lock
+ * (the bound devices, for hot resets) comes before every udev->lock; a
+ * hot reset takes the udev->lock of every device it resets, in the order
+ * of that list.
  */
 #ifndef IOMMUFD_PCI_USER_H
 #define IOMMUFD_PCI_USER_H
@@ -16,6 +20,7 @@
 #include <linux/pci.h>
 #include <linux/rwsem.h>
 #include <linux/spinlock.h>
+#include <linux/wait.h>
 
 #include "iommufd.h"
 #include "uapi/linux/iommufd_pci.h"
@@ -34,22 +39,37 @@ struct upci_vector {
 };
 
 struct upci_device {
-	struct device dev;		/* the /dev node; frees this */
+	struct device dev;		/* /dev/vfio/devices/vfioN; frees this */
+	struct device *dir;		/* "vfio-dev" under the PCI device */
 	struct cdev cdev;
 	struct pci_dev *pdev;
-	int minor;
+	int index;			/* the N of vfioN */
+	struct list_head node;		/* in upci_list while bound */
 	struct mutex lock;		/* the binding state below */
 	bool removed;
 	struct file *opener;
 	struct iommufd_device *idev;	/* non-NULL while bound */
+	struct iommufd_ctx *ictx;	/* the iommufd bound to */
 	u32 dev_id;
 	bool attached;
 	struct rw_semaphore mmio_lock;
-	bool mmio_on;			/* BAR faults allowed (bound) */
+	bool mmio_on;			/* BAR access allowed (bound) */
+	bool mem_on;			/* the user's memory decode enable */
+	void __iomem *bar_io[PCI_STD_NUM_BARS];	/* mapped while bound */
+	int msix_bar;			/* the MSI-X table's BAR and span */
+	u64 msix_start, msix_end;
 	struct pci_saved_state *saved;	/* config space at bind */
-	/* Config registers userspace may not write (offsets, 0: absent). */
-	int pm_ctrl, af_ctrl, exp_devctl, acs, sriov, rebar;
-	int msi, msi_len, msix_ctrl;
+	u32 raw_bars[PCI_STD_NUM_BARS];	/* BAR registers at bind */
+	u32 raw_rom;
+	/* Config space as the user sees it (pci_config.c), under lock. */
+	u8 *vconfig;			/* values of the virtualized bits */
+	u8 *vbits;			/* per byte: bits read from vconfig */
+	u8 *wbits;			/* per byte: bits the user may write */
+	unsigned long *cap_starts;	/* where capabilities begin and end */
+	int pm_ctrl, exp_devctl, af_ctrl;	/* registers with side effects */
+	int msi;			/* the MSI capability, if shown */
+	u8 msi_qmax;			/* log2 of the MSI vectors enabled */
+	bool intx_user_disabled;	/* the user's INTx-disable bit */
 	/* Interrupts, under lock: the enabled index (-1: none), vectors. */
 	int irq_index;
 	unsigned int nvec;
@@ -57,7 +77,46 @@ struct upci_device {
 	bool intx_maskable;		/* PCI 2.3 INTx masking works */
 	spinlock_t intx_lock;		/* intx_masked, with the handler */
 	bool intx_masked;
+	struct eventfd_ctx *err_trigger;	/* AER errors */
+	struct eventfd_ctx *req_trigger;	/* the kernel wants it back */
+	wait_queue_head_t released;	/* woken when the opener closes */
 };
+
+/* GET_REGION_INFO's answer with the one capability it may carry. */
+struct upci_region_info_caps {
+	struct iommufd_pci_region_info info;
+	struct iommufd_pci_info_cap_header cap;
+};
+
+/* pci_config.c */
+int upci_config_init(struct upci_device *udev);
+void upci_config_free(struct upci_device *udev);
+void upci_config_bind(struct upci_device *udev);
+void upci_config_unbind(struct upci_device *udev);
+ssize_t upci_config_rw(struct upci_device *udev, u8 *kbuf, size_t count,
+		       int pos, bool write);
+void upci_config_msi_enabled(struct upci_device *udev, unsigned int nvec);
+
+/* pci_region.c */
+void upci_region_init(struct upci_device *udev);
+int upci_region_map_bars(struct upci_device *udev);
+void upci_region_unmap_bars(struct upci_device *udev);
+int upci_region_info(struct upci_device *udev,
+		     struct upci_region_info_caps *out);
+ssize_t upci_region_rw(struct upci_device *udev, unsigned int index,
+		       char __user *ubuf, size_t count, u64 pos, bool write);
+int upci_region_mmap(struct upci_device *udev, struct vm_area_struct *vma);
+
+/* pci_reset.c */
+void upci_reset_list_add(struct upci_device *udev);
+void upci_reset_list_del(struct upci_device *udev);
+int upci_reset(struct upci_device *udev);
+long upci_hot_reset_info(struct upci_device *udev, void __user *uarg);
+long upci_hot_reset(struct upci_device *udev, void __user *uarg);
+
+/* pci_user.c */
+void upci_mmio_set(struct upci_device *udev, bool on);
+bool upci_is_ours(struct pci_dev *pdev);
 
 /* pci_irq.c */
 void upci_irq_init(struct upci_device *udev);
@@ -70,8 +129,13 @@ int upci_set_irqs_data_size(struct upci_device *udev,
 int upci_set_irqs(struct upci_device *udev, struct iommufd_pci_irq_set *hdr,
 		  const void *data);
 void upci_irq_disable(struct upci_device *udev);
+void upci_irq_unbind(struct upci_device *udev);
 bool upci_irq_owns_intx_disable(struct upci_device *udev);
 bool upci_irq_intx_live(struct upci_device *udev);
 void upci_irq_after_reset(struct upci_device *udev);
+void upci_irq_intx_user_mask(struct upci_device *udev, bool disable);
+void upci_irq_request_release(struct upci_device *udev);
+pci_ers_result_t upci_irq_error_detected(struct pci_dev *pdev,
+					 pci_channel_state_t state);
 
 #endif

@@ -158,7 +158,11 @@ LIBIOMMUFD_API int iommufd_get_hw_info(int fd, uint32_t dev_id, void *data,
 
 /* ------------------------------------------------- PCI user devices */
 
-/* A device of the iommufd-pci driver, opened through /dev/iommufd-pci/. */
+/*
+ * A device of the iommufd-pci driver: a VFIO device cdev,
+ * /dev/vfio/devices/vfioN, which the library finds from the PCI address
+ * (sysfs /sys/bus/pci/devices/<bdf>/vfio-dev/vfioN).
+ */
 struct iommufd_pci_dev;
 
 /*
@@ -181,9 +185,18 @@ LIBIOMMUFD_API int iommufd_pci_driver_bind(const char *bdf);
 LIBIOMMUFD_API int iommufd_pci_driver_unbind(const char *bdf);
 
 /*
- * Open /dev/iommufd-pci/<bdf> (@bdf as above).  *out (required) returns a
+ * The path of @bdf's device cdev ("/dev/vfio/devices/vfio3") in @path
+ * (@size bytes), for programs that open it themselves or pass it on (to
+ * QEMU's -device vfio-pci,fd=).  -ENODEV when @bdf is not bound to
+ * iommufd-pci; -ENAMETOOLONG when @size is too small.
+ */
+LIBIOMMUFD_API int iommufd_pci_cdev_path(const char *bdf, char *path,
+					 size_t size);
+
+/*
+ * Open @bdf's device cdev (@bdf as above).  *out (required) returns a
  * handle to release with iommufd_pci_close().  -EBUSY when another file
- * has the device open.
+ * has the device open; -ENODEV when @bdf is not bound to iommufd-pci.
  */
 LIBIOMMUFD_API int iommufd_pci_open(const char *bdf,
 				    struct iommufd_pci_dev **out);

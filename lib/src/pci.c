@@ -1,10 +1,16 @@
 // SPDX-License-Identifier: GPL-2.0
-/* PCI user devices: /dev/iommufd-pci/<BDF> of the iommufd-pci driver. */
+/*
+ * PCI user devices: the VFIO device cdevs (/dev/vfio/devices/vfioN) of the
+ * iommufd-pci driver, found from the PCI address through sysfs.
+ */
+#include <dirent.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include "internal.h"
@@ -80,6 +86,85 @@ int libiommufd__bdf_canon(const char *bdf, char out[BDF_MAX])
 	return 0;
 }
 
+/* The name (vfioN) of @bdf's cdev and its device number: 0 or -errno. */
+static int cdev_lookup(const char *bdf, char *name, size_t size, dev_t *devt)
+{
+	char path[128];
+	unsigned int major, minor;
+	struct dirent *d;
+	DIR *dir;
+	FILE *f;
+	int rc = -ENOENT;
+
+	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/vfio-dev", bdf);
+	dir = opendir(path);
+	if (!dir)
+		return errno == ENOENT ? -ENODEV : -errno;
+	while ((d = readdir(dir))) {
+		if (!strncmp(d->d_name, "vfio", 4) && d->d_name[4] &&
+		    strlen(d->d_name) < size) {
+			strcpy(name, d->d_name);
+			rc = 0;
+			break;
+		}
+	}
+	closedir(dir);
+	if (rc)
+		return rc;
+	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/vfio-dev/%s/dev",
+		 bdf, name);
+	f = fopen(path, "re");
+	if (!f)
+		return -errno;
+	if (fscanf(f, "%u:%u", &major, &minor) != 2)
+		rc = -EIO;
+	fclose(f);
+	*devt = makedev(major, minor);
+	return rc;
+}
+
+LIBIOMMUFD_API int iommufd_pci_cdev_path(const char *bdf, char *path,
+					 size_t size)
+{
+	char canon[BDF_MAX], name[32];
+	int saved_errno = errno;
+	dev_t devt;
+	int rc;
+
+	if (!path || !size)
+		return lib_err(EINVAL);
+	rc = libiommufd__bdf_canon(bdf, canon);
+	if (!rc)
+		rc = cdev_lookup(canon, name, sizeof(name), &devt);
+	if (rc)
+		return lib_err(-rc);
+	if ((size_t)snprintf(path, size, "/dev/vfio/devices/%s", name) >= size)
+		return lib_err(ENAMETOOLONG);
+	return lib_return(0, saved_errno);
+}
+
+/* Open @bdf's cdev, checking that the node is the device sysfs names. */
+static int cdev_open(const char *bdf)
+{
+	char path[64], name[32];
+	struct stat st;
+	dev_t devt;
+	int fd, rc;
+
+	rc = cdev_lookup(bdf, name, sizeof(name), &devt);
+	if (rc)
+		return rc;
+	snprintf(path, sizeof(path), "/dev/vfio/devices/%s", name);
+	fd = open(path, O_RDWR | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	if (fstat(fd, &st) || !S_ISCHR(st.st_mode) || st.st_rdev != devt) {
+		close(fd);
+		return -ENODEV;
+	}
+	return fd;
+}
+
 LIBIOMMUFD_API int iommufd_pci_open(const char *bdf,
 				    struct iommufd_pci_dev **out)
 {
@@ -88,7 +173,6 @@ LIBIOMMUFD_API int iommufd_pci_open(const char *bdf,
 		.index = IOMMUFD_PCI_CONFIG_REGION,
 	};
 	struct iommufd_pci_dev *dev;
-	char path[64];
 	int saved_errno = errno;
 	int rc;
 
@@ -100,10 +184,9 @@ LIBIOMMUFD_API int iommufd_pci_open(const char *bdf,
 	rc = libiommufd__bdf_canon(bdf, dev->bdf);
 	if (rc)
 		goto err_free;
-	snprintf(path, sizeof(path), "/dev/iommufd-pci/%s", dev->bdf);
-	dev->fd = open(path, O_RDWR | O_CLOEXEC);
+	dev->fd = cdev_open(dev->bdf);
 	if (dev->fd < 0) {
-		rc = -errno;
+		rc = dev->fd;
 		goto err_free;
 	}
 	/* Where config space is and how large, for config_read/write. */

@@ -3,23 +3,31 @@
  * iommufd-pci: the user API of the PCI user-device driver.
  *
  * A PCI device bound to the "iommufd-pci" driver (through driver_override)
- * gets a character device /dev/iommufd-pci/<domain:bus:dev.fn>.  Opening
- * it gives nothing but information; BIND gives the device to an iommufd,
- * which first makes the device's whole IOMMU group safe (its DMA blocked,
- * no kernel driver in it), and only then are MMIO mmap, config writes,
- * bus mastering and reset available.
+ * is a VFIO device cdev, as Linux's vfio-pci makes it from 6.6 on: the
+ * character device /dev/vfio/devices/vfioN, found from the PCI device as
+ * /sys/bus/pci/devices/<domain:bus:dev.fn>/vfio-dev/vfioN (its "dev"
+ * attribute gives major:minor).  Opening it gives nothing but
+ * information; BIND gives the device to an iommufd, which first makes the
+ * device's whole IOMMU group safe (its DMA blocked, no kernel driver in
+ * it), and only then are MMIO, config writes, bus mastering and reset
+ * available.
  *
- * BIND, ATTACH and DETACH have the numbers and layouts of Linux's VFIO
- * device-cdev ioctls; GET_INFO, GET_REGION_INFO, GET_IRQ_INFO, SET_IRQS
- * and RESET those of the VFIO device ioctls, and regions are found at
- * VFIO-PCI's offsets (region index << 40; index 0-5 the BARs, 7 the config
- * space).  UNBIND is ours; closing the last reference to the file unbinds
- * as well, which also frees the device's interrupts.
+ * Every ioctl here has the number, the layout and the behaviour of its
+ * VFIO namesake in <linux/vfio.h> (Debian 12's copy of that header
+ * predates the device cdev, hence this one): BIND, ATTACH and DETACH are
+ * VFIO_DEVICE_BIND_IOMMUFD, _ATTACH_IOMMUFD_PT and _DETACH_IOMMUFD_PT;
+ * GET_INFO, GET_REGION_INFO, GET_IRQ_INFO, SET_IRQS, RESET,
+ * GET_HOT_RESET_INFO, HOT_RESET and DEVICE_FEATURE the VFIO device
+ * ioctls.  Regions are at VFIO-PCI's offsets (region index << 40; index
+ * 0-5 the BARs, 6 the ROM, 7 the config space); config space is
+ * virtualized as VFIO-PCI does it.  UNBIND is ours; closing the file
+ * unbinds as well, which also frees the device's interrupts.
  *
- * Errors: EINVAL for anything but GET_INFO/GET_REGION_INFO/config reads
- * before BIND; EBUSY for BIND when the device is bound already or another
- * device of its IOMMU group is driven by a kernel driver (the kernel log
- * names it); EBADF when the fd given to BIND is not an iommufd.
+ * Errors: EINVAL for anything but BIND, GET_INFO, GET_REGION_INFO,
+ * GET_IRQ_INFO and config reads before BIND, and for a second BIND; EBUSY
+ * for BIND when another device of its IOMMU group is driven by a kernel
+ * driver (the kernel log names it); EBADF when the fd given to BIND is
+ * not an iommufd.
  */
 #ifndef _UAPI_IOMMUFD_PCI_H
 #define _UAPI_IOMMUFD_PCI_H
@@ -80,10 +88,78 @@ struct iommufd_pci_region_info {
 #define IOMMUFD_PCI_REGION_READ (1 << 0)
 #define IOMMUFD_PCI_REGION_WRITE (1 << 1)
 #define IOMMUFD_PCI_REGION_MMAP (1 << 2)
+#define IOMMUFD_PCI_REGION_CAPS (1 << 3)	/* a capability at cap_offset */
 #define IOMMUFD_PCI_GET_REGION_INFO \
 	_IO(IOMMUFD_PCI_VFIO_TYPE, IOMMUFD_PCI_VFIO_BASE + 8)
 
+/* The header of a capability in an info answer (VFIO's). */
+struct iommufd_pci_info_cap_header {
+	__u16 id;
+	__u16 version;
+	__u32 next;		/* the next one's offset, 0: last */
+};
+
+/* GET_REGION_INFO capability: the BAR's MSI-X table may be mapped. */
+#define IOMMUFD_PCI_REGION_CAP_MSIX_MAPPABLE 3
+
+/* Reset the function (EINVAL when GET_INFO has no RESET flag). */
 #define IOMMUFD_PCI_RESET _IO(IOMMUFD_PCI_VFIO_TYPE, IOMMUFD_PCI_VFIO_BASE + 11)
+
+/*
+ * Hot reset: the functions a reset of the device's slot (or else bus)
+ * reaches, each by devid in the caller's iommufd, or OWNED (0: its group
+ * is the caller's) or NOT_OWNED (-1).  count out; ENOSPC (count set) when
+ * argsz has no room for them all.  HOT_RESET takes no group fds (count
+ * 0): every function must be bound to this driver and be the caller's
+ * (EINVAL otherwise).
+ */
+struct iommufd_pci_dependent_device {
+	union {
+		__u32 group_id;
+		__u32 devid;
+	};
+	__u16 segment;
+	__u8 bus;
+	__u8 devfn;
+};
+#define IOMMUFD_PCI_DEVID_OWNED 0
+#define IOMMUFD_PCI_DEVID_NOT_OWNED -1
+
+struct iommufd_pci_hot_reset_info {
+	__u32 argsz;
+	__u32 flags;
+	__u32 count;
+	struct iommufd_pci_dependent_device devices[];
+};
+#define IOMMUFD_PCI_HOT_RESET_FLAG_DEV_ID (1 << 0)
+#define IOMMUFD_PCI_HOT_RESET_FLAG_DEV_ID_OWNED (1 << 1)
+#define IOMMUFD_PCI_GET_HOT_RESET_INFO \
+	_IO(IOMMUFD_PCI_VFIO_TYPE, IOMMUFD_PCI_VFIO_BASE + 12)
+
+struct iommufd_pci_hot_reset {
+	__u32 argsz;
+	__u32 flags;		/* must be 0 */
+	__u32 count;		/* must be 0: no group fds */
+	__s32 group_fds[];
+};
+#define IOMMUFD_PCI_HOT_RESET _IO(IOMMUFD_PCI_VFIO_TYPE, IOMMUFD_PCI_VFIO_BASE + 13)
+
+/*
+ * Device features (migration, DMA logging, low power, ...): none is
+ * supported; after the checks of the request (EINVAL) every one answers
+ * ENOTTY, as VFIO does for a device without them.
+ */
+struct iommufd_pci_device_feature {
+	__u32 argsz;
+	__u32 flags;		/* feature index, GET / SET / PROBE */
+	__u8 data[];
+};
+#define IOMMUFD_PCI_FEATURE_MASK 0xffff
+#define IOMMUFD_PCI_FEATURE_GET (1 << 16)
+#define IOMMUFD_PCI_FEATURE_SET (1 << 17)
+#define IOMMUFD_PCI_FEATURE_PROBE (1 << 18)
+#define IOMMUFD_PCI_DEVICE_FEATURE \
+	_IO(IOMMUFD_PCI_VFIO_TYPE, IOMMUFD_PCI_VFIO_BASE + 17)
 
 /*
  * Interrupts, as VFIO-PCI numbers them: index 0 INTx, 1 MSI, 2 MSI-X,
