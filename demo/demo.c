@@ -184,7 +184,7 @@ int main(void)
 	uint64_t align, iova, unmapped;
 	volatile uint8_t *regs;
 	uint16_t command;
-	char *tx, *rx;
+	char *tx, *rx, cdev[64];
 	void *bar;
 	size_t bar_len;
 	int fd, kmsg, irq_fd, rc;
@@ -205,8 +205,10 @@ int main(void)
 	     "    Hand it to the iommufd-pci driver (driver_override + drivers_probe).", bdf);
 	check(iommufd_pci_driver_bind(bdf), "bind to iommufd-pci");
 	check(iommufd_pci_open(bdf, &dev), "open the device");
-	say("/dev/iommufd-pci/%s is open. Until it is bound to an iommufd the", bdf);
-	say("file only answers questions. Mapping its registers now:");
+	check(iommufd_pci_cdev_path(bdf, cdev, sizeof(cdev)), "find its cdev");
+	say("%s (the VFIO device cdev of %s) is open. Until it is", cdev, bdf);
+	say("bound to an iommufd the file only answers questions. Mapping its");
+	say("registers now:");
 	rc = iommufd_pci_mmap_bar(dev, 0, &bar, &bar_len);
 	say("mmap BAR0 -> %s (refused: the group is not safe yet)",
 	    rc ? iommufd_strerror(rc) : "ALLOWED?!");
