@@ -62,10 +62,16 @@ void upci_reset_list_del(struct upci_device *udev)
 
 /* --------------------------------------------------- the function reset */
 
-/* Stop BAR access and zap every mapping, for a reset. */
-static void upci_reset_hold(struct upci_device *udev)
+/*
+ * Stop BAR access and zap every mapping, for a reset.  A hot reset holds
+ * several devices' mmio_lock at once, nested under upci_hot_reset_lock.
+ */
+static void upci_reset_hold(struct upci_device *udev, bool hot)
 {
-	down_write(&udev->mmio_lock);
+	if (hot)
+		down_write_nest_lock(&udev->mmio_lock, &upci_hot_reset_lock);
+	else
+		down_write(&udev->mmio_lock);
 	if (udev->opener)
 		unmap_mapping_range(udev->opener->f_mapping, 0, 0, true);
 }
@@ -92,7 +98,7 @@ int upci_reset(struct upci_device *udev)
 	lockdep_assert_held(&udev->lock);
 	if (!udev->pdev->reset_methods[0])
 		return -EINVAL;
-	upci_reset_hold(udev);
+	upci_reset_hold(udev, false);
 	pci_set_power_state(udev->pdev, PCI_D0);
 	rc = pci_try_reset_function(udev->pdev);
 	upci_reset_release(udev);
@@ -312,7 +318,7 @@ static int upci_hot_reset_claim(struct upci_affected *a,
 	for (i = 0; i < a->n; i++) {
 		if (!a->udev[i])
 			continue;
-		upci_reset_hold(a->udev[i]);
+		upci_reset_hold(a->udev[i], true);
 		pci_set_power_state(a->pdev[i], PCI_D0);
 	}
 	return 0;

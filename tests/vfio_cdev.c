@@ -258,6 +258,47 @@ static void on_sigbus(int sig)
 	siglongjmp(sigbus_jmp, 1);
 }
 
+/*
+ * The e1000e's expansion ROM (QEMU's iPXE image): its BAR sizes like
+ * hardware in config space, and the ROM region reads the image.
+ */
+TEST(rom_readable)
+{
+	uint32_t rom, ones = 0xffffffff, flags;
+	uint8_t sig[2], tail[8];
+	uint64_t size;
+	struct edu e;
+	int fd;
+
+	if (!e1000e[0])
+		SKIP("no e1000e device");
+	fd = dev_iommu_open();
+	CHECK(fd >= 0);
+	CHECK_OK(edu_open(&e, e1000e));
+	CHECK_OK(iommufd_pci_bind(e.dev, fd, NULL));
+	CHECK_OK(edu_enable(&e));
+	CHECK_OK(iommufd_pci_region_info(e.dev, IOMMUFD_PCI_ROM_REGION, &size,
+					 NULL, &flags));
+	if (!size) {
+		edu_close(&e);
+		close(fd);
+		SKIP("this QEMU gave the e1000e no ROM image");
+	}
+	CHECK(flags == VFIO_REGION_INFO_FLAG_READ);
+	CHECK(pread(devfd(&e), sig, 2, REGION(IOMMUFD_PCI_ROM_REGION)) == 2);
+	CHECK(sig[0] == 0x55 && sig[1] == 0xaa);
+	/* The BAR's last bytes read (all-ones past the image); no writes. */
+	CHECK(pread(devfd(&e), tail, 8,
+		    REGION(IOMMUFD_PCI_ROM_REGION) + size - 8) == 8);
+	CHECK_ERRNO(pwrite(devfd(&e), sig, 2, REGION(IOMMUFD_PCI_ROM_REGION)),
+		    EINVAL);
+	CHECK_OK(iommufd_pci_config_write(e.dev, PCI_ROM_ADDRESS, &ones, 4));
+	CHECK_OK(iommufd_pci_config_read(e.dev, PCI_ROM_ADDRESS, &rom, 4));
+	CHECK(rom == ((uint32_t)~(size - 1) | 1));
+	edu_close(&e);
+	close(fd);
+}
+
 /* Memory decode off in the user's command register: no BAR access. */
 TEST(memory_decode_gates_bar_access)
 {
