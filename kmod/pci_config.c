@@ -797,9 +797,10 @@ static void upci_msi_flags_written(struct upci_device *udev)
 		*f = (*f & ~PCI_MSI_FLAGS_QSIZE) | (udev->msi_qmax << 4);
 }
 
-static bool upci_covers(int pos, int n, int reg)
+/* Does the access [@pos, @pos + @n) touch the @len-byte register @reg? */
+static bool upci_touches(int pos, int n, int reg, int len)
 {
-	return reg && pos <= reg && reg < pos + n;
+	return reg && pos < reg + len && reg < pos + n;
 }
 
 static int upci_chunk_write(struct upci_device *udev, int pos, int n,
@@ -823,13 +824,15 @@ static int upci_chunk_write(struct upci_device *udev, int pos, int n,
 		upci_put_le(udev->vconfig + pos, n,
 			    (upci_le(udev->vconfig + pos, n) & ~(write & virt)) |
 			    (val & write & virt));
+	/* The power state is the low byte of PM control (as VFIO: from it). */
 	if (pos == udev->pm_ctrl)
 		upci_pm_write(udev, val);
-	else if (upci_covers(pos, n, udev->exp_devctl))
+	else if (upci_touches(pos, n, udev->exp_devctl, 2))
 		upci_devctl_written(udev, old_devctl);
-	else if (upci_covers(pos, n, udev->af_ctrl))
+	else if (upci_touches(pos, n, udev->af_ctrl, 1))
 		upci_af_written(udev);
-	else if (udev->msi && upci_covers(pos, n, udev->msi + PCI_MSI_FLAGS))
+	else if (udev->msi &&
+		 upci_touches(pos, n, udev->msi + PCI_MSI_FLAGS, 2))
 		upci_msi_flags_written(udev);
 	return 0;
 }

@@ -30,6 +30,13 @@
 
 /* ------------------------------------------------------------ the BARs */
 
+/* Memory BARs answer while the user's decode is on and the device in D0-D2. */
+static bool upci_mem_usable(struct upci_device *udev)
+{
+	lockdep_assert_held(&udev->mmio_lock);
+	return udev->mem_on && udev->pdev->current_state < PCI_D3hot;
+}
+
 static bool upci_bar_is_mem(struct pci_dev *pdev, int bar)
 {
 	return pci_resource_flags(pdev, bar) & IORESOURCE_MEM;
@@ -146,7 +153,7 @@ static void upci_rom_info(struct upci_device *udev,
 	if (!info->size)
 		return;
 	down_read(&udev->mmio_lock);
-	if (udev->mmio_on && udev->mem_on) {
+	if (udev->mmio_on && upci_mem_usable(udev)) {
 		/* It enables the ROM's decode for as long as it maps. */
 		rom = pci_map_rom(pdev, &size);
 		if (rom)
@@ -294,7 +301,7 @@ static int upci_bar_rw(struct upci_device *udev, int bar, u8 *buf, u64 off,
 	lockdep_assert_held(&udev->mmio_lock);
 	if (!udev->mmio_on)
 		return -EINVAL;		/* not bound */
-	if (mem && !udev->mem_on)
+	if (mem && !upci_mem_usable(udev))
 		return -EIO;		/* memory decode off */
 	if (bar == udev->msix_bar) {
 		skip_start = udev->msix_start;
@@ -315,7 +322,7 @@ static int upci_rom_read(struct upci_device *udev, u8 *buf, u64 off,
 	lockdep_assert_held(&udev->mmio_lock);
 	if (!udev->mmio_on)
 		return -EINVAL;
-	if (!udev->mem_on)
+	if (!upci_mem_usable(udev))
 		return -EIO;
 	rom = pci_map_rom(udev->pdev, &size);
 	if (!rom)
@@ -418,7 +425,7 @@ static vm_fault_t upci_mmio_fault(struct vm_fault *vmf)
 	vm_fault_t ret = VM_FAULT_SIGBUS;
 
 	down_read(&udev->mmio_lock);
-	if (udev->mmio_on && udev->mem_on)
+	if (udev->mmio_on && upci_mem_usable(udev))
 		ret = vmf_insert_pfn(vma, vmf->address,
 				     upci_mmio_pfn(udev, vma, vmf->address));
 	up_read(&udev->mmio_lock);
