@@ -170,7 +170,7 @@ static void qemu_said(const char *line, size_t len)
 		return;
 	}
 	if (times > 1)
-		tap_diag("qemu: (the line above %d times in all)", times);
+		tap_diag("qemu: (%d more times) %s", times - 1, last);
 	times = 0;
 	if (!line)
 		return;
