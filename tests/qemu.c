@@ -17,7 +17,9 @@
  * registers, a DMA from nested guest RAM to the device and back through
  * the IOMMU, INTx at the nested IOAPIC, MSI written into nested guest
  * RAM, a system reset, QEMU's exit on SIGTERM, and nothing of ours left
- * afterwards.  Everything QEMU prints, and every VFIO/iommufd ioctl it
+ * afterwards.  The edu has no reset QEMU can use, so a fourth run passes
+ * the e1000e through (host=) to see QEMU reset a device through the
+ * driver on a system reset.  Everything QEMU prints, and every VFIO/iommufd ioctl it
  * issues (traced with the kernel's syscall trace events), is shown as
  * "#" lines.
  *
@@ -99,18 +101,21 @@ struct variant {
 	const char *name;
 	bool fd_passing;
 	bool no_mmap;
+	bool e1000e;		/* the e1000e instead of the edu */
 };
 
-static const struct variant v_host = { "host", false, false };
-static const struct variant v_fd = { "fd", true, false };
-static const struct variant v_nommap = { "fd+x-no-mmap", true, true };
+static const struct variant v_host = { "host", false, false, false };
+static const struct variant v_fd = { "fd", true, false, false };
+static const struct variant v_nommap = { "fd+x-no-mmap", true, true, false };
+static const struct variant v_e1000e = { "e1000e", false, false, true };
 
-static char edu_bdf[32];
-static bool edu_ready;
+/* The lone edu and the e1000e (a function-level reset), once bound. */
+static char edu_bdf[32], e1000e_bdf[32];
 
 /* The running QEMU and the qtest connection to it. */
 static struct qemu {
 	const struct variant *v;
+	const char *bdf;	/* the device passed through */
 	pid_t pid;
 	int sock;		/* qtest connection, -1 when none */
 	int err;		/* QEMU's stdout and stderr, -1 when closed */
@@ -124,6 +129,7 @@ static struct qemu {
 	int irq_level[24];	/* IOAPIC inputs as qtest reports them */
 	int irq_raises[24];
 	int msi_cap;		/* the nested MSI capability, 0 when unknown */
+	int cannot_reset;	/* QEMU's "Cannot reset device" messages */
 	bool tracing;
 } q = { .pid = -1, .sock = -1, .err = -1 };
 
@@ -167,6 +173,8 @@ static void qemu_said(const char *line, size_t len)
 
 	if (line && times && strlen(last) == len && !memcmp(last, line, len)) {
 		times++;
+		if (strstr(last, "Cannot reset device"))
+			q.cannot_reset++;
 		return;
 	}
 	if (times > 1)
@@ -175,6 +183,8 @@ static void qemu_said(const char *line, size_t len)
 	if (!line)
 		return;
 	tap_diag("qemu: %.*s", (int)len, line);
+	if (memmem(line, len, "Cannot reset device", strlen("Cannot reset device")))
+		q.cannot_reset++;
 	memcpy(last, line, len);
 	last[len] = 0;
 	times = 1;
@@ -513,12 +523,13 @@ static void trace_flush(const char *what, int times)
 
 /*
  * Read the trace back: how many of QEMU's ioctls between the markers
- * "@mark-begin" and "@mark-end" were named @want1 or @want2; with
+ * "@mark-begin" and "@mark-end" were named @want1 or @want2 (and, with
+ * @ok_only, succeeded); with
  * @print, every one of QEMU's VFIO/iommufd ioctls in order with its
  * result (runs of the same folded), those in the window flagged '*'.
  */
 static int trace_report(const char *mark, const char *want1, const char *want2,
-			bool print)
+			bool ok_only, bool print)
 {
 	struct { long tid; unsigned long cmd; } pend[16];
 	char line[512], last[96] = "", begin[64], end[64];
@@ -567,7 +578,8 @@ static int trace_report(const char *mark, const char *want1, const char *want2,
 		rc = (long)strtoull(s + strlen("sys_ioctl -> "), NULL, 16);
 		name = ioctl_name(pend[i].cmd);
 		pend[i] = pend[--npend];
-		if (in_window && (!strcmp(name, want1) || !strcmp(name, want2)))
+		if (in_window && (!strcmp(name, want1) || !strcmp(name, want2)) &&
+		    (!ok_only || rc == 0))
 			hits++;
 		if (rc < 0)
 			snprintf(now, sizeof(now), "%sVFIO/IOMMU %s = -1 %s",
@@ -597,13 +609,13 @@ static int trace_report(const char *mark, const char *want1, const char *want2,
  * registered the VFIO cdev (sysfs <BDF>/vfio-dev/vfioN), else the
  * driver's own node.
  */
-static bool device_node(char *path, size_t n)
+static bool device_node(const char *bdf, char *path, size_t n)
 {
 	char dir[128];
 	struct dirent *de;
 	DIR *d;
 
-	snprintf(dir, sizeof(dir), "/sys/bus/pci/devices/%s/vfio-dev", edu_bdf);
+	snprintf(dir, sizeof(dir), "/sys/bus/pci/devices/%s/vfio-dev", bdf);
 	d = opendir(dir);
 	while (d && (de = readdir(d))) {
 		if (!strncmp(de->d_name, "vfio", 4)) {
@@ -614,7 +626,7 @@ static bool device_node(char *path, size_t n)
 	}
 	if (d)
 		closedir(d);
-	snprintf(path, n, "/dev/iommufd-pci/%s", edu_bdf);
+	snprintf(path, n, "/dev/iommufd-pci/%s", bdf);
 	return false;
 }
 
@@ -669,13 +681,16 @@ static void qemu_start(const struct variant *v)
 	qemu_kill();
 	memset(&q, 0, sizeof(q));
 	q.v = v;
+	q.bdf = v->e1000e ? e1000e_bdf : edu_bdf;
 	q.pid = -1;
 	q.sock = -1;
 	q.err = -1;
-	CHECK(edu_ready);
+	if (!q.bdf[0])
+		tap_diag("no %s bound to iommufd-pci", v->e1000e ? "e1000e" : "edu");
+	CHECK(q.bdf[0]);
 
-	cdev = device_node(node, sizeof(node));
-	tap_diag("device %s: %s%s", edu_bdf, node,
+	cdev = device_node(q.bdf, node, sizeof(node));
+	tap_diag("device %s: %s%s", q.bdf, node,
 		 cdev ? "" : " (no vfio-dev in sysfs: not a VFIO device cdev)");
 	snprintf(bin, sizeof(bin), "%s/bin/qemu-system-x86_64", qemu_dir());
 	snprintf(fw, sizeof(fw), "%s/share", qemu_dir());
@@ -697,7 +712,7 @@ static void qemu_start(const struct variant *v)
 			 NESTED_SLOT, v->no_mmap ? ",x-no-mmap=on" : "");
 	} else {
 		snprintf(dev, sizeof(dev), "vfio-pci,host=%s,iommufd=iommufd0,addr=%02x.0%s",
-			 edu_bdf, NESTED_SLOT, v->no_mmap ? ",x-no-mmap=on" : "");
+			 q.bdf, NESTED_SLOT, v->no_mmap ? ",x-no-mmap=on" : "");
 	}
 	snprintf(sockpath, sizeof(sockpath), "/tmp/qtest-%d.sock", (int)getpid());
 	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", sockpath);
@@ -1047,7 +1062,7 @@ static void check_reset(void)
 	CHECK_OK(rd32(NESTED_BAR0 + EDU_ID, &id));
 	CHECK(id == EDU_ID_VALUE);
 	hits = trace_report("reset", "DEVICE_RESET", "DEVICE_GET_PCI_HOT_RESET_INFO",
-			    false);
+			    false, false);
 	if (hits < 0)
 		SKIP("no syscall tracing to see QEMU's reset ioctls (the rest passed)");
 	if (hits == 0)
@@ -1081,7 +1096,7 @@ static void check_clean(void)
 
 	qemu_kill();
 	if (q.tracing) {
-		trace_report("reset", "", "", true);
+		trace_report("reset", "", "", false, true);
 		trace_stop();
 	}
 	objects = module_stat("objects");
@@ -1090,7 +1105,7 @@ static void check_clean(void)
 		 objects, pinned);
 	CHECK(objects == 0 && pinned == 0);
 	CHECK(our_interrupts(false) == 0);
-	device_node(node, sizeof(node));
+	device_node(q.bdf, node, sizeof(node));
 	fd = open(node, O_RDWR | O_CLOEXEC);
 	CHECK(fd >= 0);
 	close(fd);
@@ -1098,33 +1113,41 @@ static void check_clean(void)
 
 /* ------------------------------------------------------------ tests */
 
-/* The lone edu, driven by iommufd-pci (as an administrator would). */
-TEST(edu_bound_to_iommufd_pci)
+/* Give @bdf to iommufd-pci, as an administrator would: 0, or -1. */
+static int bind_iommufd_pci(const char *bdf)
 {
 	char path[128], drv[128], link[256];
-	const char *bdf = lone_edu_bdf(NULL);
 	ssize_t n;
 
-	CHECK(bdf);
-	snprintf(edu_bdf, sizeof(edu_bdf), "%s", bdf);
 	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/driver", bdf);
 	n = readlink(path, link, sizeof(link) - 1);
 	if (n > 0) {
 		link[n] = 0;
 		snprintf(drv, sizeof(drv), "/sys/bus/pci/drivers/%s/unbind",
 			 strrchr(link, '/') + 1);
-		CHECK_OK(write_file(drv, bdf));
+		if (write_file(drv, bdf))
+			return -1;
 	}
 	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/driver_override", bdf);
-	CHECK_OK(write_file(path, "iommufd-pci"));
+	if (write_file(path, "iommufd-pci"))
+		return -1;
 	write_file("/sys/bus/pci/drivers_probe", bdf);
 	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/driver", bdf);
 	n = readlink(path, link, sizeof(link) - 1);
-	CHECK(n > 0);
+	if (n <= 0)
+		return -1;
 	link[n] = 0;
-	tap_diag("edu %s driven by %s", bdf, strrchr(link, '/') + 1);
-	CHECK(!strcmp(strrchr(link, '/') + 1, "iommufd-pci"));
-	edu_ready = true;
+	tap_diag("%s driven by %s", bdf, strrchr(link, '/') + 1);
+	return strcmp(strrchr(link, '/') + 1, "iommufd-pci") ? -1 : 0;
+}
+
+TEST(edu_bound_to_iommufd_pci)
+{
+	const char *bdf = lone_edu_bdf(NULL);
+
+	CHECK(bdf);
+	CHECK_OK(bind_iommufd_pci(bdf));
+	snprintf(edu_bdf, sizeof(edu_bdf), "%s", bdf);
 }
 
 /* The same checks for each way QEMU is given the device. */
@@ -1143,6 +1166,92 @@ TEST(edu_bound_to_iommufd_pci)
 QEMU_TESTS(host)
 QEMU_TESTS(fd)
 QEMU_TESTS(nommap)
+
+/*
+ * The edu has no reset of its own (QEMU finds none: GET_INFO without
+ * the reset flag, no hot reset on the root bus).  The e1000e has a
+ * function-level reset: QEMU's system reset must reset it through the
+ * driver (VFIO_DEVICE_RESET, or a hot reset), successfully.
+ */
+TEST(e1000e_bound_to_iommufd_pci)
+{
+	struct dirent *de;
+	char vd[32];
+	DIR *d = opendir("/sys/bus/pci/devices");
+
+	while (d && (de = readdir(d))) {
+		char path[300];
+		FILE *f;
+
+		snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/uevent", de->d_name);
+		f = fopen(path, "r");
+		while (f && fgets(vd, sizeof(vd), f))
+			if (!strncmp(vd, "PCI_ID=8086:10D3", 16))
+				snprintf(e1000e_bdf, sizeof(e1000e_bdf), "%.31s", de->d_name);
+		if (f)
+			fclose(f);
+	}
+	if (d)
+		closedir(d);
+	if (!e1000e_bdf[0])
+		SKIP("the VM has no e1000e (8086:10d3)");
+	if (bind_iommufd_pci(e1000e_bdf)) {
+		e1000e_bdf[0] = 0;
+		CHECK(0);
+	}
+}
+
+#define NEED_E1000E()                                                   \
+	do {                                                            \
+		if (!e1000e_bdf[0])                                     \
+			SKIP("no e1000e bound to iommufd-pci");         \
+	} while (0)
+
+TEST(e1000e_qemu_starts)
+{
+	NEED_E1000E();
+	qemu_start(&v_e1000e);
+}
+
+TEST(e1000e_system_reset_resets_it_through_the_driver)
+{
+	uint32_t id;
+	int hits;
+
+	NEED_E1000E();
+	CHECK_OK(cfg_rd(PCI_VENDOR_ID, 4, &id));
+	tap_diag("nested 00:%02x.0 id %08x", NESTED_SLOT, id);
+	CHECK(id == 0x10d38086);
+	q.cannot_reset = 0;
+	trace_mark("reset-begin");
+	CHECK_OK(qt("outb 0xcf9 0x6"));
+	CHECK_OK(cfg_rd(PCI_VENDOR_ID, 4, &id));
+	CHECK_OK(cfg_rd(PCI_VENDOR_ID, 4, &id));
+	trace_mark("reset-end");
+	qemu_output(false);
+	CHECK(id == 0x10d38086);
+	if (q.cannot_reset)
+		tap_diag("QEMU could not reset the e1000e");
+	CHECK(q.cannot_reset == 0);
+	hits = trace_report("reset", "DEVICE_RESET", "DEVICE_PCI_HOT_RESET", true, false);
+	if (hits < 0)
+		SKIP("no syscall tracing to see QEMU's reset ioctls (the rest passed)");
+	if (!hits)
+		tap_diag("no successful VFIO_DEVICE_RESET or VFIO_DEVICE_PCI_HOT_RESET on the reset");
+	CHECK(hits > 0);
+}
+
+TEST(e1000e_qemu_exits_on_sigterm)
+{
+	NEED_E1000E();
+	check_exit();
+}
+
+TEST(e1000e_nothing_left_after_qemu)
+{
+	NEED_E1000E();
+	check_clean();
+}
 
 int main(void)
 {
