@@ -6,7 +6,6 @@
  * switches that target in one step; detach returns the device to blocked
  * DMA; unbind ends it all.
  */
-#include <linux/delay.h>
 #include <linux/module.h>
 #include <linux/slab.h>
 #include <linux/uaccess.h>
@@ -41,39 +40,20 @@ struct iommufd_device *iommufd_device_bind(struct iommufd_ctx *ictx,
 	return idev;
 }
 
-/*
- * Remove @obj, on which the caller holds its own reference, once the
- * short-lived users (ioctls in flight) are gone: a minute at most, as
- * upstream waits, since an ioctl can be held up in a user page fault.
- * If @wanted(@obj) says a new long-term user came meanwhile, or the
- * minute runs out (WARN), only the caller's reference goes; the fd's
- * close frees the object then.
+/**
+ * iommufd_device_unbind() - end a binding made by iommufd_device_bind_dev()
+ * @idev: the device
+ *
+ * Detaches the device and removes its object once ioctls in flight are
+ * done with it.  The driver must not use @idev afterwards.
  */
-static void iommufd_object_remove_wait(struct iommufd_ctx *ictx,
-				       struct iommufd_object *obj,
-				       bool (*wanted)(struct iommufd_object *))
-{
-	unsigned long deadline = jiffies + 60 * HZ;
-
-	while (iommufd_object_remove_held(ictx, obj) == -EBUSY) {
-		if ((wanted && wanted(obj)) ||
-		    WARN(time_after(jiffies, deadline),
-			 "iommufd: object %u still busy at removal\n",
-			 obj->id)) {
-			refcount_dec(&obj->users);
-			return;
-		}
-		usleep_range(100, 1000);
-	}
-}
-
 void iommufd_device_unbind(struct iommufd_device *idev)
 {
 	struct iommufd_ctx *ictx = idev->ictx;
 	bool put_ctx = !idev->ops->owned_by_ctx;
 
 	iommufd_device_detach(idev);
-	iommufd_object_remove_wait(ictx, &idev->obj, NULL);
+	iommufd_object_destroy_user(ictx, &idev->obj);
 	if (put_ctx)
 		iommufd_ctx_put(ictx);
 }
@@ -105,8 +85,10 @@ iommufd_find_auto_hwpt(struct iommufd_device *idev, struct iommufd_ioas *ioas)
 {
 	struct iommufd_hw_pagetable *hwpt, *found = NULL;
 
+	lockdep_assert_held(&ioas->auto_lock);
 	down_read(&ioas->iopt.domains_rwsem);
 	list_for_each_entry(hwpt, &ioas->iopt.domains, iopt_item) {
+		/* One whose users reached zero is being destroyed: skip it. */
 		if (hwpt->auto_domain &&
 		    idev->ops->domain_compatible(idev, hwpt->domain) &&
 		    refcount_inc_not_zero(&hwpt->obj.users)) {
@@ -118,12 +100,18 @@ iommufd_find_auto_hwpt(struct iommufd_device *idev, struct iommufd_ioas *ioas)
 	return found;
 }
 
+/*
+ * An automatic HWPT of @ioas for @idev, found or made, with the device's
+ * reference; ioas->auto_lock held, so that no other device finds one
+ * that is not finished.
+ */
 static struct iommufd_hw_pagetable *
 iommufd_auto_hwpt(struct iommufd_device *idev, struct iommufd_ioas *ioas)
 {
 	struct iommufd_hw_pagetable *hwpt;
 	struct iommufd_domain *domain;
 
+	lockdep_assert_held(&ioas->auto_lock);
 	hwpt = iommufd_find_auto_hwpt(idev, ioas);
 	if (hwpt)
 		return hwpt;
@@ -139,95 +127,118 @@ iommufd_auto_hwpt(struct iommufd_device *idev, struct iommufd_ioas *ioas)
 	return hwpt;
 }
 
-/* The HWPT that @pt_id names for @idev, with a reference. */
+/*
+ * The HWPT that @pt_id names for @idev, with a long-term reference.  For
+ * an IOAS, *@auto_ioas returns it with its auto_lock held (the caller
+ * unlocks once the device is on the HWPT's list); else NULL.
+ */
 static struct iommufd_hw_pagetable *
-iommufd_device_target(struct iommufd_device *idev, u32 pt_id)
+iommufd_device_target(struct iommufd_device *idev, u32 pt_id,
+		      struct iommufd_ioas **auto_ioas)
 {
 	struct iommufd_hw_pagetable *hwpt;
+	struct iommufd_ioas *ioas;
 	struct iommufd_object *obj;
 
+	*auto_ioas = NULL;
 	obj = iommufd_get_object(idev->ictx, pt_id, IOMMUFD_OBJ_ANY);
 	if (IS_ERR(obj))
 		return ERR_CAST(obj);
 	switch (obj->type) {
 	case IOMMUFD_OBJ_HWPT:
 		hwpt = container_of(obj, struct iommufd_hw_pagetable, obj);
-		if (!idev->ops->domain_compatible(idev, hwpt->domain)) {
-			iommufd_put_object(obj);
-			return ERR_PTR(-EINVAL);
-		}
-		return hwpt;
+		if (!idev->ops->domain_compatible(idev, hwpt->domain))
+			hwpt = ERR_PTR(-EINVAL);
+		else
+			refcount_inc(&hwpt->obj.users);
+		break;
 	case IOMMUFD_OBJ_IOAS:
-		hwpt = iommufd_auto_hwpt(idev,
-					 container_of(obj, struct iommufd_ioas,
-						      obj));
-		iommufd_put_object(obj);
-		return hwpt;
+		ioas = container_of(obj, struct iommufd_ioas, obj);
+		mutex_lock(&ioas->auto_lock);
+		hwpt = iommufd_auto_hwpt(idev, ioas);
+		if (IS_ERR(hwpt))
+			mutex_unlock(&ioas->auto_lock);
+		else
+			*auto_ioas = ioas;
+		break;
 	default:
-		iommufd_put_object(obj);
-		return ERR_PTR(-EINVAL);
+		hwpt = ERR_PTR(-EINVAL);
 	}
-}
-
-static bool iommufd_hwpt_unused(struct iommufd_hw_pagetable *hwpt)
-{
-	bool unused;
-
-	mutex_lock(&hwpt->devices_lock);
-	unused = list_empty(&hwpt->devices);
-	mutex_unlock(&hwpt->devices_lock);
-	return unused;
-}
-
-/* A device attached to the HWPT again while its last one was leaving. */
-static bool iommufd_hwpt_wanted(struct iommufd_object *obj)
-{
-	return !iommufd_hwpt_unused(container_of(obj,
-						 struct iommufd_hw_pagetable,
-						 obj));
+	/* The long-term reference (or the HWPT's on its IOAS) holds it. */
+	iommufd_put_object(obj);
+	return hwpt;
 }
 
 /*
- * Drop a device's reference on @hwpt.  An automatic HWPT goes with the
- * device that left it unused (@last), once ioctls in flight let go of it.
+ * Drop a device's reference on @hwpt.  An automatic HWPT goes with its
+ * last device, once ioctls that hold it for a moment let go (so that its
+ * IOAS is free right after).  Whether this is the last device is decided
+ * under the IOAS's auto_lock, where no other device can find the HWPT or
+ * let go of it: long-term users are users less short-term ones.
  */
 static void iommufd_hwpt_put_for_device(struct iommufd_ctx *ictx,
-					struct iommufd_hw_pagetable *hwpt,
-					bool last)
+					struct iommufd_hw_pagetable *hwpt)
 {
-	if (hwpt->auto_domain && last)
-		iommufd_object_remove_wait(ictx, &hwpt->obj,
-					   iommufd_hwpt_wanted);
-	else
+	struct iommufd_ioas *ioas = hwpt->ioas;
+	bool last;
+
+	if (!hwpt->auto_domain) {
 		refcount_dec(&hwpt->obj.users);
+		return;
+	}
+	mutex_lock(&ioas->auto_lock);
+	/* Ours and the table's, each with its short-term twin but ours. */
+	last = refcount_read(&hwpt->obj.users) -
+	       refcount_read(&hwpt->obj.shortterm_users) == 1;
+	if (!last)
+		refcount_dec(&hwpt->obj.users);
+	mutex_unlock(&ioas->auto_lock);
+	/* A device finding it meanwhile keeps it: then EBUSY, and it stays. */
+	if (last)
+		iommufd_object_remove(ictx, &hwpt->obj, hwpt->obj.id,
+				      IOMMUFD_REMOVE_WAIT_SHORTTERM);
 }
 
 static void iommufd_hwpt_add_device(struct iommufd_hw_pagetable *hwpt,
 				    struct iommufd_device *idev)
 {
+	lockdep_assert_held(&idev->lock);
 	mutex_lock(&hwpt->devices_lock);
 	list_add_tail(&idev->hwpt_item, &hwpt->devices);
 	mutex_unlock(&hwpt->devices_lock);
 	idev->hwpt = hwpt;
 }
 
-/* Returns whether @idev was the last device on @hwpt. */
-static bool iommufd_hwpt_del_device(struct iommufd_hw_pagetable *hwpt,
+static void iommufd_hwpt_del_device(struct iommufd_hw_pagetable *hwpt,
 				    struct iommufd_device *idev)
 {
-	bool last;
-
+	lockdep_assert_held(&idev->lock);
 	mutex_lock(&hwpt->devices_lock);
 	list_del_init(&idev->hwpt_item);
-	last = list_empty(&hwpt->devices);
 	mutex_unlock(&hwpt->devices_lock);
 	idev->hwpt = NULL;
-	return last;
 }
 
+static void iommufd_auto_unlock(struct iommufd_ioas *auto_ioas)
+{
+	if (auto_ioas)
+		mutex_unlock(&auto_ioas->auto_lock);
+}
+
+/**
+ * iommufd_device_attach() - point a bound device's DMA at a HWPT or IOAS
+ * @idev: the device, not attached
+ * @pt_id: in: a HWPT id, or an IOAS id (an automatic HWPT of that IOAS
+ *	that fits the device is used, or made); out: the HWPT's id
+ *
+ * Return: 0; -EBUSY when attached already; -ENOENT for no such object;
+ * -EINVAL for one of another type or a HWPT the device cannot use; the
+ * backend's error (reserved regions that collide with mappings, ...).
+ */
 int iommufd_device_attach(struct iommufd_device *idev, u32 *pt_id)
 {
 	struct iommufd_hw_pagetable *hwpt;
+	struct iommufd_ioas *auto_ioas;
 	int rc;
 
 	mutex_lock(&idev->lock);
@@ -235,7 +246,7 @@ int iommufd_device_attach(struct iommufd_device *idev, u32 *pt_id)
 		rc = -EBUSY;
 		goto out_unlock;
 	}
-	hwpt = iommufd_device_target(idev, *pt_id);
+	hwpt = iommufd_device_target(idev, *pt_id, &auto_ioas);
 	if (IS_ERR(hwpt)) {
 		rc = PTR_ERR(hwpt);
 		goto out_unlock;
@@ -247,23 +258,36 @@ int iommufd_device_attach(struct iommufd_device *idev, u32 *pt_id)
 	if (rc)
 		goto out_unreserve;
 	iommufd_hwpt_add_device(hwpt, idev);
+	iommufd_auto_unlock(auto_ioas);
 	*pt_id = hwpt->obj.id;
 	goto out_unlock;
 
 out_unreserve:
 	iopt_remove_reserved_iova(&hwpt->ioas->iopt, idev);
 out_put:
-	iommufd_hwpt_put_for_device(idev->ictx, hwpt, iommufd_hwpt_unused(hwpt));
+	iommufd_auto_unlock(auto_ioas);
+	iommufd_hwpt_put_for_device(idev->ictx, hwpt);
 out_unlock:
 	mutex_unlock(&idev->lock);
 	return rc;
 }
 EXPORT_SYMBOL_NS_GPL(iommufd_device_attach, IOMMUFD);
 
+/**
+ * iommufd_device_replace() - move an attached device to another HWPT/IOAS
+ * @idev: the device, attached
+ * @pt_id: as for iommufd_device_attach()
+ *
+ * On failure the device stays where it was.  (6.1 has no atomic replace:
+ * the kernel backend passes through blocked DMA.)
+ *
+ * Return: 0; -EINVAL when not attached; else as iommufd_device_attach().
+ */
 int iommufd_device_replace(struct iommufd_device *idev, u32 *pt_id)
 {
 	struct iommufd_hw_pagetable *old, *hwpt;
-	bool same_ioas, last;
+	struct iommufd_ioas *auto_ioas;
+	bool same_ioas;
 	int rc;
 
 	mutex_lock(&idev->lock);
@@ -272,12 +296,14 @@ int iommufd_device_replace(struct iommufd_device *idev, u32 *pt_id)
 		rc = -EINVAL;
 		goto out_unlock;
 	}
-	hwpt = iommufd_device_target(idev, *pt_id);
+	hwpt = iommufd_device_target(idev, *pt_id, &auto_ioas);
 	if (IS_ERR(hwpt)) {
 		rc = PTR_ERR(hwpt);
 		goto out_unlock;
 	}
 	if (hwpt == old) {
+		/* The device holds it already: this cannot be the last. */
+		iommufd_auto_unlock(auto_ioas);
 		refcount_dec(&hwpt->obj.users);
 		*pt_id = hwpt->obj.id;
 		rc = 0;
@@ -294,23 +320,31 @@ int iommufd_device_replace(struct iommufd_device *idev, u32 *pt_id)
 		goto out_unreserve;
 	if (!same_ioas)
 		iopt_remove_reserved_iova(&old->ioas->iopt, idev);
-	last = iommufd_hwpt_del_device(old, idev);
+	iommufd_hwpt_del_device(old, idev);
 	iommufd_hwpt_add_device(hwpt, idev);
+	iommufd_auto_unlock(auto_ioas);
 	*pt_id = hwpt->obj.id;
-	iommufd_hwpt_put_for_device(idev->ictx, old, last);
+	iommufd_hwpt_put_for_device(idev->ictx, old);
 	goto out_unlock;
 
 out_unreserve:
 	if (!same_ioas)
 		iopt_remove_reserved_iova(&hwpt->ioas->iopt, idev);
 out_put:
-	iommufd_hwpt_put_for_device(idev->ictx, hwpt, iommufd_hwpt_unused(hwpt));
+	iommufd_auto_unlock(auto_ioas);
+	iommufd_hwpt_put_for_device(idev->ictx, hwpt);
 out_unlock:
 	mutex_unlock(&idev->lock);
 	return rc;
 }
 EXPORT_SYMBOL_NS_GPL(iommufd_device_replace, IOMMUFD);
 
+/**
+ * iommufd_device_detach() - back to blocked DMA
+ * @idev: the device (attached or not: then nothing happens)
+ *
+ * An automatic HWPT the device leaves unused goes with it.
+ */
 void iommufd_device_detach(struct iommufd_device *idev)
 {
 	struct iommufd_hw_pagetable *hwpt;
@@ -320,8 +354,8 @@ void iommufd_device_detach(struct iommufd_device *idev)
 	if (hwpt) {
 		idev->ops->detach(idev);
 		iopt_remove_reserved_iova(&hwpt->ioas->iopt, idev);
-		iommufd_hwpt_put_for_device(idev->ictx, hwpt,
-					    iommufd_hwpt_del_device(hwpt, idev));
+		iommufd_hwpt_del_device(hwpt, idev);
+		iommufd_hwpt_put_for_device(idev->ictx, hwpt);
 	}
 	mutex_unlock(&idev->lock);
 }

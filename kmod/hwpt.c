@@ -30,11 +30,12 @@ iommufd_hwpt_alloc(struct iommufd_ctx *ictx, struct iommufd_ioas *ioas,
 	mutex_init(&hwpt->devices_lock);
 	hwpt->auto_domain = auto_domain;
 	hwpt->domain = domain;
+	/* Everything set before the IOAS's domain list shows the HWPT. */
+	hwpt->ioas = ioas;
 	rc = iopt_add_domain(&ioas->iopt, hwpt);
 	if (rc)
 		goto err_free_domain;
 	refcount_inc(&ioas->obj.users);
-	hwpt->ioas = ioas;
 	return hwpt;
 
 err_free_domain:
@@ -135,8 +136,7 @@ int iommufd_hwpt_alloc_ioctl(struct iommufd_ucmd *ucmd)
 	cmd->out_hwpt_id = hwpt->obj.id;
 	rc = iommufd_ucmd_respond(ucmd, sizeof(*cmd));
 	if (rc) {
-		iommufd_hwpt_destroy(&hwpt->obj);
-		iommufd_object_abort(ucmd->ictx, &hwpt->obj);
+		iommufd_object_abort_and_destroy(ucmd->ictx, &hwpt->obj);
 		goto out_put_ioas;
 	}
 	iommufd_object_finalize(ucmd->ictx, &hwpt->obj);

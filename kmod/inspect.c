@@ -214,19 +214,22 @@ static void show_ctx(struct seq_file *m, struct iommufd_ctx *ictx)
 {
 	struct iommufd_object *obj;
 	unsigned long index = 0;
+	bool held;
 
 	seq_printf(m, "ctx id=%u pid=%d comm=%s account=%s\n", ictx->seq,
 		   ictx->pid, ictx->comm, account_name(ictx->account_mode));
 	for (;;) {
 		xa_lock(&ictx->objects);
 		obj = xa_find(&ictx->objects, &index, ULONG_MAX, XA_PRESENT);
-		if (obj && !refcount_inc_not_zero(&obj->users))
-			obj = NULL;
+		held = obj && iommufd_lock_obj(obj);
 		xa_unlock(&ictx->objects);
 		if (!obj)
 			break;
-		show_object(m, ictx, obj);
-		iommufd_put_object(obj);
+		/* One being removed meanwhile is skipped. */
+		if (held) {
+			show_object(m, ictx, obj);
+			iommufd_put_object(obj);
+		}
 		index++;
 	}
 }

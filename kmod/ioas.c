@@ -17,6 +17,7 @@ struct iommufd_ioas *iommufd_ioas_alloc(struct iommufd_ctx *ictx)
 	if (IS_ERR(ioas))
 		return ioas;
 	iopt_init_table(&ioas->iopt);
+	mutex_init(&ioas->auto_lock);
 	return ioas;
 }
 
@@ -25,6 +26,7 @@ void iommufd_ioas_destroy(struct iommufd_object *obj)
 	struct iommufd_ioas *ioas = container_of(obj, struct iommufd_ioas, obj);
 
 	iopt_destroy_table(&ioas->iopt);
+	mutex_destroy(&ioas->auto_lock);
 }
 
 int iommufd_ioas_alloc_ioctl(struct iommufd_ucmd *ucmd)
@@ -41,8 +43,7 @@ int iommufd_ioas_alloc_ioctl(struct iommufd_ucmd *ucmd)
 	cmd->out_ioas_id = ioas->obj.id;
 	rc = iommufd_ucmd_respond(ucmd, sizeof(*cmd));
 	if (rc) {
-		iommufd_ioas_destroy(&ioas->obj);
-		iommufd_object_abort(ucmd->ictx, &ioas->obj);
+		iommufd_object_abort_and_destroy(ucmd->ictx, &ioas->obj);
 		return rc;
 	}
 	iommufd_object_finalize(ucmd->ictx, &ioas->obj);

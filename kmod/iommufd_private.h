@@ -84,9 +84,10 @@ enum iommufd_object_type {
 	IOMMUFD_OBJ_MAX,
 };
 
+/* The two reference counts are explained at the top of object.c. */
 struct iommufd_object {
-	/* One reference belongs to the table; the others to users. */
-	refcount_t users;
+	refcount_t shortterm_users;	/* the table's + ioctls in flight */
+	refcount_t users;		/* the table's + long-term users */
 	enum iommufd_object_type type;
 	u32 id;
 };
@@ -122,19 +123,52 @@ struct iommufd_object *iommufd_object_alloc_elm(struct iommufd_ctx *ictx,
 void iommufd_object_finalize(struct iommufd_ctx *ictx,
 			     struct iommufd_object *obj);
 void iommufd_object_abort(struct iommufd_ctx *ictx, struct iommufd_object *obj);
+void iommufd_object_abort_and_destroy(struct iommufd_ctx *ictx,
+				      struct iommufd_object *obj);
+
+/*
+ * A short-term reference (an ioctl's) on @obj, unless it is going: under
+ * xa_lock of its table, or with a reference held already.
+ */
+static inline bool iommufd_lock_obj(struct iommufd_object *obj)
+{
+	if (!refcount_inc_not_zero(&obj->users))
+		return false;
+	if (!refcount_inc_not_zero(&obj->shortterm_users)) {
+		/* Being removed: the caller's hold keeps users above one. */
+		refcount_dec(&obj->users);
+		return false;
+	}
+	return true;
+}
 struct iommufd_object *iommufd_get_object(struct iommufd_ctx *ictx, u32 id,
 					  enum iommufd_object_type type);
-static inline void iommufd_put_object(struct iommufd_object *obj)
+void iommufd_put_object(struct iommufd_object *obj);
+
+#define IOMMUFD_REMOVE_WAIT_SHORTTERM 1
+int iommufd_object_remove(struct iommufd_ctx *ictx,
+			  struct iommufd_object *to_destroy, u32 id,
+			  unsigned int flags);
+
+/* Drop a long-term reference; destroy @obj if that left only the table's. */
+static inline void iommufd_object_put_and_try_destroy(struct iommufd_ctx *ictx,
+						      struct iommufd_object *obj)
 {
-	/* The table's reference keeps this from reaching zero. */
-	refcount_dec(&obj->users);
+	iommufd_object_remove(ictx, obj, obj->id, 0);
 }
 
-/* Remove an object that only the table still uses; EBUSY otherwise. */
-int iommufd_object_remove(struct iommufd_ctx *ictx, struct iommufd_object *obj);
-int iommufd_object_remove_held(struct iommufd_ctx *ictx,
-			       struct iommufd_object *obj);
-int iommufd_object_remove_id(struct iommufd_ctx *ictx, u32 id);
+/*
+ * A driver's end of its object: drop its reference and destroy the object
+ * once ioctls in flight are done with it (a minute at most: an ioctl held
+ * up longer leaves the object to the fd's close).
+ */
+static inline void iommufd_object_destroy_user(struct iommufd_ctx *ictx,
+					       struct iommufd_object *obj)
+{
+	iommufd_object_remove(ictx, obj, obj->id,
+			      IOMMUFD_REMOVE_WAIT_SHORTTERM);
+}
+
 void iommufd_object_destroy_all(struct iommufd_ctx *ictx);
 
 /* ------------------------------------------------------------ ioctl glue */
@@ -355,6 +389,12 @@ unsigned long iopt_area_last_index(struct iopt_area *area);
 struct iommufd_ioas {
 	struct iommufd_object obj;
 	struct io_pagetable iopt;
+	/*
+	 * Serializes finding or making an automatic HWPT and attaching a
+	 * device to it, so that no device finds one half made.  Outside
+	 * idev->lock's inner locks; may be held across pinning.
+	 */
+	struct mutex auto_lock;
 };
 
 static inline struct iommufd_ioas *iommufd_get_ioas(struct iommufd_ctx *ictx,

@@ -112,7 +112,7 @@ static int iommufd_destroy(struct iommufd_ucmd *ucmd)
 {
 	struct iommu_destroy *cmd = ucmd->cmd;
 
-	return iommufd_object_remove_id(ucmd->ictx, cmd->id);
+	return iommufd_object_remove(ucmd->ictx, NULL, cmd->id, 0);
 }
 
 /* A command this module knows but does not implement yet. */
