@@ -51,50 +51,73 @@ int iommufd_ioas_alloc_ioctl(struct iommufd_ucmd *ucmd)
 }
 
 /*
- * Report the holes between reserved ranges, i.e. where a mapping can go.
- * Returns the number of ranges; copies at most @max of them.
+ * The holes between reserved ranges, i.e. where a mapping can go: fills
+ * @out with up to @max of them and returns how many there are.
  */
-static int iommufd_copy_iova_holes(struct io_pagetable *iopt,
-				   struct iommu_iova_range __user *ranges,
-				   u32 max, u32 *count)
+static u32 iommufd_iova_holes(struct io_pagetable *iopt,
+			      struct iommu_iova_range *out, u32 max)
 {
 	struct interval_tree_node *node;
 	unsigned long pos = 0;
-	bool done = false;
 	u32 n = 0;
 
+	lockdep_assert_held(&iopt->iova_rwsem);
 	for (node = interval_tree_iter_first(&iopt->reserved_itree, 0,
 					     ULONG_MAX);
-	     node && !done; node = interval_tree_iter_next(node, 0, ULONG_MAX)) {
+	     node; node = interval_tree_iter_next(node, 0, ULONG_MAX)) {
 		if (node->start > pos) {
-			struct iommu_iova_range r = {
-				.start = pos, .last = node->start - 1 };
-
-			if (n < max && copy_to_user(&ranges[n], &r, sizeof(r)))
-				return -EFAULT;
+			if (n < max)
+				out[n] = (struct iommu_iova_range){
+					.start = pos, .last = node->start - 1 };
 			n++;
 		}
 		if (node->last == ULONG_MAX)
-			done = true;
-		else
-			pos = max(pos, node->last + 1);
+			return n;
+		pos = max(pos, node->last + 1);
 	}
-	if (!done) {
-		struct iommu_iova_range r = { .start = pos, .last = ULONG_MAX };
+	if (n < max)
+		out[n] = (struct iommu_iova_range){ .start = pos,
+						    .last = ULONG_MAX };
+	return n + 1;
+}
 
-		if (n < max && copy_to_user(&ranges[n], &r, sizeof(r)))
-			return -EFAULT;
-		n++;
+/*
+ * A snapshot of the holes, up to @max, in *@out (kvfree() it) -- taken
+ * under iova_rwsem, copied to the user without it: a copy held up in a
+ * page fault must not hold up maps, attaches or a device's removal.
+ * Returns how many holes there are, or -ENOMEM.
+ */
+static long iommufd_iova_holes_snapshot(struct iommufd_ioas *ioas, u32 max,
+					struct iommu_iova_range **out,
+					u64 *alignment)
+{
+	struct io_pagetable *iopt = &ioas->iopt;
+	u32 room = 0, n;
+
+	*out = NULL;
+	for (;;) {
+		down_read(&iopt->iova_rwsem);
+		n = iommufd_iova_holes(iopt, *out, room);
+		*alignment = iopt->iova_alignment;
+		up_read(&iopt->iova_rwsem);
+		/* Room for as many as the user wants, or all there are. */
+		if (room >= min(n, max))
+			return n;
+		kvfree(*out);
+		room = min(n, max);
+		*out = kvcalloc(room, sizeof(**out), GFP_KERNEL_ACCOUNT);
+		if (!*out)
+			return -ENOMEM;
 	}
-	*count = n;
-	return 0;
 }
 
 int iommufd_ioas_iova_ranges(struct iommufd_ucmd *ucmd)
 {
 	struct iommu_ioas_iova_ranges *cmd = ucmd->cmd;
+	struct iommu_iova_range *holes;
 	struct iommufd_ioas *ioas;
 	u32 max = cmd->num_iovas;
+	long n;
 	int rc;
 
 	if (cmd->__reserved)
@@ -102,20 +125,23 @@ int iommufd_ioas_iova_ranges(struct iommufd_ucmd *ucmd)
 	ioas = iommufd_get_ioas(ucmd->ictx, cmd->ioas_id);
 	if (IS_ERR(ioas))
 		return PTR_ERR(ioas);
-
-	down_read(&ioas->iopt.iova_rwsem);
-	rc = iommufd_copy_iova_holes(&ioas->iopt,
-				     u64_to_user_ptr(cmd->allowed_iovas), max,
-				     &cmd->num_iovas);
-	cmd->out_iova_alignment = ioas->iopt.iova_alignment;
-	up_read(&ioas->iopt.iova_rwsem);
+	n = iommufd_iova_holes_snapshot(ioas, max, &holes,
+					&cmd->out_iova_alignment);
+	iommufd_put_object(&ioas->obj);
+	if (n < 0)
+		return n;
+	rc = 0;
+	if (min_t(u32, n, max) &&
+	    copy_to_user(u64_to_user_ptr(cmd->allowed_iovas), holes,
+			 min_t(u32, n, max) * sizeof(*holes)))
+		rc = -EFAULT;
+	kvfree(holes);
 	if (rc)
-		goto out_put;
+		return rc;
+	cmd->num_iovas = n;
 	rc = iommufd_ucmd_respond(ucmd, sizeof(*cmd));
 	if (!rc && cmd->num_iovas > max)
 		rc = -EMSGSIZE;
-out_put:
-	iommufd_put_object(&ioas->obj);
 	return rc;
 }
 
@@ -164,15 +190,27 @@ int iommufd_ioas_allow_iovas(struct iommufd_ucmd *ucmd)
 
 	if (cmd->__reserved)
 		return -EOPNOTSUPP;
+	/*
+	 * ENOENT for no such IOAS comes first, but the IOAS is not held
+	 * while the user's ranges are read (a fault may stall there).
+	 */
 	ioas = iommufd_get_ioas(ucmd->ictx, cmd->ioas_id);
 	if (IS_ERR(ioas))
 		return PTR_ERR(ioas);
+	iommufd_put_object(&ioas->obj);
 	rc = iommufd_read_ranges(&allowed, u64_to_user_ptr(cmd->allowed_iovas),
 				 cmd->num_iovas);
-	if (!rc)
-		rc = iopt_set_allow_iova(&ioas->iopt, &allowed);
-	iommufd_free_ranges(&allowed);
+	if (rc)
+		goto out_free;
+	ioas = iommufd_get_ioas(ucmd->ictx, cmd->ioas_id);
+	if (IS_ERR(ioas)) {
+		rc = PTR_ERR(ioas);
+		goto out_free;
+	}
+	rc = iopt_set_allow_iova(&ioas->iopt, &allowed);
 	iommufd_put_object(&ioas->obj);
+out_free:
+	iommufd_free_ranges(&allowed);
 	return rc;
 }
 

@@ -261,24 +261,26 @@ static int test_md_check_map(struct iommufd_ucmd *ucmd,
 
 	if ((iova | uptr | length) % MOCK_IO_PAGE_SIZE)
 		return -EINVAL;
-	obj = iommufd_get_object(ucmd->ictx, cmd->id, IOMMUFD_OBJ_HWPT);
-	if (IS_ERR(obj))
-		return PTR_ERR(obj);
-	hwpt = container_of(obj, struct iommufd_hw_pagetable, obj);
-	if (!iommufd_is_mock_domain(hwpt->domain)) {
-		rc = -EINVAL;
-		goto out_put;
-	}
+	/*
+	 * The HWPT is held only to read its table, never across the user
+	 * page lookup: a lookup stalled in a fault must not hold up the
+	 * removal of the HWPT's last device.
+	 */
 	for (i = 0; i < length && !rc; i += MOCK_IO_PAGE_SIZE) {
 		rc = user_paddr(uptr + i, &want, NULL);
 		if (rc)
 			break;
-		if (iommufd_mock_domain_lookup(hwpt->domain, iova + i, &have) ||
+		obj = iommufd_get_object(ucmd->ictx, cmd->id, IOMMUFD_OBJ_HWPT);
+		if (IS_ERR(obj))
+			return PTR_ERR(obj);
+		hwpt = container_of(obj, struct iommufd_hw_pagetable, obj);
+		if (!iommufd_is_mock_domain(hwpt->domain) ||
+		    iommufd_mock_domain_lookup(hwpt->domain, iova + i, &have) ||
 		    have != want)
 			rc = -EINVAL;
+		iommufd_put_object(obj);
+		cond_resched();
 	}
-out_put:
-	iommufd_put_object(obj);
 	return rc;
 }
 
