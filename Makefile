@@ -28,6 +28,11 @@ install: lib tools
 	$(MAKE) -C lib install
 	install -D -m 0755 tools/build/iommufd-inspect $(DESTDIR)$(PREFIX)/bin/iommufd-inspect
 
+# The Debian packages (iommufd-dkms, libiommufd0, libiommufd-dev,
+# iommufd-tools) into out/deb; scripts/test-packages tests them.
+deb:
+	./scripts/build-debs
+
 clean:
 	$(MAKE) -C kmod KVER=$(KVER) clean
 	$(MAKE) -C tests clean
@@ -36,4 +41,4 @@ clean:
 	$(MAKE) -C lib clean
 	rm -rf out
 
-.PHONY: all module lib tools tests demo install modules_install clean
+.PHONY: all module lib tools tests demo install modules_install deb clean

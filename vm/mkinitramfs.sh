@@ -1,14 +1,20 @@
 #!/usr/bin/env bash
 # Pack a busybox initramfs holding the module, the static test programs
 # and an init script.
-# Usage: mkinitramfs.sh [--tree DIR]... KVER OUTFILE INIT [FILES...]
+# Usage: mkinitramfs.sh [--tree DIR]... [--no-kmod] KVER OUTFILE INIT [FILES...]
 # FILES are copied to /bin of the image; INIT becomes /init; each DIR is
 # copied over the image's root as it is (e.g. DIR/opt/x becomes /opt/x).
+# --no-kmod leaves out the tree's kmod/*.ko (the modules then come from a
+# --tree, e.g. the DKMS-built ones of scripts/test-packages).
 set -euo pipefail
 trees=()
-while [ "${1:-}" = --tree ]; do
-	trees+=("$2")
-	shift 2
+kmod=1
+while :; do
+	case "${1:-}" in
+	--tree) trees+=("$2"); shift 2 ;;
+	--no-kmod) kmod=0; shift ;;
+	*) break ;;
+	esac
 done
 kver=$1 out=$2 init=$3
 shift 3
@@ -27,7 +33,7 @@ cp "$top/vm/functions.sh" "$root/etc/functions.sh"
 for f in "$@"; do
 	cp "$f" "$root/bin/"
 done
-cp "$top"/kmod/*.ko "$root/lib/modules/$kver/"
+[ $kmod = 0 ] || cp "$top"/kmod/*.ko "$root/lib/modules/$kver/"
 for t in "${trees[@]}"; do
 	cp -a "$t/." "$root/"
 done
