@@ -270,6 +270,120 @@ TEST(unbind_not_held_by_stuck_hw_info)
 	free(fill);
 }
 
+struct stuck_call {
+	int fd;
+	__u32 id;
+	void *page;
+};
+
+static void *iova_ranges_into(void *arg)
+{
+	struct stuck_call *c = arg;
+	struct iommu_ioas_iova_ranges cmd = {
+		.size = sizeof(cmd),
+		.ioas_id = c->id,
+		.num_iovas = 4,
+		.allowed_iovas = (uintptr_t)c->page,
+	};
+
+	ioctl(c->fd, IOMMU_IOAS_IOVA_RANGES, &cmd);
+	return NULL;
+}
+
+static long ms_since(const struct timespec *t0)
+{
+	struct timespec t1;
+
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	return (t1.tv_sec - t0->tv_sec) * 1000 +
+	       (t1.tv_nsec - t0->tv_nsec) / 1000000;
+}
+
+/*
+ * IOAS_IOVA_RANGES whose output is stuck in a page fault holds no lock
+ * of the IOAS: maps, unmaps and a device's attach and removal go on.
+ */
+TEST(iova_ranges_stuck_in_fault_blocks_nothing)
+{
+	__u32 stdev, hwpt, idev;
+	struct stuck_call c;
+	struct timespec t0;
+	pthread_t th;
+	char *fill, *buf;
+	int uffd;
+
+	c.fd = dev_iommu_open();
+	CHECK(c.fd >= 0);
+	uffd = uffd_page(&c.page);
+	fill = calloc(1, PAGE_SIZE);
+	buf = buf_alloc(PAGE_SIZE);
+	CHECK(uffd >= 0 && fill && buf);
+	CHECK_OK(ioas_alloc(c.fd, &c.id));
+	CHECK(!pthread_create(&th, NULL, iova_ranges_into, &c));
+	CHECK_OK(uffd_wait_fault(uffd, 5000));
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	CHECK_OK(mock_domain(c.fd, c.id, &stdev, &hwpt, &idev));
+	CHECK_OK(ioas_map_fixed(c.fd, c.id, buf, PAGE_SIZE, 1UL << 24));
+	CHECK_OK(ioas_unmap(c.fd, c.id, 1UL << 24, PAGE_SIZE, NULL));
+	CHECK_OK(iommu_destroy(c.fd, stdev));
+	tap_diag("attach, map, unmap, removal took %ld ms", ms_since(&t0));
+	CHECK(ms_since(&t0) < 2000);
+
+	CHECK_OK(uffd_resolve(uffd, c.page, fill));
+	pthread_join(th, NULL);
+	CHECK_OK(iommu_destroy(c.fd, c.id));
+	close(uffd);
+	close(c.fd);
+	free(fill);
+	buf_free(buf, PAGE_SIZE);
+}
+
+static void *check_map_from(void *arg)
+{
+	struct stuck_call *c = arg;
+
+	check_map(c->fd, c->id, 1UL << 24, c->page, PAGE_SIZE);
+	return NULL;
+}
+
+/*
+ * MD_CHECK_MAP stuck looking up its user page does not hold the HWPT:
+ * the removal of the HWPT's last device goes through at once.
+ */
+TEST(check_map_stuck_in_fault_holds_no_hwpt)
+{
+	__u32 ioas, stdev, idev;
+	struct stuck_call c;
+	struct timespec t0;
+	pthread_t th;
+	char *fill;
+	int uffd;
+
+	c.fd = dev_iommu_open();
+	CHECK(c.fd >= 0);
+	uffd = uffd_page(&c.page);
+	fill = calloc(1, PAGE_SIZE);
+	CHECK(uffd >= 0 && fill);
+	CHECK_OK(ioas_alloc(c.fd, &ioas));
+	CHECK_OK(mock_domain(c.fd, ioas, &stdev, &c.id, &idev));
+	CHECK(!pthread_create(&th, NULL, check_map_from, &c));
+	CHECK_OK(uffd_wait_fault(uffd, 5000));
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	CHECK_OK(iommu_destroy(c.fd, stdev));
+	tap_diag("removal took %ld ms", ms_since(&t0));
+	CHECK(ms_since(&t0) < 2000);
+	/* Its automatic HWPT went with it. */
+	CHECK_OK(iommu_destroy(c.fd, ioas));
+
+	CHECK_OK(uffd_resolve(uffd, c.page, fill));
+	pthread_join(th, NULL);
+	close(uffd);
+	close(c.fd);
+	free(fill);
+}
+
 TEST(hwpt_alloc_paging)
 {
 	__u32 ioas, stdev, hwpt, idev, uhwpt, stdev2, hwpt2;
