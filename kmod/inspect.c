@@ -69,10 +69,9 @@ static const char *account_name(u8 mode)
 }
 
 /*
- * The reader holds the list of contexts, which every open and release of
- * /dev/iommu needs: it only ever trylocks an object's locks, since users
- * can hold those across things they stall (a pin waiting on a page
- * fault).  A busy object is shown with busy=1 and no details.
+ * The reader only ever trylocks an object's locks, since users can hold
+ * those across things they stall (a pin waiting on a page fault).  A busy
+ * object is shown with busy=1 and no details.
  */
 static void show_pages(struct seq_file *m, struct iopt_pages *pages)
 {
@@ -234,14 +233,41 @@ static void show_ctx(struct seq_file *m, struct iommufd_ctx *ictx)
 	}
 }
 
+/*
+ * The open context after number @seq, its file held so that it cannot be
+ * released while shown; NULL after the last.  One being released is
+ * skipped.
+ */
+static struct iommufd_ctx *iommufd_next_ctx(unsigned int seq)
+{
+	struct iommufd_ctx *ictx, *found = NULL;
+
+	mutex_lock(&iommufd_ctxs_lock);
+	list_for_each_entry(ictx, &iommufd_ctxs, inspect_node) {
+		if (ictx->seq > seq && get_file_rcu(ictx->file)) {
+			found = ictx;
+			break;
+		}
+	}
+	mutex_unlock(&iommufd_ctxs_lock);
+	return found;
+}
+
+/*
+ * Each context is shown without the list's lock (a big one takes a
+ * while, and every open and release of /dev/iommu needs the list), its
+ * file held instead.  The list is in order of seq.
+ */
 static int iommufd_state_show(struct seq_file *m, void *unused)
 {
 	struct iommufd_ctx *ictx;
+	unsigned int seq = 0;
 
-	mutex_lock(&iommufd_ctxs_lock);
-	list_for_each_entry(ictx, &iommufd_ctxs, inspect_node)
+	while ((ictx = iommufd_next_ctx(seq))) {
+		seq = ictx->seq;
 		show_ctx(m, ictx);
-	mutex_unlock(&iommufd_ctxs_lock);
+		iommufd_ctx_put(ictx);
+	}
 	seq_printf(m, "stats objects=%ld pinned=%ld\n",
 		   iommufd_stats_nr_objects(), iommufd_stats_nr_pinned());
 	return 0;

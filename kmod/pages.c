@@ -225,6 +225,8 @@ bool iopt_pages_try_pinned_in(struct iopt_pages *pages, unsigned long first,
 		struct iopt_chunk *ch = &iopt_chunks(pages)[i >> IOPT_CHUNK_SHIFT];
 
 		next = min(last + 1, (i | IOPT_CHUNK_MASK) + 1);
+		/* A huge lazy map has millions of chunks: yield at each. */
+		cond_resched();
 		if (!ch->pages) {
 			/* Uniform: every page has the same users. */
 			*n += ch->users ? next - i : 0;
@@ -232,7 +234,6 @@ bool iopt_pages_try_pinned_in(struct iopt_pages *pages, unsigned long first,
 		}
 		for (; i < next; i++)
 			*n += !!ch->page_users[i & IOPT_CHUNK_MASK];
-		cond_resched();
 	}
 	mutex_unlock(&pages->mutex);
 	return true;

@@ -4,7 +4,10 @@
  * iommufd-inspect on it, and compare what it reports.
  */
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdlib.h>
+#include <sys/mman.h>
+#include <time.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
 
@@ -238,6 +241,70 @@ TEST(state_keeps_process_name_one_token)
 	free(state);
 	close(fd);
 	CHECK_OK(prctl(PR_SET_NAME, "t_inspect", 0, 0, 0));
+}
+
+static void *read_state_once(void *arg)
+{
+	char buf[4096];
+	int fd = open(STATE, O_RDONLY);
+
+	(void)arg;
+	while (fd >= 0 && read(fd, buf, sizeof(buf)) > 0)
+		;
+	if (fd >= 0)
+		close(fd);
+	return NULL;
+}
+
+/*
+ * Reading the state of a huge lazy mapping copied many times takes long
+ * (every 2 MiB chunk of every area is looked at), but it holds up no
+ * open of /dev/iommu meanwhile, and yields the CPU (no soft lockup).
+ */
+TEST(state_read_does_not_hold_up_opens)
+{
+	const __u64 len = 1ULL << 40;
+	struct timespec t0, t1;
+	long worst = 0, ms;
+	__u32 ioas;
+	pthread_t th;
+	void *va;
+	int fd, i;
+
+	fd = dev_iommu_open();
+	CHECK(fd >= 0);
+	/* A terabyte of address space, never touched: nothing is pinned. */
+	va = mmap(NULL, len, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS |
+		  MAP_NORESERVE, -1, 0);
+	CHECK(va != MAP_FAILED);
+	CHECK_OK(ioas_alloc(fd, &ioas));
+	CHECK_OK(ioas_map_fixed(fd, ioas, va, len, len));
+	for (i = 2; i < 60; i++) {
+		__u64 dst = i * len;
+
+		CHECK_OK(ioas_copy(fd, ioas, &dst, ioas, len, len,
+				   MAP_RW | IOMMU_IOAS_MAP_FIXED_IOVA));
+	}
+	CHECK(!pthread_create(&th, NULL, read_state_once, NULL));
+	for (i = 0; i < 20; i++) {
+		int other;
+
+		clock_gettime(CLOCK_MONOTONIC, &t0);
+		other = dev_iommu_open();
+		clock_gettime(CLOCK_MONOTONIC, &t1);
+		CHECK(other >= 0);
+		close(other);
+		ms = (t1.tv_sec - t0.tv_sec) * 1000 +
+		     (t1.tv_nsec - t0.tv_nsec) / 1000000;
+		if (ms > worst)
+			worst = ms;
+		usleep(50000);
+	}
+	pthread_join(th, NULL);
+	tap_diag("slowest open while the state was read: %ld ms", worst);
+	CHECK(worst < 100);
+	close(fd);
+	munmap(va, len);
 }
 
 int main(void)
