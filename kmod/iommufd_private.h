@@ -206,7 +206,7 @@ struct iopt_pages {
 	u8 account_mode;
 	/*
 	 * Room for the area of the IOAS_MAP that created these pages follows
-	 * the chunks, in the same allocation (@with_area), unused while
+	 * the pin state, in the same allocation (@with_area), unused while
 	 * @spare_area: a MAP then costs one allocation.
 	 */
 	bool with_area;
@@ -217,7 +217,10 @@ struct iopt_pages {
 	struct user_struct *source_user;
 	unsigned long uptr;		/* page-aligned start */
 	unsigned long npages;
-	/* struct iopt_chunk[DIV_ROUND_UP(npages, 512)] follows */
+	/*
+	 * Follows: the one chunk of pin state (npages <= 512), or an xarray
+	 * of the chunks that have state (pages.c).
+	 */
 };
 struct iopt_pages *iopt_alloc_pages(unsigned long uptr, unsigned long length,
 				    bool writable, u8 account_mode,

@@ -18,6 +18,12 @@
  * or transparent huge page -- needs only its first page and one count;
  * any other chunk keeps a page pointer and a count per page.  So large
  * folios cost neither memory nor loops per 4 KiB page.
+ *
+ * Chunk state exists only where something is pinned: the one chunk of a
+ * small map lives in the map's own allocation; a larger map keeps its
+ * chunks in an xarray, made on first use and freed when idle again.  So
+ * the kernel memory a map costs follows what it pins (which is charged),
+ * not its length: a terabyte of address space nobody uses costs nothing.
  */
 #include <linux/minmax.h>
 #include <linux/mm.h>
@@ -59,27 +65,32 @@ struct iopt_chunk {
 	(IOPT_CHUNK_PAGES * (sizeof(struct page *) + sizeof(unsigned int)))
 
 /*
- * The chunks follow the struct, in the same allocation, and a MAP's area
- * follows them: both sizes keep the next thing aligned.
+ * After the struct, in the same allocation: the inline chunk (one-chunk
+ * maps) or the xarray of chunks (larger ones), then a MAP's area.  The
+ * sizes keep each of them aligned.
  */
-static_assert(sizeof(struct iopt_pages) % __alignof__(struct iopt_chunk) == 0);
-static_assert(sizeof(struct iopt_chunk) % __alignof__(struct iopt_area) == 0);
-static_assert(sizeof(struct iopt_pages) % __alignof__(struct iopt_area) == 0);
+union iopt_chunk_slot {
+	struct iopt_chunk inline_chunk;
+	struct xarray chunks;
+};
+static_assert(sizeof(struct iopt_pages) %
+	      __alignof__(union iopt_chunk_slot) == 0);
+static_assert(sizeof(union iopt_chunk_slot) % __alignof__(struct iopt_area) == 0);
 
-static struct iopt_chunk *iopt_chunks(struct iopt_pages *pages)
+static union iopt_chunk_slot *iopt_slot(struct iopt_pages *pages)
 {
-	return (struct iopt_chunk *)(pages + 1);
+	return (union iopt_chunk_slot *)(pages + 1);
 }
 
-static unsigned long iopt_nchunks(struct iopt_pages *pages)
+static bool iopt_one_chunk(struct iopt_pages *pages)
 {
-	return DIV_ROUND_UP(pages->npages, IOPT_CHUNK_PAGES);
+	return pages->npages <= IOPT_CHUNK_PAGES;
 }
 
-/* What the allocation holding @pages takes (the pin arrays aside). */
-static size_t iopt_pages_alloc_size(unsigned long nchunks, bool with_area)
+/* What the allocation holding @pages takes (chunks and pin arrays aside). */
+static size_t iopt_pages_alloc_size(bool with_area)
 {
-	return sizeof(struct iopt_pages) + nchunks * sizeof(struct iopt_chunk) +
+	return sizeof(struct iopt_pages) + sizeof(union iopt_chunk_slot) +
 	       (with_area ? sizeof(struct iopt_area) : 0);
 }
 
@@ -88,13 +99,82 @@ static unsigned long chunk_len(struct iopt_pages *pages, unsigned long c)
 	return min(IOPT_CHUNK_PAGES, pages->npages - (c << IOPT_CHUNK_SHIFT));
 }
 
+/*
+ * Chunk @c, or NULL when it has no state (nothing of it is pinned).
+ * Without pages->mutex only for a chunk the caller holds a use of.
+ */
+static struct iopt_chunk *chunk_find(struct iopt_pages *pages,
+				     unsigned long c)
+{
+	if (iopt_one_chunk(pages))
+		return &iopt_slot(pages)->inline_chunk;
+	return xa_load(&iopt_slot(pages)->chunks, c);
+}
+
+/* Chunk @c, made if it has no state yet; pages->mutex held. */
+static struct iopt_chunk *chunk_get(struct iopt_pages *pages, unsigned long c)
+{
+	struct iopt_chunk *ch;
+	int rc;
+
+	lockdep_assert_held(&pages->mutex);
+	ch = chunk_find(pages, c);
+	if (ch)
+		return ch;
+	ch = iommufd_should_fail() ? NULL :
+	     kzalloc(sizeof(*ch), GFP_KERNEL_ACCOUNT);
+	if (!ch)
+		return ERR_PTR(-ENOMEM);
+	rc = xa_insert(&iopt_slot(pages)->chunks, c, ch, GFP_KERNEL_ACCOUNT);
+	if (rc) {
+		kfree(ch);
+		return ERR_PTR(rc);
+	}
+	iommufd_stats_kmem(sizeof(*ch));
+	return ch;
+}
+
+/* The per-page arrays of @ch, if any. */
+static void chunk_free_state(struct iopt_chunk *ch)
+{
+	if (!ch->pages)
+		return;
+	kfree(ch->pages);
+	kfree(ch->page_users);
+	iommufd_stats_kmem(-(long)IOPT_CHUNK_STATE_BYTES);
+}
+
+static bool chunk_is_idle(struct iopt_chunk *ch)
+{
+	if (!ch->pages)
+		return !ch->users;
+	return !memchr_inv(ch->page_users, 0,
+			   IOPT_CHUNK_PAGES * sizeof(*ch->page_users));
+}
+
+/*
+ * Free chunk @c when nothing of it is pinned any more (no reader can hold
+ * a use of it then); pages->mutex held.  The inline chunk stays.
+ */
+static void chunk_put_if_idle(struct iopt_pages *pages, unsigned long c,
+			      struct iopt_chunk *ch)
+{
+	lockdep_assert_held(&pages->mutex);
+	if (iopt_one_chunk(pages) || !chunk_is_idle(ch))
+		return;
+	xa_erase(&iopt_slot(pages)->chunks, c);
+	chunk_free_state(ch);
+	kfree(ch);
+	iommufd_stats_kmem(-(long)sizeof(*ch));
+}
+
 struct iopt_pages *iopt_alloc_pages(unsigned long uptr, unsigned long length,
 				    bool writable, u8 account_mode,
 				    bool with_area)
 {
+	size_t size = iopt_pages_alloc_size(with_area);
 	struct iopt_pages *pages;
-	unsigned long end, npages, nchunks;
-	size_t size;
+	unsigned long end, npages;
 
 	if (!length || check_add_overflow(uptr, length, &end) ||
 	    end > ULONG_MAX - PAGE_SIZE)
@@ -102,16 +182,16 @@ struct iopt_pages *iopt_alloc_pages(unsigned long uptr, unsigned long length,
 
 	npages = (ALIGN(end, PAGE_SIZE) - ALIGN_DOWN(uptr, PAGE_SIZE)) >>
 		 PAGE_SHIFT;
-	nchunks = DIV_ROUND_UP(npages, IOPT_CHUNK_PAGES);
-	size = iopt_pages_alloc_size(nchunks, with_area);
 	pages = iommufd_should_fail() ? NULL :
-		kvzalloc(size, GFP_KERNEL_ACCOUNT);
+		kzalloc(size, GFP_KERNEL_ACCOUNT);
 	if (!pages)
 		return ERR_PTR(-ENOMEM);
 	kref_init(&pages->kref);
 	mutex_init(&pages->mutex);
 	pages->uptr = ALIGN_DOWN(uptr, PAGE_SIZE);
 	pages->npages = npages;
+	if (!iopt_one_chunk(pages))
+		xa_init(&iopt_slot(pages)->chunks);
 	pages->with_area = with_area;
 	pages->spare_area = with_area;
 	pages->writable = writable;
@@ -132,37 +212,37 @@ struct iopt_area *iopt_pages_take_area(struct iopt_pages *pages)
 	if (!pages->spare_area)
 		return NULL;
 	pages->spare_area = false;
-	return (struct iopt_area *)&iopt_chunks(pages)[iopt_nchunks(pages)];
+	return (struct iopt_area *)(iopt_slot(pages) + 1);
 }
 
 static void iopt_release_pages(struct kref *kref)
 {
 	struct iopt_pages *pages = container_of(kref, struct iopt_pages, kref);
-	size_t bytes = iopt_pages_alloc_size(iopt_nchunks(pages),
-					     pages->with_area);
+	struct iopt_chunk *ch;
 	bool pinned = false;
 	unsigned long c;
 
-	for (c = 0; c < iopt_nchunks(pages); c++) {
-		struct iopt_chunk *ch = &iopt_chunks(pages)[c];
-
-		/* Nothing may be pinned any more (per page: @users is stale). */
-		pinned |= ch->pages ? !!memchr_inv(ch->page_users, 0,
-						   IOPT_CHUNK_PAGES *
-						   sizeof(*ch->page_users)) :
-				      !!ch->users;
-		if (ch->pages)
-			bytes += IOPT_CHUNK_STATE_BYTES;
-		kfree(ch->pages);
-		kfree(ch->page_users);
+	/* Nothing may be pinned any more (per page: @users is stale). */
+	if (iopt_one_chunk(pages)) {
+		ch = &iopt_slot(pages)->inline_chunk;
+		pinned = !chunk_is_idle(ch);
+		chunk_free_state(ch);
+	} else {
+		xa_for_each(&iopt_slot(pages)->chunks, c, ch) {
+			pinned |= !chunk_is_idle(ch);
+			chunk_free_state(ch);
+			kfree(ch);
+			iommufd_stats_kmem(-(long)sizeof(*ch));
+		}
+		xa_destroy(&iopt_slot(pages)->chunks);
 	}
 	WARN_ON(pinned);
 	mmdrop(pages->source_mm);
 	put_task_struct(pages->source_task);
 	free_uid(pages->source_user);
 	mutex_destroy(&pages->mutex);
-	iommufd_stats_kmem(-(long)bytes);
-	kvfree(pages);
+	iommufd_stats_kmem(-(long)iopt_pages_alloc_size(pages->with_area));
+	kfree(pages);
 }
 
 void iopt_put_pages(struct iopt_pages *pages)
@@ -173,7 +253,7 @@ void iopt_put_pages(struct iopt_pages *pages)
 /* The pinned page at @index; the caller holds a use of it. */
 struct page *iopt_pages_page(struct iopt_pages *pages, unsigned long index)
 {
-	struct iopt_chunk *ch = &iopt_chunks(pages)[index >> IOPT_CHUNK_SHIFT];
+	struct iopt_chunk *ch = chunk_find(pages, index >> IOPT_CHUNK_SHIFT);
 	/* Pairs with chunk_expand(): a published array is filled. */
 	struct page **pp = smp_load_acquire(&ch->pages);
 
@@ -192,7 +272,7 @@ unsigned long iopt_pages_run(struct iopt_pages *pages, unsigned long index,
 {
 	unsigned long c = index >> IOPT_CHUNK_SHIFT, off = index & IOPT_CHUNK_MASK;
 	unsigned long left = min(max, chunk_len(pages, c) - off), n;
-	struct iopt_chunk *ch = &iopt_chunks(pages)[c];
+	struct iopt_chunk *ch = chunk_find(pages, c);
 	/* Pairs with chunk_expand(): a published array is filled. */
 	struct page **pp = smp_load_acquire(&ch->pages);
 	unsigned long pfn;
@@ -216,24 +296,33 @@ unsigned long iopt_pages_run(struct iopt_pages *pages, unsigned long index,
 bool iopt_pages_try_pinned_in(struct iopt_pages *pages, unsigned long first,
 			      unsigned long last, unsigned long *n)
 {
-	unsigned long i, next;
+	unsigned long c, s, e, i;
+	struct iopt_chunk *ch;
 
 	if (!mutex_trylock(&pages->mutex))
 		return false;
 	*n = 0;
-	for (i = first; i <= last; i = next) {
-		struct iopt_chunk *ch = &iopt_chunks(pages)[i >> IOPT_CHUNK_SHIFT];
-
-		next = min(last + 1, (i | IOPT_CHUNK_MASK) + 1);
-		/* A huge lazy map has millions of chunks: yield at each. */
-		cond_resched();
+	for (c = first >> IOPT_CHUNK_SHIFT; c <= last >> IOPT_CHUNK_SHIFT;
+	     c++) {
+		/* Only chunks with state: a lazy map has few. */
+		if (!iopt_one_chunk(pages)) {
+			ch = xa_find(&iopt_slot(pages)->chunks, &c,
+				     last >> IOPT_CHUNK_SHIFT, XA_PRESENT);
+			if (!ch)
+				break;
+		} else {
+			ch = chunk_find(pages, c);
+		}
+		s = max(first, c << IOPT_CHUNK_SHIFT);
+		e = min(last, (c << IOPT_CHUNK_SHIFT) + chunk_len(pages, c) - 1);
 		if (!ch->pages) {
 			/* Uniform: every page has the same users. */
-			*n += ch->users ? next - i : 0;
-			continue;
+			*n += ch->users ? e - s + 1 : 0;
+		} else {
+			for (i = s; i <= e; i++)
+				*n += !!ch->page_users[i & IOPT_CHUNK_MASK];
 		}
-		for (; i < next; i++)
-			*n += !!ch->page_users[i & IOPT_CHUNK_MASK];
+		cond_resched();
 	}
 	mutex_unlock(&pages->mutex);
 	return true;
@@ -546,30 +635,38 @@ err_undo:
 static int chunk_use(struct iopt_pages *pages, unsigned long c,
 		     unsigned long s, unsigned long e, struct page ***batch)
 {
-	struct iopt_chunk *ch = &iopt_chunks(pages)[c];
 	unsigned long len = chunk_len(pages, c);
+	struct iopt_chunk *ch;
 	int rc;
 
+	ch = chunk_get(pages, c);
+	if (IS_ERR(ch))
+		return PTR_ERR(ch);
 	if (!ch->pages && s == 0 && e == len - 1) {
 		if (ch->users) {
 			ch->users++;
 			return 0;
 		}
-		return chunk_pin_whole_batched(pages, c, ch, batch);
+		rc = chunk_pin_whole_batched(pages, c, ch, batch);
+	} else {
+		rc = chunk_expand(pages, ch, len);
+		if (!rc)
+			rc = chunk_use_pages(pages, c, ch, s, e);
 	}
-	rc = chunk_expand(pages, ch, len);
 	if (rc)
-		return rc;
-	return chunk_use_pages(pages, c, ch, s, e);
+		chunk_put_if_idle(pages, c, ch);
+	return rc;
 }
 
 /* How many of pages [s, e] of chunk @c have no user (are not pinned). */
 static unsigned long chunk_idle(struct iopt_pages *pages, unsigned long c,
 				unsigned long s, unsigned long e)
 {
-	struct iopt_chunk *ch = &iopt_chunks(pages)[c];
+	struct iopt_chunk *ch = chunk_find(pages, c);
 	unsigned long i, n = 0;
 
+	if (!ch)
+		return e - s + 1;
 	if (!ch->pages)
 		return ch->users ? 0 : e - s + 1;
 	for (i = s; i <= e; i++)
@@ -581,18 +678,26 @@ static unsigned long chunk_idle(struct iopt_pages *pages, unsigned long c,
 static unsigned long chunk_unuse(struct iopt_pages *pages, unsigned long c,
 				 unsigned long s, unsigned long e)
 {
-	struct iopt_chunk *ch = &iopt_chunks(pages)[c];
-	unsigned long len = chunk_len(pages, c);
+	struct iopt_chunk *ch = chunk_find(pages, c);
+	unsigned long len = chunk_len(pages, c), unpinned;
 
-	if (ch->pages)
-		return chunk_unuse_pages(pages, ch, s, e);
-	/* Uniform chunks are only ever used whole. */
-	if (WARN_ON(s || e != len - 1 || !ch->users) || --ch->users)
+	if (WARN_ON(!ch))
 		return 0;
-	unpin_user_page_range_dirty_lock(ch->head, len, pages->writable);
-	iopt_pages_pinned(pages, -(long)len);
-	ch->head = NULL;
-	return len;
+	if (ch->pages) {
+		unpinned = chunk_unuse_pages(pages, ch, s, e);
+	} else {
+		/* Uniform chunks are only ever used whole. */
+		if (WARN_ON(s || e != len - 1 || !ch->users) || --ch->users)
+			return 0;
+		unpin_user_page_range_dirty_lock(ch->head, len,
+						 pages->writable);
+		iopt_pages_pinned(pages, -(long)len);
+		ch->head = NULL;
+		unpinned = len;
+	}
+	if (unpinned)
+		chunk_put_if_idle(pages, c, ch);
+	return unpinned;
 }
 
 /* Split [first, last] into its chunks: calls @fn(pages, c, s, e). */

@@ -655,6 +655,55 @@ TEST(fork_mapping_owner_alive)
 	buf_free(got, len);
 }
 
+/*
+ * A map's kernel memory follows what it pins, not its length: maps of
+ * terabytes of address space nobody touches cost next to nothing (the
+ * user is charged for nothing), up to the largest the address space
+ * allows, and pinning part of one costs that part only.
+ */
+TEST(lazy_huge_maps_cost_no_kernel_memory)
+{
+	const __u64 tib = 1ULL << 40;
+	long before, after;
+	__u32 ioas, stdev, hwpt;
+	__u64 iova;
+	char *va;
+	int fd, i;
+
+	fd = dev_iommu_open();
+	CHECK(fd >= 0);
+	CHECK_OK(ioas_alloc(fd, &ioas));
+	/* 2^47 bytes from address 0: as large as a user range gets. */
+	iova = 1ULL << 48;
+	CHECK_OK(ioas_map_flags(fd, ioas, NULL, 1ULL << 47, &iova,
+				MAP_RW | IOMMU_IOAS_MAP_FIXED_IOVA));
+	va = mmap(NULL, 8 * tib, PROT_NONE,
+		  MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	CHECK(va != MAP_FAILED);
+	before = module_stat("pin_state_bytes");
+	for (i = 0; i < 6; i++)
+		CHECK_OK(ioas_map_fixed(fd, ioas, va + i * tib, tib,
+					(i + 1) * tib));
+	after = module_stat("pin_state_bytes");
+	tap_diag("six lazy 1 TiB maps: %ld bytes of pin state", after - before);
+	CHECK(after - before < 4096);
+
+	/* Touch 2 MiB of one and attach a domain: that much state, no more. */
+	CHECK_OK(mprotect(va, 2 << 20, PROT_READ | PROT_WRITE));
+	memset(va, 1, 2 << 20);
+	CHECK_OK(iommu_destroy(fd, ioas));
+	CHECK_OK(ioas_alloc(fd, &ioas));
+	CHECK_OK(ioas_map_fixed(fd, ioas, va, 2 << 20, 1ULL << 24));
+	before = module_stat("pin_state_bytes");
+	CHECK_OK(mock_domain(fd, ioas, &stdev, &hwpt, NULL));
+	after = module_stat("pin_state_bytes");
+	tap_diag("2 MiB pinned: %ld bytes of pin state", after - before);
+	CHECK(after - before < 8192);
+	CHECK_OK(iommu_destroy(fd, stdev));
+	close(fd);
+	munmap(va, 8 * tib);
+}
+
 int main(void)
 {
 	return tap_run();
