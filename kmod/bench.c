@@ -15,6 +15,7 @@
 
 #include "iommufd_private.h"
 #include "uapi/linux/iommufd_test.h"
+#include "compat.h"
 
 /* Map each physically contiguous run with one call. */
 static int floor_map(struct iommu_domain *domain, unsigned long iova,
@@ -29,9 +30,10 @@ static int floor_map(struct iommu_domain *domain, unsigned long iova,
 		while (i + run < npages &&
 		       page_to_pfn(pages[i + run]) == page_to_pfn(pages[i]) + run)
 			run++;
-		rc = iommu_map(domain, iova + (i << PAGE_SHIFT),
-			       page_to_phys(pages[i]), run << PAGE_SHIFT,
-			       IOMMU_READ | IOMMU_WRITE | IOMMU_CACHE);
+		rc = compat_iommu_map(domain, iova + (i << PAGE_SHIFT),
+				      page_to_phys(pages[i]), run << PAGE_SHIFT,
+				      IOMMU_READ | IOMMU_WRITE | IOMMU_CACHE,
+				      GFP_KERNEL);
 		if (rc) {
 			if (mapped)
 				iommu_unmap(domain, iova, mapped << PAGE_SHIFT);
@@ -64,9 +66,10 @@ static int floor_run_per_page(struct iommu_domain *domain,
 			rc = -EFAULT;
 			break;
 		}
-		rc = iommu_map(domain, iova + (done << PAGE_SHIFT),
-			       page_to_phys(pages[done]), PAGE_SIZE,
-			       IOMMU_READ | IOMMU_WRITE | IOMMU_CACHE);
+		rc = compat_iommu_map(domain, iova + (done << PAGE_SHIFT),
+				      page_to_phys(pages[done]), PAGE_SIZE,
+				      IOMMU_READ | IOMMU_WRITE | IOMMU_CACHE,
+				      GFP_KERNEL);
 		if (rc) {
 			unpin_user_page(pages[done]);
 			break;
@@ -102,7 +105,9 @@ static int floor_run(struct device *dev, struct iommu_test_cmd *cmd)
 	if (rc)
 		return rc;
 	pages = kvcalloc(npages, sizeof(*pages), GFP_KERNEL_ACCOUNT);
-	domain = iommu_domain_alloc(dev->bus);
+	domain = compat_paging_domain_alloc(dev);
+	if (IS_ERR(domain))
+		domain = NULL;
 	group = iommu_group_get(dev);
 	rc = -ENOMEM;
 	if (!pages || !domain || !group)
@@ -159,8 +164,10 @@ int iommufd_test_bench_floor(struct iommufd_ucmd *ucmd,
 	struct iommufd_device *idev;
 	int rc;
 
+	/* Its page array is one allocation: at most 4 GiB (8 MiB of it). */
 	if ((cmd->bench_floor.uptr | cmd->bench_floor.length |
-	     cmd->bench_floor.iova) % PAGE_SIZE || !cmd->bench_floor.length)
+	     cmd->bench_floor.iova) % PAGE_SIZE || !cmd->bench_floor.length ||
+	    cmd->bench_floor.length > SZ_4G)
 		return -EINVAL;
 	if (cmd->bench_floor.flags & ~IOMMU_TEST_BENCH_FLOOR_PER_PAGE)
 		return -EOPNOTSUPP;
