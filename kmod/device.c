@@ -88,10 +88,11 @@ iommufd_find_auto_hwpt(struct iommufd_device *idev, struct iommufd_ioas *ioas)
 	lockdep_assert_held(&ioas->auto_lock);
 	down_read(&ioas->iopt.domains_rwsem);
 	list_for_each_entry(hwpt, &ioas->iopt.domains, iopt_item) {
-		/* One whose users reached zero is being destroyed: skip it. */
-		if (hwpt->auto_domain &&
+		/* One its last device left is being destroyed: skip it. */
+		if (hwpt->auto_domain && hwpt->auto_users &&
 		    idev->ops->domain_compatible(idev, hwpt->domain) &&
 		    refcount_inc_not_zero(&hwpt->obj.users)) {
+			hwpt->auto_users++;
 			found = hwpt;
 			break;
 		}
@@ -123,14 +124,17 @@ iommufd_auto_hwpt(struct iommufd_device *idev, struct iommufd_ioas *ioas)
 		return hwpt;
 	/* The device's reference, taken before anyone can see the object. */
 	refcount_inc(&hwpt->obj.users);
+	hwpt->auto_users = 1;
 	iommufd_object_finalize(idev->ictx, &hwpt->obj);
 	return hwpt;
 }
 
 /*
  * The HWPT that @pt_id names for @idev, with a long-term reference.  For
- * an IOAS, *@auto_ioas returns it with its auto_lock held (the caller
- * unlocks once the device is on the HWPT's list); else NULL.
+ * an automatic HWPT (an IOAS named, or such a HWPT by its id) the device
+ * is counted among its users and *@auto_ioas returns the IOAS with its
+ * auto_lock held (the caller unlocks once the device is on the HWPT's
+ * list); else NULL.
  */
 static struct iommufd_hw_pagetable *
 iommufd_device_target(struct iommufd_device *idev, u32 pt_id,
@@ -147,10 +151,23 @@ iommufd_device_target(struct iommufd_device *idev, u32 pt_id,
 	switch (obj->type) {
 	case IOMMUFD_OBJ_HWPT:
 		hwpt = container_of(obj, struct iommufd_hw_pagetable, obj);
-		if (!idev->ops->domain_compatible(idev, hwpt->domain))
+		if (!idev->ops->domain_compatible(idev, hwpt->domain)) {
 			hwpt = ERR_PTR(-EINVAL);
-		else
-			refcount_inc(&hwpt->obj.users);
+			break;
+		}
+		if (hwpt->auto_domain) {
+			/* Named by id, still counted among its devices. */
+			ioas = hwpt->ioas;
+			mutex_lock(&ioas->auto_lock);
+			if (!hwpt->auto_users) {
+				mutex_unlock(&ioas->auto_lock);
+				hwpt = ERR_PTR(-ENOENT);	/* going away */
+				break;
+			}
+			hwpt->auto_users++;
+			*auto_ioas = ioas;
+		}
+		refcount_inc(&hwpt->obj.users);
 		break;
 	case IOMMUFD_OBJ_IOAS:
 		ioas = container_of(obj, struct iommufd_ioas, obj);
@@ -172,9 +189,9 @@ iommufd_device_target(struct iommufd_device *idev, u32 pt_id,
 /*
  * Drop a device's reference on @hwpt.  An automatic HWPT goes with its
  * last device, once ioctls that hold it for a moment let go (so that its
- * IOAS is free right after).  Whether this is the last device is decided
- * under the IOAS's auto_lock, where no other device can find the HWPT or
- * let go of it: long-term users are users less short-term ones.
+ * IOAS is free right after).  Which device is the last is counted under
+ * the IOAS's auto_lock, where devices find automatic HWPTs: once none is
+ * left, none can find it, and only that last device removes it.
  */
 static void iommufd_hwpt_put_for_device(struct iommufd_ctx *ictx,
 					struct iommufd_hw_pagetable *hwpt)
@@ -187,13 +204,10 @@ static void iommufd_hwpt_put_for_device(struct iommufd_ctx *ictx,
 		return;
 	}
 	mutex_lock(&ioas->auto_lock);
-	/* Ours and the table's, each with its short-term twin but ours. */
-	last = refcount_read(&hwpt->obj.users) -
-	       refcount_read(&hwpt->obj.shortterm_users) == 1;
+	last = !--hwpt->auto_users;
 	if (!last)
 		refcount_dec(&hwpt->obj.users);
 	mutex_unlock(&ioas->auto_lock);
-	/* A device finding it meanwhile keeps it: then EBUSY, and it stays. */
 	if (last)
 		iommufd_object_remove(ictx, &hwpt->obj, hwpt->obj.id,
 				      IOMMUFD_REMOVE_WAIT_SHORTTERM);
@@ -303,6 +317,8 @@ int iommufd_device_replace(struct iommufd_device *idev, u32 *pt_id)
 	}
 	if (hwpt == old) {
 		/* The device holds it already: this cannot be the last. */
+		if (auto_ioas)
+			hwpt->auto_users--;
 		iommufd_auto_unlock(auto_ioas);
 		refcount_dec(&hwpt->obj.users);
 		*pt_id = hwpt->obj.id;

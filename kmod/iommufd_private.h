@@ -428,6 +428,8 @@ struct iommufd_hw_pagetable {
 	struct iommufd_ioas *ioas;
 	struct iommufd_domain *domain;
 	bool auto_domain;
+	/* Automatic: the devices holding it, under ioas->auto_lock. */
+	unsigned int auto_users;
 	struct list_head iopt_item;	/* in ioas->iopt.domains */
 	struct mutex devices_lock;
 	struct list_head devices;	/* of iommufd_device */

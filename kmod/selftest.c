@@ -458,21 +458,32 @@ err_free:
 }
 
 /* Check that the pinned pages are the ones behind @uptr. */
-static int check_pinned_pages(struct page **pages, unsigned long npages,
-			      unsigned long uptr)
+/* Where the user's pages at @uptr are now: @npages page addresses. */
+static int user_page_addrs(unsigned long uptr, unsigned long npages,
+			   phys_addr_t *addrs)
 {
-	phys_addr_t paddr;
 	unsigned long i;
 	int rc;
 
 	for (i = 0; i < npages; i++) {
 		rc = user_paddr(ALIGN_DOWN(uptr, PAGE_SIZE) + i * PAGE_SIZE,
-				&paddr, NULL);
+				&addrs[i], NULL);
 		if (rc)
 			return rc;
-		if (page_to_phys(pages[i]) != ALIGN_DOWN(paddr, PAGE_SIZE))
-			return -EBADE;
+		addrs[i] = ALIGN_DOWN(addrs[i], PAGE_SIZE);
+		cond_resched();
 	}
+	return 0;
+}
+
+static int check_pinned_pages(struct page **pages, unsigned long npages,
+			      const phys_addr_t *addrs)
+{
+	unsigned long i;
+
+	for (i = 0; i < npages; i++)
+		if (page_to_phys(pages[i]) != addrs[i])
+			return -EBADE;
 	return 0;
 }
 
@@ -487,7 +498,8 @@ static int test_access_pages_pin(struct iommufd_ucmd *ucmd,
 	struct selftest_access_item *item;
 	unsigned long npages;
 	struct page **pages;
-	int rc;
+	phys_addr_t *addrs;
+	int rc, addrs_rc;
 
 	if (staccess->access->ops != &selftest_access_ops_pin)
 		return -EOPNOTSUPP;
@@ -500,35 +512,52 @@ static int test_access_pages_pin(struct iommufd_ucmd *ucmd,
 	npages = (ALIGN(iova + length, PAGE_SIZE) -
 		  ALIGN_DOWN(iova, PAGE_SIZE)) >> PAGE_SHIFT;
 	pages = kvcalloc(npages, sizeof(*pages), GFP_KERNEL_ACCOUNT);
+	addrs = kvcalloc(npages, sizeof(*addrs), GFP_KERNEL_ACCOUNT);
 	item = kzalloc(sizeof(*item), GFP_KERNEL_ACCOUNT);
-	if (!pages || !item) {
+	if (!pages || !addrs || !item) {
 		rc = -ENOMEM;
 		goto out_free;
 	}
+	/*
+	 * The user's pages are looked at before the pin, which may not wait
+	 * (their error counts only once the pin went through).
+	 */
+	addrs_rc = user_page_addrs(cmd->access_pages.uptr, npages, addrs);
+	/*
+	 * Pinned and listed under staccess->lock, which the unmap callback
+	 * takes: an unmap meanwhile waits for the item and unpins it, rather
+	 * than finding nothing to unpin.
+	 */
+	mutex_lock(&staccess->lock);
 	rc = iommufd_access_pin_pages(staccess->access, iova, length, pages,
 				      (cmd->access_pages.flags &
 				       MOCK_FLAGS_ACCESS_WRITE) ?
 				      IOMMUFD_ACCESS_RW_WRITE : 0);
+	if (!rc) {
+		rc = addrs_rc ?: check_pinned_pages(pages, npages, addrs);
+		if (rc)
+			iommufd_access_unpin_pages(staccess->access, iova,
+						   length);
+	}
+	if (!rc) {
+		item->iova = iova;
+		item->length = length;
+		item->id = staccess->next_id++;
+		list_add_tail(&item->node, &staccess->items);
+		cmd->access_pages.out_access_pages_id = item->id;
+		item = NULL;
+	}
+	mutex_unlock(&staccess->lock);
 	if (rc)
 		goto out_free;
-	rc = check_pinned_pages(pages, npages, cmd->access_pages.uptr);
-	if (rc) {
-		iommufd_access_unpin_pages(staccess->access, iova, length);
-		goto out_free;
-	}
-	item->iova = iova;
-	item->length = length;
-	mutex_lock(&staccess->lock);
-	item->id = staccess->next_id++;
-	list_add_tail(&item->node, &staccess->items);
-	mutex_unlock(&staccess->lock);
-	cmd->access_pages.out_access_pages_id = item->id;
+	kvfree(addrs);
 	kvfree(pages);
 	/* A failed copy-out leaves a pinned item: closing the fd frees it. */
 	return iommufd_ucmd_respond(ucmd, sizeof(*cmd));
 
 out_free:
 	kfree(item);
+	kvfree(addrs);
 	kvfree(pages);
 	return rc;
 }
