@@ -22,6 +22,7 @@
 #include <linux/slab.h>
 
 #include "iommufd_private.h"
+#include "compat.h"
 
 static bool allow_unsafe_interrupts;
 module_param(allow_unsafe_interrupts, bool, 0644);
@@ -119,8 +120,7 @@ static struct iommufd_group *iommufd_group_create(struct device *dev,
  */
 static int iommufd_check_interrupts(struct device *dev)
 {
-	if (device_iommu_capable(dev, IOMMU_CAP_INTR_REMAP) ||
-	    irq_domain_check_msi_remap())
+	if (compat_device_has_isolated_msi(dev))
 		return 0;
 	if (!allow_unsafe_interrupts) {
 		dev_warn(dev, "iommufd: cannot bind: no interrupt remapping, so the device could raise any interrupt by DMA; load iommufd with allow_unsafe_interrupts=1 to accept that\n");

@@ -28,6 +28,7 @@
 #include <linux/slab.h>
 
 #include "iommufd_private.h"
+#include "compat.h"
 
 static LIST_HEAD(iommufd_ctxs);
 static DEFINE_MUTEX(iommufd_ctxs_lock);
@@ -244,7 +245,7 @@ static struct iommufd_ctx *iommufd_next_ctx(unsigned int seq)
 
 	mutex_lock(&iommufd_ctxs_lock);
 	list_for_each_entry(ictx, &iommufd_ctxs, inspect_node) {
-		if (ictx->seq > seq && get_file_rcu(ictx->file)) {
+		if (ictx->seq > seq && compat_file_get_unless_zero(ictx->file)) {
 			found = ictx;
 			break;
 		}

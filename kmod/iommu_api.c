@@ -13,11 +13,12 @@
 #include <linux/slab.h>
 
 #include "iommufd_private.h"
+#include "compat.h"
 
 struct kernel_domain {
 	struct iommufd_domain base;
 	struct iommu_domain *domain;
-	struct bus_type *bus;
+	const struct bus_type *bus;
 };
 
 static struct kernel_domain *to_kdomain(struct iommufd_domain *d)
@@ -30,8 +31,8 @@ static int kdomain_map(struct iommufd_domain *d, unsigned long iova,
 {
 	if (iommufd_should_fail())
 		return -ENOMEM;
-	return iommu_map(to_kdomain(d)->domain, iova, paddr, size,
-			 prot | IOMMU_CACHE);
+	return compat_iommu_map(to_kdomain(d)->domain, iova, paddr, size,
+				prot | IOMMU_CACHE, GFP_KERNEL_ACCOUNT);
 }
 
 static void kdomain_unmap(struct iommufd_domain *d, unsigned long iova,
@@ -82,10 +83,12 @@ static struct iommufd_domain *phys_domain_alloc(struct iommufd_device *idev)
 	kd = kzalloc(sizeof(*kd), GFP_KERNEL_ACCOUNT);
 	if (!kd)
 		return ERR_PTR(-ENOMEM);
-	kd->domain = iommu_domain_alloc(dev->bus);
-	if (!kd->domain) {
+	kd->domain = compat_paging_domain_alloc(dev);
+	if (IS_ERR(kd->domain)) {
+		struct iommu_domain *err = kd->domain;
+
 		kfree(kd);
-		return ERR_PTR(-ENOMEM);
+		return ERR_CAST(err);
 	}
 	kd->bus = dev->bus;
 	kd->base.ops = &kdomain_ops;

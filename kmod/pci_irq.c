@@ -41,6 +41,7 @@
 #include <linux/slab.h>
 
 #include "pci_user.h"
+#include "compat.h"
 
 /* MSI has at most 32 vectors, MSI-X 2048. */
 #define UPCI_MAX_VECTORS 2048
@@ -278,7 +279,7 @@ static irqreturn_t upci_msg_handler(int irq, void *arg)
 {
 	struct upci_vector *v = arg;
 
-	eventfd_signal(v->trigger, 1);
+	compat_eventfd_signal(v->trigger);
 	return IRQ_HANDLED;
 }
 
@@ -399,7 +400,7 @@ static int upci_msg_set(struct upci_device *udev,
 		struct upci_vector *v = &udev->vec[hdr->start + i];
 
 		if (v->trigger && upci_irq_selected(hdr, data, i))
-			eventfd_signal(v->trigger, 1);
+			compat_eventfd_signal(v->trigger);
 	}
 	return 0;
 }
@@ -412,7 +413,7 @@ static void upci_intx_signal(struct upci_device *udev)
 	struct eventfd_ctx *trigger = READ_ONCE(udev->vec[0].trigger);
 
 	if (trigger)
-		eventfd_signal(trigger, 1);
+		compat_eventfd_signal(trigger);
 }
 
 static irqreturn_t upci_intx_handler(int irq, void *arg)
@@ -658,7 +659,7 @@ static int upci_notify_set(struct eventfd_ctx **slot,
 		eventfd_ctx_put(*slot);
 		*slot = NULL;
 	} else if (upci_irq_selected(hdr, data, 0)) {
-		eventfd_signal(*slot, 1);
+		compat_eventfd_signal(*slot);
 	}
 	return 0;
 }
@@ -699,7 +700,7 @@ void upci_irq_request_release(struct upci_device *udev)
 
 	mutex_lock(&udev->lock);
 	if (udev->opener && udev->req_trigger) {
-		eventfd_signal(udev->req_trigger, 1);
+		compat_eventfd_signal(udev->req_trigger);
 		asked = true;
 	}
 	mutex_unlock(&udev->lock);
@@ -722,7 +723,7 @@ pci_ers_result_t upci_irq_error_detected(struct pci_dev *pdev,
 
 	mutex_lock(&udev->lock);
 	if (udev->err_trigger)
-		eventfd_signal(udev->err_trigger, 1);
+		compat_eventfd_signal(udev->err_trigger);
 	mutex_unlock(&udev->lock);
 	return PCI_ERS_RESULT_CAN_RECOVER;
 }

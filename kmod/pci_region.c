@@ -24,6 +24,7 @@
 #include <linux/uaccess.h>
 
 #include "pci_user.h"
+#include "compat.h"
 
 /* VFIO's region capability saying the MSI-X table may be mapped. */
 #define UPCI_REGION_CAP_MSIX_MAPPABLE 3
@@ -466,7 +467,7 @@ int upci_region_mmap(struct upci_device *udev, struct vm_area_struct *vma)
 	if (!(vma->vm_flags & VM_SHARED) ||
 	    offset + size > pci_resource_len(pdev, index))
 		goto out;
-	vma->vm_flags |= VM_IO | VM_PFNMAP | VM_DONTEXPAND | VM_DONTDUMP;
+	compat_vm_flags_set(vma, VM_IO | VM_PFNMAP | VM_DONTEXPAND | VM_DONTDUMP);
 	vma->vm_page_prot = pgprot_noncached(vma->vm_page_prot);
 	vma->vm_private_data = udev;
 	vma->vm_ops = &upci_mmio_ops;	/* pages come in on faults */

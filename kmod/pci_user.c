@@ -39,6 +39,7 @@
 #include <linux/uaccess.h>
 
 #include "pci_user.h"
+#include "compat.h"
 
 static dev_t upci_devt;
 static DEFINE_IDA(upci_ids);
@@ -559,7 +560,7 @@ static const struct file_operations upci_fops = {
 /* ------------------------------------------------------------ the names */
 
 /* /dev/vfio/devices/vfioN, root's alone (0600), as upstream's. */
-static char *upci_devnode(struct device *dev, umode_t *mode, kuid_t *uid,
+static char *upci_devnode(COMPAT_DEVNODE_CONST struct device *dev, umode_t *mode, kuid_t *uid,
 			  kgid_t *gid)
 {
 	return kasprintf(GFP_KERNEL, "vfio/devices/%s", dev_name(dev));

@@ -1,0 +1,137 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * The kernel interfaces that differ between the kernels the modules build
+ * for (Debian's 6.1 and 6.12), each behind one name.  The only place that
+ * tests the kernel version: the rest of the code calls these.
+ */
+#ifndef IOMMUFD_COMPAT_H
+#define IOMMUFD_COMPAT_H
+
+#include <linux/version.h>
+#include <linux/device.h>
+#include <linux/eventfd.h>
+#include <linux/fs.h>
+#include <linux/iommu.h>
+#include <linux/irqdomain.h>
+#include <linux/mm.h>
+#include <linux/msi.h>
+
+/*
+ * Whether the kernel built for is @major.@minor or later (checkpatch
+ * warns about LINUX_VERSION_CODE: this is the one place it is needed).
+ */
+#define COMPAT_KERNEL_AT_LEAST(major, minor) \
+	(KERNEL_VERSION(major, minor, 0) <= LINUX_VERSION_CODE)
+
+/*
+ * pin_user_pages_remote() without its vmas argument, which 6.5 removed.
+ * The caller holds mmap_read_lock(@mm).
+ */
+static inline long compat_pin_user_pages_remote(struct mm_struct *mm,
+						 unsigned long start,
+						 unsigned long nr_pages,
+						 unsigned int gup_flags,
+						 struct page **pages,
+						 int *locked)
+{
+#if COMPAT_KERNEL_AT_LEAST(6, 5)
+	return pin_user_pages_remote(mm, start, nr_pages, gup_flags, pages,
+				     locked);
+#else
+	return pin_user_pages_remote(mm, start, nr_pages, gup_flags, pages,
+				     NULL, locked);
+#endif
+}
+
+/*
+ * iommu_map() with the allocation flags for the page tables it may need,
+ * an argument from 6.3 on (6.1 always allocates with GFP_KERNEL).
+ */
+static inline int compat_iommu_map(struct iommu_domain *domain,
+				   unsigned long iova, phys_addr_t paddr,
+				   size_t size, int prot, gfp_t gfp)
+{
+#if COMPAT_KERNEL_AT_LEAST(6, 3)
+	return iommu_map(domain, iova, paddr, size, prot, gfp);
+#else
+	return iommu_map(domain, iova, paddr, size, prot);
+#endif
+}
+
+/*
+ * A new paging (translating) domain for @dev's IOMMU, or an ERR_PTR.
+ * 6.11 allocates per device (the domain then fits @dev's IOMMU instance);
+ * before, per bus, with NULL on failure.
+ */
+static inline struct iommu_domain *compat_paging_domain_alloc(struct device *dev)
+{
+#if COMPAT_KERNEL_AT_LEAST(6, 11)
+	return iommu_paging_domain_alloc(dev);
+#else
+	struct iommu_domain *domain = iommu_domain_alloc(dev->bus);
+
+	return domain ? domain : ERR_PTR(-ENOMEM);
+#endif
+}
+
+/*
+ * Whether @dev's MSIs are isolated (interrupt remapping): a DMA write to
+ * the MSI window cannot raise an interrupt the device was not given.
+ * 6.3 replaced the IOMMU capability and the irq domain check with one
+ * question about the device's MSI domain.
+ */
+static inline bool compat_device_has_isolated_msi(struct device *dev)
+{
+#if COMPAT_KERNEL_AT_LEAST(6, 3)
+	return msi_device_has_isolated_msi(dev);
+#else
+	return device_iommu_capable(dev, IOMMU_CAP_INTR_REMAP) ||
+	       irq_domain_check_msi_remap();
+#endif
+}
+
+/*
+ * Take a reference on @file unless its last one is already gone (its
+ * release has begun).  The caller keeps the struct file from being freed,
+ * e.g. by finding it on a list its release removes it from under a lock
+ * held here.  From 6.7 get_file_rcu() means something else (it reloads a
+ * file pointer); the count is the same atomic_long_t up to 6.12.
+ */
+static inline bool compat_file_get_unless_zero(struct file *file)
+{
+#if COMPAT_KERNEL_AT_LEAST(6, 7)
+	return atomic_long_inc_not_zero(&file->f_count);
+#else
+	return get_file_rcu(file);
+#endif
+}
+
+/* Signal an eventfd once: 6.8 dropped the count argument. */
+static inline void compat_eventfd_signal(struct eventfd_ctx *ctx)
+{
+#if COMPAT_KERNEL_AT_LEAST(6, 8)
+	eventfd_signal(ctx);
+#else
+	eventfd_signal(ctx, 1);
+#endif
+}
+
+/* Set VMA flags in ->mmap(): 6.3 made vma->vm_flags read-only. */
+static inline void compat_vm_flags_set(struct vm_area_struct *vma,
+				       vm_flags_t flags)
+{
+#if COMPAT_KERNEL_AT_LEAST(6, 3)
+	vm_flags_set(vma, flags);
+#else
+	vma->vm_flags |= flags;
+#endif
+}
+
+/* device_type.devnode() takes a const device from 6.2 on. */
+#if COMPAT_KERNEL_AT_LEAST(6, 2)
+#define COMPAT_DEVNODE_CONST const
+#else
+#define COMPAT_DEVNODE_CONST
+#endif
+
+#endif /* IOMMUFD_COMPAT_H */
