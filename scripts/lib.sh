@@ -121,6 +121,116 @@ ensure_qemu10() {
 	echo "$dir"
 }
 
+# Debian 12's newest build of Linux 6.12 (linux-image-6.12.*+deb12-amd64
+# from bookworm-security, or bookworm-backports when security has none),
+# with its headers (-amd64 and -common) and linux-kbuild, unpacked (never
+# installed) under $KERNEL612_CACHE/kernel612-KVER-VERSION through a
+# private APT configuration like ensure_qemu10's.  The lists are
+# refreshed when a day old, so a new build is picked up.  Echoes the
+# directory, which holds:
+#   KVER      the kernel release (e.g. 6.12.118+deb12-amd64)
+#   VERSIONS  the package versions
+#   vmlinuz   the kernel the VM boots
+#   root/     the unpacked packages: MODROOT for vm/mkinitramfs.sh (the
+#             modules it copies are decompressed: Debian ships .ko.xz)
+#   kdir      the kbuild tree to build modules against (make KDIR=...)
+KERNEL612_CACHE=${KERNEL612_CACHE:-/var/cache/iommufd-dev}
+ensure_kernel_612() {
+	local apt=$KERNEL612_CACHE/apt612 kver ver dir tmp f base
+	mkdir -p "$apt"/lists/partial "$apt"/cache/archives/partial "$apt"/etc/parts \
+		"$apt"/etc/preferences.d "$apt"/etc/sources.list.d || die "cannot create $apt"
+	[ -f "$apt/status" ] || : > "$apt/status"
+	cat > "$apt/etc/sources.list" <<-SRC
+	deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] http://deb.debian.org/debian-security bookworm-security main
+	deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] http://deb.debian.org/debian bookworm-backports main
+	SRC
+	cat > "$apt/apt.conf" <<-CONF
+	Dir::Etc::main "/dev/null";
+	Dir::Etc::parts "$apt/etc/parts";
+	Dir::Etc::sourcelist "$apt/etc/sources.list";
+	Dir::Etc::sourceparts "$apt/etc/sources.list.d";
+	Dir::Etc::preferencesparts "$apt/etc/preferences.d";
+	Dir::State "$apt";
+	Dir::State::lists "$apt/lists";
+	Dir::State::status "$apt/status";
+	Dir::Cache "$apt/cache";
+	APT::Architecture "amd64";
+	APT::Sandbox::User "root";
+	CONF
+	local -x APT_CONFIG=$apt/apt.conf
+	command -v x86_64-linux-gnu-gcc-12 > /dev/null ||
+		die "Debian's 6.12 for bookworm is built with gcc-12: install gcc-12 (x86_64-linux-gnu-gcc-12)"
+	# The newest 6.12 image (bookworm-security's if it has one: APT
+	# prefers the higher version, and security's is at least backports').
+	_k612_newest() {
+		kver=$(apt-cache pkgnames linux-image-6.12. 2>/dev/null |
+			sed -n 's/^linux-image-\(6\.12\.[0-9]*+deb12-amd64\)$/\1/p' | sort -V | tail -1)
+		ver=
+		[ -z "$kver" ] || ver=$(apt-cache show --no-all-versions "linux-image-$kver" 2>/dev/null |
+			sed -n 's/^Version: //p')
+	}
+	if [ -z "$(find "$apt/lists" -maxdepth 1 -name '*_Packages*' -mmin -1440 2>/dev/null)" ]; then
+		log "fetching the bookworm-security and bookworm-backports package lists (private APT config $apt)"
+		apt-get update -q >&2 || die "apt-get update of bookworm-security/bookworm-backports failed"
+	fi
+	_k612_newest
+	[ -n "$kver" ] && [ -n "$ver" ] ||
+		die "no linux-image-6.12.*+deb12-amd64 in bookworm-security or bookworm-backports"
+	base=${kver%-amd64}
+	dir=$KERNEL612_CACHE/kernel612-$kver-$ver
+	if [ ! -f "$dir/COMPLETE" ]; then
+		log "fetching Linux $kver ($ver): image, headers, kbuild (into $dir)"
+		tmp=$(mktemp -d "$KERNEL612_CACHE/.kernel612.XXXXXX") || die "mktemp failed"
+		(cd "$tmp" && apt-get download -q "linux-image-$kver" "linux-headers-$kver" \
+			"linux-headers-$base-common" "linux-kbuild-$base" >&2) ||
+			{ rm -rf "$tmp"; die "cannot download Linux $kver ($ver) and its headers"; }
+		for f in "$tmp"/*.deb; do
+			dpkg -x "$f" "$tmp/root" || { rm -rf "$tmp"; die "cannot unpack $f"; }
+		done
+		[ -f "$tmp/root/boot/vmlinuz-$kver" ] && [ -d "$tmp/root/lib/modules/$kver/kernel" ] &&
+			[ -f "$tmp/root/usr/src/linux-headers-$kver/Makefile" ] &&
+			[ -d "$tmp/root/usr/lib/linux-kbuild-$base/scripts" ] ||
+			{ rm -rf "$tmp"; die "the $kver packages lack the kernel, its modules, headers or kbuild"; }
+		# The -amd64 headers' Makefile includes the -common one by its
+		# installed path; their scripts/ and tools/ links are relative
+		# (../../lib/linux-kbuild-*), so they hold in the cache.
+		sed -i "s#^include /usr/src/#include $dir/root/usr/src/#" \
+			"$tmp/root/usr/src/linux-headers-$kver/Makefile" ||
+			{ rm -rf "$tmp"; die "cannot point the $kver headers at their cache"; }
+		# The kernel modules the test VMs load, plain (busybox's
+		# modprobe and the initramfs script take .ko).
+		find "$tmp/root/lib/modules/$kver/kernel/drivers/vfio" \
+			"$tmp/root/lib/modules/$kver/kernel/virt/lib" \
+			"$tmp/root/lib/modules/$kver/kernel/drivers/net/ethernet/intel" \
+			-name '*.ko.xz' -exec xz -d {} + ||
+			{ rm -rf "$tmp"; die "cannot decompress the $kver modules (xz-utils?)"; }
+		echo "$kver" > "$tmp/KVER"
+		for f in "$tmp"/*.deb; do dpkg-deb -f "$f" Package Version | paste -sd' '; done > "$tmp/VERSIONS"
+		rm -f "$tmp"/*.deb
+		ln -s "root/boot/vmlinuz-$kver" "$tmp/vmlinuz"
+		ln -s "root/usr/src/linux-headers-$kver" "$tmp/kdir"
+		rm -rf "$dir"
+		mkdir -p "$(dirname "$dir")"
+		mv "$tmp" "$dir" || die "cannot create $dir"
+		touch "$dir/COMPLETE"
+	fi
+	echo "$dir"
+}
+
+# Build kmod/ against @kdir in a copy under @dest (kmod/ keeps the 6.1
+# build the other VMs load).  Without pahole (Debian's linux-kbuild
+# depends on it; this host need not have it) the modules go without BTF.
+build_kmod_copy() {	# KDIR DEST
+	local btf=
+	command -v pahole > /dev/null || btf=CONFIG_DEBUG_INFO_BTF_MODULES=
+	rm -rf "$2"
+	mkdir -p "$2/kmod" || die "cannot create $2"
+	ln -s "$TOP/include" "$2/include"
+	find "$TOP/kmod" -maxdepth 1 -type f \( -name '*.[ch]' ! -name '*.mod.c' -o -name Kbuild -o -name Makefile \) \
+		-exec cp {} "$2/kmod/" \;
+	make -s -C "$2/kmod" KDIR="$1" $btf >&2
+}
+
 # Every shared library @binary needs (as ldd resolves them here) and the
 # dynamic loader, copied under @root at their own paths.
 copy_libs() {	# BINARY ROOT
