@@ -7,9 +7,15 @@
  * time on the VM's two vCPUs; the harness fails the run on any oops,
  * WARN, hang or leak.
  */
+#include <fcntl.h>
 #include <pthread.h>
+#include <setjmp.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -311,6 +317,151 @@ TEST(mock_devices_churn_against_maps)
 	CHECK_OK(iommu_destroy(c.fd, c.ioas[1]));
 	buf_free(c.buf, CHURN_LEN);
 	close(c.fd);
+}
+
+/* ------------------------------------------------- closing under load */
+
+struct chaos {
+	volatile int iommufd, devfd;	/* racy on purpose: fds get reused */
+	volatile __u32 ioas;
+	volatile bool stop;
+	char cdev[64];
+	void *buf;
+	int rounds, binds;
+};
+
+static sigjmp_buf chaos_jmp;
+
+static void chaos_sigbus(int sig)
+{
+	(void)sig;
+	siglongjmp(chaos_jmp, 1);
+}
+
+/* Open both files, bind, attach, map; then close them in either order. */
+static void *chaos_owner(void *arg)
+{
+	struct chaos *c = arg;
+	unsigned int seed = 7;
+
+	while (!c->stop) {
+		struct iommufd_pci_bind bind = { .argsz = sizeof(bind) };
+		struct iommufd_pci_attach at = { .argsz = sizeof(at) };
+		int fd = dev_iommu_open(), dev = open(c->cdev, O_RDWR);
+		__u32 ioas;
+
+		if (fd < 0 || dev < 0 || ioas_alloc(fd, &ioas)) {
+			if (fd >= 0)
+				close(fd);
+			if (dev >= 0)
+				close(dev);
+			continue;
+		}
+		c->ioas = ioas;
+		c->iommufd = fd;
+		c->devfd = dev;
+		bind.iommufd = fd;
+		if (!ioctl(dev, IOMMUFD_PCI_BIND, &bind)) {
+			c->binds++;
+			at.pt_id = ioas;
+			ioctl(dev, IOMMUFD_PCI_ATTACH, &at);
+		}
+		ioas_map_fixed(fd, ioas, c->buf, 64 * PAGE_SIZE, 1UL << 24);
+		usleep(rand_r(&seed) % 2000);
+		if (rand_r(&seed) & 1) {
+			close(fd);
+			close(dev);
+		} else {
+			close(dev);
+			close(fd);
+		}
+		c->rounds++;
+	}
+	return NULL;
+}
+
+/* Map, unmap, fault BAR pages in, set interrupts, replace the device fd. */
+static void *chaos_user(void *arg)
+{
+	struct sigaction sa = { .sa_handler = chaos_sigbus };
+	struct chaos *c = arg;
+	unsigned int seed = 11;
+	int efd = eventfd(0, EFD_CLOEXEC), nul = open("/dev/null", O_RDWR);
+
+	sigaction(SIGBUS, &sa, NULL);
+	while (!c->stop) {
+		int fd = c->iommufd, dev = c->devfd;
+		volatile uint32_t *bar;
+		struct {
+			struct iommufd_pci_irq_set hdr;
+			__s32 fd;
+		} irq = { .hdr = {
+			.argsz = sizeof(irq), .index = IOMMUFD_PCI_MSI_IRQ_INDEX,
+			.count = 1,
+			.flags = IOMMUFD_PCI_IRQ_SET_DATA_EVENTFD |
+				 IOMMUFD_PCI_IRQ_SET_ACTION_TRIGGER },
+			.fd = efd };
+
+		switch (rand_r(&seed) % 5) {
+		case 0:
+			ioas_map_fixed(fd, c->ioas, c->buf, 16 * PAGE_SIZE,
+				       (2 + rand_r(&seed) % 8) << 24);
+			break;
+		case 1:
+			ioas_unmap_all(fd, c->ioas, NULL);
+			break;
+		case 2:
+			bar = mmap(NULL, PAGE_SIZE, PROT_READ, MAP_SHARED, dev,
+				   0);
+			if (bar == MAP_FAILED)
+				break;
+			if (!sigsetjmp(chaos_jmp, 1))
+				(void)bar[0];
+			munmap((void *)bar, PAGE_SIZE);
+			break;
+		case 3:
+			ioctl(dev, IOMMUFD_PCI_SET_IRQS, &irq);
+			break;
+		case 4:
+			/* Replace the device file under everybody's feet. */
+			if (rand_r(&seed) % 8 == 0)
+				dup2(nul, dev);
+			break;
+		}
+	}
+	close(efd);
+	close(nul);
+	return NULL;
+}
+
+/*
+ * Closing (or dup2-replacing) the device file and the iommufd while
+ * other threads bind, attach, map, fault BAR pages in and set
+ * interrupts: no WARN or oops (the harness checks), nothing left.
+ */
+TEST(close_and_replace_files_under_load)
+{
+	struct chaos c = { 0 };
+	pthread_t th[3];
+	int i;
+
+	if (!lone_edu[0])
+		SKIP("no edu device");
+	CHECK_OK(from_lib(iommufd_pci_driver_bind(lone_edu)));
+	CHECK_OK(iommufd_pci_cdev_path(lone_edu, c.cdev, sizeof(c.cdev)));
+	c.buf = buf_alloc(64 * PAGE_SIZE);
+	CHECK(c.buf);
+	c.iommufd = c.devfd = -1;
+	CHECK(!pthread_create(&th[0], NULL, chaos_owner, &c));
+	CHECK(!pthread_create(&th[1], NULL, chaos_user, &c));
+	CHECK(!pthread_create(&th[2], NULL, chaos_user, &c));
+	sleep(2 * RACE_SECONDS);
+	c.stop = true;
+	for (i = 0; i < 3; i++)
+		pthread_join(th[i], NULL);
+	tap_diag("%d rounds, %d binds", c.rounds, c.binds);
+	CHECK(c.rounds > 10 && c.binds > 0);
+	buf_free(c.buf, 64 * PAGE_SIZE);
 }
 
 int main(void)
