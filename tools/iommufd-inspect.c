@@ -18,7 +18,6 @@
 #include <string.h>
 
 #define STATE_PATH "/sys/kernel/debug/iommufd/state"
-#define MAX_RECORDS 4096
 #define MAX_FIELDS 12
 
 struct field {
@@ -31,10 +30,12 @@ struct record {
 	char *kind;
 	struct field f[MAX_FIELDS];
 	int nf;
+	bool dup_pages;		/* a "pages" record shown earlier too */
 };
 
-static struct record recs[MAX_RECORDS];
-static int nrecs;
+/* Every record of the state file, however many. */
+static struct record *recs;
+static int nrecs, caprecs;
 
 static const char *get(const struct record *r, const char *key)
 {
@@ -61,9 +62,19 @@ static void parse_line(char *line)
 	struct record *r;
 	char *tok, *save;
 
-	if (nrecs == MAX_RECORDS)
-		return;
+	if (nrecs == caprecs) {
+		int cap = caprecs ? 2 * caprecs : 1024;
+		struct record *more = realloc(recs, cap * sizeof(*recs));
+
+		if (!more) {
+			fprintf(stderr, "iommufd-inspect: out of memory\n");
+			exit(1);
+		}
+		recs = more;
+		caprecs = cap;
+	}
 	r = &recs[nrecs];
+	r->dup_pages = false;
 	tok = strtok_r(line, " \n", &save);
 	if (!tok)
 		return;
@@ -82,9 +93,38 @@ static void parse_line(char *line)
 	nrecs++;
 }
 
+/* qsort order of pages records: by id, then by position. */
+static int cmp_pages(const void *a, const void *b)
+{
+	int ia = *(const int *)a, ib = *(const int *)b;
+	int c = strcmp(get(&recs[ia], "id"), get(&recs[ib], "id"));
+
+	return c ? c : ia - ib;
+}
+
+/* Mark every "pages" record but the first of each id (areas share them). */
+static void mark_dup_pages(void)
+{
+	int *idx = malloc((nrecs + 1) * sizeof(*idx)), n = 0, i;
+
+	if (!idx) {
+		fprintf(stderr, "iommufd-inspect: out of memory\n");
+		exit(1);
+	}
+	for (i = 0; i < nrecs; i++)
+		if (is(&recs[i], "pages"))
+			idx[n++] = i;
+	qsort(idx, n, sizeof(*idx), cmp_pages);
+	for (i = 1; i < n; i++)
+		if (!strcmp(get(&recs[idx[i]], "id"), get(&recs[idx[i - 1]], "id")))
+			recs[idx[i]].dup_pages = true;
+	free(idx);
+}
+
 static int load(const char *path)
 {
-	char line[512];
+	char *line = NULL;
+	size_t cap = 0;
 	FILE *f = fopen(path, "r");
 
 	if (!f) {
@@ -96,9 +136,11 @@ static int load(const char *path)
 			fprintf(stderr, "  it is readable by root only\n");
 		return -1;
 	}
-	while (fgets(line, sizeof(line), f))
+	while (getline(&line, &cap, f) > 0)
 		parse_line(line);
+	free(line);
 	fclose(f);
+	mark_dup_pages();
 	return 0;
 }
 
@@ -145,35 +187,31 @@ struct total {
 	unsigned long long pinned;
 };
 
-/* Each pages object once, however many areas share it. */
-static int seen_pages(const char *id, int upto)
+/* Pinned pages per process or user (@by), each pages object once. */
+static int totals(const char *by, struct total **out)
 {
-	int i;
-
-	for (i = 0; i < upto; i++)
-		if (is(&recs[i], "pages") && !strcmp(get(&recs[i], "id"), id))
-			return 1;
-	return 0;
-}
-
-static int totals(const char *by, struct total *t, int max)
-{
-	int i, j, n = 0;
+	struct total *t = NULL;
+	int i, j, n = 0, cap = 0;
 
 	for (i = 0; i < nrecs; i++) {
 		const struct record *r = &recs[i];
 
 		/* A busy pages object has no figures this time. */
-		if (!is(r, "pages") || num(r, "busy") ||
-		    seen_pages(get(r, "id"), i))
+		if (!is(r, "pages") || num(r, "busy") || r->dup_pages)
 			continue;
 		for (j = 0; j < n; j++)
 			if (!strcmp(t[j].key, get(r, by)) &&
 			    !strcmp(t[j].account, get(r, "account")))
 				break;
 		if (j == n) {
-			if (n == max)
-				continue;
+			if (n == cap) {
+				cap = cap ? 2 * cap : 16;
+				t = realloc(t, cap * sizeof(*t));
+				if (!t) {
+					fprintf(stderr, "iommufd-inspect: out of memory\n");
+					exit(1);
+				}
+			}
 			snprintf(t[n].key, sizeof(t[n].key), "%s", get(r, by));
 			snprintf(t[n].account, sizeof(t[n].account), "%s",
 				 get(r, "account"));
@@ -181,6 +219,7 @@ static int totals(const char *by, struct total *t, int max)
 		}
 		t[j].pinned += num(r, "pinned");
 	}
+	*out = t;
 	return n;
 }
 
@@ -243,9 +282,9 @@ static void print_ctx_tables(int ci)
 static void print_totals_table(const char *title, const char *by,
 			       const char *col)
 {
-	struct total t[256];
+	struct total *t;
 	char b[32];
-	int n = totals(by, t, 256), i;
+	int n = totals(by, &t), i;
 
 	printf("%s\n  %-8s %-24s %12s %12s\n", title, col, "CHARGED TO",
 	       "PAGES", "BYTES");
@@ -256,6 +295,7 @@ static void print_totals_table(const char *title, const char *by,
 		       t[i].pinned, human(t[i].pinned * 4096, b, sizeof(b)));
 	if (!n)
 		printf("  (nothing pinned)\n");
+	free(t);
 }
 
 static void print_tables(void)
@@ -390,8 +430,8 @@ static void json_ioas(int ci)
 
 static void json_totals(const char *by, const char *name)
 {
-	struct total t[256];
-	int n = totals(by, t, 256), i;
+	struct total *t;
+	int n = totals(by, &t), i;
 
 	printf(", ");
 	json_str(name);
@@ -404,6 +444,7 @@ static void json_totals(const char *by, const char *name)
 		printf(", \"pinned_pages\": %llu}", t[i].pinned);
 	}
 	printf("]");
+	free(t);
 }
 
 static void print_json(void)
