@@ -202,15 +202,21 @@ struct iopt_area;
  */
 struct iopt_pages {
 	struct kref kref;
-	bool writable;
 	u8 account_mode;
+	bool writable : 1;
+	/*
+	 * Read-only pins of a private file mapping break the sharing first
+	 * (a write later would otherwise leave DMA reading the old page).
+	 */
+	bool unshare : 1;
 	/*
 	 * Room for the area of the IOAS_MAP that created these pages follows
 	 * the pin state, in the same allocation (@with_area), unused while
-	 * @spare_area: a MAP then costs one allocation.
+	 * @spare_area: a MAP then costs one allocation.  (Only @spare_area
+	 * changes after allocation, under the IOAS's iova_rwsem.)
 	 */
-	bool with_area;
-	bool spare_area;
+	bool with_area : 1;
+	bool spare_area : 1;
 	struct mutex mutex;
 	struct mm_struct *source_mm;
 	struct task_struct *source_task;

@@ -168,6 +168,30 @@ static void chunk_put_if_idle(struct iopt_pages *pages, unsigned long c,
 	iommufd_stats_kmem(-(long)sizeof(*ch));
 }
 
+/*
+ * Does [uptr, uptr + length) of the caller's memory hold a private file
+ * mapping?  Its pages are the file's until written, and a read-only pin
+ * would keep the file's page when the process then writes its own copy.
+ */
+static bool iopt_range_has_private_file(unsigned long uptr,
+					unsigned long length)
+{
+	struct mm_struct *mm = current->mm;
+	struct vm_area_struct *vma;
+	bool found = false;
+	VMA_ITERATOR(vmi, mm, uptr);
+
+	mmap_read_lock(mm);
+	for_each_vma_range(vmi, vma, uptr + length) {
+		if (vma->vm_file && !(vma->vm_flags & VM_SHARED)) {
+			found = true;
+			break;
+		}
+	}
+	mmap_read_unlock(mm);
+	return found;
+}
+
 struct iopt_pages *iopt_alloc_pages(unsigned long uptr, unsigned long length,
 				    bool writable, u8 account_mode,
 				    bool with_area)
@@ -195,6 +219,7 @@ struct iopt_pages *iopt_alloc_pages(unsigned long uptr, unsigned long length,
 	pages->with_area = with_area;
 	pages->spare_area = with_area;
 	pages->writable = writable;
+	pages->unshare = !writable && iopt_range_has_private_file(uptr, length);
 	pages->account_mode = capable(CAP_IPC_LOCK) ? IOPT_ACCOUNT_NONE :
 						      account_mode;
 	iommufd_stats_kmem(size);
@@ -390,7 +415,8 @@ static void iopt_pages_pinned(struct iopt_pages *pages, long n)
 static long iopt_pages_gup_batch(struct iopt_pages *pages, unsigned long index,
 				 unsigned long n, struct page **out)
 {
-	unsigned int flags = FOLL_LONGTERM | (pages->writable ? FOLL_WRITE : 0);
+	unsigned int flags = FOLL_LONGTERM | (pages->writable ? FOLL_WRITE : 0) |
+			     (pages->unshare ? FOLL_WRITE | FOLL_FORCE : 0);
 	unsigned long addr = pages->uptr + (index << PAGE_SHIFT);
 	long rc;
 

@@ -5,6 +5,7 @@
  * every pin when the fd is closed or its process dies, the temporary
  * memory limit of the pin batches, and mappings made by another process.
  */
+#define _GNU_SOURCE
 #include <signal.h>
 #include <stdlib.h>
 #include <sys/mman.h>
@@ -702,6 +703,42 @@ TEST(lazy_huge_maps_cost_no_kernel_memory)
 	CHECK_OK(iommu_destroy(fd, stdev));
 	close(fd);
 	munmap(va, 8 * tib);
+}
+
+/*
+ * A read-only map of a private file mapping the process has not written
+ * yet: the pin breaks the sharing, so that when the process then writes
+ * its copy the device reads that copy, not the file's old page.
+ */
+TEST(readonly_pin_of_private_file_page_follows_writes)
+{
+	const size_t len = 4 * PAGE_SIZE;
+	__u32 ioas, stdev, hwpt;
+	__u64 iova = MOCK_APERTURE_START;
+	char *buf;
+	int fd, mfd;
+
+	mfd = memfd_create("private-file", MFD_CLOEXEC);
+	CHECK(mfd >= 0);
+	CHECK_OK(ftruncate(mfd, len));
+	CHECK(pwrite(mfd, "file", 4, 0) == 4);
+	buf = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE, mfd, 0);
+	CHECK(buf != MAP_FAILED);
+	CHECK(buf[0] == 'f');		/* read: still the file's page */
+	fd = dev_iommu_open();
+	CHECK(fd >= 0);
+	CHECK_OK(ioas_alloc(fd, &ioas));
+	CHECK_OK(ioas_map_flags(fd, ioas, buf, len, &iova,
+				IOMMU_IOAS_MAP_READABLE |
+				IOMMU_IOAS_MAP_FIXED_IOVA));
+	CHECK_OK(mock_domain(fd, ioas, &stdev, &hwpt, NULL));
+	memcpy(buf, "mine", 4);		/* the process writes its copy */
+	/* The domain maps the page the process sees now. */
+	CHECK_OK(check_map(fd, hwpt, iova, buf, len));
+	CHECK_OK(iommu_destroy(fd, stdev));
+	close(fd);
+	munmap(buf, len);
+	close(mfd);
 }
 
 int main(void)
