@@ -178,9 +178,10 @@ static bool iopt_range_has_private_file(unsigned long uptr,
 {
 	struct mm_struct *mm = current->mm;
 	struct vm_area_struct *vma;
+	struct vma_iterator vmi;
 	bool found = false;
-	VMA_ITERATOR(vmi, mm, uptr);
 
+	vma_iter_init(&vmi, mm, uptr);
 	mmap_read_lock(mm);
 	for_each_vma_range(vmi, vma, uptr + length) {
 		if (vma->vm_file && !(vma->vm_flags & VM_SHARED)) {
