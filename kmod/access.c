@@ -13,6 +13,15 @@
 
 #include "iommufd_private.h"
 
+/**
+ * iommufd_access_create() - a software device's way into IOASes
+ * @ictx: the iommufd (its file is held until iommufd_access_destroy())
+ * @ops: the driver's callbacks; @ops->unmap must unpin what it pinned in
+ *	the range it is given before returning
+ * @data: passed back to @ops
+ *
+ * Return: the access, not attached to any IOAS, or ERR_PTR(-ENOMEM).
+ */
 struct iommufd_access *
 iommufd_access_create(struct iommufd_ctx *ictx,
 		      const struct iommufd_access_ops *ops, void *data)
@@ -34,6 +43,10 @@ iommufd_access_create(struct iommufd_ctx *ictx,
 	return access;
 }
 
+/**
+ * iommufd_access_destroy() - end an access
+ * @access: the access; detached first (the unmap callback unpins all)
+ */
 void iommufd_access_destroy(struct iommufd_access *access)
 {
 	iommufd_access_detach(access);
@@ -48,6 +61,7 @@ void iommufd_access_destroy(struct iommufd_access *access)
 static int iommufd_access_add_alignment(struct iommufd_access *access,
 					struct iommufd_ioas *ioas)
 {
+	lockdep_assert_held(&access->attach_lock);
 	if (!access->ops->needs_pin_pages)
 		return 0;
 	return iopt_add_access_alignment(&ioas->iopt, PAGE_SIZE);
@@ -56,6 +70,7 @@ static int iommufd_access_add_alignment(struct iommufd_access *access,
 static void iommufd_access_remove_alignment(struct iommufd_access *access,
 					    struct iommufd_ioas *ioas)
 {
+	lockdep_assert_held(&access->attach_lock);
 	if (access->ops->needs_pin_pages)
 		iopt_remove_access_alignment(&ioas->iopt);
 }
@@ -64,6 +79,7 @@ static void iommufd_access_remove_alignment(struct iommufd_access *access,
 static void iommufd_access_listen(struct iommufd_access *access,
 				  struct iommufd_ioas *ioas)
 {
+	lockdep_assert_held(&access->attach_lock);
 	mutex_lock(&ioas->iopt.access_lock);
 	list_add_tail(&access->ioas_item, &ioas->iopt.accesses);
 	mutex_unlock(&ioas->iopt.access_lock);
@@ -73,6 +89,7 @@ static void iommufd_access_listen(struct iommufd_access *access,
 static void iommufd_access_unlisten(struct iommufd_access *access,
 				    struct iommufd_ioas *ioas)
 {
+	lockdep_assert_held(&access->attach_lock);
 	mutex_lock(&ioas->iopt.access_lock);
 	list_del_init(&access->ioas_item);
 	mutex_unlock(&ioas->iopt.access_lock);
@@ -83,6 +100,7 @@ static void iommufd_access_unlisten(struct iommufd_access *access,
 static void iommufd_access_set_ioas(struct iommufd_access *access,
 				    struct iommufd_ioas *ioas)
 {
+	lockdep_assert_held(&access->attach_lock);
 	mutex_lock(&access->ioas_lock);
 	access->ioas = ioas;
 	access->ioas_unpin = ioas;
@@ -92,11 +110,20 @@ static void iommufd_access_set_ioas(struct iommufd_access *access,
 /* No new pins from here on; existing ones still unpin through the IOAS. */
 static void iommufd_access_stop_pins(struct iommufd_access *access)
 {
+	lockdep_assert_held(&access->attach_lock);
 	mutex_lock(&access->ioas_lock);
 	access->ioas = NULL;
 	mutex_unlock(&access->ioas_lock);
 }
 
+/**
+ * iommufd_access_attach() - let an access reach an IOAS
+ * @access: the access, not attached
+ * @ioas_id: the IOAS
+ *
+ * Return: 0; -EINVAL when attached already; -ENOENT for no such IOAS; an
+ * error when a pinning access cannot have page-aligned areas there.
+ */
 int iommufd_access_attach(struct iommufd_access *access, u32 ioas_id)
 {
 	struct iommufd_ioas *ioas;
@@ -116,13 +143,21 @@ int iommufd_access_attach(struct iommufd_access *access, u32 ioas_id)
 		goto out_unlock;
 	}
 	iommufd_access_listen(access, ioas);
-	/* The lookup's reference becomes the access's. */
+	/* The access's long-term reference; the lookup's goes. */
+	refcount_inc(&ioas->obj.users);
+	iommufd_put_object(&ioas->obj);
 	iommufd_access_set_ioas(access, ioas);
 out_unlock:
 	mutex_unlock(&access->attach_lock);
 	return rc;
 }
 
+/**
+ * iommufd_access_detach() - no more IOAS for an access
+ * @access: the access (attached or not)
+ *
+ * The unmap callback is called for everything first: no pin survives.
+ */
 void iommufd_access_detach(struct iommufd_access *access)
 {
 	struct iommufd_ioas *ioas;
@@ -134,16 +169,22 @@ void iommufd_access_detach(struct iommufd_access *access)
 		iommufd_access_unlisten(access, ioas);
 		iommufd_access_remove_alignment(access, ioas);
 		iommufd_access_set_ioas(access, NULL);
-		iommufd_put_object(&ioas->obj);
+		refcount_dec(&ioas->obj.users);
 	}
 	mutex_unlock(&access->attach_lock);
 }
 
-/*
- * Move @access to another IOAS.  Pins on the old one are released through
- * the unmap callback before the access can pin on the new one.  The new
- * IOAS's alignment is secured first, so nothing can fail after the
- * access has left the old one.
+/**
+ * iommufd_access_replace() - move an access to another IOAS
+ * @access: the access, attached
+ * @ioas_id: the new IOAS
+ *
+ * Pins on the old one are released through the unmap callback before the
+ * access can pin on the new one.  The new IOAS's alignment is secured
+ * first, so nothing can fail after the access has left the old one.
+ *
+ * Return: 0 (also for the IOAS it is on); -ENOENT when not attached or
+ * for no such IOAS; an alignment error, the access staying where it was.
  */
 int iommufd_access_replace(struct iommufd_access *access, u32 ioas_id)
 {
@@ -167,10 +208,13 @@ int iommufd_access_replace(struct iommufd_access *access, u32 ioas_id)
 	iommufd_access_stop_pins(access);
 	iommufd_access_unlisten(access, old);
 	iommufd_access_listen(access, new);
+	/* The access's long-term reference moves to the new IOAS. */
+	refcount_inc(&new->obj.users);
 	iommufd_access_set_ioas(access, new);
 	iommufd_access_remove_alignment(access, old);
 	mutex_unlock(&access->attach_lock);
-	iommufd_put_object(&old->obj);
+	refcount_dec(&old->obj.users);
+	iommufd_put_object(&new->obj);
 	return 0;
 
 err_put:
@@ -307,6 +351,12 @@ static int pin_piece(struct iopt_piece *p, void *arg)
 	return 0;
 }
 
+/**
+ * iommufd_access_unpin_pages() - undo one iommufd_access_pin_pages()
+ * @access: the access
+ * @iova: the same range as the pin
+ * @length: its length
+ */
 void iommufd_access_unpin_pages(struct iommufd_access *access,
 				unsigned long iova, unsigned long length)
 {
@@ -327,9 +377,21 @@ void iommufd_access_unpin_pages(struct iommufd_access *access,
 	mutex_unlock(&access->ioas_lock);
 }
 
-/*
- * Pin the pages behind [iova, iova + length) and return them in
- * @out_pages, one per CPU page of the IOVA range.
+/**
+ * iommufd_access_pin_pages() - pin the pages behind an IOVA range
+ * @access: the access, attached, made with needs_pin_pages
+ * @iova: the start of the range
+ * @length: its length
+ * @out_pages: one page per CPU page of the range, out
+ * @flags: IOMMUFD_ACCESS_RW_WRITE when the device will write
+ *
+ * The pages stay pinned until iommufd_access_unpin_pages(), or the unmap
+ * callback for an unmap over them.
+ *
+ * Return: 0; -EINVAL or -EOVERFLOW for an empty or wrapping range;
+ * -ENOENT when not attached or something of the range is not mapped (or
+ * being unmapped); -EPERM for a write to a read-only mapping; the pin's
+ * error (-ENOMEM beyond RLIMIT_MEMLOCK, -EFAULT).
  */
 int iommufd_access_pin_pages(struct iommufd_access *access,
 			     unsigned long iova, unsigned long length,
@@ -401,7 +463,16 @@ static int rw_piece(struct iopt_piece *p, void *arg)
 	return 0;
 }
 
-/* Copy @length bytes between @data and the memory at @iova. */
+/**
+ * iommufd_access_rw() - copy bytes to or from the memory at an IOVA
+ * @access: the access, attached
+ * @iova: where
+ * @data: a kernel buffer
+ * @length: how many bytes
+ * @flags: IOMMUFD_ACCESS_RW_WRITE to write the memory
+ *
+ * Return: 0, or as iommufd_access_pin_pages().
+ */
 int iommufd_access_rw(struct iommufd_access *access, unsigned long iova,
 		      void *data, size_t length, unsigned int flags)
 {

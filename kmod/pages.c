@@ -387,6 +387,7 @@ static int iopt_pages_account(struct iopt_pages *pages, unsigned long n,
 {
 	int rc = 0;
 
+	lockdep_assert_held(&pages->mutex);
 	switch (pages->account_mode) {
 	case IOPT_ACCOUNT_USER:
 		if (inc)
@@ -449,6 +450,7 @@ static int chunk_expand(struct iopt_pages *pages, struct iopt_chunk *ch,
 	unsigned int *pu;
 	unsigned long i;
 
+	lockdep_assert_held(&pages->mutex);
 	if (ch->pages)
 		return 0;
 	if (iommufd_should_fail())
@@ -482,6 +484,7 @@ static int chunk_pin_pages(struct iopt_pages *pages, unsigned long cbase,
 	unsigned long done = 0;
 	long rc;
 
+	lockdep_assert_held(&pages->mutex);
 	while (done < n) {
 		rc = iopt_pages_gup_batch(pages, cbase + start + done,
 					  min(iopt_gup_batch_max(), n - done),
@@ -508,6 +511,7 @@ static int chunk_split(struct iopt_pages *pages, struct iopt_chunk *ch,
 {
 	int rc;
 
+	lockdep_assert_held(&pages->mutex);
 	ch->users = 1;		/* what the first @done pages have */
 	rc = chunk_expand(pages, ch, done);
 	ch->users = 0;
@@ -531,6 +535,7 @@ static int chunk_pin_whole(struct iopt_pages *pages, unsigned long c,
 	long n;
 	int rc;
 
+	lockdep_assert_held(&pages->mutex);
 	while (done < len) {
 		n = iopt_pages_gup_batch(pages, cbase + done,
 					 min(iopt_gup_batch_max(), len - done),
@@ -611,6 +616,7 @@ static unsigned long chunk_unuse_pages(struct iopt_pages *pages,
 {
 	unsigned long i = s, end, unpinned = 0;
 
+	lockdep_assert_held(&pages->mutex);
 	while (i <= e) {
 		if (WARN_ON(!ch->page_users[i]) || --ch->page_users[i]) {
 			i++;
@@ -638,6 +644,7 @@ static int chunk_use_pages(struct iopt_pages *pages, unsigned long c,
 	unsigned long i = s, n;
 	int rc;
 
+	lockdep_assert_held(&pages->mutex);
 	while (i <= e) {
 		if (ch->page_users[i]) {
 			ch->page_users[i++]++;
@@ -666,6 +673,7 @@ static int chunk_use(struct iopt_pages *pages, unsigned long c,
 	struct iopt_chunk *ch;
 	int rc;
 
+	lockdep_assert_held(&pages->mutex);
 	ch = chunk_get(pages, c);
 	if (IS_ERR(ch))
 		return PTR_ERR(ch);
@@ -692,6 +700,7 @@ static unsigned long chunk_idle(struct iopt_pages *pages, unsigned long c,
 	struct iopt_chunk *ch = chunk_find(pages, c);
 	unsigned long i, n = 0;
 
+	lockdep_assert_held(&pages->mutex);
 	if (!ch)
 		return e - s + 1;
 	if (!ch->pages)
@@ -708,6 +717,7 @@ static unsigned long chunk_unuse(struct iopt_pages *pages, unsigned long c,
 	struct iopt_chunk *ch = chunk_find(pages, c);
 	unsigned long len = chunk_len(pages, c), unpinned;
 
+	lockdep_assert_held(&pages->mutex);
 	if (WARN_ON(!ch))
 		return 0;
 	if (ch->pages) {
@@ -743,6 +753,7 @@ static unsigned long __iopt_pages_unuse(struct iopt_pages *pages,
 {
 	unsigned long c, s, e, unpinned = 0;
 
+	lockdep_assert_held(&pages->mutex);
 	for_each_chunk_part(pages, first, last, c, s, e)
 		unpinned += chunk_unuse(pages, c, s, e);
 	return unpinned;
