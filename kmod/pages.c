@@ -34,6 +34,7 @@
 #include <linux/vmalloc.h>
 
 #include "iommufd_private.h"
+#include "compat.h"
 
 /*
  * Upper bound of the page-pointer batch one GUP call fills.  GUP writes
@@ -429,8 +430,8 @@ static long iopt_pages_gup_batch(struct iopt_pages *pages, unsigned long index,
 	if (!mmget_not_zero(pages->source_mm))
 		return -EFAULT;
 	mmap_read_lock(pages->source_mm);
-	rc = pin_user_pages_remote(pages->source_mm, addr, n, flags, out, NULL,
-				   NULL);
+	rc = compat_pin_user_pages_remote(pages->source_mm, addr, n, flags, out,
+					  NULL);
 	mmap_read_unlock(pages->source_mm);
 	mmput(pages->source_mm);
 	return rc ? rc : -EFAULT;
