@@ -319,6 +319,82 @@ TEST(mock_devices_churn_against_maps)
 	close(c.fd);
 }
 
+/* -------------------------------------------- first attach against maps */
+
+struct mapper {
+	int fd;
+	volatile __u32 ioas;
+	volatile bool stop;
+	void *buf;
+	int maps;
+};
+
+/* Map and unmap small areas on whatever IOAS is current. */
+static void *map_unmap_loop(void *arg)
+{
+	struct mapper *m = arg;
+	unsigned int seed = 5;
+
+	while (!m->stop) {
+		__u32 ioas = m->ioas;
+		__u64 iova = (1 + rand_r(&seed) % 64) * 0x100000ULL;
+
+		if (!ioas_map_fixed(m->fd, ioas, m->buf, 16 * PAGE_SIZE, iova)) {
+			m->maps++;
+			ioas_unmap(m->fd, ioas, iova, 16 * PAGE_SIZE, NULL);
+		}
+	}
+	return NULL;
+}
+
+/*
+ * A device's first attach to a new domain while maps and unmaps run on
+ * its IOAS (on 6.1's VT-d the first attach reworks the page table):
+ * every map reaches the domain and every unmap finds it there -- the
+ * kernel would WARN on an unmap that finds nothing (the harness checks).
+ */
+TEST(first_attach_against_maps)
+{
+	struct mapper m = { 0 };
+	struct edu e;
+	pthread_t th;
+	double end;
+	__u32 dev_id, pt;
+	int rounds = 0;
+
+	if (!lone_edu[0])
+		SKIP("no edu device");
+	m.buf = buf_alloc(16 * PAGE_SIZE);
+	CHECK(m.buf);
+	CHECK_OK(edu_bind_new(&e, &m.fd, &dev_id));
+	CHECK_OK(ioas_alloc(m.fd, (__u32 *)&m.ioas));
+	CHECK(!pthread_create(&th, NULL, map_unmap_loop, &m));
+	end = now() + RACE_SECONDS;
+	while (now() < end) {
+		__u32 old = m.ioas, ioas;
+
+		pt = old;
+		if (iommufd_pci_attach(e.dev, &pt))
+			break;
+		iommufd_pci_detach(e.dev);
+		/* A fresh IOAS, so that the next attach makes a fresh domain. */
+		if (ioas_alloc(m.fd, &ioas))
+			break;
+		m.ioas = ioas;
+		usleep(1000);
+		ioas_unmap_all(m.fd, old, NULL);
+		iommu_destroy(m.fd, old);
+		rounds++;
+	}
+	m.stop = true;
+	pthread_join(th, NULL);
+	tap_diag("%d first attaches, %d maps", rounds, m.maps);
+	CHECK(now() >= end && rounds > 10 && m.maps > 10);
+	edu_close(&e);
+	close(m.fd);
+	buf_free(m.buf, 16 * PAGE_SIZE);
+}
+
 /* ------------------------------------------------- closing under load */
 
 struct chaos {
