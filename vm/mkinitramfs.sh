@@ -4,6 +4,9 @@
 # Usage: mkinitramfs.sh [--tree DIR]... [--no-kmod] KVER OUTFILE INIT [FILES...]
 # FILES are copied to /bin of the image; INIT becomes /init; each DIR is
 # copied over the image's root as it is (e.g. DIR/opt/x becomes /opt/x).
+# KMOD_DIR (default kmod/) holds the project's .ko files; the kernel's own
+# modules come from MODROOT/lib/modules/KVER (default MODROOT: /, the
+# installed Debian kernel; the debug kernel's is under its cache).
 # --no-kmod leaves out the tree's kmod/*.ko (the modules then come from a
 # --tree, e.g. the DKMS-built ones of scripts/test-packages).
 set -euo pipefail
@@ -33,7 +36,7 @@ cp "$top/vm/functions.sh" "$root/etc/functions.sh"
 for f in "$@"; do
 	cp "$f" "$root/bin/"
 done
-[ $kmod = 0 ] || cp "$top"/kmod/*.ko "$root/lib/modules/$kver/"
+[ $kmod = 0 ] || cp "${KMOD_DIR:-$top/kmod}"/*.ko "$root/lib/modules/$kver/"
 for t in "${trees[@]}"; do
 	cp -a "$t/." "$root/"
 done
@@ -41,7 +44,7 @@ done
 # Kernel modules of the distribution that the VM may load, with their
 # dependency list: VFIO (the peer of the benchmarks) and e1000 (a kernel
 # driver that uses the DMA API, sharing an IOMMU group with two edus).
-mods=/lib/modules/$kver/kernel
+mods=${MODROOT:-}/lib/modules/$kver/kernel
 for m in drivers/vfio/vfio.ko drivers/vfio/vfio_iommu_type1.ko \
 	 drivers/vfio/vfio_virqfd.ko drivers/vfio/pci/vfio-pci-core.ko \
 	 drivers/vfio/pci/vfio-pci.ko \

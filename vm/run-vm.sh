@@ -5,6 +5,7 @@
 # in the bridge's group; an e1000e (MSI-X) alone in its group, driverless.  ttyS0 carries the kernel console (saved to
 # CONSOLE), ttyS1 carries what the programs inside report (RESULTS).
 # Usage: run-vm.sh KVER INITRD CONSOLE RESULTS TIMEOUT_S [extra qemu args]
+# KERNEL_IMAGE overrides the kernel (default /boot/vmlinuz-KVER).
 set -uo pipefail
 kver=$1 initrd=$2 console=$3 results=$4 limit=$5
 shift 5
@@ -32,7 +33,7 @@ timeout --foreground -k 5 "$limit" qemu-system-x86_64 \
 	-device edu,bus=b1,addr=1.0 -device edu,bus=b1,addr=2.0 \
 	-nic none -device e1000,bus=b1,addr=3.0 -device e1000e \
 	"$@" \
-	-kernel "/boot/vmlinuz-$kver" -initrd "$initrd" \
+	-kernel "${KERNEL_IMAGE:-/boot/vmlinuz-$kver}" -initrd "$initrd" \
 	-append "console=ttyS0 $iommu_arg iommu.strict=1 loglevel=4 panic=-1 softlockup_panic=1 hung_task_panic=1 ${KAPPEND:-}" \
 	-display none -no-reboot -monitor none \
 	-serial "file:$console" -serial "file:$results"
