@@ -519,6 +519,7 @@ TEST(close_and_replace_files_under_load)
 {
 	struct chaos c = { 0 };
 	pthread_t th[3];
+	double end;
 	int i;
 
 	if (!lone_edu[0])
@@ -531,7 +532,10 @@ TEST(close_and_replace_files_under_load)
 	CHECK(!pthread_create(&th[0], NULL, chaos_owner, &c));
 	CHECK(!pthread_create(&th[1], NULL, chaos_user, &c));
 	CHECK(!pthread_create(&th[2], NULL, chaos_user, &c));
-	sleep(2 * RACE_SECONDS);
+	/* Long enough, and enough rounds on a slow (debug) kernel too. */
+	end = now() + 2 * RACE_SECONDS;
+	while (now() < end || (c.rounds < 20 && now() < end + 60))
+		usleep(100000);
 	c.stop = true;
 	for (i = 0; i < 3; i++)
 		pthread_join(th[i], NULL);
