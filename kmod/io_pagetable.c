@@ -186,6 +186,7 @@ static int iopt_check_alignment(struct io_pagetable *iopt,
 		if ((area->node.start | iopt_area_length(area) |
 		     (area->pages_byte % PAGE_SIZE)) & (align - 1))
 			return -EADDRINUSE;
+		cond_resched();	/* as many areas as the user made */
 	}
 	return 0;
 }
@@ -591,17 +592,26 @@ static void iopt_unfill_claimed(struct io_pagetable *iopt,
 	lockdep_assert_held(&iopt->domains_rwsem);
 	list_for_each_entry(hwpt, &iopt->domains, iopt_item) {
 		iommu_iotlb_gather_init(&gather);
-		for (area = claimed; area; area = area->claim_next)
+		/*
+		 * As many areas as the user made (200,000 took a debug kernel
+		 * 26 s): yield between them; the gathered range waits.
+		 */
+		for (area = claimed; area; area = area->claim_next) {
 			hwpt->domain->ops->unmap(hwpt->domain, area->node.start,
 						 iopt_area_length(area),
 						 &gather);
+			cond_resched();
+		}
 		hwpt->domain->ops->flush(hwpt->domain, &gather);
 	}
-	list_for_each_entry(hwpt, &iopt->domains, iopt_item)
-		for (area = claimed; area; area = area->claim_next)
+	list_for_each_entry(hwpt, &iopt->domains, iopt_item) {
+		for (area = claimed; area; area = area->claim_next) {
 			iopt_pages_unuse(area->pages,
 					 iopt_area_first_index(area),
 					 iopt_area_last_index(area));
+			cond_resched();
+		}
+	}
 }
 
 static void iopt_area_unfill_domains(struct iopt_area *area)
@@ -657,6 +667,7 @@ int iopt_add_domain(struct io_pagetable *iopt,
 		rc = iopt_area_fill_domain(area, hwpt->domain);
 		if (rc)
 			goto out_unfill;
+		cond_resched();
 	}
 	list_add_tail(&hwpt->iopt_item, &iopt->domains);
 	iopt_recalc_alignment(iopt);
@@ -683,8 +694,10 @@ void iopt_remove_domain(struct io_pagetable *iopt,
 	down_write(&iopt->iova_rwsem);
 	list_del(&hwpt->iopt_item);
 	for (area = iopt_area_iter_first(iopt, 0, ULONG_MAX); area;
-	     area = iopt_area_iter_next(area, 0, ULONG_MAX))
+	     area = iopt_area_iter_next(area, 0, ULONG_MAX)) {
 		iopt_area_unfill_domain(area, hwpt->domain);
+		cond_resched();
+	}
 	__iopt_remove_reserved_iova(iopt, hwpt);
 	iopt_recalc_alignment(iopt);
 	up_write(&iopt->iova_rwsem);
@@ -1087,6 +1100,7 @@ again:
 		next = area->claim_next;
 		total += iopt_area_length(area);
 		iopt_remove_area(area);
+		cond_resched();
 	}
 	up_write(&iopt->iova_rwsem);
 	up_read(&iopt->domains_rwsem);
