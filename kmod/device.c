@@ -235,34 +235,16 @@ static void iommufd_hwpt_del_device(struct iommufd_hw_pagetable *hwpt,
 
 /*
  * Attach @idev to @hwpt's domain (from @old's, or from blocked DMA).  The
- * first attach of a domain may rework its page table: 6.1's VT-d, whose
- * domains start with more levels than the IOMMU walks, drops the extra
- * top levels then.  A map or unmap of the IOAS running meanwhile would
- * walk the table being freed and its change would be lost (a domain out
- * of step with its IOAS), so that attach holds the IOAS's domains_rwsem
- * for writing: no map or unmap touches the IOAS's domains meanwhile.
+ * backend orders it against the domains' map, unmap and flush (see
+ * iommu_api.c): no IOAS lock is held, so a map stalled in a page fault
+ * holds up no attach.
  */
 static int iommufd_hwpt_attach_device(struct iommufd_hw_pagetable *hwpt,
 				      struct iommufd_device *idev,
 				      struct iommufd_hw_pagetable *old)
 {
-	struct io_pagetable *iopt = &hwpt->ioas->iopt;
-	bool first;
-	int rc;
-
 	lockdep_assert_held(&idev->lock);
-	down_read(&iopt->domains_rwsem);
-	first = !hwpt->attached_once;
-	up_read(&iopt->domains_rwsem);
-	if (!first)
-		return idev->ops->attach(idev, hwpt->domain,
-					 old ? old->domain : NULL);
-	down_write(&iopt->domains_rwsem);
-	rc = idev->ops->attach(idev, hwpt->domain, old ? old->domain : NULL);
-	if (!rc)
-		hwpt->attached_once = true;
-	up_write(&iopt->domains_rwsem);
-	return rc;
+	return idev->ops->attach(idev, hwpt->domain, old ? old->domain : NULL);
 }
 
 static void iommufd_auto_unlock(struct iommufd_ioas *auto_ioas)

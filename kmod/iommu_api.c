@@ -15,8 +15,20 @@
 #include "iommufd_private.h"
 #include "compat.h"
 
+/*
+ * 6.1's IOMMU drivers do not order a domain's attach and detach against
+ * its map, unmap and IOTLB flush: VT-d's flush looks up the IOMMUs the
+ * domain is attached to while a detach takes one away (a NULL dereference
+ * in iommu_flush_iotlb_psi), and its first attach drops table levels a
+ * map may be walking (the domain then drifts from its IOAS).  VFIO's
+ * type1 holds one lock across all of these; here each domain's @hw_lock
+ * does: map, unmap and flush take it for reading, attach and detach for
+ * writing.  It is held only around the driver calls -- never across
+ * pinning -- and is innermost.
+ */
 struct kernel_domain {
 	struct iommufd_domain base;
+	struct rw_semaphore hw_lock;
 	struct iommu_domain *domain;
 	const struct bus_type *bus;
 };
@@ -29,23 +41,38 @@ static struct kernel_domain *to_kdomain(struct iommufd_domain *d)
 static int kdomain_map(struct iommufd_domain *d, unsigned long iova,
 		       phys_addr_t paddr, size_t size, int prot)
 {
+	struct kernel_domain *kd = to_kdomain(d);
+	int rc;
+
 	if (iommufd_should_fail())
 		return -ENOMEM;
-	return compat_iommu_map(to_kdomain(d)->domain, iova, paddr, size,
-				prot | IOMMU_CACHE, GFP_KERNEL_ACCOUNT);
+	down_read(&kd->hw_lock);
+	rc = compat_iommu_map(kd->domain, iova, paddr, size,
+			      prot | IOMMU_CACHE, GFP_KERNEL_ACCOUNT);
+	up_read(&kd->hw_lock);
+	return rc;
 }
 
 static void kdomain_unmap(struct iommufd_domain *d, unsigned long iova,
 			  size_t size, struct iommu_iotlb_gather *gather)
 {
-	WARN_ON(iommu_unmap_fast(to_kdomain(d)->domain, iova, size, gather) !=
-		size);
+	struct kernel_domain *kd = to_kdomain(d);
+	size_t done;
+
+	down_read(&kd->hw_lock);
+	done = iommu_unmap_fast(kd->domain, iova, size, gather);
+	up_read(&kd->hw_lock);
+	WARN_ON(done != size);
 }
 
 static void kdomain_flush(struct iommufd_domain *d,
 			  struct iommu_iotlb_gather *gather)
 {
-	iommu_iotlb_sync(to_kdomain(d)->domain, gather);
+	struct kernel_domain *kd = to_kdomain(d);
+
+	down_read(&kd->hw_lock);
+	iommu_iotlb_sync(kd->domain, gather);
+	up_read(&kd->hw_lock);
 }
 
 static void kdomain_free(struct iommufd_domain *d)
@@ -90,6 +117,7 @@ static struct iommufd_domain *phys_domain_alloc(struct iommufd_device *idev)
 		kfree(kd);
 		return ERR_CAST(err);
 	}
+	init_rwsem(&kd->hw_lock);
 	kd->bus = dev->bus;
 	kd->base.ops = &kdomain_ops;
 	kd->base.pgsize_bitmap = kd->domain->pgsize_bitmap;
@@ -113,14 +141,36 @@ static bool phys_domain_compatible(struct iommufd_device *idev,
 static int phys_attach(struct iommufd_device *idev, struct iommufd_domain *d,
 		       struct iommufd_domain *old)
 {
-	return iommufd_group_attach(to_phys(idev)->igroup,
-				    to_kdomain(d)->domain,
-				    old ? to_kdomain(old)->domain : NULL);
+	struct kernel_domain *kd = to_kdomain(d);
+	struct kernel_domain *kold = old ? to_kdomain(old) : NULL;
+	int rc;
+
+	/* Both domains change their attachment: both locks, in address order. */
+	if (kold && kold < kd) {
+		down_write(&kold->hw_lock);
+		down_write_nested(&kd->hw_lock, SINGLE_DEPTH_NESTING);
+	} else {
+		down_write(&kd->hw_lock);
+		if (kold)
+			down_write_nested(&kold->hw_lock,
+					  SINGLE_DEPTH_NESTING);
+	}
+	rc = iommufd_group_attach(to_phys(idev)->igroup, kd->domain,
+				  kold ? kold->domain : NULL);
+	if (kold)
+		up_write(&kold->hw_lock);
+	up_write(&kd->hw_lock);
+	return rc;
 }
 
 static void phys_detach(struct iommufd_device *idev)
 {
+	/* The device's HWPT is still set: its domain loses the device. */
+	struct kernel_domain *kd = to_kdomain(idev->hwpt->domain);
+
+	down_write(&kd->hw_lock);
 	iommufd_group_detach(to_phys(idev)->igroup);
+	up_write(&kd->hw_lock);
 }
 
 /*

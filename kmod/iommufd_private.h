@@ -436,8 +436,6 @@ struct iommufd_hw_pagetable {
 	bool auto_domain;
 	/* Automatic: the devices holding it, under ioas->auto_lock. */
 	unsigned int auto_users;
-	/* A device was attached to it once (under the IOAS's domains_rwsem). */
-	bool attached_once;
 	struct list_head iopt_item;	/* in ioas->iopt.domains */
 	struct mutex devices_lock;
 	struct list_head devices;	/* of iommufd_device */
