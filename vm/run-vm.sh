@@ -10,10 +10,11 @@ set -uo pipefail
 kver=$1 initrd=$2 console=$3 results=$4 limit=$5
 shift 5
 
-accel=tcg cpu=max
+# VM_CPU overrides the CPU model (e.g. the debug kernel's "max,la57=off").
+accel=tcg cpu=${VM_CPU:-max}
 # Nested KVM hangs at boot on the machines measured here: TCG unless asked.
 if [ "${IOMMUFD_KVM:-0}" = 1 ]; then
-	accel=kvm cpu=host
+	accel=kvm cpu=${VM_CPU:-host}
 fi
 # IOMMU=vtd (default), vtd-sm (VT-d scalable mode), amd (AMD-Vi) or
 # vtd-noir (VT-d without interrupt remapping).
