@@ -1,12 +1,15 @@
 # Top-level build: the kernel module and the static test programs.
 # KVER selects the kernel to build against (scripts/ detect it).
+# IOMMUFD_TEST=1 builds the modules the suite loads (with IOMMU_TEST_CMD,
+# the mock IOMMU and fault injection); without it, the modules users install.
 KVER ?= $(shell uname -r)
+IOMMUFD_TEST ?= 0
 PREFIX ?= /usr/local
 
 all: module lib tools tests demo
 
 module:
-	$(MAKE) -C kmod KVER=$(KVER)
+	$(MAKE) -C kmod KVER=$(KVER) IOMMUFD_TEST=$(IOMMUFD_TEST)
 
 lib:
 	$(MAKE) -C lib
@@ -22,7 +25,7 @@ demo: lib
 
 # The modules, into /lib/modules/$(KVER)/updates (then modprobe iommufd).
 modules_install:
-	$(MAKE) -C kmod KVER=$(KVER) modules_install
+	$(MAKE) -C kmod KVER=$(KVER) IOMMUFD_TEST=$(IOMMUFD_TEST) modules_install
 
 install: lib tools
 	$(MAKE) -C lib install

@@ -16,12 +16,13 @@
  *                   viability, the domain the group is attached to
  *   iommu_api.c     the kernel IOMMU API backend (VT-d, AMD-Vi, ...)
  *   access.c        accesses: software devices that pin or copy via IOVA
+ *   stats.c         live-object and pinned-page counters, debugfs
+ *   inspect.c       debugfs view of every open iommufd for iommufd-inspect
+ * Only in the test build (make IOMMUFD_TEST=1, IOMMUFD_TEST_BUILD):
  *   mock.c          the mock IOMMU backend: a software page table
  *   selftest.c      IOMMU_TEST_CMD (only with the selftest=1 parameter)
  *   bench.c         the benchmarks' floor: pin + map with no bookkeeping
- *   stats.c         live-object and pinned-page counters, debugfs
- *   inspect.c       debugfs view of every open iommufd for iommufd-inspect
- *   fault.c         fault injection at every allocation and pin point (tests)
+ *   fault.c         fault injection at every allocation and pin point
  * pci_user.c is another module (iommufd_pci.ko): it uses only iommufd.h.
  *
  * Lock order (outer first):
@@ -80,7 +81,9 @@ enum iommufd_object_type {
 	IOMMUFD_OBJ_IOAS,
 	IOMMUFD_OBJ_HWPT,
 	IOMMUFD_OBJ_DEVICE,
+#ifdef IOMMUFD_TEST_BUILD
 	IOMMUFD_OBJ_SELFTEST,
+#endif
 	IOMMUFD_OBJ_MAX,
 };
 
@@ -534,8 +537,9 @@ int iommufd_access_rw(struct iommufd_access *access, unsigned long iova,
 void iommufd_access_notify_unmap(struct io_pagetable *iopt,
 				 unsigned long iova, unsigned long length);
 
-/* ------------------------------------------------------------ selftest */
+/* ------------------------------------------------ selftest, mock, fault */
 
+#ifdef IOMMUFD_TEST_BUILD
 extern bool iommufd_selftest;
 int iommufd_test(struct iommufd_ucmd *ucmd);
 struct iommu_test_cmd;
@@ -546,8 +550,6 @@ struct iommufd_domain *iommufd_mock_domain_alloc(unsigned long pgsize_bitmap);
 bool iommufd_is_mock_domain(struct iommufd_domain *domain);
 int iommufd_mock_domain_lookup(struct iommufd_domain *domain,
 			       unsigned long iova, phys_addr_t *paddr);
-
-/* --------------------------------------------------------------- fault */
 
 /*
  * True when the test's fault injection wants this point to fail.  Inline
@@ -561,6 +563,22 @@ static inline bool iommufd_should_fail(void)
 	       __iommufd_should_fail();
 }
 void iommufd_fault_init(struct dentry *dir);
+#else
+/* The module users install: no mock domains, no injected faults. */
+static inline bool iommufd_is_mock_domain(struct iommufd_domain *domain)
+{
+	return false;
+}
+
+static inline bool iommufd_should_fail(void)
+{
+	return false;
+}
+
+static inline void iommufd_fault_init(struct dentry *dir)
+{
+}
+#endif
 
 /* ------------------------------------------------------------- inspect */
 

@@ -15,9 +15,11 @@
 #include "iommufd_private.h"
 #include "uapi/linux/iommufd_test.h"
 
+#ifdef IOMMUFD_TEST_BUILD
 bool iommufd_selftest;
 module_param_named(selftest, iommufd_selftest, bool, 0444);
 MODULE_PARM_DESC(selftest, "Enable IOMMU_TEST_CMD and the mock IOMMU (tests only)");
+#endif
 
 static const struct file_operations iommufd_fops;
 
@@ -121,12 +123,14 @@ static int iommufd_not_implemented(struct iommufd_ucmd *ucmd)
 	return -EOPNOTSUPP;
 }
 
+#ifdef IOMMUFD_TEST_BUILD
 static int iommufd_test_cmd(struct iommufd_ucmd *ucmd)
 {
 	if (!iommufd_selftest)
 		return -ENOTTY;
 	return iommufd_test(ucmd);
 }
+#endif
 
 union iommufd_ucmd_buffer {
 	struct iommu_destroy destroy;
@@ -210,7 +214,9 @@ static const struct iommufd_ioctl_op iommufd_ioctl_ops[] = {
 		 struct iommu_veventq_alloc, out_veventq_fd),
 	IOCTL_OP(IOMMU_HW_QUEUE_ALLOC, iommufd_not_implemented,
 		 struct iommu_hw_queue_alloc, length),
+#ifdef IOMMUFD_TEST_BUILD
 	IOCTL_OP(IOMMU_TEST_CMD, iommufd_test_cmd, struct iommu_test_cmd, last),
+#endif
 };
 
 static long iommufd_fops_ioctl(struct file *filp, unsigned int cmd,
@@ -270,8 +276,10 @@ static int __init iommufd_init(void)
 	rc = misc_register(&iommufd_misc);
 	if (rc)
 		goto err_stats;
+#ifdef IOMMUFD_TEST_BUILD
 	if (iommufd_selftest)
 		pr_info("iommufd: IOMMU_TEST_CMD and the mock IOMMU are enabled\n");
+#endif
 	return 0;
 
 err_stats:

@@ -34,7 +34,9 @@ static const struct iommufd_object_ops iommufd_object_ops[] = {
 	[IOMMUFD_OBJ_IOAS] = { .destroy = iommufd_ioas_destroy },
 	[IOMMUFD_OBJ_HWPT] = { .destroy = iommufd_hwpt_destroy },
 	[IOMMUFD_OBJ_DEVICE] = { .destroy = iommufd_device_destroy },
+#ifdef IOMMUFD_TEST_BUILD
 	[IOMMUFD_OBJ_SELFTEST] = { .destroy = iommufd_selftest_destroy },
+#endif
 };
 static_assert(ARRAY_SIZE(iommufd_object_ops) == IOMMUFD_OBJ_MAX);
 

@@ -40,7 +40,9 @@ detect_kver() {
 build_all() {
 	local kver=$1
 	log "building the module against $kver"
-	make -s -C "$TOP" KVER="$kver" all >&2 || die "build failed"
+	# The test build of the modules (IOMMU_TEST_CMD, the mock, fault
+	# injection); scripts/test-packages tests the build users get.
+	make -s -C "$TOP" KVER="$kver" IOMMUFD_TEST=1 all >&2 || die "build failed"
 }
 
 # QEMU 10 from bookworm-backports, unpacked (never installed) under
@@ -217,7 +219,7 @@ ensure_kernel_612() {
 	echo "$dir"
 }
 
-# Build kmod/ against @kdir in a copy under @dest (kmod/ keeps the 6.1
+# Build kmod/ (the test build) against @kdir in a copy under @dest (kmod/ keeps the 6.1
 # build the other VMs load).  Without pahole (Debian's linux-kbuild
 # depends on it; this host need not have it) the modules go without BTF.
 build_kmod_copy() {	# KDIR DEST
@@ -228,7 +230,7 @@ build_kmod_copy() {	# KDIR DEST
 	ln -s "$TOP/include" "$2/include"
 	find "$TOP/kmod" -maxdepth 1 -type f \( -name '*.[ch]' ! -name '*.mod.c' -o -name Kbuild -o -name Makefile \) \
 		-exec cp {} "$2/kmod/" \;
-	make -s -C "$2/kmod" KDIR="$1" $btf >&2
+	make -s -C "$2/kmod" KDIR="$1" IOMMUFD_TEST=1 $btf >&2
 }
 
 # Every shared library @binary needs (as ldd resolves them here) and the
