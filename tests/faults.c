@@ -1,12 +1,18 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * Fault injection (design rule 5: no partial state after any failure).
- * The module can fail the N-th allocation, pin, domain map or copy-out
- * that this process reaches (debugfs fail_nth).  For N = 1, 2, ... the
- * same operation sequence runs until no point fails any more; after each
- * failure the fd is closed and the module must be back to zero objects
- * and zero pinned pages, with no kernel warning (checked by the harness
- * after the program).
+ * The module's test build can fail the N-th allocation, pin, domain map
+ * or copy-out that this process reaches (debugfs fail_nth).  For N = 1,
+ * 2, ... the same operation sequence runs until no point fails any more;
+ * after each failure the fd is closed and the module must be back to zero
+ * objects and zero pinned pages, with no kernel warning (checked by the
+ * harness after the program).
+ *
+ * On a kernel with fault injection (the suite's debug kernel: failslab,
+ * fail_page_alloc, fail_usercopy and the per-task /proc fail-nth) the same
+ * sequence is walked once more, one ioctl at a time: every allocation,
+ * page allocation and user copy the kernel reaches inside that ioctl --
+ * the module's, the IOMMU core's, GUP's, the slab's -- fails in turn.
  */
 #include <fcntl.h>
 #include <stdlib.h>
@@ -46,11 +52,10 @@ static bool fired(void)
 	return points_left() <= 0;
 }
 
-#define STEP(expr)                                                      \
-	do {                                                            \
-		if ((expr) != 0)                                        \
-			return __LINE__;                                \
-	} while (0)
+/* The kernel's own injection (util.h's kfault_*), one step at a time. */
+static struct kfault_walk kfault = { .step = -1 };
+
+#define STEP(expr) KFAULT_STEP(&kfault, expr)
 
 /*
  * Everything a user does, end to end.  Returns 0 when all of it worked,
@@ -129,6 +134,101 @@ TEST(every_failure_unwinds)
 	CHECK(failures > 20);
 	close(chk);
 	buf_free(buf, 16 * PAGE_SIZE);
+}
+
+/* A count no ioctl's path reaches: the walk of one step stops there. */
+#define KFAULT_MAX 2000
+
+/*
+ * Walks one step: N = 1, 2, ... until the step's ioctl no longer reaches
+ * the N-th point.  Returns the number of points it has, -1 on a defect.
+ */
+static int kfault_walk_step(int step, char *buf, int chk)
+{
+	int n, line, fd, afd;
+
+	for (n = 1; n < KFAULT_MAX; n++) {
+		fd = dev_iommu_open();
+		if (fd < 0)
+			return -1;
+		afd = -1;
+		kfault.step = step;
+		kfault.nth = n;
+		kfault.cur = 0;
+		kfault.fired = false;
+		line = scenario(fd, buf, &afd);
+		kfault.step = -1;
+		if (afd >= 0)
+			close(afd);
+		close(fd);
+		if (!module_all_released() ||
+		    check_refs(chk, buf, 16 * PAGE_SIZE, 0)) {
+			tap_diag("step %d, kernel fault point %d (step at line %d): %ld objects, %ld pinned pages, %ld bytes of pin state left",
+				 step, n, line, module_stat("objects"),
+				 module_stat("pinned_pages"),
+				 module_stat("pin_state_bytes"));
+			return -1;
+		}
+		if (kfault.broken) {
+			tap_diag("cannot arm /proc/thread-self/fail-nth: %s",
+				 strerror(errno));
+			return -1;
+		}
+		if (!kfault.fired) {
+			if (line) {
+				tap_diag("step %d: no injected failure, yet line %d failed",
+					 step, line);
+				return -1;
+			}
+			return n - 1;
+		}
+	}
+	tap_diag("step %d: more than %d fault points", step, KFAULT_MAX);
+	return -1;
+}
+
+/*
+ * Every allocation (slab and page, sleeping ones included), and every
+ * user copy, that the kernel reaches inside each ioctl of the scenario
+ * fails in turn; quietly (no stack dump per injected failure).
+ */
+TEST(every_kernel_failure_unwinds)
+{
+	int step, points, total = 0, steps, chk, fd, afd = -1;
+	char *buf;
+
+	if (kfault_setup())
+		SKIP("the kernel has no fault injection (/proc/thread-self/fail-nth; Debian's kernels are built without it): the suite's debug-kernel VM runs this");
+	buf = buf_alloc(16 * PAGE_SIZE);
+	CHECK(buf);
+	/* The pages exist before the walk: GUP finds them, as a VMM's. */
+	buf_fill(buf, 16 * PAGE_SIZE, 7);
+	chk = dev_iommu_open();
+	CHECK(chk >= 0);
+	/* How many steps (ioctls) the scenario has: once, unarmed. */
+	fd = dev_iommu_open();
+	CHECK(fd >= 0);
+	kfault.cur = 0;
+	CHECK(scenario(fd, buf, &afd) == 0);
+	steps = kfault.cur;
+	close(afd);
+	close(fd);
+	for (step = 0; step < steps; step++) {
+		points = kfault_walk_step(step, buf, chk);
+		CHECK(points >= 0);
+		/* Each ioctl copies its argument in, at least. */
+		if (!points)
+			tap_diag("step %d reached no fault point", step);
+		CHECK(points > 0);
+		total += points;
+	}
+	tap_diag("%d kernel fault points over %d ioctls, each unwound", total,
+		 steps);
+	/* Every ioctl of the scenario allocates or copies something. */
+	CHECK(total > 100);
+	close(chk);
+	buf_free(buf, 16 * PAGE_SIZE);
+	kfault_teardown();
 }
 
 #define NEVER 1000000

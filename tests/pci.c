@@ -33,7 +33,6 @@
 
 TEST(devices_present)
 {
-	find_devices();
 	if (!lone_edu[0])
 		SKIP("no edu device alone in an IOMMU group (run in the project VM)");
 	tap_diag("lone edu %s, pair %s %s, e1000 %s", lone_edu, pair_edu[0],
@@ -1558,7 +1557,135 @@ TEST(irq_requests_fuzzed)
 	close(fd);
 }
 
+/* Attach @e to a new IOAS with @src at IOVA_A and @dst at IOVA_B; copy. */
+static int dma_round_trip(struct edu *e, int fd, char *src, char *dst)
+{
+	__u32 ioas, pt;
+
+	if (ioas_alloc(fd, &ioas))
+		return -1;
+	pt = ioas;
+	if (from_lib(iommufd_pci_attach(e->dev, &pt)) ||
+	    ioas_map_fixed(fd, ioas, src, EDU_BUFFER_SIZE, IOVA_A) ||
+	    ioas_map_fixed(fd, ioas, dst, EDU_BUFFER_SIZE, IOVA_B) ||
+	    edu_load(e, IOVA_A, EDU_DMA_MAX) || edu_store(e, IOVA_B, EDU_DMA_MAX))
+		return -1;
+	return 0;
+}
+/* The real-device path under the kernel's fault injection. */
+static struct kfault_walk kwalk = { .step = -1 };
+
+#define KSTEP(expr) KFAULT_STEP(&kwalk, expr)
+
+static int dev_ioctl(int dfd, unsigned long req, void *arg)
+{
+	return ioctl(dfd, req, arg) ? -1 : 0;
+}
+
+/*
+ * What a VMM does with a device, one system call per step: bind, attach
+ * to an IOAS (an automatic VT-d/AMD-Vi domain), map, an explicit domain
+ * and a replace onto it, a partial unmap, detach, destroy.
+ */
+static int real_scenario(int fd, int dfd, char *buf)
+{
+	struct iommufd_pci_bind bind = { .argsz = sizeof(bind), .iommufd = fd };
+	struct iommufd_pci_attach att = { .argsz = sizeof(att) };
+	struct iommufd_pci_detach det = { .argsz = sizeof(det) };
+	__u32 ioas, hwpt;
+
+	KSTEP(dev_ioctl(dfd, IOMMUFD_PCI_BIND, &bind));
+	KSTEP(ioas_alloc(fd, &ioas));
+	att.pt_id = ioas;
+	KSTEP(dev_ioctl(dfd, IOMMUFD_PCI_ATTACH, &att));
+	KSTEP(ioas_map_fixed(fd, ioas, buf, EDU_BUFFER_SIZE, IOVA_A));
+	KSTEP(hwpt_alloc(fd, bind.out_devid, ioas, 0, &hwpt));
+	att.pt_id = hwpt;
+	KSTEP(dev_ioctl(dfd, IOMMUFD_PCI_ATTACH, &att));
+	KSTEP(ioas_map_fixed(fd, ioas, buf, EDU_BUFFER_SIZE, IOVA_B));
+	KSTEP(ioas_unmap(fd, ioas, IOVA_A, EDU_BUFFER_SIZE, NULL));
+	KSTEP(dev_ioctl(dfd, IOMMUFD_PCI_DETACH, &det));
+	KSTEP(iommu_destroy(fd, hwpt));
+	return 0;
+}
+
+/* One pass with step @step's @nth point failed; -1 on a defect. */
+static int real_walk_once(int step, int nth, char *buf, int *line)
+{
+	struct iommufd_pci_dev *dev;
+	int fd = dev_iommu_open();
+
+	if (fd < 0 || from_lib(iommufd_pci_open(lone_edu, &dev)))
+		return -1;
+	kwalk = (struct kfault_walk){ .step = step, .nth = nth };
+	*line = real_scenario(fd, iommufd_pci_fd(dev), buf);
+	kwalk.step = -1;
+	iommufd_pci_close(dev);
+	close(fd);
+	if (kwalk.broken || !module_all_released()) {
+		tap_diag("step %d, kernel fault point %d (line %d): %ld objects, %ld pinned pages left%s",
+			 step, nth, *line, module_stat("objects"),
+			 module_stat("pinned_pages"),
+			 kwalk.broken ? "; arming fail-nth failed" : "");
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * Every allocation, page allocation and user copy the kernel reaches in
+ * each of those calls -- ours, the IOMMU core's and the VT-d driver's
+ * page tables, GUP's -- fails in turn (the debug kernel only); each
+ * failure unwinds, and the device still does DMA afterwards.
+ */
+TEST(kernel_failures_unwind_on_real_iommu)
+{
+	int step, nth, line, steps, total = 0, fd;
+	char *buf, *dst;
+	struct edu e;
+
+	if (!lone_edu[0])
+		SKIP("no edu device");
+	if (kfault_setup())
+		SKIP("the kernel has no fault injection (Debian's kernels are built without it): the suite's debug-kernel VM runs this");
+	buf = dma_buffer();
+	CHECK(buf);
+	CHECK_OK(real_walk_once(-1, 0, buf, &line));
+	CHECK(line == 0);
+	steps = kwalk.cur;
+	for (step = 0; step < steps; step++) {
+		for (nth = 1; nth < 2000; nth++) {
+			CHECK_OK(real_walk_once(step, nth, buf, &line));
+			if (!kwalk.fired)
+				break;
+		}
+		if (line)
+			tap_diag("step %d: no injected failure, yet line %d failed",
+				 step, line);
+		CHECK(line == 0);
+		CHECK(nth > 1);
+		total += nth - 1;
+	}
+	kfault_teardown();
+	tap_diag("%d kernel fault points over %d calls, each unwound", total,
+		 steps);
+	/* The device is whole: a fresh bind, map and DMA round trip. */
+	dst = dma_buffer();
+	CHECK(dst);
+	memset(dst, 0, EDU_BUFFER_SIZE);
+	buf_fill(buf, EDU_BUFFER_SIZE, 3);
+	CHECK_OK(edu_bind_new(&e, &fd, NULL));
+	CHECK_OK(edu_enable(&e));
+	CHECK_OK(dma_round_trip(&e, fd, buf, dst));
+	CHECK(memcmp(buf, dst, EDU_DMA_MAX) == 0);
+	edu_close(&e);
+	close(fd);
+	buf_free(buf, EDU_BUFFER_SIZE);
+	buf_free(dst, EDU_BUFFER_SIZE);
+}
+
 int main(void)
 {
+	find_devices();
 	return tap_run();
 }

@@ -1258,7 +1258,8 @@ int main(void)
 	int rc;
 
 	signal(SIGPIPE, SIG_IGN);
-	rc = tap_run();
+	/* One QEMU runs across several tests: they share this process. */
+	rc = tap_run_shared();
 	qemu_kill();
 	trace_stop();
 	return rc;

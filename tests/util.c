@@ -607,6 +607,84 @@ long module_stat(const char *key)
 	return v;
 }
 
+bool module_all_released(void)
+{
+	return module_stat("objects") == 0 &&
+	       module_stat("pinned_pages") == 0 &&
+	       module_stat("pin_state_bytes") == 0;
+}
+
+static int kfault_fd = -1;
+
+static int fault_attr(const char *path, const char *val)
+{
+	int fd = open(path, O_WRONLY);
+	ssize_t n = fd >= 0 ? write(fd, val, strlen(val)) : -1;
+
+	if (fd >= 0)
+		close(fd);
+	return n == (ssize_t)strlen(val) ? 0 : -1;
+}
+
+int kfault_setup(void)
+{
+	static const char *const attrs[][2] = {
+		{ "failslab/ignore-gfp-wait", "N" },
+		{ "failslab/verbose", "0" },
+		{ "fail_page_alloc/ignore-gfp-wait", "N" },
+		{ "fail_page_alloc/ignore-gfp-highmem", "N" },
+		{ "fail_page_alloc/min-order", "0" },
+		{ "fail_page_alloc/verbose", "0" },
+		{ "fail_usercopy/verbose", "0" },
+	};
+	char path[128];
+	size_t i;
+
+	kfault_fd = open("/proc/thread-self/fail-nth", O_RDWR);
+	if (kfault_fd < 0)
+		return -1;
+	for (i = 0; i < sizeof(attrs) / sizeof(attrs[0]); i++) {
+		snprintf(path, sizeof(path), "/sys/kernel/debug/%s", attrs[i][0]);
+		if (fault_attr(path, attrs[i][1])) {
+			kfault_teardown();
+			return -1;
+		}
+	}
+	return 0;
+}
+
+int kfault_arm(int nth)
+{
+	char buf[16];
+	int len = snprintf(buf, sizeof(buf), "%d", nth);
+
+	return pwrite(kfault_fd, buf, len, 0) == len ? 0 : -1;
+}
+
+/*
+ * Reading gives what was left of the count (0: it fired).  The read's own
+ * copy-out is an injection point too: when that one fails, the count
+ * reached it, so the call under test did not fire.  The write of 0 may
+ * itself be failed by a count that had 1 left; it is retried.
+ */
+bool kfault_disarm(void)
+{
+	char buf[16] = "";
+	bool fired = pread(kfault_fd, buf, sizeof(buf) - 1, 0) > 0 &&
+		     atoi(buf) == 0;
+
+	while (pwrite(kfault_fd, "0", 1, 0) != 1 && errno == EFAULT)
+		;
+	return fired;
+}
+
+void kfault_teardown(void)
+{
+	if (kfault_fd >= 0)
+		close(kfault_fd);
+	kfault_fd = -1;
+}
+
 const char *lone_edu_bdf(int *group)
 {
 	static char bdf[64];

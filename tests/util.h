@@ -216,6 +216,50 @@ int wait_child(pid_t pid);
 
 /* A counter of /sys/kernel/debug/iommufd/stats ("objects", ...), or -1. */
 long module_stat(const char *key);
+/* No objects, pinned pages or pin state left in the module. */
+bool module_all_released(void);
+
+/*
+ * The kernel's own fault injection, one system call at a time (the
+ * suite's debug kernel; Debian's kernels have none).  kfault_setup()
+ * opens this thread's /proc fail-nth and lets failslab and
+ * fail_page_alloc fail sleeping allocations too, quietly; -1 when the
+ * kernel has no fault injection.  kfault_arm(n): the n-th injection point
+ * (allocation, page allocation, user copy) this thread reaches next
+ * fails.  kfault_disarm() right after the call under test: whether it
+ * fired.
+ */
+int kfault_setup(void);
+int kfault_arm(int nth);
+bool kfault_disarm(void);
+void kfault_teardown(void);
+
+/*
+ * A walk over a sequence of calls (a scenario): KFAULT_STEP(w, call)
+ * wraps each call; while w->step is the number of the call being made
+ * (w->cur), its w->nth-th injection point fails.  The scenario returns
+ * the line of the first call that failed, or 0.
+ */
+struct kfault_walk {
+	int step;	/* the call to arm, -1: none */
+	int nth;
+	int cur;	/* the call being made */
+	bool fired;	/* the armed point was reached */
+	bool broken;	/* arming failed */
+};
+
+#define KFAULT_STEP(w, expr)                                            \
+	do {                                                            \
+		int _rc;                                                \
+									\
+		if ((w)->cur == (w)->step && kfault_arm((w)->nth))      \
+			(w)->broken = true;                             \
+		_rc = (expr);                                           \
+		if ((w)->cur++ == (w)->step)                            \
+			(w)->fired = kfault_disarm();                   \
+		if (_rc != 0)                                           \
+			return __LINE__;                                \
+	} while (0)
 /*
  * The PCI address of an edu device alone in its IOMMU group (and the
  * group in *@group when not NULL), or NULL when the VM has none.
