@@ -116,6 +116,25 @@ static inline void compat_eventfd_signal(struct eventfd_ctx *ctx)
 #endif
 }
 
+/*
+ * Whether @dev's IOMMU can enforce cache coherency in its domains: 1 or 0,
+ * IOMMU_CAP_ENFORCE_CACHE_COHERENCY (6.2 on).  6.1 has no such capability:
+ * there, 0 when the driver's domains cannot enforce at all, else
+ * -EOPNOTSUPP (the caller asks the IOMMU: AMD-Vi's domains always can,
+ * VT-d's only on an IOMMU with Snoop Control).
+ */
+static inline int compat_device_enforce_cc(struct device *dev)
+{
+#if COMPAT_KERNEL_AT_LEAST(6, 2)
+	return device_iommu_capable(dev, IOMMU_CAP_ENFORCE_CACHE_COHERENCY);
+#else
+	const struct iommu_domain_ops *ops =
+		dev_iommu_ops(dev)->default_domain_ops;
+
+	return ops && ops->enforce_cache_coherency ? -EOPNOTSUPP : 0;
+#endif
+}
+
 /* Set VMA flags in ->mmap(): 6.3 made vma->vm_flags read-only. */
 static inline void compat_vm_flags_set(struct vm_area_struct *vma,
 				       vm_flags_t flags)

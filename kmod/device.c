@@ -12,6 +12,16 @@
 
 #include "iommufd_private.h"
 
+/**
+ * iommufd_device_bind() - make a device object for a backend's device
+ * @ictx: the iommufd
+ * @ops: how the device reaches its IOMMU
+ * @priv: the backend's, for @ops (ops->release frees it once bound)
+ * @id: returns the device id (dev_id)
+ *
+ * Return: the device, or an ERR_PTR: -ENOMEM; -EINVAL when its IOMMU
+ * cannot make DMA cache-coherent (IOMMUFD_CAP_CACHE_COHERENCY).
+ */
 struct iommufd_device *iommufd_device_bind(struct iommufd_ctx *ictx,
 					   const struct iommufd_device_ops *ops,
 					   void *priv, u32 *id)
@@ -24,6 +34,17 @@ struct iommufd_device *iommufd_device_bind(struct iommufd_ctx *ictx,
 	idev->ictx = ictx;
 	idev->ops = ops;
 	idev->priv = priv;
+	/*
+	 * Every map asks for coherent DMA (IOMMU_CACHE) and nothing lets the
+	 * user make up for DMA that is not: an IOMMU that cannot honour it
+	 * is refused, as VFIO does.
+	 */
+	if (!ops->capable(idev, IOMMUFD_CAP_CACHE_COHERENCY)) {
+		iommufd_object_abort(ictx, &idev->obj);
+		return ERR_PTR(-EINVAL);
+	}
+	idev->enforce_cache_coherency =
+		ops->capable(idev, IOMMUFD_CAP_ENFORCE_CACHE_COHERENCY);
 	mutex_init(&idev->lock);
 	INIT_LIST_HEAD(&idev->hwpt_item);
 	/*
@@ -79,6 +100,20 @@ static int iommufd_device_reserve(struct iommufd_device *idev,
 	return idev->ops->reserve(idev, iopt);
 }
 
+/*
+ * Can @idev use @hwpt?  A table that enforces coherency takes only devices
+ * whose IOMMU can enforce it too (one that cannot would refuse the domain,
+ * or let no-snoop DMA through); the converse is fine: the table then
+ * simply does not enforce, as upstream.
+ */
+static bool iommufd_hwpt_fits(struct iommufd_hw_pagetable *hwpt,
+			      struct iommufd_device *idev)
+{
+	if (hwpt->enforce_cache_coherency && !idev->enforce_cache_coherency)
+		return false;
+	return idev->ops->domain_compatible(idev, hwpt->domain);
+}
+
 /* An automatic HWPT of @ioas that @idev can use, with a reference. */
 static struct iommufd_hw_pagetable *
 iommufd_find_auto_hwpt(struct iommufd_device *idev, struct iommufd_ioas *ioas)
@@ -90,7 +125,7 @@ iommufd_find_auto_hwpt(struct iommufd_device *idev, struct iommufd_ioas *ioas)
 	list_for_each_entry(hwpt, &ioas->iopt.domains, iopt_item) {
 		/* One its last device left is being destroyed: skip it. */
 		if (hwpt->auto_domain && hwpt->auto_users &&
-		    idev->ops->domain_compatible(idev, hwpt->domain) &&
+		    iommufd_hwpt_fits(hwpt, idev) &&
 		    refcount_inc_not_zero(&hwpt->obj.users)) {
 			hwpt->auto_users++;
 			found = hwpt;
@@ -119,7 +154,8 @@ iommufd_auto_hwpt(struct iommufd_device *idev, struct iommufd_ioas *ioas)
 	domain = idev->ops->domain_alloc(idev);
 	if (IS_ERR(domain))
 		return ERR_CAST(domain);
-	hwpt = iommufd_hwpt_alloc(idev->ictx, ioas, domain, true);
+	hwpt = iommufd_hwpt_alloc(idev->ictx, ioas, domain, true,
+				  idev->enforce_cache_coherency);
 	if (IS_ERR(hwpt))
 		return hwpt;
 	/* The device's reference, taken before anyone can see the object. */
@@ -151,7 +187,7 @@ iommufd_device_target(struct iommufd_device *idev, u32 pt_id,
 	switch (obj->type) {
 	case IOMMUFD_OBJ_HWPT:
 		hwpt = container_of(obj, struct iommufd_hw_pagetable, obj);
-		if (!idev->ops->domain_compatible(idev, hwpt->domain)) {
+		if (!iommufd_hwpt_fits(hwpt, idev)) {
 			hwpt = ERR_PTR(-EINVAL);
 			break;
 		}
@@ -260,7 +296,8 @@ static void iommufd_auto_unlock(struct iommufd_ioas *auto_ioas)
  *	that fits the device is used, or made); out: the HWPT's id
  *
  * Return: 0; -EBUSY when attached already; -ENOENT for no such object;
- * -EINVAL for one of another type or a HWPT the device cannot use; the
+ * -EINVAL for one of another type or a HWPT the device cannot use (of
+ * another backend, or enforcing coherency the device's IOMMU cannot); the
  * backend's error (reserved regions that collide with mappings, ...).
  */
 int iommufd_device_attach(struct iommufd_device *idev, u32 *pt_id)

@@ -9,13 +9,24 @@
 
 #include "iommufd_private.h"
 
-/*
- * A HWPT on @ioas around @domain (which it takes over: freed on failure),
- * mirroring every mapping of the IOAS.  Not visible until finalized.
+/**
+ * iommufd_hwpt_alloc() - a HWPT mirroring every mapping of an IOAS
+ * @ictx: its iommufd
+ * @ioas: the IOAS
+ * @domain: the new, empty page table; the HWPT takes it over (freed on
+ *	failure too)
+ * @auto_domain: made for an attach to the IOAS, not by IOMMU_HWPT_ALLOC
+ * @enforce_cc: the device it is made for can enforce cache coherency:
+ *	the domain must then enforce it, from its first map on
+ *
+ * Return: the HWPT, not visible until finalized, or an ERR_PTR: -ENOMEM,
+ * -EINVAL when @domain cannot enforce coherency (a driver bug: it warns),
+ * or what filling it from the IOAS gives.
  */
 struct iommufd_hw_pagetable *
 iommufd_hwpt_alloc(struct iommufd_ctx *ictx, struct iommufd_ioas *ioas,
-		   struct iommufd_domain *domain, bool auto_domain)
+		   struct iommufd_domain *domain, bool auto_domain,
+		   bool enforce_cc)
 {
 	struct iommufd_hw_pagetable *hwpt;
 	int rc;
@@ -30,6 +41,21 @@ iommufd_hwpt_alloc(struct iommufd_ctx *ictx, struct iommufd_ioas *ioas,
 	mutex_init(&hwpt->devices_lock);
 	hwpt->auto_domain = auto_domain;
 	hwpt->domain = domain;
+	/*
+	 * Before anything is mapped: some IOMMUs enforce it per PTE (VT-d's
+	 * second-level SNP bit), and a domain that says it can enforce once
+	 * mapped may leave its earlier PTEs as they were (6.1's VT-d).  An
+	 * IOMMU that reports the capability but refuses a new domain is
+	 * broken.
+	 */
+	if (enforce_cc) {
+		if (WARN_ON(!domain->ops->enforce_cache_coherency ||
+			    !domain->ops->enforce_cache_coherency(domain))) {
+			rc = -EINVAL;
+			goto err_free_domain;
+		}
+		hwpt->enforce_cache_coherency = true;
+	}
 	/* Everything set before the IOAS's domain list shows the HWPT. */
 	hwpt->ioas = ioas;
 	rc = iopt_add_domain(&ioas->iopt, hwpt);
@@ -91,6 +117,7 @@ int iommufd_hwpt_alloc_ioctl(struct iommufd_ucmd *ucmd)
 	struct iommufd_domain *domain;
 	struct iommufd_device *idev;
 	struct iommufd_ioas *ioas;
+	bool enforce_cc;
 	int rc;
 
 	if (cmd->__reserved || cmd->__reserved2)
@@ -123,12 +150,13 @@ int iommufd_hwpt_alloc_ioctl(struct iommufd_ucmd *ucmd)
 	 * (its unbind would wait for us).
 	 */
 	domain = idev->ops->domain_alloc(idev);
+	enforce_cc = idev->enforce_cache_coherency;
 	iommufd_put_object(&idev->obj);
 	if (IS_ERR(domain)) {
 		rc = PTR_ERR(domain);
 		goto out_put_ioas;
 	}
-	hwpt = iommufd_hwpt_alloc(ucmd->ictx, ioas, domain, false);
+	hwpt = iommufd_hwpt_alloc(ucmd->ictx, ioas, domain, false, enforce_cc);
 	if (IS_ERR(hwpt)) {
 		rc = PTR_ERR(hwpt);
 		goto out_put_ioas;

@@ -12,7 +12,7 @@
  *   ioas    ctx id alignment areas domains accesses
  *   area    ctx ioas iova last length pages prot pinned
  *   pages   id pid uid account npages pinned
- *   hwpt    ctx id ioas backend auto devices pgsizes
+ *   hwpt    ctx id ioas backend auto devices pgsizes enforce_cc
  *   device  ctx id name group hwpt
  *   object  ctx id type (anything else)
  * "pages" ids are hashed kernel pointers: areas that share memory (after
@@ -166,10 +166,11 @@ static void show_hwpt(struct seq_file *m, struct iommufd_ctx *ictx,
 	list_for_each_entry(idev, &hwpt->devices, hwpt_item)
 		ndev++;
 	mutex_unlock(&hwpt->devices_lock);
-	seq_printf(m, "hwpt ctx=%u id=%u ioas=%u backend=%s auto=%d devices=%u pgsizes=%#lx\n",
+	seq_printf(m, "hwpt ctx=%u id=%u ioas=%u backend=%s auto=%d devices=%u pgsizes=%#lx enforce_cc=%d\n",
 		   ictx->seq, hwpt->obj.id, hwpt->ioas->obj.id,
 		   iommufd_is_mock_domain(hwpt->domain) ? "mock" : "iommu",
-		   hwpt->auto_domain, ndev, hwpt->domain->pgsize_bitmap);
+		   hwpt->auto_domain, ndev, hwpt->domain->pgsize_bitmap,
+		   hwpt->enforce_cache_coherency);
 }
 
 static void show_device(struct seq_file *m, struct iommufd_ctx *ictx,

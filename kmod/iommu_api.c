@@ -75,6 +75,15 @@ static void kdomain_flush(struct iommufd_domain *d,
 	up_read(&kd->hw_lock);
 }
 
+/* Still empty: called before the HWPT's first map. */
+static bool kdomain_enforce_cache_coherency(struct iommufd_domain *d)
+{
+	struct iommu_domain *domain = to_kdomain(d)->domain;
+
+	return domain->ops->enforce_cache_coherency &&
+	       domain->ops->enforce_cache_coherency(domain);
+}
+
 static void kdomain_free(struct iommufd_domain *d)
 {
 	struct kernel_domain *kd = to_kdomain(d);
@@ -89,6 +98,7 @@ static const struct iommufd_domain_ops kdomain_ops = {
 	.unmap = kdomain_unmap,
 	.flush = kdomain_flush,
 	.free = kdomain_free,
+	.enforce_cache_coherency = kdomain_enforce_cache_coherency,
 };
 
 /* A physical device as bound to an iommufd. */
@@ -209,6 +219,45 @@ static int read_iommu_attr_u64(struct device *iommu_dev, const char *group,
 	return rc;
 }
 
+/* The VT-d IOMMU that translates @dev's DMA, or NULL: not VT-d. */
+static struct device *phys_vtd_iommu(struct device *dev)
+{
+	struct device *iommu_dev;
+
+	if (!dev->iommu || !dev->iommu->iommu_dev ||
+	    !dev->iommu->iommu_dev->dev)
+		return NULL;
+	iommu_dev = dev->iommu->iommu_dev->dev;
+	return strncmp(dev_name(iommu_dev), "dmar", 4) ? NULL : iommu_dev;
+}
+
+/* VT-d's extended capability bit 7: Snoop Control (the SNP bit works). */
+#define VTD_ECAP_SC BIT_ULL(7)
+
+static bool phys_capable(struct iommufd_device *idev, enum iommufd_cap cap)
+{
+	struct device *dev = to_phys(idev)->dev;
+	struct device *vtd;
+	u64 ecap;
+	int rc;
+
+	switch (cap) {
+	case IOMMUFD_CAP_CACHE_COHERENCY:
+		return device_iommu_capable(dev, IOMMU_CAP_CACHE_COHERENCY);
+	case IOMMUFD_CAP_ENFORCE_CACHE_COHERENCY:
+		rc = compat_device_enforce_cc(dev);
+		if (rc != -EOPNOTSUPP)
+			return rc > 0;
+		/* 6.1: what 6.2's capability says (see compat.h). */
+		vtd = phys_vtd_iommu(dev);
+		if (!vtd)
+			return true;
+		return !read_iommu_attr_u64(vtd, "intel-iommu", "ecap", &ecap) &&
+		       (ecap & VTD_ECAP_SC);
+	}
+	return false;
+}
+
 static int phys_hw_info(struct iommufd_device *idev,
 			struct iommu_hw_info *info, void *data, u32 *data_len)
 {
@@ -218,11 +267,8 @@ static int phys_hw_info(struct iommufd_device *idev,
 
 	info->out_data_type = IOMMU_HW_INFO_TYPE_NONE;
 	*data_len = 0;
-	if (!dev->iommu || !dev->iommu->iommu_dev ||
-	    !dev->iommu->iommu_dev->dev)
-		return 0;
-	iommu_dev = dev->iommu->iommu_dev->dev;
-	if (strncmp(dev_name(iommu_dev), "dmar", 4))
+	iommu_dev = phys_vtd_iommu(dev);
+	if (!iommu_dev)
 		return 0;	/* AMD-Vi and others: no type-specific data yet */
 	if (read_iommu_attr_u64(iommu_dev, "intel-iommu", "cap",
 				&vtd->cap_reg) ||
@@ -254,6 +300,7 @@ static const struct iommufd_device_ops phys_dev_ops = {
 	.domain_compatible = phys_domain_compatible,
 	.attach = phys_attach,
 	.detach = phys_detach,
+	.capable = phys_capable,
 	.hw_info = phys_hw_info,
 	.reserve = phys_reserve,
 	.release = phys_release,
@@ -268,7 +315,8 @@ static const struct iommufd_device_ops phys_dev_ops = {
  * The first bound device of an IOMMU group claims the group: its DMA is
  * blocked from here until an attach.  Fails with EBUSY (and says why in
  * the kernel log) when another device of the group is driven by a kernel
- * driver.  Undo with iommufd_device_unbind().
+ * driver, with EINVAL when its IOMMU cannot make DMA cache-coherent.  Undo
+ * with iommufd_device_unbind().
  */
 struct iommufd_device *iommufd_device_bind_dev(struct iommufd_ctx *ictx,
 					       struct device *dev, u32 *id)

@@ -264,6 +264,12 @@ struct iommufd_domain_ops {
 	void (*flush)(struct iommufd_domain *domain,
 		      struct iommu_iotlb_gather *gather);
 	void (*free)(struct iommufd_domain *domain);
+	/*
+	 * Optional.  Make every DMA through the new, still empty @domain
+	 * snoop the CPU caches, whatever the device asks for (VT-d's SNP
+	 * bit): false when it cannot.
+	 */
+	bool (*enforce_cache_coherency)(struct iommufd_domain *domain);
 };
 
 /* A hardware (or mock) page table as the backends see it. */
@@ -276,6 +282,14 @@ struct iommufd_domain {
 
 struct iommufd_device;
 
+/* What a device's IOMMU can do, as upstream's IOMMU_CAP_* of that name. */
+enum iommufd_cap {
+	/* Honours IOMMU_CACHE: DMA to memory mapped with it is coherent. */
+	IOMMUFD_CAP_CACHE_COHERENCY,
+	/* Its domains can enforce coherency (no-snoop DMA is snooped). */
+	IOMMUFD_CAP_ENFORCE_CACHE_COHERENCY,
+};
+
 /* How a kind of device reaches its IOMMU. */
 struct iommufd_device_ops {
 	struct iommufd_domain *(*domain_alloc)(struct iommufd_device *idev);
@@ -287,6 +301,8 @@ struct iommufd_device_ops {
 		      struct iommufd_domain *old);
 	/* Back to blocking DMA. */
 	void (*detach)(struct iommufd_device *idev);
+	/* Asked at bind, before the device is published: see enum above. */
+	bool (*capable)(struct iommufd_device *idev, enum iommufd_cap cap);
 	/* Fill @info's type, capabilities and the type-specific data. */
 	int (*hw_info)(struct iommufd_device *idev, struct iommu_hw_info *info,
 		       void *data, u32 *data_len);
@@ -437,6 +453,12 @@ struct iommufd_hw_pagetable {
 	struct iommufd_ioas *ioas;
 	struct iommufd_domain *domain;
 	bool auto_domain;
+	/*
+	 * The domain makes all DMA coherent: set at allocation, for a device
+	 * that can (before the first map), and never changed.  Devices that
+	 * cannot may not attach.
+	 */
+	bool enforce_cache_coherency;
 	/* Automatic: the devices holding it, under ioas->auto_lock. */
 	unsigned int auto_users;
 	struct list_head iopt_item;	/* in ioas->iopt.domains */
@@ -446,7 +468,8 @@ struct iommufd_hw_pagetable {
 
 struct iommufd_hw_pagetable *
 iommufd_hwpt_alloc(struct iommufd_ctx *ictx, struct iommufd_ioas *ioas,
-		   struct iommufd_domain *domain, bool auto_domain);
+		   struct iommufd_domain *domain, bool auto_domain,
+		   bool enforce_cc);
 void iommufd_hwpt_destroy(struct iommufd_object *obj);
 int iommufd_hwpt_alloc_ioctl(struct iommufd_ucmd *ucmd);
 
@@ -458,6 +481,8 @@ struct iommufd_device {
 	const struct iommufd_device_ops *ops;
 	void *priv;			/* the backend's */
 	struct device *dev;		/* NULL for mock devices */
+	/* IOMMUFD_CAP_ENFORCE_CACHE_COHERENCY, as asked at bind */
+	bool enforce_cache_coherency;
 	struct mutex lock;		/* attachment */
 	struct iommufd_hw_pagetable *hwpt;
 	struct list_head hwpt_item;

@@ -74,11 +74,21 @@ static void mock_flush(struct iommufd_domain *domain,
 {
 }
 
+/*
+ * The mock's "DMA" is the CPU's own loads and stores: always coherent, so
+ * any mock domain can enforce it (the device's flags say who asks).
+ */
+static bool mock_enforce_cache_coherency(struct iommufd_domain *domain)
+{
+	return true;
+}
+
 static const struct iommufd_domain_ops mock_domain_ops = {
 	.map = mock_map,
 	.unmap = mock_unmap,
 	.flush = mock_flush,
 	.free = mock_free,
+	.enforce_cache_coherency = mock_enforce_cache_coherency,
 };
 
 struct iommufd_domain *iommufd_mock_domain_alloc(unsigned long pgsize_bitmap)

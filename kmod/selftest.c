@@ -90,6 +90,19 @@ static int mock_dev_hw_info(struct iommufd_device *idev,
 	return 0;
 }
 
+static bool mock_dev_capable(struct iommufd_device *idev, enum iommufd_cap cap)
+{
+	u32 flags = idev_to_mock(idev)->flags;
+
+	switch (cap) {
+	case IOMMUFD_CAP_CACHE_COHERENCY:
+		return !(flags & MOCK_FLAGS_DEVICE_NO_CC);
+	case IOMMUFD_CAP_ENFORCE_CACHE_COHERENCY:
+		return flags & MOCK_FLAGS_DEVICE_ENFORCE_CC;
+	}
+	return false;
+}
+
 static void mock_dev_release(struct iommufd_device *idev)
 {
 	kfree(idev->priv);
@@ -101,6 +114,7 @@ static const struct iommufd_device_ops mock_dev_ops = {
 	.domain_compatible = mock_dev_domain_compatible,
 	.attach = mock_dev_attach,
 	.detach = mock_dev_detach,
+	.capable = mock_dev_capable,
 	.hw_info = mock_dev_hw_info,
 	.owned_by_ctx = true,
 	.nest_parent = true,	/* as upstream's mock */
@@ -114,7 +128,8 @@ void iommufd_selftest_destroy(struct iommufd_object *obj)
 }
 
 #define MOCK_DEVICE_FLAGS (MOCK_FLAGS_DEVICE_NO_DIRTY | \
-			   MOCK_FLAGS_DEVICE_HUGE_IOVA | MOCK_FLAGS_DEVICE_PASID)
+			   MOCK_FLAGS_DEVICE_HUGE_IOVA | MOCK_FLAGS_DEVICE_PASID | \
+			   MOCK_FLAGS_DEVICE_ENFORCE_CC | MOCK_FLAGS_DEVICE_NO_CC)
 
 static int test_mock_domain(struct iommufd_ucmd *ucmd,
 			    struct iommu_test_cmd *cmd, u32 dev_flags)

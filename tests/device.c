@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * Devices and hardware page tables, with the mock device of the test
- * command: MOCK_DOMAIN, HWPT_ALLOC, attach/replace/detach rules,
- * GET_HW_INFO and the mock device's cache check.
+ * command: MOCK_DOMAIN, HWPT_ALLOC, attach/replace/detach rules, cache
+ * coherency, GET_HW_INFO and the mock device's cache check.
  */
 #include <pthread.h>
 #include <stdlib.h>
@@ -723,4 +723,96 @@ TEST(huge_iova_device_maps)
 int main(void)
 {
 	return tap_run();
+}
+
+#define CC MOCK_FLAGS_DEVICE_ENFORCE_CC
+
+/* An IOMMU that cannot honour IOMMU_CACHE is refused at bind, as VFIO does. */
+TEST(cache_coherency_required)
+{
+	__u32 ioas, stdev, hwpt, idev;
+	long objects;
+	int fd;
+
+	fd = dev_iommu_open();
+	CHECK(fd >= 0);
+	CHECK_OK(ioas_alloc(fd, &ioas));
+	objects = module_stat("objects");
+	CHECK_ERRNO(mock_domain_flags(fd, ioas, MOCK_FLAGS_DEVICE_NO_CC,
+				      &stdev, &hwpt, &idev), EINVAL);
+	CHECK_ERRNO(mock_domain_flags(fd, ioas, MOCK_FLAGS_DEVICE_NO_CC | CC,
+				      &stdev, &hwpt, &idev), EINVAL);
+	CHECK(module_stat("objects") == objects);
+	/* The same device, coherent, binds (the flag itself is valid). */
+	CHECK_OK(mock_domain_flags(fd, ioas, CC, &stdev, &hwpt, &idev));
+	CHECK_OK(iommu_destroy(fd, stdev));
+	CHECK_OK(iommu_destroy(fd, ioas));
+	close(fd);
+}
+
+/*
+ * A table made for a device that can enforce coherency enforces it, for
+ * good; devices that cannot never share it (EINVAL; an automatic domain
+ * is made for them); a device that can may share a table that does not.
+ */
+TEST(cache_coherency_enforced)
+{
+	__u32 ioas, ioas2, s_cc, s_plain, s2, h_cc, h_plain, h, hx, hp, idev_cc,
+	      idev_plain, idev;
+	char *buf;
+	int fd;
+
+	buf = buf_alloc(PAGE_SIZE);
+	CHECK(buf);
+	fd = dev_iommu_open();
+	CHECK(fd >= 0);
+	CHECK_OK(ioas_alloc(fd, &ioas));
+	CHECK_OK(ioas_map_fixed(fd, ioas, buf, PAGE_SIZE, IOVA));
+	/* Automatic: enforcing first; a plain device gets its own. */
+	CHECK_OK(mock_domain_flags(fd, ioas, CC, &s_cc, &h_cc, &idev_cc));
+	CHECK(hwpt_enforce_cc(h_cc) == 1);
+	CHECK_OK(check_map(fd, h_cc, IOVA, buf, PAGE_SIZE));
+	CHECK_OK(mock_domain_flags(fd, ioas, 0, &s_plain, &h_plain,
+				   &idev_plain));
+	CHECK(h_plain != h_cc && hwpt_enforce_cc(h_plain) == 0);
+	/* Both automatic domains exist: each kind reuses its own. */
+	CHECK_OK(mock_domain_flags(fd, ioas, 0, &s2, &h, &idev));
+	CHECK(h == h_plain);
+	CHECK_OK(iommu_destroy(fd, s2));
+	CHECK_OK(mock_domain_flags(fd, ioas, CC, &s2, &h, &idev));
+	CHECK(h == h_cc);
+	CHECK_OK(iommu_destroy(fd, s2));
+
+	/* Allocated tables follow the device they are allocated for. */
+	CHECK_OK(hwpt_alloc(fd, idev_cc, ioas, 0, &hx));
+	CHECK_OK(hwpt_alloc(fd, idev_plain, ioas, 0, &hp));
+	CHECK(hwpt_enforce_cc(hx) == 1 && hwpt_enforce_cc(hp) == 0);
+	CHECK_OK(check_map(fd, hx, IOVA, buf, PAGE_SIZE));
+	h = hx;
+	CHECK_ERRNO(mock_domain_replace(fd, s_plain, &h), EINVAL);
+	CHECK_ERRNO(mock_domain(fd, hx, &s2, &h, &idev), EINVAL);
+	/* The device stayed where it was. */
+	CHECK_OK(mock_domain_replace(fd, s_plain, &h_plain));
+	h = hp;
+	CHECK_OK(mock_domain_replace(fd, s_cc, &h));
+	CHECK(h == hp && hwpt_enforce_cc(hp) == 0);
+	h = hx;
+	CHECK_OK(mock_domain_replace(fd, s_cc, &h));
+	CHECK(hwpt_enforce_cc(hx) == 1);
+	CHECK_OK(iommu_destroy(fd, s_cc));
+	CHECK_OK(iommu_destroy(fd, s_plain));
+	CHECK_OK(iommu_destroy(fd, hx));
+	CHECK_OK(iommu_destroy(fd, hp));
+
+	/* Automatic, plain first: an enforcing device shares it. */
+	CHECK_OK(ioas_alloc(fd, &ioas2));
+	CHECK_OK(mock_domain_flags(fd, ioas2, 0, &s_plain, &h_plain, &idev));
+	CHECK_OK(mock_domain_flags(fd, ioas2, CC, &s_cc, &h, &idev));
+	CHECK(h == h_plain && hwpt_enforce_cc(h) == 0);
+	CHECK_OK(iommu_destroy(fd, s_cc));
+	CHECK_OK(iommu_destroy(fd, s_plain));
+	CHECK_OK(iommu_destroy(fd, ioas2));
+	CHECK_OK(iommu_destroy(fd, ioas));
+	close(fd);
+	buf_free(buf, PAGE_SIZE);
 }

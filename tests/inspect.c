@@ -184,6 +184,31 @@ TEST(tool_counts_shared_pages_once)
 	buf_free(buf, 2 * PAGE_SIZE);
 }
 
+/* A HWPT that enforces cache coherency says so. */
+TEST(tool_shows_enforced_coherency)
+{
+	__u32 ioas, stdev, hwpt, idev;
+	char want[128], *out;
+	int fd;
+
+	if (access(TOOL, X_OK))
+		SKIP("iommufd-inspect is not in this image");
+	fd = dev_iommu_open();
+	CHECK(fd >= 0);
+	CHECK_OK(ioas_alloc(fd, &ioas));
+	CHECK_OK(mock_domain_flags(fd, ioas, MOCK_FLAGS_DEVICE_ENFORCE_CC,
+				   &stdev, &hwpt, &idev));
+	out = run_tool("");
+	CHECK(out);
+	snprintf(want, sizeof(want), "HWPT %u: on IOAS %u, mock page table", hwpt, ioas);
+	CHECK(has(out, want) && has(out, ", enforces cache coherency\n"));
+	free(out);
+	out = run_tool("--json");
+	CHECK(out && has(out, "\"enforce_cc\": 1"));
+	free(out);
+	close(fd);
+}
+
 /* A real device shows with its PCI address, IOMMU group and HWPT. */
 TEST(tool_shows_real_device)
 {

@@ -309,6 +309,42 @@ TEST(hw_info_and_reserved_regions)
 	buf_free(buf, EDU_BUFFER_SIZE);
 }
 
+/*
+ * A HWPT enforces cache coherency when the device's IOMMU can: on VT-d
+ * when it has Snoop Control (ecap bit 7; the vtd-sm VM's QEMU IOMMU has
+ * snoop-control=on, the vtd VM's not), on AMD-Vi always.
+ */
+TEST(cache_coherency_follows_iommu)
+{
+	struct iommu_hw_info_vtd vtd = { 0 };
+	__u32 ioas, dev_id, hwpt, pt, len = sizeof(vtd), type;
+	struct edu e;
+	int fd, expect;
+
+	if (!lone_edu[0])
+		SKIP("no edu device");
+	fd = dev_iommu_open();
+	CHECK(fd >= 0);
+	CHECK_OK(edu_open(&e, lone_edu));
+	CHECK_OK(iommufd_pci_bind(e.dev, fd, &dev_id));
+	CHECK_OK(get_hw_info(fd, dev_id, &vtd, &len, &type, NULL));
+	expect = type == IOMMU_HW_INFO_TYPE_INTEL_VTD ?
+		 (int)(vtd.ecap_reg >> 7 & 1) : 1;
+	tap_diag("IOMMU type %u, enforce_cc expected %d", type, expect);
+	CHECK_OK(ioas_alloc(fd, &ioas));
+	CHECK_OK(hwpt_alloc(fd, dev_id, ioas, 0, &hwpt));
+	CHECK(hwpt_enforce_cc(hwpt) == expect);
+	pt = ioas;
+	CHECK_OK(iommufd_pci_attach(e.dev, &pt));
+	CHECK(pt != hwpt && hwpt_enforce_cc(pt) == expect);
+	pt = hwpt;
+	CHECK_OK(iommufd_pci_attach(e.dev, &pt));	/* a replace */
+	CHECK(pt == hwpt);
+	CHECK_OK(iommufd_pci_detach(e.dev));
+	edu_close(&e);
+	close(fd);
+}
+
 /* Rule 2: a group with a kernel DMA-API driver in it cannot be bound. */
 TEST(group_with_kernel_driver_refused)
 {

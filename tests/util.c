@@ -685,6 +685,32 @@ void kfault_teardown(void)
 	kfault_fd = -1;
 }
 
+int hwpt_enforce_cc(__u32 hwpt_id)
+{
+	FILE *f = fopen("/sys/kernel/debug/iommufd/state", "r");
+	int pid, found = 0, v = -1, cc;
+	unsigned int id;
+	bool mine = false;
+	char line[512];
+	const char *p;
+
+	while (f && fgets(line, sizeof(line), f)) {
+		/* Each context's objects follow its line. */
+		if (sscanf(line, "ctx id=%*u pid=%d", &pid) == 1)
+			mine = pid == getpid();
+		else if (mine &&
+			 sscanf(line, "hwpt ctx=%*u id=%u", &id) == 1 &&
+			 id == hwpt_id && (p = strstr(line, " enforce_cc=")) &&
+			 sscanf(p, " enforce_cc=%d", &cc) == 1) {
+			v = cc;
+			found++;
+		}
+	}
+	if (f)
+		fclose(f);
+	return found == 1 ? v : -1;
+}
+
 const char *lone_edu_bdf(int *group)
 {
 	static char bdf[64];

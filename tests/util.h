@@ -261,6 +261,11 @@ struct kfault_walk {
 			return __LINE__;                                \
 	} while (0)
 /*
+ * Whether HWPT @hwpt_id of this process's one open iommufd enforces cache
+ * coherency (debugfs state, enforce_cc=): 1 or 0; -1 when not found once.
+ */
+int hwpt_enforce_cc(__u32 hwpt_id);
+/*
  * The PCI address of an edu device alone in its IOMMU group (and the
  * group in *@group when not NULL), or NULL when the VM has none.
  */

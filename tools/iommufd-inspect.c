@@ -256,12 +256,14 @@ static void print_ctx_tables(int ci)
 			       human(num(r, "length"), b1, sizeof(b1)),
 			       get(r, "prot"), num(r, "pinned"));
 		} else if (is(r, "hwpt")) {
-			printf("  HWPT %s: on IOAS %s, %s page table, %s, %s device(s), page sizes %s\n",
+			printf("  HWPT %s: on IOAS %s, %s page table, %s, %s device(s), page sizes %s%s\n",
 			       get(r, "id"), get(r, "ioas"),
 			       !strcmp(get(r, "backend"), "mock") ? "mock" : "IOMMU",
 			       num(r, "auto") ? "automatic" : "allocated",
 			       get(r, "devices"),
-			       pgsizes(num(r, "pgsizes"), b2, sizeof(b2)));
+			       pgsizes(num(r, "pgsizes"), b2, sizeof(b2)),
+			       num(r, "enforce_cc") ?
+			       ", enforces cache coherency" : "");
 		} else if (is(r, "device")) {
 			if (!strcmp(get(r, "name"), "mock"))
 				printf("  DEVICE %s: mock device", get(r, "id"));

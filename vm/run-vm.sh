@@ -16,11 +16,12 @@ accel=tcg cpu=${VM_CPU:-max}
 if [ "${IOMMUFD_KVM:-0}" = 1 ]; then
 	accel=kvm cpu=${VM_CPU:-host}
 fi
-# IOMMU=vtd (default), vtd-sm (VT-d scalable mode), amd (AMD-Vi) or
+# IOMMU=vtd (default), vtd-sm (VT-d scalable mode, with Snoop Control:
+# its domains can enforce cache coherency), amd (AMD-Vi) or
 # vtd-noir (VT-d without interrupt remapping).
 case "${IOMMU:-vtd}" in
 vtd) iommu_dev="-device intel-iommu,intremap=on" iommu_arg="intel_iommu=on" ;;
-vtd-sm) iommu_dev="-device intel-iommu,intremap=on,x-scalable-mode=on"
+vtd-sm) iommu_dev="-device intel-iommu,intremap=on,x-scalable-mode=on,snoop-control=on"
 	iommu_arg="intel_iommu=on,sm_on" ;;
 amd) iommu_dev="-device amd-iommu,intremap=on" iommu_arg="amd_iommu=on" ;;
 vtd-noir) iommu_dev="-device intel-iommu,intremap=off" iommu_arg="intel_iommu=on" ;;

@@ -53,6 +53,15 @@ enum {
 	MOCK_FLAGS_DEVICE_NO_DIRTY = 1 << 0,
 	MOCK_FLAGS_DEVICE_HUGE_IOVA = 1 << 1,
 	MOCK_FLAGS_DEVICE_PASID = 1 << 2,
+	/*
+	 * This project's, not upstream's (whose mock is always coherent and
+	 * never enforces): a mock IOMMU that can enforce cache coherency
+	 * (IOMMU_CAP_ENFORCE_CACHE_COHERENCY), or that cannot even honour
+	 * IOMMU_CACHE (IOMMU_CAP_CACHE_COHERENCY: the bind fails, EINVAL).
+	 * High bits, clear of upstream's.
+	 */
+	MOCK_FLAGS_DEVICE_ENFORCE_CC = 1 << 29,
+	MOCK_FLAGS_DEVICE_NO_CC = 1 << 30,
 };
 
 enum {
