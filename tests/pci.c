@@ -1618,10 +1618,25 @@ static int dev_ioctl(int dfd, unsigned long req, void *arg)
 	return ioctl(dfd, req, arg) ? -1 : 0;
 }
 
+/* A call of the scenario that the walk does not fail. */
+#define UNARMED(expr)                                                   \
+	do {                                                            \
+		if ((expr) != 0)                                        \
+			return __LINE__;                                \
+	} while (0)
+
 /*
  * What a VMM does with a device, one system call per step: bind, attach
  * to an IOAS (an automatic VT-d/AMD-Vi domain), map, an explicit domain
- * and a replace onto it, a partial unmap, detach, destroy.
+ * and a replace onto it, a partial unmap, detach, destroy.  The walk
+ * fails the kernel's points in the IOAS, map, unmap, HWPT and destroy
+ * calls (ours, GUP's, the IOMMU driver's page tables and domains), not in
+ * those that change a group's domain or enable the device: 6.1's IOMMU
+ * core WARNs by design when a driver fails to attach the blocking (or the
+ * previous) domain, and the ACPI interpreter, evaluating _PRT as BIND
+ * enables the device, was seen reading freed memory after an injected
+ * allocation failure (KASAN) -- the kernel's frailties, not ours.  The
+ * module's own fault points on those paths are walked by tests/faults.c.
  */
 static int real_scenario(int fd, int dfd, char *buf)
 {
@@ -1630,17 +1645,17 @@ static int real_scenario(int fd, int dfd, char *buf)
 	struct iommufd_pci_detach det = { .argsz = sizeof(det) };
 	__u32 ioas, hwpt;
 
-	KSTEP(dev_ioctl(dfd, IOMMUFD_PCI_BIND, &bind));
+	UNARMED(dev_ioctl(dfd, IOMMUFD_PCI_BIND, &bind));
 	KSTEP(ioas_alloc(fd, &ioas));
 	att.pt_id = ioas;
-	KSTEP(dev_ioctl(dfd, IOMMUFD_PCI_ATTACH, &att));
+	UNARMED(dev_ioctl(dfd, IOMMUFD_PCI_ATTACH, &att));
 	KSTEP(ioas_map_fixed(fd, ioas, buf, EDU_BUFFER_SIZE, IOVA_A));
 	KSTEP(hwpt_alloc(fd, bind.out_devid, ioas, 0, &hwpt));
 	att.pt_id = hwpt;
-	KSTEP(dev_ioctl(dfd, IOMMUFD_PCI_ATTACH, &att));
+	UNARMED(dev_ioctl(dfd, IOMMUFD_PCI_ATTACH, &att));
 	KSTEP(ioas_map_fixed(fd, ioas, buf, EDU_BUFFER_SIZE, IOVA_B));
 	KSTEP(ioas_unmap(fd, ioas, IOVA_A, EDU_BUFFER_SIZE, NULL));
-	KSTEP(dev_ioctl(dfd, IOMMUFD_PCI_DETACH, &det));
+	UNARMED(dev_ioctl(dfd, IOMMUFD_PCI_DETACH, &det));
 	KSTEP(iommu_destroy(fd, hwpt));
 	return 0;
 }
