@@ -14,6 +14,7 @@
 #include <linux/iommu.h>
 #include <linux/irqdomain.h>
 #include <linux/mm.h>
+#include <linux/module.h>
 #include <linux/msi.h>
 
 /*
@@ -145,6 +146,44 @@ static inline void compat_vm_flags_set(struct vm_area_struct *vma,
 	vma->vm_flags |= flags;
 #endif
 }
+
+/*
+ * Move @group, attached to @old, onto @domain.  From 6.5 the kernel
+ * switches in one step (iommu_group_replace_domain(), which it exports to
+ * its own iommufd only, in the IOMMUFD_INTERNAL namespace -- this module
+ * stands in for that iommufd): DMA keeps @old's translation until
+ * @domain's is in place, and keeps @old if the switch fails.  6.1 cannot:
+ * the group passes through the blocking domain (no DMA reaches memory in
+ * between) and goes back to @old if @domain refuses it.
+ */
+#if COMPAT_KERNEL_AT_LEAST(6, 5)
+int iommu_group_replace_domain(struct iommu_group *group,
+			       struct iommu_domain *new_domain);
+/* In the one file that calls it. */
+#define COMPAT_IMPORT_GROUP_REPLACE() MODULE_IMPORT_NS(IOMMUFD_INTERNAL)
+
+static inline int compat_group_replace_domain(struct iommu_group *group,
+					      struct iommu_domain *old,
+					      struct iommu_domain *domain)
+{
+	return iommu_group_replace_domain(group, domain);
+}
+#else
+#define COMPAT_IMPORT_GROUP_REPLACE() static_assert(true)
+
+static inline int compat_group_replace_domain(struct iommu_group *group,
+					      struct iommu_domain *old,
+					      struct iommu_domain *domain)
+{
+	int rc;
+
+	iommu_detach_group(old, group);
+	rc = iommu_attach_group(domain, group);
+	if (rc)
+		WARN_ON(iommu_attach_group(old, group));
+	return rc;
+}
+#endif
 
 /* device_type.devnode() takes a const device from 6.2 on. */
 #if COMPAT_KERNEL_AT_LEAST(6, 2)

@@ -24,6 +24,8 @@
 #include "iommufd_private.h"
 #include "compat.h"
 
+COMPAT_IMPORT_GROUP_REPLACE();
+
 static bool allow_unsafe_interrupts;
 module_param(allow_unsafe_interrupts, bool, 0644);
 MODULE_PARM_DESC(allow_unsafe_interrupts,
@@ -215,15 +217,9 @@ int iommufd_group_attach(struct iommufd_group *igroup,
 		}
 	} else if (old && igroup->attached == old &&
 		   igroup->attach_users == 1) {
-		/*
-		 * 6.1 has no atomic replace: pass through the blocking domain,
-		 * so the device never reaches memory it should not.
-		 */
-		iommu_detach_group(old, igroup->group);
-		rc = iommu_attach_group(domain, igroup->group);
-		if (rc)
-			WARN_ON(iommu_attach_group(old, igroup->group));
-		else
+		/* In one step where the kernel can (compat.h). */
+		rc = compat_group_replace_domain(igroup->group, old, domain);
+		if (!rc)
 			igroup->attached = domain;
 	} else {
 		rc = -EINVAL;
