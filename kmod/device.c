@@ -151,7 +151,7 @@ iommufd_auto_hwpt(struct iommufd_device *idev, struct iommufd_ioas *ioas)
 	hwpt = iommufd_find_auto_hwpt(idev, ioas);
 	if (hwpt)
 		return hwpt;
-	domain = idev->ops->domain_alloc(idev);
+	domain = idev->ops->domain_alloc(idev, 0);
 	if (IS_ERR(domain))
 		return ERR_CAST(domain);
 	hwpt = iommufd_hwpt_alloc(idev->ictx, ioas, domain, true,

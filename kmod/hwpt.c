@@ -82,7 +82,8 @@ void iommufd_hwpt_destroy(struct iommufd_object *obj)
 	mutex_destroy(&hwpt->devices_lock);
 }
 
-#define IOMMUFD_HWPT_ALLOC_FLAGS IOMMU_HWPT_ALLOC_NEST_PARENT
+#define IOMMUFD_HWPT_ALLOC_FLAGS (IOMMU_HWPT_ALLOC_NEST_PARENT | \
+				  IOMMU_HWPT_ALLOC_DIRTY_TRACKING)
 
 /* Which IOAS does @pt_id name for a new paging HWPT? */
 static struct iommufd_ioas *iommufd_hwpt_parent(struct iommufd_ucmd *ucmd,
@@ -147,9 +148,10 @@ int iommufd_hwpt_alloc_ioctl(struct iommufd_ucmd *ucmd)
 	/*
 	 * The device only picks the kind of domain: let go of it before the
 	 * domain is filled, which pins pages and may wait on user faults
-	 * (its unbind would wait for us).
+	 * (its unbind would wait for us).  A device that cannot track dirty
+	 * pages refuses DIRTY_TRACKING here.
 	 */
-	domain = idev->ops->domain_alloc(idev);
+	domain = idev->ops->domain_alloc(idev, cmd->flags);
 	enforce_cc = idev->enforce_cache_coherency;
 	iommufd_put_object(&idev->obj);
 	if (IS_ERR(domain)) {

@@ -112,11 +112,15 @@ static struct phys_dev *to_phys(struct iommufd_device *idev)
 	return idev->priv;
 }
 
-static struct iommufd_domain *phys_domain_alloc(struct iommufd_device *idev)
+static struct iommufd_domain *phys_domain_alloc(struct iommufd_device *idev,
+					       u32 flags)
 {
 	struct device *dev = to_phys(idev)->dev;
 	struct kernel_domain *kd;
 
+	/* Dirty tracking of kernel IOMMU domains is not used (README). */
+	if (flags & IOMMU_HWPT_ALLOC_DIRTY_TRACKING)
+		return ERR_PTR(-EOPNOTSUPP);
 	kd = kzalloc(sizeof(*kd), GFP_KERNEL_ACCOUNT);
 	if (!kd)
 		return ERR_PTR(-ENOMEM);

@@ -11,6 +11,8 @@
  *   pages.c         pinning user memory (pin state per 2 MiB chunk) and
  *                   charging it to RLIMIT_MEMLOCK
  *   hwpt.c          hardware page tables (HWPT objects) and IOMMU_HWPT_ALLOC
+ *   dirty.c         dirty tracking: SET_DIRTY_TRACKING, GET_DIRTY_BITMAP
+ *                   and the walk that writes the user's bitmap
  *   device.c        device bind/attach/replace/detach/unbind (in-kernel API)
  *   group.c         the security context of an IOMMU group: DMA ownership,
  *                   viability, the domain the group is attached to
@@ -250,6 +252,29 @@ extern unsigned int iommufd_pin_batch_bytes;
 /* ---------------------------------------------------------- backends */
 
 struct iommufd_domain;
+struct iommufd_dirty_bitmap;
+
+/*
+ * Dirty tracking of a domain allocated with IOMMU_HWPT_ALLOC_DIRTY_TRACKING.
+ * Both may run concurrently with the domain's map and unmap: the backend
+ * synchronizes its table itself.
+ */
+struct iommufd_dirty_ops {
+	/* Start or stop recording which leaves DMA writes to. */
+	int (*set_tracking)(struct iommufd_domain *domain, bool enable);
+	/*
+	 * Report every dirty leaf overlapping [@iova, @last] with
+	 * iommufd_dirty_record() and clear it, unless @no_clear.  With no
+	 * @bitmap only clear, tracking or not; with one, -EINVAL while not
+	 * tracking.  Must not sleep between records.
+	 */
+	int (*read_and_clear)(struct iommufd_domain *domain, unsigned long iova,
+			      unsigned long last, bool no_clear,
+			      struct iommufd_dirty_bitmap *bitmap);
+};
+
+void iommufd_dirty_record(struct iommufd_dirty_bitmap *bitmap,
+			  unsigned long iova, unsigned long length);
 
 struct iommufd_domain_ops {
 	/* Map @size bytes at @iova to @paddr; both aligned to the page size. */
@@ -278,6 +303,8 @@ struct iommufd_domain {
 	unsigned long pgsize_bitmap;
 	unsigned long aperture_start;
 	unsigned long aperture_last;
+	/* Set when allocated with IOMMU_HWPT_ALLOC_DIRTY_TRACKING. */
+	const struct iommufd_dirty_ops *dirty_ops;
 };
 
 struct iommufd_device;
@@ -292,7 +319,12 @@ enum iommufd_cap {
 
 /* How a kind of device reaches its IOMMU. */
 struct iommufd_device_ops {
-	struct iommufd_domain *(*domain_alloc)(struct iommufd_device *idev);
+	/*
+	 * A paging domain for @idev; @flags are IOMMU_HWPT_ALLOC_* flags:
+	 * -EOPNOTSUPP for DIRTY_TRACKING when the device cannot track.
+	 */
+	struct iommufd_domain *(*domain_alloc)(struct iommufd_device *idev,
+					       u32 flags);
 	/* Can @domain be attached to @idev at all? */
 	bool (*domain_compatible)(struct iommufd_device *idev,
 				  struct iommufd_domain *domain);
@@ -472,6 +504,19 @@ iommufd_hwpt_alloc(struct iommufd_ctx *ictx, struct iommufd_ioas *ioas,
 		   bool enforce_cc);
 void iommufd_hwpt_destroy(struct iommufd_object *obj);
 int iommufd_hwpt_alloc_ioctl(struct iommufd_ucmd *ucmd);
+int iommufd_hwpt_set_dirty_tracking(struct iommufd_ucmd *ucmd);
+int iommufd_hwpt_get_dirty_bitmap(struct iommufd_ucmd *ucmd);
+
+static inline struct iommufd_hw_pagetable *
+iommufd_get_hwpt(struct iommufd_ctx *ictx, u32 id)
+{
+	struct iommufd_object *obj = iommufd_get_object(ictx, id,
+							IOMMUFD_OBJ_HWPT);
+
+	if (IS_ERR(obj))
+		return ERR_CAST(obj);
+	return container_of(obj, struct iommufd_hw_pagetable, obj);
+}
 
 /* ---------------------------------------------------------------- device */
 
@@ -575,6 +620,10 @@ struct iommufd_domain *iommufd_mock_domain_alloc(unsigned long pgsize_bitmap);
 bool iommufd_is_mock_domain(struct iommufd_domain *domain);
 int iommufd_mock_domain_lookup(struct iommufd_domain *domain,
 			       unsigned long iova, phys_addr_t *paddr);
+void iommufd_mock_domain_enable_dirty(struct iommufd_domain *domain);
+bool iommufd_mock_domain_tracking(struct iommufd_domain *domain);
+void iommufd_mock_domain_set_dirty(struct iommufd_domain *domain,
+				   unsigned long iova);
 
 /*
  * True when the test's fault injection wants this point to fail.  Inline

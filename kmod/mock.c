@@ -15,6 +15,7 @@
 struct mock_domain {
 	struct iommufd_domain domain;
 	struct xarray pfns;	/* iova / MOCK_IO_PAGE_SIZE -> paddr / same */
+	bool dirty_tracking;
 };
 
 static struct mock_domain *to_mock(struct iommufd_domain *domain)
@@ -124,4 +125,74 @@ int iommufd_mock_domain_lookup(struct iommufd_domain *domain,
 	*paddr = (phys_addr_t)xa_to_value(ent) * MOCK_IO_PAGE_SIZE +
 		 iova % MOCK_IO_PAGE_SIZE;
 	return 0;
+}
+
+/*
+ * Dirty tracking: a leaf DMA wrote to carries this mark in @pfns; an
+ * unmap erases the entry and its mark with it.
+ */
+#define MOCK_DIRTY XA_MARK_0
+/* Leaves looked at with the xarray lock held before letting others in. */
+#define MOCK_DIRTY_BATCH 1024
+
+static int mock_set_tracking(struct iommufd_domain *domain, bool enable)
+{
+	WRITE_ONCE(to_mock(domain)->dirty_tracking, enable);
+	return 0;
+}
+
+static int mock_read_and_clear(struct iommufd_domain *domain,
+			       unsigned long iova, unsigned long last,
+			       bool no_clear,
+			       struct iommufd_dirty_bitmap *bitmap)
+{
+	struct mock_domain *mock = to_mock(domain);
+	XA_STATE(xas, &mock->pfns, iova / MOCK_IO_PAGE_SIZE);
+	unsigned int batch = 0;
+	void *entry;
+
+	if (bitmap && !READ_ONCE(mock->dirty_tracking))
+		return -EINVAL;
+	xas_lock(&xas);
+	xas_for_each_marked(&xas, entry, last / MOCK_IO_PAGE_SIZE, MOCK_DIRTY) {
+		if (bitmap)
+			iommufd_dirty_record(bitmap,
+					     xas.xa_index * MOCK_IO_PAGE_SIZE,
+					     MOCK_IO_PAGE_SIZE);
+		if (!no_clear)
+			xas_clear_mark(&xas, MOCK_DIRTY);
+		if (++batch % MOCK_DIRTY_BATCH == 0) {
+			xas_pause(&xas);
+			xas_unlock(&xas);
+			cond_resched();
+			xas_lock(&xas);
+		}
+	}
+	xas_unlock(&xas);
+	return 0;
+}
+
+static const struct iommufd_dirty_ops mock_dirty_ops = {
+	.set_tracking = mock_set_tracking,
+	.read_and_clear = mock_read_and_clear,
+};
+
+/* Make a new mock domain one that can track dirty leaves. */
+void iommufd_mock_domain_enable_dirty(struct iommufd_domain *domain)
+{
+	domain->dirty_ops = &mock_dirty_ops;
+}
+
+/* Is dirty tracking on?  (Only the test command marks leaves.) */
+bool iommufd_mock_domain_tracking(struct iommufd_domain *domain)
+{
+	return READ_ONCE(to_mock(domain)->dirty_tracking);
+}
+
+/* As a DMA write would: mark the leaf at @iova dirty, if mapped. */
+void iommufd_mock_domain_set_dirty(struct iommufd_domain *domain,
+				   unsigned long iova)
+{
+	xa_set_mark(&to_mock(domain)->pfns, iova / MOCK_IO_PAGE_SIZE,
+		    MOCK_DIRTY);
 }

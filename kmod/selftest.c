@@ -50,16 +50,31 @@ static struct mock_dev *idev_to_mock(struct iommufd_device *idev)
 	return idev->priv;
 }
 
-static struct iommufd_domain *mock_dev_domain_alloc(struct iommufd_device *idev)
+static struct iommufd_domain *mock_dev_domain_alloc(struct iommufd_device *idev,
+						    u32 flags)
 {
-	return iommufd_mock_domain_alloc(mock_pgsize_bitmap(idev_to_mock(idev)));
+	struct mock_dev *mdev = idev_to_mock(idev);
+	struct iommufd_domain *domain;
+
+	if ((flags & IOMMU_HWPT_ALLOC_DIRTY_TRACKING) &&
+	    (mdev->flags & MOCK_FLAGS_DEVICE_NO_DIRTY))
+		return ERR_PTR(-EOPNOTSUPP);
+	domain = iommufd_mock_domain_alloc(mock_pgsize_bitmap(mdev));
+	if (!IS_ERR(domain) && (flags & IOMMU_HWPT_ALLOC_DIRTY_TRACKING))
+		iommufd_mock_domain_enable_dirty(domain);
+	return domain;
 }
 
 static bool mock_dev_domain_compatible(struct iommufd_device *idev,
 				       struct iommufd_domain *domain)
 {
+	struct mock_dev *mdev = idev_to_mock(idev);
+
+	/* A device that cannot track may not join a tracking domain. */
+	if (domain->dirty_ops && (mdev->flags & MOCK_FLAGS_DEVICE_NO_DIRTY))
+		return false;
 	return iommufd_is_mock_domain(domain) &&
-	       domain->pgsize_bitmap == mock_pgsize_bitmap(idev_to_mock(idev));
+	       domain->pgsize_bitmap == mock_pgsize_bitmap(mdev);
 }
 
 static int mock_dev_attach(struct iommufd_device *idev,
@@ -86,6 +101,8 @@ static int mock_dev_hw_info(struct iommufd_device *idev,
 	hw->flags = 0;
 	hw->test_reg = IOMMU_HW_INFO_SELFTEST_REGVAL;
 	*data_len = sizeof(*hw);
+	if (!(idev_to_mock(idev)->flags & MOCK_FLAGS_DEVICE_NO_DIRTY))
+		info->out_capabilities |= IOMMU_HW_CAP_DIRTY_TRACKING;
 	info->out_data_type = IOMMU_HW_INFO_TYPE_SELFTEST;
 	return 0;
 }
@@ -334,6 +351,95 @@ static int test_set_temp_memory_limit(struct iommu_test_cmd *cmd)
 		return -EINVAL;
 	iommufd_pin_batch_bytes = cmd->memory_limit.limit;
 	return 0;
+}
+
+/* ------------------------------------------------------------ dirty bits */
+
+/* At most this many bits per DIRTY command, as upstream. */
+#define MOCK_DIRTY_MAX_BITS (1ULL << 27)
+
+/* The mock HWPT @id with dirty tracking on, held; or an error. */
+static struct iommufd_hw_pagetable *test_dirty_hwpt(struct iommufd_ucmd *ucmd,
+						    u32 id)
+{
+	struct iommufd_hw_pagetable *hwpt;
+
+	hwpt = iommufd_get_hwpt(ucmd->ictx, id);
+	if (IS_ERR(hwpt))
+		return hwpt;
+	if (!iommufd_is_mock_domain(hwpt->domain) ||
+	    !iommufd_mock_domain_tracking(hwpt->domain)) {
+		iommufd_put_object(&hwpt->obj);
+		return ERR_PTR(-EINVAL);
+	}
+	return hwpt;
+}
+
+/*
+ * Mark dirty, as DMA writes would, the leaf at iova + n * page_size for
+ * each bit n set in the user's bitmap.  The bitmap is read a page at a
+ * time with the HWPT let go: a read stalled in a fault holds up nothing.
+ */
+static int test_dirty(struct iommufd_ucmd *ucmd, struct iommu_test_cmd *cmd)
+{
+	void __user *uptr = u64_to_user_ptr(cmd->dirty.uptr);
+	u64 page_size = cmd->dirty.page_size;
+	u64 length = cmd->dirty.length;
+	u64 iova = cmd->dirty.iova;
+	struct iommufd_hw_pagetable *hwpt;
+	u64 nbits, nbytes, done, nr = 0;
+	unsigned int i;
+	u8 *buf;
+	int rc = 0;
+
+	if (!page_size || !length || !uptr)
+		return -EINVAL;
+	nbits = div64_u64(length, page_size);
+	if (nbits * page_size != length ||
+	    div64_u64(iova, page_size) * page_size != iova)
+		return -EINVAL;
+	if (nbits > MOCK_DIRTY_MAX_BITS)
+		return -EOVERFLOW;
+	hwpt = test_dirty_hwpt(ucmd, cmd->id);
+	if (IS_ERR(hwpt))
+		return PTR_ERR(hwpt);
+	iommufd_put_object(&hwpt->obj);
+
+	buf = iommufd_should_fail() ? NULL : kmalloc(PAGE_SIZE, GFP_KERNEL);
+	if (!buf)
+		return -ENOMEM;
+	nbytes = DIV_ROUND_UP_ULL(nbits, BITS_PER_BYTE);
+	for (done = 0; done < nbytes; done += PAGE_SIZE) {
+		unsigned int len = min_t(u64, PAGE_SIZE, nbytes - done);
+
+		if (copy_from_user(buf, uptr + done, len)) {
+			rc = -EFAULT;
+			break;
+		}
+		hwpt = test_dirty_hwpt(ucmd, cmd->id);
+		if (IS_ERR(hwpt)) {
+			rc = PTR_ERR(hwpt);
+			break;
+		}
+		for (i = 0; i < len * BITS_PER_BYTE; i++) {
+			u64 bit = done * BITS_PER_BYTE + i;
+
+			if (bit >= nbits)
+				break;
+			if (!(buf[i / BITS_PER_BYTE] & BIT(i % BITS_PER_BYTE)))
+				continue;
+			iommufd_mock_domain_set_dirty(hwpt->domain,
+						      iova + bit * page_size);
+			nr++;
+		}
+		iommufd_put_object(&hwpt->obj);
+		cond_resched();
+	}
+	kfree(buf);
+	if (rc)
+		return rc;
+	cmd->dirty.out_nr_dirty = nr;
+	return iommufd_ucmd_respond(ucmd, sizeof(*cmd));
 }
 
 /* ---------------------------------------------------------- test access */
@@ -703,6 +809,8 @@ int iommufd_test(struct iommufd_ucmd *ucmd)
 		return test_set_temp_memory_limit(cmd);
 	case IOMMU_TEST_OP_ACCESS_REPLACE_IOAS:
 		return test_access_replace_ioas(cmd);
+	case IOMMU_TEST_OP_DIRTY:
+		return test_dirty(ucmd, cmd);
 	case IOMMU_TEST_OP_DEV_CHECK_CACHE:
 		return test_dev_check_cache(ucmd, cmd);
 	case IOMMU_TEST_OP_BENCH_FLOOR:

@@ -139,6 +139,14 @@ struct iommu_test_cmd {
 			__u32 ioas_id;
 		} access_replace_ioas;
 		struct {
+			__u32 flags;
+			__aligned_u64 iova;
+			__aligned_u64 length;
+			__aligned_u64 page_size;
+			__aligned_u64 uptr;
+			__aligned_u64 out_nr_dirty;
+		} dirty;
+		struct {
 			__u32 id;
 			__u32 cache;
 		} check_dev_cache;
