@@ -44,12 +44,6 @@ static const struct {
 	const char *name;
 } unimplemented[] = {
 	{ IOMMU_VFIO_IOAS, sizeof(struct iommu_vfio_ioas), "VFIO_IOAS" },
-	{ IOMMU_HWPT_SET_DIRTY_TRACKING,
-	  sizeof(struct iommu_hwpt_set_dirty_tracking),
-	  "HWPT_SET_DIRTY_TRACKING" },
-	{ IOMMU_HWPT_GET_DIRTY_BITMAP,
-	  sizeof(struct iommu_hwpt_get_dirty_bitmap),
-	  "HWPT_GET_DIRTY_BITMAP" },
 	{ IOMMU_HWPT_INVALIDATE, sizeof(struct iommu_hwpt_invalidate),
 	  "HWPT_INVALIDATE" },
 	{ IOMMU_FAULT_QUEUE_ALLOC, sizeof(struct iommu_fault_alloc),

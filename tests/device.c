@@ -447,8 +447,6 @@ TEST(hwpt_alloc_errors)
 	CHECK_OK(mock_domain(fd, ioas, &stdev, &hwpt, &idev));
 
 	CHECK_ERRNO(hwpt_alloc(fd, idev, ioas, 1u << 30, &out), EOPNOTSUPP);
-	CHECK_ERRNO(hwpt_alloc(fd, idev, ioas, IOMMU_HWPT_ALLOC_DIRTY_TRACKING,
-			       &out), EOPNOTSUPP);
 	CHECK_ERRNO(hwpt_alloc(fd, BAD_ID, ioas, 0, &out), ENOENT);
 	CHECK_ERRNO(hwpt_alloc(fd, ioas, ioas, 0, &out), ENOENT);
 	CHECK_ERRNO(hwpt_alloc(fd, idev, BAD_ID, 0, &out), ENOENT);
