@@ -188,6 +188,22 @@ static int dirty_check_range(struct iommufd_hw_pagetable *hwpt,
 	return 0;
 }
 
+/**
+ * iommufd_hwpt_get_dirty_bitmap() - IOMMU_HWPT_GET_DIRTY_BITMAP
+ * @ucmd: the command; struct iommu_hwpt_get_dirty_bitmap
+ *
+ * Sets (never clears) the bit of each page_size unit of [iova, iova +
+ * length) that a dirty leaf overlaps, and clears those leaves unless
+ * NO_CLEAR.  The HWPT is held for each bitmap page's domain read only,
+ * so destroying it meanwhile ends the walk with -ENOENT.
+ *
+ * Return: 0; -EOPNOTSUPP for unknown flags, __reserved set or a HWPT
+ * without dirty tracking; -ENOENT for no such HWPT; -EOVERFLOW for a
+ * range past ULONG_MAX; -EINVAL for length or page_size 0, an iova or
+ * end not aligned to the IOAS or not a multiple of page_size, or
+ * tracking off; -EFAULT for a bitmap that is not writable user memory;
+ * -EINTR when killed.
+ */
 int iommufd_hwpt_get_dirty_bitmap(struct iommufd_ucmd *ucmd)
 {
 	struct iommu_hwpt_get_dirty_bitmap *cmd = ucmd->cmd;
@@ -215,6 +231,16 @@ int iommufd_hwpt_get_dirty_bitmap(struct iommufd_ucmd *ucmd)
 			  cmd->flags & IOMMU_HWPT_GET_DIRTY_BITMAP_NO_CLEAR);
 }
 
+/**
+ * iommufd_hwpt_set_dirty_tracking() - IOMMU_HWPT_SET_DIRTY_TRACKING
+ * @ucmd: the command; struct iommu_hwpt_set_dirty_tracking
+ *
+ * Enabling first forgets every dirty leaf (a clean snapshot); enabling
+ * or disabling twice is no error.
+ *
+ * Return: 0; -EOPNOTSUPP for unknown flags or a HWPT without dirty
+ * tracking; -ENOENT for no such HWPT.
+ */
 int iommufd_hwpt_set_dirty_tracking(struct iommufd_ucmd *ucmd)
 {
 	struct iommu_hwpt_set_dirty_tracking *cmd = ucmd->cmd;

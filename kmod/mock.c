@@ -177,19 +177,35 @@ static const struct iommufd_dirty_ops mock_dirty_ops = {
 	.read_and_clear = mock_read_and_clear,
 };
 
-/* Make a new mock domain one that can track dirty leaves. */
+/**
+ * iommufd_mock_domain_enable_dirty() - give a mock domain dirty tracking
+ * @domain: a mock domain just allocated, not yet in any HWPT
+ *
+ * As HWPT_ALLOC_DIRTY_TRACKING asks; tracking itself starts off.
+ */
 void iommufd_mock_domain_enable_dirty(struct iommufd_domain *domain)
 {
 	domain->dirty_ops = &mock_dirty_ops;
 }
 
-/* Is dirty tracking on?  (Only the test command marks leaves.) */
+/**
+ * iommufd_mock_domain_tracking() - is dirty tracking on?
+ * @domain: a mock domain
+ *
+ * Return: true between SET_DIRTY_TRACKING enable and disable.
+ */
 bool iommufd_mock_domain_tracking(struct iommufd_domain *domain)
 {
 	return READ_ONCE(to_mock(domain)->dirty_tracking);
 }
 
-/* As a DMA write would: mark the leaf at @iova dirty, if mapped. */
+/**
+ * iommufd_mock_domain_set_dirty() - play a DMA write
+ * @domain: a mock domain
+ * @iova: any IOVA of the leaf to mark dirty
+ *
+ * An unmapped @iova marks nothing.
+ */
 void iommufd_mock_domain_set_dirty(struct iommufd_domain *domain,
 				   unsigned long iova)
 {

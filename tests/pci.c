@@ -256,6 +256,8 @@ TEST(hw_info_and_reserved_regions)
 	CHECK_OK(iommufd_pci_bind(e.dev, fd, &dev_id));
 	memset(&vtd, 0xff, sizeof(vtd));
 	CHECK_OK(get_hw_info(fd, dev_id, &vtd, &len, &type, &caps));
+	/* Kernel IOMMU domains track no dirty pages here. */
+	CHECK(!(caps & IOMMU_HW_CAP_DIRTY_TRACKING));
 	if (access("/sys/class/iommu/dmar0", F_OK) == 0) {
 		CHECK(type == IOMMU_HW_INFO_TYPE_INTEL_VTD);
 		CHECK(len == sizeof(vtd) && vtd.flags == 0);
@@ -286,8 +288,19 @@ TEST(hw_info_and_reserved_regions)
 	/* 6.1's IOMMU drivers cannot nest: no nesting parents. */
 	CHECK_ERRNO(hwpt_alloc(fd, dev_id, ioas, IOMMU_HWPT_ALLOC_NEST_PARENT,
 			       &pt), EOPNOTSUPP);
+	CHECK_ERRNO(hwpt_alloc(fd, dev_id, ioas,
+			       IOMMU_HWPT_ALLOC_DIRTY_TRACKING, &pt),
+		    EOPNOTSUPP);
 	pt = ioas;
 	CHECK_OK(iommufd_pci_attach(e.dev, &pt));
+	/* Its automatic HWPT has no dirty tracking to turn on. */
+	struct iommu_hwpt_set_dirty_tracking dirty = {
+		.size = sizeof(dirty),
+		.flags = IOMMU_HWPT_DIRTY_TRACKING_ENABLE,
+		.hwpt_id = pt,
+	};
+	CHECK_ERRNO(ioctl(fd, IOMMU_HWPT_SET_DIRTY_TRACKING, &dirty),
+		    EOPNOTSUPP);
 	/* The x86 MSI window can never be mapped. */
 	CHECK_OK(ioas_iova_ranges(fd, ioas, ranges, &n, &align));
 	CHECK(align == PAGE_SIZE);
