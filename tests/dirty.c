@@ -18,54 +18,6 @@
 #define BUF_LEN (1UL << 20)
 #define NLEAVES (BUF_LEN / LEAF)
 
-static int set_dirty(int fd, __u32 hwpt_id, __u32 flags)
-{
-	struct iommu_hwpt_set_dirty_tracking cmd = {
-		.size = sizeof(cmd),
-		.flags = flags,
-		.hwpt_id = hwpt_id,
-	};
-
-	return ioctl(fd, IOMMU_HWPT_SET_DIRTY_TRACKING, &cmd);
-}
-
-static int get_dirty(int fd, __u32 hwpt_id, __u64 iova, __u64 length,
-		     __u64 page_size, void *data, __u32 flags)
-{
-	struct iommu_hwpt_get_dirty_bitmap cmd = {
-		.size = sizeof(cmd),
-		.hwpt_id = hwpt_id,
-		.flags = flags,
-		.iova = iova,
-		.length = length,
-		.page_size = page_size,
-		.data = (uintptr_t)data,
-	};
-
-	return ioctl(fd, IOMMU_HWPT_GET_DIRTY_BITMAP, &cmd);
-}
-
-/* IOMMU_TEST_OP_DIRTY: mark the leaf of each set bit of @bitmap. */
-static int mock_dirty(int fd, __u32 hwpt_id, __u64 iova, __u64 length,
-		      __u64 page_size, const void *bitmap, __u64 *nr)
-{
-	struct iommu_test_cmd cmd = {
-		.op = IOMMU_TEST_OP_DIRTY,
-		.id = hwpt_id,
-		.dirty = {
-			.iova = iova,
-			.length = length,
-			.page_size = page_size,
-			.uptr = (uintptr_t)bitmap,
-		},
-	};
-	int rc = test_cmd(fd, &cmd);
-
-	if (!rc && nr)
-		*nr = cmd.dirty.out_nr_dirty;
-	return rc;
-}
-
 static bool bit_test(const unsigned char *map, __u64 n)
 {
 	return map[n / 8] & (1u << (n % 8));
@@ -465,7 +417,9 @@ TEST(page_sizes)
  */
 TEST(bitmap_alignment)
 {
-	static const size_t offsets[] = { 0, 1, 3, 7, 8, 4000, 4095, 4096 - 37 };
+	static const size_t offsets[] = {
+		0, 1, 3, 7, 8, 4000, 4095, 4096 - 37,
+	};
 	const __u64 nbits = 64 * LEAF;	/* page_size 1: 2048 bits a leaf */
 	const size_t bytes = nbits / 8, area = 3 * PAGE_SIZE + bytes;
 	unsigned char leaves[NLEAVES / 8], *want, *mem;
@@ -487,7 +441,7 @@ TEST(bitmap_alignment)
 	expect_bits(want, leaves, IOVA, 1, nbits);
 	for (i = 0; i < 2 * ARRAY_SIZE(offsets); i++) {
 		unsigned char *map = mem + PAGE_SIZE + offsets[i / 2];
-		/* Cleared as read, a leaf's bits on the next page still come. */
+		/* Read and cleared: bits on the next page still come. */
 		__u32 flags = i % 2 ? 0 : IOMMU_HWPT_GET_DIRTY_BITMAP_NO_CLEAR;
 
 		CHECK_SUB(mark_leaves(&e, leaves));
@@ -636,6 +590,63 @@ TEST(bitmap_fault_holds_nothing)
 	CHECK(s.rc == -1 && s.err == ENOENT);
 	close(uffd);
 	munmap(page, PAGE_SIZE);
+	env_close(&e);
+}
+
+struct racer {
+	int fd;
+	__u32 ioas;
+	void *buf;
+	volatile bool stop;
+	int failed;
+};
+
+static void *remap_thread(void *arg)
+{
+	struct racer *r = arg;
+
+	while (!r->stop) {
+		if (ioas_unmap(r->fd, r->ioas, IOVA, BUF_LEN, NULL) ||
+		    ioas_map_fixed(r->fd, r->ioas, r->buf, BUF_LEN, IOVA)) {
+			r->failed = errno;
+			break;
+		}
+	}
+	return NULL;
+}
+
+/*
+ * Marks and reads race unmaps and maps of the same IOVA: every call
+ * works, and a bit read is always one of a leaf that was marked.
+ */
+TEST(race_with_unmap)
+{
+	unsigned char leaves[NLEAVES / 8], have[NLEAVES / 8];
+	struct racer r = { 0 };
+	pthread_t thread;
+	struct env e;
+	unsigned int i, j;
+
+	CHECK_SUB(env_open(&e, IOMMU_HWPT_ALLOC_DIRTY_TRACKING));
+	CHECK_OK(set_dirty(e.fd, e.hwpt, IOMMU_HWPT_DIRTY_TRACKING_ENABLE));
+	pattern(leaves, 5);
+	r.fd = e.fd;
+	r.ioas = e.ioas;
+	r.buf = e.buf;
+	CHECK_OK(pthread_create(&thread, NULL, remap_thread, &r));
+	for (i = 0; i < 300; i++) {
+		CHECK_OK(mock_dirty(e.fd, e.hwpt, IOVA, BUF_LEN, LEAF, leaves,
+				    NULL));
+		memset(have, 0, sizeof(have));
+		CHECK_OK(get_dirty(e.fd, e.hwpt, IOVA, BUF_LEN, LEAF, have,
+				   i % 2 ? IOMMU_HWPT_GET_DIRTY_BITMAP_NO_CLEAR :
+				   0));
+		for (j = 0; j < sizeof(have); j++)
+			CHECK(!(have[j] & ~leaves[j]));
+	}
+	r.stop = true;
+	CHECK_OK(pthread_join(thread, NULL));
+	CHECK(!r.failed);
 	env_close(&e);
 }
 

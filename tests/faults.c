@@ -63,8 +63,9 @@ static struct kfault_walk kfault = { .step = -1 };
  */
 static int scenario(int fd, char *buf, int *afd)
 {
-	__u32 a, b, stdev, hwpt, idev, stdev2, hwpt2, explicit, pid;
+	__u32 a, b, stdev, hwpt, idev, stdev2, hwpt2, explicit, pid, dirty;
 	__u64 iova = MOCK_APERTURE_START + 16 * PAGE_SIZE, at;
+	__u64 bits = 0x5555;
 	char tmp[32];
 
 	STEP(ioas_alloc(fd, &a));
@@ -82,6 +83,12 @@ static int scenario(int fd, char *buf, int *afd)
 			  MOCK_FLAGS_ACCESS_WRITE, &pid));
 	STEP(access_rw(fd, *afd, MOCK_APERTURE_START + 5, tmp, sizeof(tmp), 0));
 	STEP(hwpt_alloc(fd, idev, a, 0, &explicit));
+	STEP(hwpt_alloc(fd, idev, a, IOMMU_HWPT_ALLOC_DIRTY_TRACKING, &dirty));
+	STEP(set_dirty(fd, dirty, IOMMU_HWPT_DIRTY_TRACKING_ENABLE));
+	STEP(mock_dirty(fd, dirty, MOCK_APERTURE_START, 8 * PAGE_SIZE,
+			MOCK_PAGE_SIZE, &bits, NULL));
+	STEP(get_dirty(fd, dirty, MOCK_APERTURE_START, 8 * PAGE_SIZE,
+		       MOCK_PAGE_SIZE, &bits, 0));
 	STEP(mock_domain_replace(fd, stdev, &explicit));
 	/* An unmap over the access's pins goes through its callback. */
 	STEP(ioas_unmap(fd, a, iova, 8 * PAGE_SIZE, NULL));

@@ -434,6 +434,53 @@ int dev_check_cache(int fd, __u32 idev_id, __u32 cache_id, __u32 value)
 	return test_cmd(fd, &cmd);
 }
 
+int set_dirty(int fd, __u32 hwpt_id, __u32 flags)
+{
+	struct iommu_hwpt_set_dirty_tracking cmd = {
+		.size = sizeof(cmd),
+		.flags = flags,
+		.hwpt_id = hwpt_id,
+	};
+
+	return ioctl(fd, IOMMU_HWPT_SET_DIRTY_TRACKING, &cmd);
+}
+
+int get_dirty(int fd, __u32 hwpt_id, __u64 iova, __u64 length,
+	      __u64 page_size, void *data, __u32 flags)
+{
+	struct iommu_hwpt_get_dirty_bitmap cmd = {
+		.size = sizeof(cmd),
+		.hwpt_id = hwpt_id,
+		.flags = flags,
+		.iova = iova,
+		.length = length,
+		.page_size = page_size,
+		.data = (uintptr_t)data,
+	};
+
+	return ioctl(fd, IOMMU_HWPT_GET_DIRTY_BITMAP, &cmd);
+}
+
+int mock_dirty(int fd, __u32 hwpt_id, __u64 iova, __u64 length,
+	       __u64 page_size, const void *bitmap, __u64 *nr)
+{
+	struct iommu_test_cmd cmd = {
+		.op = IOMMU_TEST_OP_DIRTY,
+		.id = hwpt_id,
+		.dirty = {
+			.iova = iova,
+			.length = length,
+			.page_size = page_size,
+			.uptr = (uintptr_t)bitmap,
+		},
+	};
+	int rc = test_cmd(fd, &cmd);
+
+	if (!rc && nr)
+		*nr = cmd.dirty.out_nr_dirty;
+	return rc;
+}
+
 void buf_fill(void *buf, size_t length, unsigned int seed)
 {
 	unsigned char *p = buf;

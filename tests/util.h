@@ -175,6 +175,14 @@ int access_rw(int fd, int access_fd, __u64 iova, void *buf, __u64 length,
 int set_temp_memory_limit(int fd, __u32 limit);
 int access_replace_ioas(int fd, int access_fd, __u32 ioas_id);
 int dev_check_cache(int fd, __u32 idev_id, __u32 cache_id, __u32 value);
+/* IOMMU_HWPT_SET_DIRTY_TRACKING with @flags (ENABLE, or 0 to stop). */
+int set_dirty(int fd, __u32 hwpt_id, __u32 flags);
+/* IOMMU_HWPT_GET_DIRTY_BITMAP into @data. */
+int get_dirty(int fd, __u32 hwpt_id, __u64 iova, __u64 length,
+	      __u64 page_size, void *data, __u32 flags);
+/* IOMMU_TEST_OP_DIRTY: mark the leaf of each bit set in @bitmap. */
+int mock_dirty(int fd, __u32 hwpt_id, __u64 iova, __u64 length,
+	       __u64 page_size, const void *bitmap, __u64 *nr);
 
 /* ---- memory, processes, limits ---- */
 
