@@ -132,7 +132,9 @@ static int dirty_walk(struct iommufd_ctx *ictx, u32 hwpt_id,
 		kaddr = kmap_local_page(page);
 		bm->kaddr = kaddr + offset;
 		bm->win_first = byte * BITS_PER_BYTE;
-		bm->win_last = min(bm->nbits, (byte + len) * BITS_PER_BYTE) - 1;
+		bm->win_last = bm->win_first - 1 +
+			       min_t(u64, len * BITS_PER_BYTE,
+				     bm->nbits - bm->win_first);
 		if (bm->carry) {
 			dirty_fill(bm, bm->win_first,
 				   min(bm->carry, bm->win_last));

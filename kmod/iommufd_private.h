@@ -44,6 +44,9 @@
  *   mm->mmap_lock        taken by GUP inside pages.c
  * The list of open contexts (inspect.c) is taken before everything else,
  * by the debugfs reader only; open and release take it alone.
+ * A backend's dirty-bit read (dirty.c) holds only the backend's own table
+ * lock (the mock's xarray lock): the user's bitmap page is pinned before
+ * and written through a kernel mapping, never with copy_to_user().
  * hwpt->devices_lock only guards a HWPT's device list.  The object xarray
  * lock (xa_lock) is innermost and only guards lookups and id changes.
  */

@@ -98,6 +98,11 @@ TEST(struct_sizes_match_abi)
 	CHECK(sizeof(struct iommu_hwpt_alloc) == 48);
 	CHECK(sizeof(struct iommu_hw_info) == 40);
 	CHECK(sizeof(struct iommu_test_cmd) == 72);
+	CHECK(offsetof(struct iommu_test_cmd, dirty.iova) == 24);
+	CHECK(offsetof(struct iommu_test_cmd, dirty.uptr) == 48);
+	CHECK(offsetof(struct iommu_test_cmd, dirty.out_nr_dirty) == 56);
+	CHECK(sizeof(struct iommu_hwpt_set_dirty_tracking) == 16);
+	CHECK(sizeof(struct iommu_hwpt_get_dirty_bitmap) == 48);
 	CHECK(IOMMU_TEST_CMD == 0x3ba0);
 	CHECK(IOMMU_IOAS_MAP == 0x3b85);
 }
