@@ -290,9 +290,34 @@ enum iommufd_cap {
 	IOMMUFD_CAP_ENFORCE_CACHE_COHERENCY,
 };
 
+/*
+ * The driver-specific data of IOMMU_HWPT_ALLOC (data_type, data_len,
+ * data_uptr), read from the user before any object is looked up, so that
+ * no copy runs while a device is held.  Longer than any backend's struct:
+ * not read (the backend refuses the length).  Backends read it with
+ * iommufd_user_data_get().
+ */
+#define IOMMUFD_USER_DATA_MAX 64
+
+struct iommufd_user_data {
+	u32 type;
+	u32 len;
+	int copy_rc;		/* -EFAULT if reading it failed */
+	u8 data[IOMMUFD_USER_DATA_MAX] __aligned(8);
+};
+
+int iommufd_user_data_get(const struct iommufd_user_data *ud, u32 type,
+			  void *dst, size_t size, size_t min_len);
+
 /* How a kind of device reaches its IOMMU. */
 struct iommufd_device_ops {
 	struct iommufd_domain *(*domain_alloc)(struct iommufd_device *idev);
+	/*
+	 * A paging domain shaped by HWPT_ALLOC's data (type not NONE); NULL
+	 * when the backend takes none (EOPNOTSUPP).
+	 */
+	struct iommufd_domain *(*domain_alloc_user)(struct iommufd_device *idev,
+			const struct iommufd_user_data *ud);
 	/* Can @domain be attached to @idev at all? */
 	bool (*domain_compatible)(struct iommufd_device *idev,
 				  struct iommufd_domain *domain);
@@ -304,6 +329,10 @@ struct iommufd_device_ops {
 	/* Asked at bind, before the device is published: see enum above. */
 	bool (*capable)(struct iommufd_device *idev, enum iommufd_cap cap);
 	/* Fill @info's type, capabilities and the type-specific data. */
+	/*
+	 * Fill @info's out_data_type (one per backend), capabilities and
+	 * PASID width, and the type-specific data.
+	 */
 	int (*hw_info)(struct iommufd_device *idev, struct iommu_hw_info *info,
 		       void *data, u32 *data_len);
 	/* Reserve in @iopt, owned by @idev, the IOVA the device cannot use. */
@@ -571,7 +600,7 @@ struct iommu_test_cmd;
 int iommufd_test_bench_floor(struct iommufd_ucmd *ucmd,
 			     struct iommu_test_cmd *cmd);
 void iommufd_selftest_destroy(struct iommufd_object *obj);
-struct iommufd_domain *iommufd_mock_domain_alloc(unsigned long pgsize_bitmap);
+struct iommufd_domain *iommufd_mock_domain_alloc(u32 pagetable_type);
 bool iommufd_is_mock_domain(struct iommufd_domain *domain);
 int iommufd_mock_domain_lookup(struct iommufd_domain *domain,
 			       unsigned long iova, phys_addr_t *paddr);

@@ -19,6 +19,7 @@ struct env {
 	__u32 ioas;
 	__u32 stdev;
 	__u32 hwpt;
+	__u32 idev;
 };
 
 static void env_setup(struct env *e)
@@ -26,7 +27,7 @@ static void env_setup(struct env *e)
 	e->fd = dev_iommu_open();
 	CHECK(e->fd >= 0);
 	CHECK_OK(ioas_alloc(e->fd, &e->ioas));
-	CHECK_OK(mock_domain(e->fd, e->ioas, &e->stdev, &e->hwpt, NULL));
+	CHECK_OK(mock_domain(e->fd, e->ioas, &e->stdev, &e->hwpt, &e->idev));
 	CHECK(e->stdev && e->hwpt);
 }
 
@@ -743,14 +744,13 @@ TEST(pin_state_runs_and_breaks)
 	CHECK_OK(check_refs(e.fd, buf, len, 1));
 	/* A second domain maps the same pages without pinning again. */
 	{
-		__u32 stdev2, hwpt2;
+		__u32 hwpt2;
 
-		CHECK_OK(mock_domain_flags(e.fd, e.ioas,
-					   MOCK_FLAGS_DEVICE_HUGE_IOVA,
-					   &stdev2, &hwpt2, NULL));
+		CHECK_OK(hwpt_alloc_mock(e.fd, e.idev, e.ioas,
+					 MOCK_IOMMUPT_HUGE, &hwpt2));
 		CHECK_OK(check_map(e.fd, hwpt2, iova, buf, len));
 		CHECK_OK(check_refs(e.fd, buf, len, 1));
-		CHECK_OK(iommu_destroy(e.fd, stdev2));
+		CHECK_OK(iommu_destroy(e.fd, hwpt2));
 	}
 	CHECK_OK(destroy_access_pages(e.fd, afd, id));
 	close(afd);
@@ -758,19 +758,18 @@ TEST(pin_state_runs_and_breaks)
 
 	/* Copied whole into an IOAS limited to PAGE_SIZE IOMMU pages. */
 	{
-		__u32 ioas4, stdev4, hwpt4;
+		__u32 ioas4, hwpt4;
 		__u64 dst = iova;
 
 		CHECK_OK(ioas_alloc(e.fd, &ioas4));
 		CHECK_OK(option_set(e.fd, IOMMU_OPTION_HUGE_PAGES, ioas4, 0));
-		CHECK_OK(mock_domain_flags(e.fd, ioas4,
-					   MOCK_FLAGS_DEVICE_HUGE_IOVA,
-					   &stdev4, &hwpt4, NULL));
+		CHECK_OK(hwpt_alloc_mock(e.fd, e.idev, ioas4,
+					 MOCK_IOMMUPT_HUGE, &hwpt4));
 		CHECK_OK(ioas_copy(e.fd, ioas4, &dst, e.ioas, iova, len,
 				   MAP_RW | IOMMU_IOAS_MAP_FIXED_IOVA));
 		CHECK_OK(check_map(e.fd, hwpt4, iova, buf, len));
 		CHECK_OK(check_refs(e.fd, buf, len, 1));
-		CHECK_OK(iommu_destroy(e.fd, stdev4));
+		CHECK_OK(iommu_destroy(e.fd, hwpt4));
 		CHECK_OK(iommu_destroy(e.fd, ioas4));
 	}
 
