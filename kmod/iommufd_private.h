@@ -18,6 +18,7 @@
  *   access.c        accesses: software devices that pin or copy via IOVA
  *   stats.c         live-object and pinned-page counters, debugfs
  *   inspect.c       debugfs view of every open iommufd for iommufd-inspect
+ *   abi_layout.c    compile-time guards of the uAPI layouts (no code)
  * Only in the test build (make IOMMUFD_TEST=1, IOMMUFD_TEST_BUILD):
  *   mock.c          the mock IOMMU backend: a software page table
  *   selftest.c      IOMMU_TEST_CMD (only with the selftest=1 parameter)
