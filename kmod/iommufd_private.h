@@ -21,6 +21,7 @@
  *   bench.c         the benchmarks' floor: pin + map with no bookkeeping
  *   stats.c         live-object and pinned-page counters, debugfs
  *   inspect.c       debugfs view of every open iommufd for iommufd-inspect
+ *   vfio_compat.c   IOMMU_VFIO_IOAS and the VFIO type1 container ioctls
  *   fault.c         fault injection at every allocation and pin point (tests)
  * pci_user.c is another module (iommufd_pci.ko): it uses only iommufd.h.
  *
@@ -42,7 +43,8 @@
  * The list of open contexts (inspect.c) is taken before everything else,
  * by the debugfs reader only; open and release take it alone.
  * hwpt->devices_lock only guards a HWPT's device list.  The object xarray
- * lock (xa_lock) is innermost and only guards lookups and id changes.
+ * lock (xa_lock) is innermost and only guards lookups, id changes and
+ * ictx->vfio_ioas (the compat IOAS, cleared when that IOAS is destroyed).
  */
 #ifndef IOMMUFD_PRIVATE_H
 #define IOMMUFD_PRIVATE_H
@@ -103,6 +105,11 @@ struct iommufd_ctx {
 	struct xarray objects;
 	/* IOPT_ACCOUNT_USER or IOPT_ACCOUNT_MM, set by IOMMU_OPTION. */
 	u8 account_mode;
+	/*
+	 * The IOAS the VFIO container ioctls act on (vfio_compat.c), not a
+	 * reference: under xa_lock of @objects, NULL once it is destroyed.
+	 */
+	struct iommufd_ioas *vfio_ioas;
 	/* For inspect.c: who opened it, and a system-wide number. */
 	struct list_head inspect_node;
 	unsigned int seq;
@@ -368,7 +375,11 @@ int iopt_copy_pages(struct io_pagetable *dst, struct io_pagetable *src,
 		    unsigned long length, int iommu_prot, unsigned int flags);
 int iopt_unmap_iova(struct io_pagetable *iopt, unsigned long iova,
 		    unsigned long length, unsigned long *unmapped);
+int iopt_unmap_iova_or_none(struct io_pagetable *iopt, unsigned long iova,
+			    unsigned long length, unsigned long *unmapped);
 int iopt_unmap_all(struct io_pagetable *iopt, unsigned long *unmapped);
+int iopt_cut_iova(struct io_pagetable *iopt, const unsigned long *iovas,
+		  unsigned int num);
 int iopt_set_allow_iova(struct io_pagetable *iopt,
 			struct rb_root_cached *allowed);
 int iopt_reserve_iova(struct io_pagetable *iopt, unsigned long start,
@@ -426,6 +437,17 @@ int iommufd_ioas_map(struct iommufd_ucmd *ucmd);
 int iommufd_ioas_copy(struct iommufd_ucmd *ucmd);
 int iommufd_ioas_unmap(struct iommufd_ucmd *ucmd);
 int iommufd_option(struct iommufd_ucmd *ucmd);
+long iommufd_iova_holes_snapshot(struct iommufd_ioas *ioas, u32 max,
+				 struct iommu_iova_range **out,
+				 u64 *alignment);
+
+/* ---------------------------------------------------------- vfio_compat */
+
+int iommufd_vfio_ioas(struct iommufd_ucmd *ucmd);
+long iommufd_vfio_ioctl(struct iommufd_ctx *ictx, unsigned int cmd,
+			unsigned long arg);
+void iommufd_vfio_compat_forget(struct iommufd_ctx *ictx,
+				struct iommufd_object *obj);
 
 /* ------------------------------------------------------------------ HWPT */
 
