@@ -6,6 +6,7 @@
  * MAP_DMA, UNMAP_DMA), each mapping checked through a mock domain or an
  * access, and every error.
  */
+#include <fcntl.h>
 #include <stdlib.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
@@ -800,6 +801,105 @@ TEST(ioas_unmap_still_enoent_when_empty)
 	/* The IOAS command keeps its own rule. */
 	CHECK_ERRNO(ioas_unmap(fd, ioas, IOVA, PAGE_SIZE, NULL), ENOENT);
 	close(fd);
+}
+
+#define FAIL_NTH "/sys/kernel/debug/iommufd/fail_nth"
+
+static int fail_nth(int n)
+{
+	char buf[16];
+	int fd = open(FAIL_NTH, O_RDWR);
+	int len = snprintf(buf, sizeof(buf), "%d", n);
+	int rc = (fd >= 0 && write(fd, buf, len) == len) ? 0 : -1;
+
+	if (fd >= 0)
+		close(fd);
+	return rc;
+}
+
+/* Did the armed fault point fire (its countdown reached zero)? */
+static bool fail_fired(void)
+{
+	char buf[16] = "";
+	int fd = open(FAIL_NTH, O_RDONLY);
+
+	if (fd < 0 || read(fd, buf, sizeof(buf) - 1) < 0)
+		buf[0] = 0;
+	if (fd >= 0)
+		close(fd);
+	return atoi(buf) <= 0;
+}
+
+#define STEP(expr)                                                      \
+	do {                                                            \
+		if ((expr) != 0)                                        \
+			return __LINE__;                                \
+	} while (0)
+
+/* A type1 user's session; 0 when all of it worked, else the step's line. */
+static int type1_session(int fd, unsigned char *buf, size_t len)
+{
+	unsigned char info[INFO_BUF];
+	__u64 unmapped;
+	__u32 ioas, stdev;
+
+	STEP(ioas_alloc(fd, &ioas));
+	STEP(vfio_ioas(fd, IOMMU_VFIO_IOAS_SET, &ioas));
+	STEP(mock_domain(fd, ioas, &stdev, NULL, NULL));
+	STEP(ioctl(fd, VFIO_SET_IOMMU, VFIO_TYPE1_IOMMU));
+	memset(info, 0, sizeof(info));
+	((struct vfio_iommu_type1_info *)info)->argsz = sizeof(info);
+	STEP(ioctl(fd, VFIO_IOMMU_GET_INFO, info));
+	STEP(map_dma(fd, buf, len, IOVA, MAP_DMA_RW));
+	STEP(unmap_dma(fd, IOVA + PAGE_SIZE, PAGE_SIZE, 0, &unmapped));
+	STEP(unmap_dma(fd, IOVA + 3 * PAGE_SIZE, PAGE_SIZE, 0, &unmapped));
+	STEP(map_dma(fd, buf + PAGE_SIZE, PAGE_SIZE, IOVA + PAGE_SIZE,
+		     MAP_DMA_RW));
+	STEP(unmap_dma(fd, 0, 0, VFIO_DMA_UNMAP_FLAG_ALL, &unmapped));
+	STEP(unmapped != len - PAGE_SIZE);
+	return 0;
+}
+
+TEST(every_failure_unwinds)
+{
+	size_t len = 8 * PAGE_SIZE;
+	unsigned char *buf;
+	int n, line, fd, chk, failures = 0;
+
+	if (access(FAIL_NTH, W_OK))
+		SKIP("no fail_nth (module loaded without selftest=1)");
+	buf = buf_alloc(len);
+	chk = dev_iommu_open();
+	CHECK(buf && chk >= 0);
+	for (n = 1; n < 1000; n++) {
+		fd = dev_iommu_open();
+		CHECK(fd >= 0);
+		CHECK_OK(fail_nth(n));
+		line = type1_session(fd, buf, len);
+		bool hit = fail_fired();
+
+		CHECK_OK(fail_nth(0));
+		close(fd);
+		if (module_stat("objects") != 0 ||
+		    module_stat("pinned_pages") != 0)
+			tap_diag("failure point %d (line %d): not unwound", n,
+				 line);
+		CHECK(module_stat("objects") == 0);
+		CHECK(module_stat("pinned_pages") == 0);
+		CHECK_OK(check_refs(chk, buf, len, 0));
+		if (!hit) {
+			if (line)
+				tap_diag("nothing injected, line %d failed",
+					 line);
+			CHECK(line == 0);
+			break;
+		}
+		failures++;
+	}
+	tap_diag("%d injected failures, each unwound", failures);
+	CHECK(failures > 5);
+	close(chk);
+	buf_free(buf, len);
 }
 
 int main(void)
