@@ -1157,7 +1157,8 @@ int iopt_unmap_all(struct io_pagetable *iopt, unsigned long *unmapped)
  * while large pages are disabled: every domain then holds the area in
  * IOPTEs of PAGE_SIZE at most, and the cut, aligned to the IOAS (at least
  * PAGE_SIZE), falls between them and between pages of the area's pages,
- * so the domains and the pages' use counts stay as they are.
+ * so the domains stay as they are, and so do the pages' use counts once
+ * the chunk the cut falls in counts per page.
  */
 static int iopt_area_split(struct iopt_area *area, unsigned long iova,
 			   struct iopt_area **spare)
@@ -1166,6 +1167,7 @@ static int iopt_area_split(struct iopt_area *area, unsigned long iova,
 	unsigned long split = iova + 1;	/* first IOVA of the upper part */
 	unsigned long split_byte;
 	struct iopt_area *upper;
+	int rc;
 
 	lockdep_assert_held_write(&iopt->iova_rwsem);
 	if (iova == area->node.last)
@@ -1180,6 +1182,9 @@ static int iopt_area_split(struct iopt_area *area, unsigned long iova,
 	/* Pins of accesses record their area: they cannot be divided. */
 	if (area->num_accesses)
 		return -EINVAL;
+	rc = iopt_pages_split_at(area->pages, split_byte >> PAGE_SHIFT);
+	if (rc)
+		return rc;
 
 	upper = *spare;
 	*spare = NULL;

@@ -244,6 +244,7 @@ int iopt_pages_use(struct iopt_pages *pages, unsigned long first,
 		   unsigned long last);
 void iopt_pages_unuse(struct iopt_pages *pages, unsigned long first,
 		      unsigned long last);
+int iopt_pages_split_at(struct iopt_pages *pages, unsigned long index);
 struct page *iopt_pages_page(struct iopt_pages *pages, unsigned long index);
 unsigned long iopt_pages_run(struct iopt_pages *pages, unsigned long index,
 			     unsigned long max, struct page **first);
