@@ -7,7 +7,9 @@
  * access, and every error.
  */
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdlib.h>
+#include <time.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 
@@ -860,6 +862,45 @@ static int type1_session(int fd, unsigned char *buf, size_t len)
 	return 0;
 }
 
+/*
+ * A 2 MiB hugetlb page is one run of pages, pinned as one whole chunk
+ * with a single count: a cut inside it must give the chunk per-page
+ * counts, or the two parts cannot each let go of their pages.
+ */
+TEST(unmap_dma_type1_cuts_inside_huge_page)
+{
+	size_t len = HUGEPAGE_SIZE;
+	unsigned char *buf = buf_alloc_huge(len);
+	__u32 ioas, stdev, hwpt;
+	__u64 unmapped;
+	int fd;
+
+	if (!buf)
+		SKIP("no hugetlb page");
+	fd = compat_open(&ioas);
+	CHECK(fd >= 0);
+	CHECK_OK(mock_domain(fd, ioas, &stdev, &hwpt, NULL));
+	CHECK_OK(ioctl(fd, VFIO_SET_IOMMU, VFIO_TYPE1_IOMMU));
+	CHECK_OK(map_dma(fd, buf, len, IOVA, MAP_DMA_RW));
+	CHECK_OK(unmap_dma(fd, IOVA + 5 * PAGE_SIZE, 3 * PAGE_SIZE, 0,
+			   &unmapped));
+	CHECK(unmapped == 3 * PAGE_SIZE);
+	CHECK_OK(check_map(fd, hwpt, IOVA, buf, 5 * PAGE_SIZE));
+	CHECK_OK(check_map(fd, hwpt, IOVA + 8 * PAGE_SIZE, buf + 8 * PAGE_SIZE,
+			   len - 8 * PAGE_SIZE));
+	CHECK_OK(unmap_dma(fd, IOVA, 5 * PAGE_SIZE, 0, &unmapped));
+	CHECK(unmapped == 5 * PAGE_SIZE);
+	CHECK_OK(unmap_dma(fd, IOVA + len - PAGE_SIZE, PAGE_SIZE, 0,
+			   &unmapped));
+	CHECK(unmapped == PAGE_SIZE);
+	CHECK_OK(unmap_dma(fd, 0, 0, VFIO_DMA_UNMAP_FLAG_ALL, &unmapped));
+	CHECK(unmapped == len - 9 * PAGE_SIZE);
+	CHECK_OK(iommu_destroy(fd, stdev));
+	close(fd);
+	CHECK(module_stat("pinned_pages") == 0);
+	buf_free(buf, len);
+}
+
 TEST(every_failure_unwinds)
 {
 	size_t len = 8 * PAGE_SIZE;
@@ -900,6 +941,164 @@ TEST(every_failure_unwinds)
 	CHECK(failures > 5);
 	close(chk);
 	buf_free(buf, len);
+}
+
+/* ---- concurrency ---- */
+
+#define RACE_SECONDS 2
+
+struct race {
+	int fd;
+	__u32 ioas;
+	unsigned char *buf;
+	volatile bool stop;
+	int errors;		/* unexpected results */
+};
+
+struct race_worker {
+	struct race *r;
+	unsigned int slot;
+};
+
+/* Map 8 pages of a slot, unmap them a page at a time from the middle out. */
+static void *type1_worker(void *arg)
+{
+	struct race_worker *w = arg;
+	struct race *r = w->r;
+	__u64 base = IOVA + w->slot * 16 * PAGE_SIZE, unmapped;
+	unsigned char *buf = r->buf + w->slot * 8 * PAGE_SIZE;
+	static const unsigned int order[] = { 3, 4, 0, 7, 1, 6, 2, 5 };
+	unsigned int i;
+
+	while (!r->stop) {
+		if (map_dma(r->fd, buf, 8 * PAGE_SIZE, base, MAP_DMA_RW)) {
+			__atomic_add_fetch(&r->errors, 1, __ATOMIC_RELAXED);
+			break;
+		}
+		for (i = 0; i < ARRAY_SIZE(order); i++) {
+			if (unmap_dma(r->fd, base + order[i] * PAGE_SIZE,
+				      PAGE_SIZE, 0, &unmapped) ||
+			    unmapped != PAGE_SIZE)
+				__atomic_add_fetch(&r->errors, 1,
+						   __ATOMIC_RELAXED);
+		}
+	}
+	return NULL;
+}
+
+/* Read-only users of the compat IOAS meanwhile. */
+static void *info_worker(void *arg)
+{
+	struct race *r = arg;
+	unsigned char info[INFO_BUF];
+	__u32 got;
+
+	while (!r->stop) {
+		memset(info, 0, sizeof(info));
+		((struct vfio_iommu_type1_info *)info)->argsz = sizeof(info);
+		if (ioctl(r->fd, VFIO_IOMMU_GET_INFO, info) ||
+		    ioctl(r->fd, VFIO_CHECK_EXTENSION, VFIO_DMA_CC_IOMMU) != 0 ||
+		    vfio_ioas(r->fd, IOMMU_VFIO_IOAS_GET, &got) ||
+		    got != r->ioas)
+			__atomic_add_fetch(&r->errors, 1, __ATOMIC_RELAXED);
+	}
+	return NULL;
+}
+
+TEST(type1_cuts_race_maps_and_info)
+{
+	pthread_t threads[3];
+	struct race_worker w[2];
+	struct race r = { 0 };
+	__u32 stdev, hwpt;
+	unsigned int i;
+
+	r.buf = buf_alloc(16 * PAGE_SIZE);
+	r.fd = compat_open(&r.ioas);
+	CHECK(r.buf && r.fd >= 0);
+	CHECK_OK(mock_domain(r.fd, r.ioas, &stdev, &hwpt, NULL));
+	CHECK_OK(ioctl(r.fd, VFIO_SET_IOMMU, VFIO_TYPE1_IOMMU));
+	for (i = 0; i < 2; i++) {
+		w[i].r = &r;
+		w[i].slot = i;
+		CHECK_OK(pthread_create(&threads[i], NULL, type1_worker, &w[i]));
+	}
+	CHECK_OK(pthread_create(&threads[2], NULL, info_worker, &r));
+	sleep(RACE_SECONDS);
+	r.stop = true;
+	for (i = 0; i < 3; i++)
+		CHECK_OK(pthread_join(threads[i], NULL));
+	if (r.errors)
+		tap_diag("%d unexpected results", r.errors);
+	CHECK(r.errors == 0);
+	CHECK_OK(check_refs(r.fd, r.buf, 16 * PAGE_SIZE, 0));
+	CHECK_OK(iommu_destroy(r.fd, stdev));
+	close(r.fd);
+	buf_free(r.buf, 16 * PAGE_SIZE);
+}
+
+/* Make, set and destroy compat IOASes over and over. */
+static void *compat_flipper(void *arg)
+{
+	struct race *r = arg;
+	__u32 ioas;
+
+	while (!r->stop) {
+		if (ioas_alloc(r->fd, &ioas) ||
+		    vfio_ioas(r->fd, IOMMU_VFIO_IOAS_SET, &ioas)) {
+			__atomic_add_fetch(&r->errors, 1, __ATOMIC_RELAXED);
+			break;
+		}
+		/* EBUSY while a compat ioctl holds it: try again. */
+		while (iommu_destroy(r->fd, ioas) && !r->stop)
+			if (errno != EBUSY) {
+				__atomic_add_fetch(&r->errors, 1,
+						   __ATOMIC_RELAXED);
+				return NULL;
+			}
+	}
+	return NULL;
+}
+
+TEST(compat_ioas_destroyed_under_users)
+{
+	struct race r = { 0 };
+	unsigned char info[INFO_BUF];
+	pthread_t flipper;
+	__u64 unmapped;
+	int rc, ok = 0;
+
+	r.buf = buf_alloc(PAGE_SIZE);
+	r.fd = dev_iommu_open();
+	CHECK(r.buf && r.fd >= 0);
+	CHECK_OK(pthread_create(&flipper, NULL, compat_flipper, &r));
+	for (time_t end = time(NULL) + RACE_SECONDS; time(NULL) < end;) {
+		/* Each finds a live compat IOAS or none, never a dead one. */
+		rc = map_dma(r.fd, r.buf, PAGE_SIZE, IOVA, MAP_DMA_RW);
+		if (rc && errno != ENODEV && errno != EEXIST)
+			r.errors++;
+		rc = unmap_dma(r.fd, 0, 0, VFIO_DMA_UNMAP_FLAG_ALL, &unmapped);
+		if (rc && errno != ENODEV)
+			r.errors++;
+		memset(info, 0, sizeof(info));
+		((struct vfio_iommu_type1_info *)info)->argsz = sizeof(info);
+		rc = ioctl(r.fd, VFIO_IOMMU_GET_INFO, info);
+		if (rc && errno != ENODEV)
+			r.errors++;
+		ok += !rc;
+		rc = ioctl(r.fd, VFIO_SET_IOMMU, VFIO_TYPE1v2_IOMMU);
+		if (rc && errno != ENODEV)
+			r.errors++;
+	}
+	r.stop = true;
+	CHECK_OK(pthread_join(flipper, NULL));
+	if (r.errors)
+		tap_diag("%d unexpected results", r.errors);
+	CHECK(r.errors == 0);
+	tap_diag("%d GET_INFO found a compat IOAS", ok);
+	close(r.fd);
+	CHECK(module_stat("objects") == 0);
+	buf_free(r.buf, PAGE_SIZE);
 }
 
 int main(void)
