@@ -321,27 +321,23 @@ out_put:
 	return rc;
 }
 
-/* Unmap [iova, iova + size) of the compat IOAS, cutting mappings (type1). */
-static int iommufd_compat_unmap_range(struct io_pagetable *iopt, u64 iova,
-				      u64 size, unsigned long *unmapped)
+/*
+ * Type1 (large pages off): cut the mappings at both ends of [iova, iova +
+ * size) so that the unmap may take part of one.  A range the unmap will
+ * refuse anyway (empty or wrapping) is not cut.
+ */
+static int iommufd_compat_cut(struct io_pagetable *iopt, u64 iova, u64 size)
 {
 	unsigned long cuts[2];
 	u64 last;
-	int rc;
 
-	if (!size)
-		return -EINVAL;
-	if (check_add_overflow(iova, size - 1, &last))
-		return -EOVERFLOW;
-	if (READ_ONCE(iopt->disable_large_pages)) {
-		/* Mappings end at the range's last IOVA and before its first. */
-		cuts[0] = last;
-		cuts[1] = iova - 1;
-		rc = iopt_cut_iova(iopt, cuts, iova ? 2 : 1);
-		if (rc)
-			return rc;
-	}
-	return iopt_unmap_iova_or_none(iopt, iova, size, unmapped);
+	if (!READ_ONCE(iopt->disable_large_pages) || !size ||
+	    check_add_overflow(iova, size - 1, &last))
+		return 0;
+	/* Mappings end at the range's last IOVA and before its first. */
+	cuts[0] = last;
+	cuts[1] = iova - 1;
+	return iopt_cut_iova(iopt, cuts, iova ? 2 : 1);
 }
 
 /*
@@ -370,17 +366,16 @@ static int iommufd_vfio_unmap_dma(struct iommufd_ctx *ictx, void __user *arg)
 		}
 		rc = iopt_unmap_all(&ioas->iopt, &unmapped);
 	} else {
-		rc = iommufd_compat_unmap_range(&ioas->iopt, unmap.iova,
-						unmap.size, &unmapped);
+		rc = iommufd_compat_cut(&ioas->iopt, unmap.iova, unmap.size);
+		if (rc)
+			goto out_put;
+		rc = iopt_unmap_iova_or_none(&ioas->iopt, unmap.iova,
+					     unmap.size, &unmapped);
 	}
-	iommufd_put_object(&ioas->obj);
-	if (rc)
-		return rc;
+	/* As upstream: size comes back (0) from a failed unmap too. */
 	unmap.size = unmapped;
 	if (copy_to_user(arg, &unmap, minsz))
-		return -EFAULT;
-	return 0;
-
+		rc = -EFAULT;
 out_put:
 	iommufd_put_object(&ioas->obj);
 	return rc;
