@@ -19,6 +19,7 @@
  *   stats.c         live-object and pinned-page counters, debugfs
  *   inspect.c       debugfs view of every open iommufd for iommufd-inspect
  *   abi_layout.c    compile-time guards of the uAPI layouts (no code)
+ *   vfio_compat.c   IOMMU_VFIO_IOAS and the VFIO type1 container ioctls
  * Only in the test build (make IOMMUFD_TEST=1, IOMMUFD_TEST_BUILD):
  *   mock.c          the mock IOMMU backend: a software page table
  *   selftest.c      IOMMU_TEST_CMD (only with the selftest=1 parameter)
@@ -44,7 +45,8 @@
  * The list of open contexts (inspect.c) is taken before everything else,
  * by the debugfs reader only; open and release take it alone.
  * hwpt->devices_lock only guards a HWPT's device list.  The object xarray
- * lock (xa_lock) is innermost and only guards lookups and id changes.
+ * lock (xa_lock) is innermost and only guards lookups, id changes and
+ * ictx->vfio_ioas (the compat IOAS, cleared when that IOAS is destroyed).
  */
 #ifndef IOMMUFD_PRIVATE_H
 #define IOMMUFD_PRIVATE_H
@@ -107,6 +109,11 @@ struct iommufd_ctx {
 	struct xarray objects;
 	/* IOPT_ACCOUNT_USER or IOPT_ACCOUNT_MM, set by IOMMU_OPTION. */
 	u8 account_mode;
+	/*
+	 * The IOAS the VFIO container ioctls act on (vfio_compat.c), not a
+	 * reference: under xa_lock of @objects, NULL once it is destroyed.
+	 */
+	struct iommufd_ioas *vfio_ioas;
 	/* For inspect.c: who opened it, and a system-wide number. */
 	struct list_head inspect_node;
 	unsigned int seq;
@@ -241,6 +248,7 @@ int iopt_pages_use(struct iopt_pages *pages, unsigned long first,
 		   unsigned long last);
 void iopt_pages_unuse(struct iopt_pages *pages, unsigned long first,
 		      unsigned long last);
+int iopt_pages_split_at(struct iopt_pages *pages, unsigned long index);
 struct page *iopt_pages_page(struct iopt_pages *pages, unsigned long index);
 unsigned long iopt_pages_run(struct iopt_pages *pages, unsigned long index,
 			     unsigned long max, struct page **first);
@@ -417,7 +425,11 @@ int iopt_copy_pages(struct io_pagetable *dst, struct io_pagetable *src,
 		    unsigned long length, int iommu_prot, unsigned int flags);
 int iopt_unmap_iova(struct io_pagetable *iopt, unsigned long iova,
 		    unsigned long length, unsigned long *unmapped);
+int iopt_unmap_iova_or_none(struct io_pagetable *iopt, unsigned long iova,
+			    unsigned long length, unsigned long *unmapped);
 int iopt_unmap_all(struct io_pagetable *iopt, unsigned long *unmapped);
+int iopt_cut_iova(struct io_pagetable *iopt, const unsigned long *iovas,
+		  unsigned int num);
 int iopt_set_allow_iova(struct io_pagetable *iopt,
 			struct rb_root_cached *allowed);
 int iopt_reserve_iova(struct io_pagetable *iopt, unsigned long start,
@@ -475,6 +487,17 @@ int iommufd_ioas_map(struct iommufd_ucmd *ucmd);
 int iommufd_ioas_copy(struct iommufd_ucmd *ucmd);
 int iommufd_ioas_unmap(struct iommufd_ucmd *ucmd);
 int iommufd_option(struct iommufd_ucmd *ucmd);
+long iommufd_iova_holes_snapshot(struct iommufd_ioas *ioas, u32 max,
+				 struct iommu_iova_range **out,
+				 u64 *alignment);
+
+/* ---------------------------------------------------------- vfio_compat */
+
+int iommufd_vfio_ioas(struct iommufd_ucmd *ucmd);
+long iommufd_vfio_ioctl(struct iommufd_ctx *ictx, unsigned int cmd,
+			unsigned long arg);
+void iommufd_vfio_compat_forget(struct iommufd_ctx *ictx,
+				struct iommufd_object *obj);
 
 /* ------------------------------------------------------------------ HWPT */
 

@@ -43,7 +43,6 @@ static const struct {
 	unsigned int size;
 	const char *name;
 } unimplemented[] = {
-	{ IOMMU_VFIO_IOAS, sizeof(struct iommu_vfio_ioas), "VFIO_IOAS" },
 	{ IOMMU_HWPT_SET_DIRTY_TRACKING,
 	  sizeof(struct iommu_hwpt_set_dirty_tracking),
 	  "HWPT_SET_DIRTY_TRACKING" },
