@@ -428,18 +428,31 @@ void iommufd_device_detach(struct iommufd_device *idev)
 }
 EXPORT_SYMBOL_NS_GPL(iommufd_device_detach, IOMMUFD);
 
+/**
+ * iommufd_get_hw_info() - IOMMU_GET_HW_INFO
+ * @ucmd: the command
+ *
+ * The backend fills in the data type, its data, the capabilities and the
+ * PASID width.  Each backend reports one data type: with
+ * IOMMU_HW_INFO_FLAG_INPUT_TYPE, asking for another is -EOPNOTSUPP.
+ *
+ * Return: 0 or a negative errno.
+ */
 int iommufd_get_hw_info(struct iommufd_ucmd *ucmd)
 {
 	struct iommu_hw_info *cmd = ucmd->cmd;
 	void __user *udata = u64_to_user_ptr(cmd->data_uptr);
 	struct iommufd_device *idev;
-	u32 len = 64, copy;
+	u32 len = 64, copy, in_type;
 	void *data;
 	int rc;
 
-	if (cmd->flags || cmd->__reserved[0] || cmd->__reserved[1] ||
-	    cmd->__reserved[2])
+	if ((cmd->flags & ~IOMMU_HW_INFO_FLAG_INPUT_TYPE) ||
+	    cmd->__reserved[0] || cmd->__reserved[1] || cmd->__reserved[2])
 		return -EOPNOTSUPP;
+	/* Without the flag the field was only ever an output: ignore it. */
+	in_type = (cmd->flags & IOMMU_HW_INFO_FLAG_INPUT_TYPE) ?
+		  cmd->in_data_type : IOMMU_HW_INFO_TYPE_DEFAULT;
 	data = kzalloc(len, GFP_KERNEL);
 	if (!data)
 		return -ENOMEM;
@@ -448,6 +461,7 @@ int iommufd_get_hw_info(struct iommufd_ucmd *ucmd)
 		rc = PTR_ERR(idev);
 		goto out_free;
 	}
+	cmd->out_data_type = IOMMU_HW_INFO_TYPE_NONE;
 	cmd->out_capabilities = 0;
 	cmd->out_max_pasid_log2 = 0;
 	rc = idev->ops->hw_info(idev, cmd, data, &len);
@@ -458,6 +472,11 @@ int iommufd_get_hw_info(struct iommufd_ucmd *ucmd)
 	iommufd_put_object(&idev->obj);
 	if (rc)
 		goto out_free;
+	if (in_type != IOMMU_HW_INFO_TYPE_DEFAULT &&
+	    in_type != cmd->out_data_type) {
+		rc = -EOPNOTSUPP;
+		goto out_free;
+	}
 	copy = min(cmd->data_len, len);
 	if (copy && copy_to_user(udata, data, copy)) {
 		rc = -EFAULT;

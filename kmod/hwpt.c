@@ -6,6 +6,7 @@
  * automatic HWPT goes away with its last device.
  */
 #include <linux/slab.h>
+#include <linux/uaccess.h>
 
 #include "iommufd_private.h"
 
@@ -99,9 +100,8 @@ static struct iommufd_ioas *iommufd_hwpt_parent(struct iommufd_ucmd *ucmd,
 		return container_of(obj, struct iommufd_ioas, obj);
 	case IOMMUFD_OBJ_HWPT:
 		/*
-		 * A table nested on a paging HWPT needs nesting data; without
-		 * any it is EINVAL, as upstream (with some, data_type was
-		 * already refused: no nesting yet).
+		 * A table nested on a paging HWPT: not implemented.  Without
+		 * nesting data upstream gives EINVAL too.
 		 */
 		iommufd_put_object(obj);
 		return ERR_PTR(-EINVAL);
@@ -111,9 +111,52 @@ static struct iommufd_ioas *iommufd_hwpt_parent(struct iommufd_ucmd *ucmd,
 	}
 }
 
+/**
+ * iommufd_user_data_get() - read HWPT_ALLOC's data as a backend's struct
+ * @ud: the data as read from the user
+ * @type: the data type of the backend's struct
+ * @dst: the struct; what the user's length does not cover is zeroed
+ * @size: its size, at most IOMMUFD_USER_DATA_MAX
+ * @min_len: the shortest length accepted (the end of the last field the
+ *	backend cannot do without)
+ *
+ * Return: 0; -EINVAL for another type or a length outside [@min_len,
+ * @size]; -EFAULT when the user's buffer could not be read.
+ */
+int iommufd_user_data_get(const struct iommufd_user_data *ud, u32 type,
+			  void *dst, size_t size, size_t min_len)
+{
+	if (WARN_ON(size > sizeof(ud->data)))
+		return -EINVAL;
+	if (ud->type != type || ud->len < min_len || ud->len > size)
+		return -EINVAL;
+	if (ud->copy_rc)
+		return ud->copy_rc;
+	memcpy(dst, ud->data, ud->len);
+	memset(dst + ud->len, 0, size - ud->len);
+	return 0;
+}
+
+/*
+ * Read the data now, while nothing is held: a copy stuck in a fault must
+ * hold up no unbind.  Its errors wait for the backend, which checks the
+ * type and the length first.
+ */
+static void iommufd_user_data_read(struct iommufd_user_data *ud,
+				   const struct iommu_hwpt_alloc *cmd)
+{
+	ud->type = cmd->data_type;
+	ud->len = cmd->data_len;
+	ud->copy_rc = 0;
+	if (ud->len <= sizeof(ud->data) &&
+	    copy_from_user(ud->data, u64_to_user_ptr(cmd->data_uptr), ud->len))
+		ud->copy_rc = -EFAULT;
+}
+
 int iommufd_hwpt_alloc_ioctl(struct iommufd_ucmd *ucmd)
 {
 	struct iommu_hwpt_alloc *cmd = ucmd->cmd;
+	struct iommufd_user_data ud;
 	struct iommufd_hw_pagetable *hwpt;
 	struct iommufd_domain *domain;
 	struct iommufd_device *idev;
@@ -125,10 +168,11 @@ int iommufd_hwpt_alloc_ioctl(struct iommufd_ucmd *ucmd)
 		return -EOPNOTSUPP;
 	if (cmd->flags & ~IOMMUFD_HWPT_ALLOC_FLAGS)
 		return -EOPNOTSUPP;
-	if (cmd->data_type != IOMMU_HWPT_DATA_NONE)
-		return -EOPNOTSUPP;
-	if (cmd->data_len || cmd->data_uptr)
+	/* Data comes with a type, and a type with data. */
+	if ((cmd->data_type == IOMMU_HWPT_DATA_NONE) != !cmd->data_len)
 		return -EINVAL;
+	if (cmd->data_len)
+		iommufd_user_data_read(&ud, cmd);
 
 	idev = iommufd_get_device(ucmd, cmd->dev_id);
 	if (IS_ERR(idev))
@@ -151,7 +195,12 @@ int iommufd_hwpt_alloc_ioctl(struct iommufd_ucmd *ucmd)
 	 * (its unbind would wait for us).  A device that cannot track dirty
 	 * pages refuses DIRTY_TRACKING here.
 	 */
-	domain = idev->ops->domain_alloc(idev, cmd->flags);
+	if (!cmd->data_len)
+		domain = idev->ops->domain_alloc(idev, cmd->flags);
+	else if (idev->ops->domain_alloc_user)
+		domain = idev->ops->domain_alloc_user(idev, cmd->flags, &ud);
+	else
+		domain = ERR_PTR(-EOPNOTSUPP);
 	enforce_cc = idev->enforce_cache_coherency;
 	iommufd_put_object(&idev->obj);
 	if (IS_ERR(domain)) {

@@ -1108,17 +1108,37 @@ again:
 	return 0;
 }
 
-int iopt_unmap_iova(struct io_pagetable *iopt, unsigned long iova,
-		    unsigned long length, unsigned long *unmapped)
+/**
+ * iopt_unmap_iova_or_none() - unmap the areas inside a range, if any
+ * @iopt: the IOVA space
+ * @iova: first IOVA of the range
+ * @length: its length in bytes, not 0
+ * @unmapped: the bytes unmapped, set on success (0 when nothing was there)
+ *
+ * As iopt_unmap_iova(), but a range with nothing mapped in it succeeds
+ * (VFIO type1 semantics).
+ *
+ * Return: 0; -EINVAL for length 0; -EOVERFLOW when the range wraps;
+ * -ENOENT when an area crosses an end of the range; -EBUSY while one is
+ * being mapped or unmapped.
+ */
+int iopt_unmap_iova_or_none(struct io_pagetable *iopt, unsigned long iova,
+			    unsigned long length, unsigned long *unmapped)
 {
 	unsigned long last;
-	int rc;
 
 	if (!length)
 		return -EINVAL;
 	if (check_add_overflow(iova, length - 1, &last))
 		return -EOVERFLOW;
-	rc = iopt_unmap_range(iopt, iova, last, unmapped);
+	return iopt_unmap_range(iopt, iova, last, unmapped);
+}
+
+int iopt_unmap_iova(struct io_pagetable *iopt, unsigned long iova,
+		    unsigned long length, unsigned long *unmapped)
+{
+	int rc = iopt_unmap_iova_or_none(iopt, iova, length, unmapped);
+
 	if (!rc && !*unmapped)
 		return -ENOENT;
 	return rc;
@@ -1127,4 +1147,109 @@ int iopt_unmap_iova(struct io_pagetable *iopt, unsigned long iova,
 int iopt_unmap_all(struct io_pagetable *iopt, unsigned long *unmapped)
 {
 	return iopt_unmap_range(iopt, 0, ULONG_MAX, unmapped);
+}
+
+/* ------------------------------------------------------------- cutting */
+
+/*
+ * Split @area after @iova, the upper part going into @*spare (zeroed;
+ * set to NULL once used), so that an unmap may end or begin there.  Only
+ * while large pages are disabled: every domain then holds the area in
+ * IOPTEs of PAGE_SIZE at most, and the cut, aligned to the IOAS (at least
+ * PAGE_SIZE), falls between them and between pages of the area's pages,
+ * so the domains stay as they are, and so do the pages' use counts once
+ * the chunk the cut falls in counts per page.
+ */
+static int iopt_area_split(struct iopt_area *area, unsigned long iova,
+			   struct iopt_area **spare)
+{
+	struct io_pagetable *iopt = area->iopt;
+	unsigned long split = iova + 1;	/* first IOVA of the upper part */
+	unsigned long split_byte;
+	struct iopt_area *upper;
+	int rc;
+
+	lockdep_assert_held_write(&iopt->iova_rwsem);
+	if (iova == area->node.last)
+		return 0;
+	if (iopt_area_busy(area) || area->prevent_access)
+		return -EBUSY;
+	if (!iopt->disable_large_pages)
+		return -EINVAL;
+	split_byte = area->pages_byte + (split - area->node.start);
+	if ((split | split_byte) & (iopt->iova_alignment - 1))
+		return -EINVAL;
+	/* Pins of accesses record their area: they cannot be divided. */
+	if (area->num_accesses)
+		return -EINVAL;
+	rc = iopt_pages_split_at(area->pages, split_byte >> PAGE_SHIFT);
+	if (rc)
+		return rc;
+
+	upper = *spare;
+	*spare = NULL;
+	upper->iopt = iopt;
+	upper->node.start = split;
+	upper->node.last = area->node.last;
+	upper->pages_byte = split_byte;
+	upper->iommu_prot = area->iommu_prot;
+	kref_get(&area->pages->kref);
+	upper->pages = area->pages;
+	/* The lower part keeps its place in the tree: same start. */
+	area->node.last = iova;
+	iopt_area_insert(iopt, upper, NULL);
+	return 0;
+}
+
+/**
+ * iopt_cut_iova() - make areas end at the given IOVAs
+ * @iopt: the IOVA space, with large pages disabled
+ * @iovas: for each, the area that holds it is split to end there
+ * @num: how many (at most 2)
+ *
+ * For VFIO type1's unmap of part of a mapping: cut at both ends of the
+ * range first.  An IOVA in no area, or at an area's end, needs no cut.
+ * A cut already made stays when a later one fails; it changes nothing
+ * but the bookkeeping.
+ *
+ * Return: 0; -EINVAL when a cut is not aligned to the IOAS, falls in an
+ * area an access has pinned pages of, or large pages are enabled; -EBUSY
+ * when the area is being mapped or unmapped; -ENOMEM.
+ */
+int iopt_cut_iova(struct io_pagetable *iopt, const unsigned long *iovas,
+		  unsigned int num)
+{
+	struct iopt_area *spare[2] = {};
+	struct iopt_area *area;
+	unsigned int i;
+	int rc = 0;
+
+	if (WARN_ON(num > ARRAY_SIZE(spare)))
+		return -EINVAL;
+	for (i = 0; i < num; i++) {
+		if (iommufd_should_fail()) {
+			rc = -ENOMEM;
+			goto out_free;
+		}
+		spare[i] = kzalloc(sizeof(*spare[i]), GFP_KERNEL_ACCOUNT);
+		if (!spare[i]) {
+			rc = -ENOMEM;
+			goto out_free;
+		}
+	}
+
+	down_write(&iopt->iova_rwsem);
+	for (i = 0; i < num; i++) {
+		area = iopt_area_iter_first(iopt, iovas[i], iovas[i]);
+		if (!area)
+			continue;
+		rc = iopt_area_split(area, iovas[i], &spare[i]);
+		if (rc)
+			break;
+	}
+	up_write(&iopt->iova_rwsem);
+out_free:
+	for (i = 0; i < num; i++)
+		kfree(spare[i]);
+	return rc;
 }

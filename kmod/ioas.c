@@ -81,13 +81,22 @@ static u32 iommufd_iova_holes(struct io_pagetable *iopt,
 	return n + 1;
 }
 
-/*
- * A snapshot of the holes, up to @max, in *@out (kvfree() it) -- taken
- * under iova_rwsem, copied to the user without it: a copy held up in a
- * page fault must not hold up maps, attaches or a device's removal.
- * Returns how many holes there are, or -ENOMEM.
+/**
+ * iommufd_iova_holes_snapshot() - the IOVA ranges a mapping can use
+ * @ioas: the IOAS, held by the caller
+ * @max: how many ranges the caller wants at most
+ * @out: set to an array of min(@max, the count) ranges (kvfree() it), or
+ *	NULL
+ * @alignment: set to the IOAS's IOVA alignment
+ *
+ * A snapshot of the holes between reserved ranges, taken under
+ * iova_rwsem, for the caller to copy to the user without it: a copy held
+ * up in a page fault must not hold up maps, attaches or a device's
+ * removal.
+ *
+ * Return: how many holes there are (possibly more than @max), or -ENOMEM.
  */
-static long iommufd_iova_holes_snapshot(struct iommufd_ioas *ioas, u32 max,
+long iommufd_iova_holes_snapshot(struct iommufd_ioas *ioas, u32 max,
 					struct iommu_iova_range **out,
 					u64 *alignment)
 {

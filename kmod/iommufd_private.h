@@ -20,6 +20,8 @@
  *   access.c        accesses: software devices that pin or copy via IOVA
  *   stats.c         live-object and pinned-page counters, debugfs
  *   inspect.c       debugfs view of every open iommufd for iommufd-inspect
+ *   abi_layout.c    compile-time guards of the uAPI layouts (no code)
+ *   vfio_compat.c   IOMMU_VFIO_IOAS and the VFIO type1 container ioctls
  * Only in the test build (make IOMMUFD_TEST=1, IOMMUFD_TEST_BUILD):
  *   mock.c          the mock IOMMU backend: a software page table
  *   selftest.c      IOMMU_TEST_CMD (only with the selftest=1 parameter)
@@ -48,7 +50,8 @@
  * lock (the mock's xarray lock): the user's bitmap page is pinned before
  * and written through a kernel mapping, never with copy_to_user().
  * hwpt->devices_lock only guards a HWPT's device list.  The object xarray
- * lock (xa_lock) is innermost and only guards lookups and id changes.
+ * lock (xa_lock) is innermost and only guards lookups, id changes and
+ * ictx->vfio_ioas (the compat IOAS, cleared when that IOAS is destroyed).
  */
 #ifndef IOMMUFD_PRIVATE_H
 #define IOMMUFD_PRIVATE_H
@@ -111,6 +114,11 @@ struct iommufd_ctx {
 	struct xarray objects;
 	/* IOPT_ACCOUNT_USER or IOPT_ACCOUNT_MM, set by IOMMU_OPTION. */
 	u8 account_mode;
+	/*
+	 * The IOAS the VFIO container ioctls act on (vfio_compat.c), not a
+	 * reference: under xa_lock of @objects, NULL once it is destroyed.
+	 */
+	struct iommufd_ioas *vfio_ioas;
 	/* For inspect.c: who opened it, and a system-wide number. */
 	struct list_head inspect_node;
 	unsigned int seq;
@@ -245,6 +253,7 @@ int iopt_pages_use(struct iopt_pages *pages, unsigned long first,
 		   unsigned long last);
 void iopt_pages_unuse(struct iopt_pages *pages, unsigned long first,
 		      unsigned long last);
+int iopt_pages_split_at(struct iopt_pages *pages, unsigned long index);
 struct page *iopt_pages_page(struct iopt_pages *pages, unsigned long index);
 unsigned long iopt_pages_run(struct iopt_pages *pages, unsigned long index,
 			     unsigned long max, struct page **first);
@@ -320,6 +329,25 @@ enum iommufd_cap {
 	IOMMUFD_CAP_ENFORCE_CACHE_COHERENCY,
 };
 
+/*
+ * The driver-specific data of IOMMU_HWPT_ALLOC (data_type, data_len,
+ * data_uptr), read from the user before any object is looked up, so that
+ * no copy runs while a device is held.  Longer than any backend's struct:
+ * not read (the backend refuses the length).  Backends read it with
+ * iommufd_user_data_get().
+ */
+#define IOMMUFD_USER_DATA_MAX 64
+
+struct iommufd_user_data {
+	u32 type;
+	u32 len;
+	int copy_rc;		/* -EFAULT if reading it failed */
+	u8 data[IOMMUFD_USER_DATA_MAX] __aligned(8);
+};
+
+int iommufd_user_data_get(const struct iommufd_user_data *ud, u32 type,
+			  void *dst, size_t size, size_t min_len);
+
 /* How a kind of device reaches its IOMMU. */
 struct iommufd_device_ops {
 	/*
@@ -328,6 +356,13 @@ struct iommufd_device_ops {
 	 */
 	struct iommufd_domain *(*domain_alloc)(struct iommufd_device *idev,
 					       u32 flags);
+	/*
+	 * A paging domain shaped by HWPT_ALLOC's data (type not NONE), with
+	 * @flags as domain_alloc; NULL when the backend takes none
+	 * (EOPNOTSUPP).
+	 */
+	struct iommufd_domain *(*domain_alloc_user)(struct iommufd_device *idev,
+			u32 flags, const struct iommufd_user_data *ud);
 	/* Can @domain be attached to @idev at all? */
 	bool (*domain_compatible)(struct iommufd_device *idev,
 				  struct iommufd_domain *domain);
@@ -339,6 +374,10 @@ struct iommufd_device_ops {
 	/* Asked at bind, before the device is published: see enum above. */
 	bool (*capable)(struct iommufd_device *idev, enum iommufd_cap cap);
 	/* Fill @info's type, capabilities and the type-specific data. */
+	/*
+	 * Fill @info's out_data_type (one per backend), capabilities and
+	 * PASID width, and the type-specific data.
+	 */
 	int (*hw_info)(struct iommufd_device *idev, struct iommu_hw_info *info,
 		       void *data, u32 *data_len);
 	/* Reserve in @iopt, owned by @idev, the IOVA the device cannot use. */
@@ -422,7 +461,11 @@ int iopt_copy_pages(struct io_pagetable *dst, struct io_pagetable *src,
 		    unsigned long length, int iommu_prot, unsigned int flags);
 int iopt_unmap_iova(struct io_pagetable *iopt, unsigned long iova,
 		    unsigned long length, unsigned long *unmapped);
+int iopt_unmap_iova_or_none(struct io_pagetable *iopt, unsigned long iova,
+			    unsigned long length, unsigned long *unmapped);
 int iopt_unmap_all(struct io_pagetable *iopt, unsigned long *unmapped);
+int iopt_cut_iova(struct io_pagetable *iopt, const unsigned long *iovas,
+		  unsigned int num);
 int iopt_set_allow_iova(struct io_pagetable *iopt,
 			struct rb_root_cached *allowed);
 int iopt_reserve_iova(struct io_pagetable *iopt, unsigned long start,
@@ -480,6 +523,17 @@ int iommufd_ioas_map(struct iommufd_ucmd *ucmd);
 int iommufd_ioas_copy(struct iommufd_ucmd *ucmd);
 int iommufd_ioas_unmap(struct iommufd_ucmd *ucmd);
 int iommufd_option(struct iommufd_ucmd *ucmd);
+long iommufd_iova_holes_snapshot(struct iommufd_ioas *ioas, u32 max,
+				 struct iommu_iova_range **out,
+				 u64 *alignment);
+
+/* ---------------------------------------------------------- vfio_compat */
+
+int iommufd_vfio_ioas(struct iommufd_ucmd *ucmd);
+long iommufd_vfio_ioctl(struct iommufd_ctx *ictx, unsigned int cmd,
+			unsigned long arg);
+void iommufd_vfio_compat_forget(struct iommufd_ctx *ictx,
+				struct iommufd_object *obj);
 
 /* ------------------------------------------------------------------ HWPT */
 
@@ -619,7 +673,7 @@ struct iommu_test_cmd;
 int iommufd_test_bench_floor(struct iommufd_ucmd *ucmd,
 			     struct iommu_test_cmd *cmd);
 void iommufd_selftest_destroy(struct iommufd_object *obj);
-struct iommufd_domain *iommufd_mock_domain_alloc(unsigned long pgsize_bitmap);
+struct iommufd_domain *iommufd_mock_domain_alloc(u32 pagetable_type);
 bool iommufd_is_mock_domain(struct iommufd_domain *domain);
 int iommufd_mock_domain_lookup(struct iommufd_domain *domain,
 			       unsigned long iova, phys_addr_t *paddr);

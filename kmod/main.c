@@ -3,7 +3,8 @@
  * /dev/iommu: the misc device, its file operations and the ioctl
  * dispatch table.  Every command is _IO(';', nr) with a size-prefixed
  * structure; the table knows each command's structure size and the
- * minimum size a caller may pass.
+ * minimum size a caller may pass.  Numbers below IOMMUFD_CMD_BASE go to
+ * the VFIO container ioctls (vfio_compat.c).
  */
 #include <linux/file.h>
 #include <linux/fs.h>
@@ -188,7 +189,7 @@ static const struct iommufd_ioctl_op iommufd_ioctl_ops[] = {
 	IOCTL_OP(IOMMU_IOAS_UNMAP, iommufd_ioas_unmap, struct iommu_ioas_unmap,
 		 length),
 	IOCTL_OP(IOMMU_OPTION, iommufd_option, struct iommu_option, val64),
-	IOCTL_OP(IOMMU_VFIO_IOAS, iommufd_not_implemented,
+	IOCTL_OP(IOMMU_VFIO_IOAS, iommufd_vfio_ioas,
 		 struct iommu_vfio_ioas, __reserved),
 	IOCTL_OP(IOMMU_HWPT_ALLOC, iommufd_hwpt_alloc_ioctl,
 		 struct iommu_hwpt_alloc, __reserved),
@@ -232,8 +233,10 @@ static long iommufd_fops_ioctl(struct file *filp, unsigned int cmd,
 	};
 	int rc;
 
-	if (nr < IOMMUFD_CMD_BASE ||
-	    nr - IOMMUFD_CMD_BASE >= ARRAY_SIZE(iommufd_ioctl_ops))
+	/* VFIO's container ioctls: type ';' too, numbers below the base. */
+	if (nr < IOMMUFD_CMD_BASE)
+		return iommufd_vfio_ioctl(ucmd.ictx, cmd, arg);
+	if (nr - IOMMUFD_CMD_BASE >= ARRAY_SIZE(iommufd_ioctl_ops))
 		return -ENOTTY;
 	op = &iommufd_ioctl_ops[nr - IOMMUFD_CMD_BASE];
 	if (!op->execute || op->ioctl_num != cmd)

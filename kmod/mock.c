@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * The mock IOMMU backend: a software page table with half-CPU-page IOMMU
- * pages and a limited aperture, for tests that read the table back.
- * Each IOMMU page is one xarray entry holding its physical address.
+ * The mock IOMMU backend: a software page table with 2 KiB IOMMU pages
+ * (MOCK_PAGE_SIZE, on every CPU page size), for tests that read the table
+ * back.  Each IOMMU page is one xarray entry holding its physical address.
  */
 #include <linux/slab.h>
 #include <linux/xarray.h>
@@ -10,11 +10,9 @@
 #include "iommufd_private.h"
 #include "uapi/linux/iommufd_test.h"
 
-#define MOCK_IO_PAGE_SIZE (PAGE_SIZE / 2)
-
 struct mock_domain {
 	struct iommufd_domain domain;
-	struct xarray pfns;	/* iova / MOCK_IO_PAGE_SIZE -> paddr / same */
+	struct xarray pfns;	/* iova / MOCK_PAGE_SIZE -> paddr / same */
 	bool dirty_tracking;
 };
 
@@ -29,8 +27,8 @@ static void mock_unmap(struct iommufd_domain *domain, unsigned long iova,
 	struct mock_domain *mock = to_mock(domain);
 	unsigned long i;
 
-	for (i = 0; i < size; i += MOCK_IO_PAGE_SIZE)
-		WARN_ON(!xa_erase(&mock->pfns, (iova + i) / MOCK_IO_PAGE_SIZE));
+	for (i = 0; i < size; i += MOCK_PAGE_SIZE)
+		WARN_ON(!xa_erase(&mock->pfns, (iova + i) / MOCK_PAGE_SIZE));
 }
 
 static int mock_map(struct iommufd_domain *domain, unsigned long iova,
@@ -40,13 +38,13 @@ static int mock_map(struct iommufd_domain *domain, unsigned long iova,
 	unsigned long i;
 	int rc;
 
-	if (WARN_ON((iova | paddr | size) % MOCK_IO_PAGE_SIZE) ||
+	if (WARN_ON((iova | paddr | size) % MOCK_PAGE_SIZE) ||
 	    WARN_ON(iova < domain->aperture_start ||
 		    iova + size - 1 > domain->aperture_last))
 		return -EINVAL;
-	for (i = 0; i < size; i += MOCK_IO_PAGE_SIZE) {
-		rc = iommufd_should_fail() ? -ENOMEM : xa_insert(&mock->pfns, (iova + i) / MOCK_IO_PAGE_SIZE,
-			       xa_mk_value((paddr + i) / MOCK_IO_PAGE_SIZE),
+	for (i = 0; i < size; i += MOCK_PAGE_SIZE) {
+		rc = iommufd_should_fail() ? -ENOMEM : xa_insert(&mock->pfns, (iova + i) / MOCK_PAGE_SIZE,
+			       xa_mk_value((paddr + i) / MOCK_PAGE_SIZE),
 			       GFP_KERNEL_ACCOUNT);
 		if (rc) {
 			/* EBUSY: mapped twice, a bug in the caller */
@@ -92,19 +90,42 @@ static const struct iommufd_domain_ops mock_domain_ops = {
 	.enforce_cache_coherency = mock_enforce_cache_coherency,
 };
 
-struct iommufd_domain *iommufd_mock_domain_alloc(unsigned long pgsize_bitmap)
+/* The IOVA width of the mock's page table format, as upstream's. */
+#define MOCK_VA_BITS 56
+
+/**
+ * iommufd_mock_domain_alloc() - a new, empty mock domain
+ * @pagetable_type: MOCK_IOMMUPT_DEFAULT: 2 KiB pages and the mock aperture;
+ *	MOCK_IOMMUPT_HUGE: MOCK_HUGE_PAGE_SIZE and PAGE_SIZE pages only, the
+ *	whole 56-bit IOVA space
+ *
+ * Return: the domain, ERR_PTR(-EOPNOTSUPP) for another type, or
+ * ERR_PTR(-ENOMEM).
+ */
+struct iommufd_domain *iommufd_mock_domain_alloc(u32 pagetable_type)
 {
 	struct mock_domain *mock;
 
+	if (pagetable_type != MOCK_IOMMUPT_DEFAULT &&
+	    pagetable_type != MOCK_IOMMUPT_HUGE)
+		return ERR_PTR(-EOPNOTSUPP);
 	mock = iommufd_should_fail() ? NULL :
 	       kzalloc(sizeof(*mock), GFP_KERNEL_ACCOUNT);
 	if (!mock)
 		return ERR_PTR(-ENOMEM);
 	xa_init(&mock->pfns);
 	mock->domain.ops = &mock_domain_ops;
-	mock->domain.pgsize_bitmap = pgsize_bitmap;
-	mock->domain.aperture_start = MOCK_APERTURE_START;
-	mock->domain.aperture_last = MOCK_APERTURE_LAST;
+	if (pagetable_type == MOCK_IOMMUPT_HUGE) {
+		/* PAGE_SIZE too: an IOAS needs domains that map CPU pages. */
+		mock->domain.pgsize_bitmap = MOCK_HUGE_PAGE_SIZE | PAGE_SIZE;
+		mock->domain.aperture_start = 0;
+		mock->domain.aperture_last =
+			min_t(u64, GENMASK_ULL(MOCK_VA_BITS - 1, 0), ULONG_MAX);
+	} else {
+		mock->domain.pgsize_bitmap = MOCK_PAGE_SIZE;
+		mock->domain.aperture_start = MOCK_APERTURE_START;
+		mock->domain.aperture_last = MOCK_APERTURE_LAST;
+	}
 	iommufd_stats_object(1);
 	return &mock->domain;
 }
@@ -118,12 +139,12 @@ bool iommufd_is_mock_domain(struct iommufd_domain *domain)
 int iommufd_mock_domain_lookup(struct iommufd_domain *domain,
 			       unsigned long iova, phys_addr_t *paddr)
 {
-	void *ent = xa_load(&to_mock(domain)->pfns, iova / MOCK_IO_PAGE_SIZE);
+	void *ent = xa_load(&to_mock(domain)->pfns, iova / MOCK_PAGE_SIZE);
 
 	if (!ent)
 		return -ENOENT;
-	*paddr = (phys_addr_t)xa_to_value(ent) * MOCK_IO_PAGE_SIZE +
-		 iova % MOCK_IO_PAGE_SIZE;
+	*paddr = (phys_addr_t)xa_to_value(ent) * MOCK_PAGE_SIZE +
+		 iova % MOCK_PAGE_SIZE;
 	return 0;
 }
 
@@ -147,18 +168,18 @@ static int mock_read_and_clear(struct iommufd_domain *domain,
 			       struct iommufd_dirty_bitmap *bitmap)
 {
 	struct mock_domain *mock = to_mock(domain);
-	XA_STATE(xas, &mock->pfns, iova / MOCK_IO_PAGE_SIZE);
+	XA_STATE(xas, &mock->pfns, iova / MOCK_PAGE_SIZE);
 	unsigned int batch = 0;
 	void *entry;
 
 	if (bitmap && !READ_ONCE(mock->dirty_tracking))
 		return -EINVAL;
 	xas_lock(&xas);
-	xas_for_each_marked(&xas, entry, last / MOCK_IO_PAGE_SIZE, MOCK_DIRTY) {
+	xas_for_each_marked(&xas, entry, last / MOCK_PAGE_SIZE, MOCK_DIRTY) {
 		if (bitmap)
 			iommufd_dirty_record(bitmap,
-					     xas.xa_index * MOCK_IO_PAGE_SIZE,
-					     MOCK_IO_PAGE_SIZE);
+					     xas.xa_index * MOCK_PAGE_SIZE,
+					     MOCK_PAGE_SIZE);
 		if (!no_clear)
 			xas_clear_mark(&xas, MOCK_DIRTY);
 		if (++batch % MOCK_DIRTY_BATCH == 0) {
@@ -209,6 +230,6 @@ bool iommufd_mock_domain_tracking(struct iommufd_domain *domain)
 void iommufd_mock_domain_set_dirty(struct iommufd_domain *domain,
 				   unsigned long iova)
 {
-	xa_set_mark(&to_mock(domain)->pfns, iova / MOCK_IO_PAGE_SIZE,
+	xa_set_mark(&to_mock(domain)->pfns, iova / MOCK_PAGE_SIZE,
 		    MOCK_DIRTY);
 }

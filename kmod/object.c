@@ -218,6 +218,7 @@ int iommufd_object_remove(struct iommufd_ctx *ictx,
 		goto err_unlock;
 	}
 	__xa_erase(&ictx->objects, id);
+	iommufd_vfio_compat_forget(ictx, obj);
 	xa_unlock(&ictx->objects);
 
 	/* No new user can come: wait for those racing their put. */

@@ -795,6 +795,34 @@ out_unlock:
 	return rc;
 }
 
+/**
+ * iopt_pages_split_at() - let the users of @pages part at page @index
+ * @pages: the pages of an area being split (io_pagetable.c's cut)
+ * @index: the first page of the upper part
+ *
+ * A chunk used whole may keep one count for all its pages, and must then
+ * be given up whole; the two parts of a split area give it up separately.
+ * So the chunk that holds both pages @index - 1 and @index gets per-page
+ * counts now (it never goes back).
+ *
+ * Return: 0, or -ENOMEM with nothing changed.
+ */
+int iopt_pages_split_at(struct iopt_pages *pages, unsigned long index)
+{
+	unsigned long c = index >> IOPT_CHUNK_SHIFT;
+	struct iopt_chunk *ch;
+	int rc = 0;
+
+	if (!(index & IOPT_CHUNK_MASK))
+		return 0;	/* between chunks */
+	mutex_lock(&pages->mutex);
+	ch = chunk_find(pages, c);
+	if (ch && !ch->pages && ch->users)
+		rc = chunk_expand(pages, ch, chunk_len(pages, c));
+	mutex_unlock(&pages->mutex);
+	return rc;
+}
+
 /*
  * Drop one user of every page in [first, last]; unpin what has none left
  * and refund it in one go.

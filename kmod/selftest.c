@@ -16,8 +16,6 @@
 #include "iommufd_private.h"
 #include "uapi/linux/iommufd_test.h"
 
-#define MOCK_IO_PAGE_SIZE (PAGE_SIZE / 2)
-#define MOCK_HUGE_PAGE_SIZE (512 * MOCK_IO_PAGE_SIZE)
 #define MOCK_ACCESS_MAX_LENGTH SZ_16M
 
 /* ------------------------------------------------------------ mock device */
@@ -38,20 +36,14 @@ struct selftest_obj {
 	struct iommufd_device *idev;
 };
 
-static unsigned long mock_pgsize_bitmap(struct mock_dev *mdev)
-{
-	if (mdev->flags & MOCK_FLAGS_DEVICE_HUGE_IOVA)
-		return MOCK_IO_PAGE_SIZE | MOCK_HUGE_PAGE_SIZE;
-	return MOCK_IO_PAGE_SIZE;
-}
-
 static struct mock_dev *idev_to_mock(struct iommufd_device *idev)
 {
 	return idev->priv;
 }
 
-static struct iommufd_domain *mock_dev_domain_alloc(struct iommufd_device *idev,
-						    u32 flags)
+/* A mock domain of page table type @type, tracking dirt if @flags ask. */
+static struct iommufd_domain *mock_dev_domain_alloc_type(struct iommufd_device *idev,
+							 u32 flags, u32 type)
 {
 	struct mock_dev *mdev = idev_to_mock(idev);
 	struct iommufd_domain *domain;
@@ -59,12 +51,42 @@ static struct iommufd_domain *mock_dev_domain_alloc(struct iommufd_device *idev,
 	if ((flags & IOMMU_HWPT_ALLOC_DIRTY_TRACKING) &&
 	    (mdev->flags & MOCK_FLAGS_DEVICE_NO_DIRTY))
 		return ERR_PTR(-EOPNOTSUPP);
-	domain = iommufd_mock_domain_alloc(mock_pgsize_bitmap(mdev));
+	domain = iommufd_mock_domain_alloc(type);
 	if (!IS_ERR(domain) && (flags & IOMMU_HWPT_ALLOC_DIRTY_TRACKING))
 		iommufd_mock_domain_enable_dirty(domain);
 	return domain;
 }
 
+static struct iommufd_domain *mock_dev_domain_alloc(struct iommufd_device *idev,
+						    u32 flags)
+{
+	return mock_dev_domain_alloc_type(idev, flags, MOCK_IOMMUPT_DEFAULT);
+}
+
+/* HWPT_ALLOC data: IOMMU_HWPT_DATA_SELFTEST picks the page table type. */
+static struct iommufd_domain *
+mock_dev_domain_alloc_user(struct iommufd_device *idev, u32 flags,
+			   const struct iommufd_user_data *ud)
+{
+	struct iommu_hwpt_selftest cfg;
+	int rc;
+
+	if (ud->type != IOMMU_HWPT_DATA_SELFTEST)
+		return ERR_PTR(-EOPNOTSUPP);
+	rc = iommufd_user_data_get(ud, IOMMU_HWPT_DATA_SELFTEST, &cfg,
+				   sizeof(cfg), offsetofend(typeof(cfg), iotlb));
+	if (rc)
+		return ERR_PTR(rc);
+	/* iotlb only means something to a nested domain. */
+	return mock_dev_domain_alloc_type(idev, flags, cfg.pagetable_type);
+}
+
+/*
+ * Any mock device attaches to any mock domain, whatever its page sizes,
+ * as upstream's mock: the IOMMU core checks no page size at attach.  A
+ * domain's page sizes matter only when it joins an IOAS (its smallest
+ * page raises the IOAS's alignment; see iopt_add_domain()).
+ */
 static bool mock_dev_domain_compatible(struct iommufd_device *idev,
 				       struct iommufd_domain *domain)
 {
@@ -73,8 +95,7 @@ static bool mock_dev_domain_compatible(struct iommufd_device *idev,
 	/* A device that cannot track may not join a tracking domain. */
 	if (domain->dirty_ops && (mdev->flags & MOCK_FLAGS_DEVICE_NO_DIRTY))
 		return false;
-	return iommufd_is_mock_domain(domain) &&
-	       domain->pgsize_bitmap == mock_pgsize_bitmap(mdev);
+	return iommufd_is_mock_domain(domain);
 }
 
 static int mock_dev_attach(struct iommufd_device *idev,
@@ -94,6 +115,7 @@ static int mock_dev_hw_info(struct iommufd_device *idev,
 			    struct iommu_hw_info *info, void *data,
 			    u32 *data_len)
 {
+	struct mock_dev *mdev = idev_to_mock(idev);
 	struct iommu_test_hw_info *hw = data;
 
 	if (*data_len < sizeof(*hw))
@@ -101,9 +123,13 @@ static int mock_dev_hw_info(struct iommufd_device *idev,
 	hw->flags = 0;
 	hw->test_reg = IOMMU_HW_INFO_SELFTEST_REGVAL;
 	*data_len = sizeof(*hw);
-	if (!(idev_to_mock(idev)->flags & MOCK_FLAGS_DEVICE_NO_DIRTY))
-		info->out_capabilities |= IOMMU_HW_CAP_DIRTY_TRACKING;
 	info->out_data_type = IOMMU_HW_INFO_TYPE_SELFTEST;
+	/* The mock IOMMU never claims ATS: upstream reports that always. */
+	info->out_capabilities = IOMMU_HW_CAP_PCI_ATS_NOT_SUPPORTED;
+	if (!(mdev->flags & MOCK_FLAGS_DEVICE_NO_DIRTY))
+		info->out_capabilities |= IOMMU_HW_CAP_DIRTY_TRACKING;
+	if (mdev->flags & MOCK_FLAGS_DEVICE_PASID)
+		info->out_max_pasid_log2 = MOCK_PASID_WIDTH;
 	return 0;
 }
 
@@ -128,6 +154,7 @@ static void mock_dev_release(struct iommufd_device *idev)
 static const struct iommufd_device_ops mock_dev_ops = {
 	.release = mock_dev_release,
 	.domain_alloc = mock_dev_domain_alloc,
+	.domain_alloc_user = mock_dev_domain_alloc_user,
 	.domain_compatible = mock_dev_domain_compatible,
 	.attach = mock_dev_attach,
 	.detach = mock_dev_detach,
@@ -144,8 +171,7 @@ void iommufd_selftest_destroy(struct iommufd_object *obj)
 	iommufd_device_unbind(sobj->idev);
 }
 
-#define MOCK_DEVICE_FLAGS (MOCK_FLAGS_DEVICE_NO_DIRTY | \
-			   MOCK_FLAGS_DEVICE_HUGE_IOVA | MOCK_FLAGS_DEVICE_PASID | \
+#define MOCK_DEVICE_FLAGS (MOCK_FLAGS_DEVICE_NO_DIRTY | MOCK_FLAGS_DEVICE_PASID | \
 			   MOCK_FLAGS_DEVICE_ENFORCE_CC | MOCK_FLAGS_DEVICE_NO_CC)
 
 static int test_mock_domain(struct iommufd_ucmd *ucmd,
@@ -279,6 +305,24 @@ static int user_paddr(unsigned long uptr, phys_addr_t *paddr,
 	return 0;
 }
 
+/* The mock HWPT @id, with a short-term reference. */
+static struct iommufd_hw_pagetable *mock_hwpt_get(struct iommufd_ucmd *ucmd,
+						  u32 id)
+{
+	struct iommufd_hw_pagetable *hwpt;
+	struct iommufd_object *obj;
+
+	obj = iommufd_get_object(ucmd->ictx, id, IOMMUFD_OBJ_HWPT);
+	if (IS_ERR(obj))
+		return ERR_CAST(obj);
+	hwpt = container_of(obj, struct iommufd_hw_pagetable, obj);
+	if (!iommufd_is_mock_domain(hwpt->domain)) {
+		iommufd_put_object(obj);
+		return ERR_PTR(-EINVAL);
+	}
+	return hwpt;
+}
+
 static int test_md_check_map(struct iommufd_ucmd *ucmd,
 			     struct iommu_test_cmd *cmd)
 {
@@ -286,31 +330,35 @@ static int test_md_check_map(struct iommufd_ucmd *ucmd,
 	unsigned long uptr = cmd->check_map.uptr;
 	unsigned long length = cmd->check_map.length;
 	struct iommufd_hw_pagetable *hwpt;
-	struct iommufd_object *obj;
+	unsigned long i, pgsize, end;
 	phys_addr_t want, have;
-	unsigned long i;
 	int rc = 0;
 
-	if ((iova | uptr | length) % MOCK_IO_PAGE_SIZE)
+	hwpt = mock_hwpt_get(ucmd, cmd->id);
+	if (IS_ERR(hwpt))
+		return PTR_ERR(hwpt);
+	/* The domain's smallest page: 2 KiB by default, PAGE_SIZE if huge. */
+	pgsize = 1UL << __ffs(hwpt->domain->pgsize_bitmap);
+	iommufd_put_object(&hwpt->obj);
+	if ((iova | uptr | length) & (pgsize - 1) ||
+	    check_add_overflow(uptr, length, &end))
 		return -EINVAL;
 	/*
 	 * The HWPT is held only to read its table, never across the user
 	 * page lookup: a lookup stalled in a fault must not hold up the
 	 * removal of the HWPT's last device.
 	 */
-	for (i = 0; i < length && !rc; i += MOCK_IO_PAGE_SIZE) {
+	for (i = 0; i < length && !rc; i += pgsize) {
 		rc = user_paddr(uptr + i, &want, NULL);
 		if (rc)
 			break;
-		obj = iommufd_get_object(ucmd->ictx, cmd->id, IOMMUFD_OBJ_HWPT);
-		if (IS_ERR(obj))
-			return PTR_ERR(obj);
-		hwpt = container_of(obj, struct iommufd_hw_pagetable, obj);
-		if (!iommufd_is_mock_domain(hwpt->domain) ||
-		    iommufd_mock_domain_lookup(hwpt->domain, iova + i, &have) ||
+		hwpt = mock_hwpt_get(ucmd, cmd->id);
+		if (IS_ERR(hwpt))
+			return PTR_ERR(hwpt);
+		if (iommufd_mock_domain_lookup(hwpt->domain, iova + i, &have) ||
 		    have != want)
 			rc = -EINVAL;
-		iommufd_put_object(obj);
+		iommufd_put_object(&hwpt->obj);
 		cond_resched();
 	}
 	return rc;

@@ -43,7 +43,6 @@ static const struct {
 	unsigned int size;
 	const char *name;
 } unimplemented[] = {
-	{ IOMMU_VFIO_IOAS, sizeof(struct iommu_vfio_ioas), "VFIO_IOAS" },
 	{ IOMMU_HWPT_INVALIDATE, sizeof(struct iommu_hwpt_invalidate),
 	  "HWPT_INVALIDATE" },
 	{ IOMMU_FAULT_QUEUE_ALLOC, sizeof(struct iommu_fault_alloc),
@@ -105,6 +104,30 @@ TEST(struct_sizes_match_abi)
 	CHECK(sizeof(struct iommu_hwpt_get_dirty_bitmap) == 48);
 	CHECK(IOMMU_TEST_CMD == 0x3ba0);
 	CHECK(IOMMU_IOAS_MAP == 0x3b85);
+}
+
+TEST(hw_info_and_mock_constants_match_abi)
+{
+	/* in_data_type and out_data_type share bytes 24..27. */
+	CHECK(offsetof(struct iommu_hw_info, in_data_type) == 24);
+	CHECK(offsetof(struct iommu_hw_info, out_data_type) == 24);
+	CHECK(offsetof(struct iommu_hw_info, out_max_pasid_log2) == 28);
+	CHECK(offsetof(struct iommu_hw_info, __reserved) == 29);
+	CHECK(offsetof(struct iommu_hw_info, out_capabilities) == 32);
+	CHECK(IOMMU_HW_INFO_FLAG_INPUT_TYPE == 1);
+	CHECK(IOMMU_HW_INFO_TYPE_DEFAULT == 0);
+	CHECK(IOMMU_HW_CAP_DIRTY_TRACKING == 1);
+	CHECK(IOMMU_HW_CAP_PCI_ATS_NOT_SUPPORTED == 8);
+	/* The test command's mock (uapi-facts 3.4, 7.3). */
+	CHECK(MOCK_PAGE_SIZE == 2048);
+	CHECK(MOCK_HUGE_PAGE_SIZE == 1 << 20);
+	CHECK(MOCK_FLAGS_DEVICE_NO_DIRTY == 1 && MOCK_FLAGS_DEVICE_PASID == 4);
+	CHECK(MOCK_PASID_WIDTH == 20);
+	CHECK(IOMMU_HWPT_DATA_SELFTEST == 0xdead);
+	CHECK(IOMMU_TEST_IOTLB_DEFAULT == 0xbadbeef);
+	CHECK(sizeof(struct iommu_hwpt_selftest) == 8);
+	CHECK(offsetof(struct iommu_hwpt_selftest, pagetable_type) == 4);
+	CHECK(MOCK_IOMMUPT_DEFAULT == 0 && MOCK_IOMMUPT_HUGE == 1);
 }
 
 TEST(unknown_request_enotty)

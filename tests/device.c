@@ -40,6 +40,11 @@ TEST(mock_domain_flags)
 	CHECK_OK(ioas_alloc(fd, &ioas));
 	CHECK_ERRNO(mock_domain_flags(fd, ioas, 1u << 3, &stdev, &hwpt, &idev),
 		    EINVAL);
+	/* Bit 1 was MOCK_FLAGS_DEVICE_HUGE_IOVA: no longer a flag. */
+	CHECK_ERRNO(mock_domain_flags(fd, ioas, 1u << 1, &stdev, &hwpt, &idev),
+		    EINVAL);
+	CHECK_ERRNO(mock_domain_flags(fd, ioas, MOCK_FLAGS_DEVICE_PASID | 2,
+				      &stdev, &hwpt, &idev), EINVAL);
 	CHECK_ERRNO(mock_domain_flags(fd, ioas, 1u << 31, &stdev, &hwpt,
 				      &idev), EINVAL);
 	CHECK_ERRNO(mock_domain_flags(fd, BAD_ID, 0, &stdev, &hwpt, &idev),
@@ -54,6 +59,10 @@ TEST(mock_domain_flags)
 	CHECK_OK(iommu_destroy(fd, stdev));
 	CHECK_OK(mock_domain_flags(fd, ioas, MOCK_FLAGS_DEVICE_NO_DIRTY,
 				   &stdev, &hwpt, &idev));
+	CHECK_OK(iommu_destroy(fd, stdev));
+	CHECK_OK(mock_domain_flags(fd, ioas, MOCK_FLAGS_DEVICE_NO_DIRTY |
+				   MOCK_FLAGS_DEVICE_PASID, &stdev, &hwpt,
+				   &idev));
 	CHECK_OK(iommu_destroy(fd, stdev));
 	CHECK_OK(iommu_destroy(fd, ioas));
 	close(fd);
@@ -619,8 +628,18 @@ TEST(get_hw_info)
 	cmd.dev_id = idev;
 	cmd.flags = 1u << 31;
 	CHECK_ERRNO(ioctl(fd, IOMMU_GET_HW_INFO, &cmd), EOPNOTSUPP);
+	cmd.flags = 1u << 1;
+	CHECK_ERRNO(ioctl(fd, IOMMU_GET_HW_INFO, &cmd), EOPNOTSUPP);
+	cmd.flags = IOMMU_HW_INFO_FLAG_INPUT_TYPE | (1u << 1);
+	CHECK_ERRNO(ioctl(fd, IOMMU_GET_HW_INFO, &cmd), EOPNOTSUPP);
 	cmd.flags = 0;
 	cmd.__reserved[1] = 1;
+	CHECK_ERRNO(ioctl(fd, IOMMU_GET_HW_INFO, &cmd), EOPNOTSUPP);
+	cmd.__reserved[1] = 0;
+	cmd.__reserved[0] = 1;
+	CHECK_ERRNO(ioctl(fd, IOMMU_GET_HW_INFO, &cmd), EOPNOTSUPP);
+	cmd.__reserved[0] = 0;
+	cmd.__reserved[2] = 0x80;
 	CHECK_ERRNO(ioctl(fd, IOMMU_GET_HW_INFO, &cmd), EOPNOTSUPP);
 	len = sizeof(data);
 	CHECK_ERRNO(get_hw_info(fd, BAD_ID, data, &len, NULL, NULL), ENOENT);
@@ -688,34 +707,348 @@ TEST(two_devices_on_one_ioas)
 	buf_free(buf, 2 * PAGE_SIZE);
 }
 
-TEST(huge_iova_device_maps)
+/* GET_HW_INFO with flags and in_data_type as given; the ioctl's result. */
+static int hw_info_typed(int fd, __u32 idev, __u32 flags, __u32 in_type,
+			 void *data, __u32 len, struct iommu_hw_info *out)
 {
-	const size_t big = 1UL << 20;
-	__u32 ioas, stdev, hwpt;
+	struct iommu_hw_info cmd = {
+		.size = sizeof(cmd),
+		.flags = flags,
+		.dev_id = idev,
+		.data_len = len,
+		.data_uptr = (uintptr_t)data,
+		.in_data_type = in_type,
+	};
+	int rc;
+
+	rc = ioctl(fd, IOMMU_GET_HW_INFO, &cmd);
+	if (out)
+		*out = cmd;
+	return rc;
+}
+
+TEST(get_hw_info_input_type)
+{
+	struct iommu_test_hw_info *info;
+	struct iommu_hw_info out;
+	unsigned char data[16];
+	__u32 ioas, stdev, idev;
+	unsigned int i;
+	int fd;
+
+	fd = dev_iommu_open();
+	CHECK(fd >= 0);
+	CHECK_OK(ioas_alloc(fd, &ioas));
+	CHECK_OK(mock_domain(fd, ioas, &stdev, NULL, &idev));
+	info = (struct iommu_test_hw_info *)data;
+
+	/* Asking for the mock's own type, or for the default one. */
+	memset(data, 0xff, sizeof(data));
+	CHECK_OK(hw_info_typed(fd, idev, IOMMU_HW_INFO_FLAG_INPUT_TYPE,
+			       IOMMU_HW_INFO_TYPE_SELFTEST, data, 8, &out));
+	CHECK(out.out_data_type == IOMMU_HW_INFO_TYPE_SELFTEST);
+	CHECK(out.data_len == 8);
+	CHECK(info->test_reg == IOMMU_HW_INFO_SELFTEST_REGVAL);
+	CHECK_OK(hw_info_typed(fd, idev, IOMMU_HW_INFO_FLAG_INPUT_TYPE,
+			       IOMMU_HW_INFO_TYPE_DEFAULT, NULL, 0, &out));
+	CHECK(out.out_data_type == IOMMU_HW_INFO_TYPE_SELFTEST);
+	CHECK(out.data_len == 8);
+
+	/* Without the flag the field is only an output: anything goes. */
+	CHECK_OK(hw_info_typed(fd, idev, 0, 0x12345678, NULL, 0, &out));
+	CHECK(out.out_data_type == IOMMU_HW_INFO_TYPE_SELFTEST);
+	CHECK_OK(hw_info_typed(fd, idev, 0, IOMMU_HW_INFO_TYPE_INTEL_VTD, NULL,
+			       0, &out));
+	CHECK(out.out_data_type == IOMMU_HW_INFO_TYPE_SELFTEST);
+
+	/* A type the mock cannot report: nothing is written. */
+	memset(data, 0xff, sizeof(data));
+	CHECK_ERRNO(hw_info_typed(fd, idev, IOMMU_HW_INFO_FLAG_INPUT_TYPE,
+				  IOMMU_HW_INFO_TYPE_SELFTEST + 1, data,
+				  sizeof(data), NULL), EOPNOTSUPP);
+	CHECK_ERRNO(hw_info_typed(fd, idev, IOMMU_HW_INFO_FLAG_INPUT_TYPE,
+				  IOMMU_HW_INFO_TYPE_INTEL_VTD, data,
+				  sizeof(data), NULL), EOPNOTSUPP);
+	CHECK_ERRNO(hw_info_typed(fd, idev, IOMMU_HW_INFO_FLAG_INPUT_TYPE,
+				  IOMMU_HW_INFO_TYPE_ARM_SMMUV3, NULL, 0,
+				  NULL), EOPNOTSUPP);
+	for (i = 0; i < sizeof(data); i++)
+		CHECK(data[i] == 0xff);
+
+	/* The device is looked up first. */
+	CHECK_ERRNO(hw_info_typed(fd, BAD_ID, IOMMU_HW_INFO_FLAG_INPUT_TYPE,
+				  IOMMU_HW_INFO_TYPE_SELFTEST + 1, NULL, 0,
+				  NULL), ENOENT);
+	/* An unknown flag beats everything. */
+	CHECK_ERRNO(hw_info_typed(fd, BAD_ID, 1u << 2, 0, NULL, 0, NULL),
+		    EOPNOTSUPP);
+
+	CHECK_OK(iommu_destroy(fd, stdev));
+	CHECK_OK(iommu_destroy(fd, ioas));
+	close(fd);
+}
+
+/* GET_HW_INFO's capabilities and PASID width of a device with @flags. */
+static void expect_hw_caps(int fd, __u32 ioas, __u32 flags, __u64 caps,
+			   __u8 pasid_log2)
+{
+	struct iommu_hw_info out;
+	__u32 stdev, idev;
+
+	CHECK_OK(mock_domain_flags(fd, ioas, flags, &stdev, NULL, &idev));
+	memset(&out, 0x5a, sizeof(out));
+	CHECK_OK(hw_info_typed(fd, idev, 0, 0, NULL, 0, &out));
+	if (out.out_capabilities != caps ||
+	    out.out_max_pasid_log2 != pasid_log2)
+		tap_diag("flags %#x: caps %#llx pasid %u", flags,
+			 (unsigned long long)out.out_capabilities,
+			 out.out_max_pasid_log2);
+	CHECK(out.out_capabilities == caps);
+	CHECK(out.out_max_pasid_log2 == pasid_log2);
+	CHECK(!out.__reserved[0] && !out.__reserved[1] && !out.__reserved[2]);
+	CHECK_OK(iommu_destroy(fd, stdev));
+}
+
+TEST(get_hw_info_caps_and_pasid)
+{
+	const __u64 ats = IOMMU_HW_CAP_PCI_ATS_NOT_SUPPORTED;
+	const __u64 dirty = IOMMU_HW_CAP_DIRTY_TRACKING;
+	__u32 ioas;
+	int fd;
+
+	fd = dev_iommu_open();
+	CHECK(fd >= 0);
+	CHECK_OK(ioas_alloc(fd, &ioas));
+	CHECK(ats == 0x8);
+	CHECK_SUB(expect_hw_caps(fd, ioas, 0, dirty | ats, 0));
+	CHECK_SUB(expect_hw_caps(fd, ioas, MOCK_FLAGS_DEVICE_NO_DIRTY, ats, 0));
+	CHECK_SUB(expect_hw_caps(fd, ioas, MOCK_FLAGS_DEVICE_PASID,
+				 dirty | ats, MOCK_PASID_WIDTH));
+	CHECK_SUB(expect_hw_caps(fd, ioas, MOCK_FLAGS_DEVICE_PASID |
+				 MOCK_FLAGS_DEVICE_NO_DIRTY, ats,
+				 MOCK_PASID_WIDTH));
+	CHECK_OK(iommu_destroy(fd, ioas));
+	close(fd);
+}
+
+TEST(hwpt_alloc_selftest_data)
+{
+	struct iommu_hwpt_selftest cfg = {
+		.iotlb = IOMMU_TEST_IOTLB_DEFAULT,
+		.pagetable_type = MOCK_IOMMUPT_DEFAULT,
+	};
+	__u32 ioas, stdev, idev, hwpt, nhwpt;
+	unsigned char big[80];
+	int fd;
+
+	fd = dev_iommu_open();
+	CHECK(fd >= 0);
+	CHECK_OK(ioas_alloc(fd, &ioas));
+	CHECK_OK(mock_domain(fd, ioas, &stdev, NULL, &idev));
+
+	/* Both page table types, with the whole struct or just iotlb. */
+	CHECK_OK(hwpt_alloc_data(fd, idev, ioas, 0, IOMMU_HWPT_DATA_SELFTEST,
+				 &cfg, sizeof(cfg), &hwpt));
+	CHECK_OK(iommu_destroy(fd, hwpt));
+	cfg.pagetable_type = MOCK_IOMMUPT_HUGE;
+	CHECK_OK(hwpt_alloc_data(fd, idev, ioas, 0, IOMMU_HWPT_DATA_SELFTEST,
+				 &cfg, sizeof(cfg), &hwpt));
+	CHECK_OK(iommu_destroy(fd, hwpt));
+	/* 4 bytes: pagetable_type is taken as 0, whatever follows. */
+	CHECK_OK(hwpt_alloc_data(fd, idev, ioas, 0, IOMMU_HWPT_DATA_SELFTEST,
+				 &cfg, 4, &hwpt));
+	CHECK_OK(iommu_destroy(fd, hwpt));
+	CHECK_OK(hwpt_alloc_data(fd, idev, ioas, IOMMU_HWPT_ALLOC_NEST_PARENT,
+				 IOMMU_HWPT_DATA_SELFTEST, &cfg, sizeof(cfg),
+				 &hwpt));
+	CHECK_OK(iommu_destroy(fd, hwpt));
+	/* NONE with no data: a pointer alone is ignored. */
+	CHECK_OK(hwpt_alloc_data(fd, idev, ioas, 0, IOMMU_HWPT_DATA_NONE,
+				 (void *)8, 0, &hwpt));
+	CHECK_OK(iommu_destroy(fd, hwpt));
+
+	/* No type 2 (AMDv1) or any other. */
+	cfg.pagetable_type = 2;
+	CHECK_ERRNO(hwpt_alloc_data(fd, idev, ioas, 0,
+				    IOMMU_HWPT_DATA_SELFTEST, &cfg,
+				    sizeof(cfg), NULL), EOPNOTSUPP);
+	cfg.pagetable_type = 0xffffffff;
+	CHECK_ERRNO(hwpt_alloc_data(fd, idev, ioas, 0,
+				    IOMMU_HWPT_DATA_SELFTEST, &cfg,
+				    sizeof(cfg), NULL), EOPNOTSUPP);
+	cfg.pagetable_type = MOCK_IOMMUPT_DEFAULT;
+	/* Other data types. */
+	CHECK_ERRNO(hwpt_alloc_data(fd, idev, ioas, 0, IOMMU_HWPT_DATA_VTD_S1,
+				    &cfg, sizeof(cfg), NULL), EOPNOTSUPP);
+	CHECK_ERRNO(hwpt_alloc_data(fd, idev, ioas, 0, 0xbeef, &cfg,
+				    sizeof(cfg), NULL), EOPNOTSUPP);
+	/* Lengths outside [4, 8], whatever the pointer. */
+	CHECK_ERRNO(hwpt_alloc_data(fd, idev, ioas, 0,
+				    IOMMU_HWPT_DATA_SELFTEST, &cfg, 3, NULL),
+		    EINVAL);
+	memset(big, 0, sizeof(big));
+	CHECK_ERRNO(hwpt_alloc_data(fd, idev, ioas, 0,
+				    IOMMU_HWPT_DATA_SELFTEST, big, 9, NULL),
+		    EINVAL);
+	CHECK_ERRNO(hwpt_alloc_data(fd, idev, ioas, 0,
+				    IOMMU_HWPT_DATA_SELFTEST, big,
+				    sizeof(big), NULL), EINVAL);
+	CHECK_ERRNO(hwpt_alloc_data(fd, idev, ioas, 0,
+				    IOMMU_HWPT_DATA_SELFTEST, NULL, 0x10000,
+				    NULL), EINVAL);
+	/* A type with no data, or data with no type. */
+	CHECK_ERRNO(hwpt_alloc_data(fd, idev, ioas, 0,
+				    IOMMU_HWPT_DATA_SELFTEST, &cfg, 0, NULL),
+		    EINVAL);
+	CHECK_ERRNO(hwpt_alloc_data(fd, idev, ioas, 0, IOMMU_HWPT_DATA_NONE,
+				    &cfg, sizeof(cfg), NULL), EINVAL);
+	/* Unreadable data, found once the type and length are right. */
+	CHECK_ERRNO(hwpt_alloc_data(fd, idev, ioas, 0,
+				    IOMMU_HWPT_DATA_SELFTEST, NULL,
+				    sizeof(cfg), NULL), EFAULT);
+	CHECK_ERRNO(hwpt_alloc_data(fd, idev, ioas, 0,
+				    IOMMU_HWPT_DATA_SELFTEST,
+				    unmapped_va(PAGE_SIZE), sizeof(cfg), NULL),
+		    EFAULT);
+	CHECK_ERRNO(hwpt_alloc_data(fd, idev, ioas, 0, 0xbeef, NULL,
+				    sizeof(cfg), NULL), EOPNOTSUPP);
+	/* Objects are looked up before the data is judged. */
+	CHECK_ERRNO(hwpt_alloc_data(fd, BAD_ID, ioas, 0,
+				    IOMMU_HWPT_DATA_SELFTEST, NULL,
+				    sizeof(cfg), NULL), ENOENT);
+	CHECK_ERRNO(hwpt_alloc_data(fd, BAD_ID, ioas, 0, 0xbeef, &cfg,
+				    sizeof(cfg), NULL), ENOENT);
+	/* No nesting: a paging HWPT is no parent, with data or without. */
+	CHECK_OK(hwpt_alloc_mock(fd, idev, ioas, MOCK_IOMMUPT_DEFAULT, &hwpt));
+	CHECK_ERRNO(hwpt_alloc_data(fd, idev, hwpt, 0,
+				    IOMMU_HWPT_DATA_SELFTEST, &cfg,
+				    sizeof(cfg), &nhwpt), EINVAL);
+	CHECK_OK(iommu_destroy(fd, hwpt));
+
+	/* None of the failures left anything behind. */
+	CHECK_OK(iommu_destroy(fd, stdev));
+	CHECK_OK(iommu_destroy(fd, ioas));
+	close(fd);
+}
+
+/*
+ * A HUGE mock page table: 1 MiB and CPU pages, the whole 56-bit IOVA
+ * space, so alone on an IOAS it leaves the IOVA ranges open.
+ */
+TEST(hwpt_huge_pagetable)
+{
+	const struct iommu_iova_range *r;
+	struct iommu_iova_range ranges[4];
+	const size_t big = MOCK_HUGE_PAGE_SIZE;
+	__u32 ioas, ioas2, stdev, idev, hwpt, num;
+	__u64 align, unmapped;
 	void *buf;
 	int fd;
 
+	CHECK(MOCK_PAGE_SIZE == 2048 && MOCK_HUGE_PAGE_SIZE == 1u << 20);
 	buf = buf_alloc(big);
 	CHECK(buf);
 	fd = dev_iommu_open();
 	CHECK(fd >= 0);
 	CHECK_OK(ioas_alloc(fd, &ioas));
-	CHECK_OK(mock_domain_flags(fd, ioas, MOCK_FLAGS_DEVICE_HUGE_IOVA,
-				   &stdev, &hwpt, NULL));
-	CHECK_OK(ioas_map_fixed(fd, ioas, buf, 4 * PAGE_SIZE,
-				MOCK_APERTURE_START));
-	CHECK_OK(check_map(fd, hwpt, MOCK_APERTURE_START, buf, 4 * PAGE_SIZE));
-	/* A whole, aligned, large-page-sized range. */
-	CHECK_OK(ioas_map_fixed(fd, ioas, buf, big, MOCK_APERTURE_START + big));
-	CHECK_OK(check_map(fd, hwpt, MOCK_APERTURE_START + big, buf, big));
-	__u64 unmapped = 0;
+	CHECK_OK(ioas_alloc(fd, &ioas2));
+	CHECK_OK(mock_domain(fd, ioas2, &stdev, NULL, &idev));
+	CHECK_OK(hwpt_alloc_mock(fd, idev, ioas, MOCK_IOMMUPT_HUGE, &hwpt));
+	num = 4;
+	CHECK_OK(ioas_iova_ranges(fd, ioas, ranges, &num, &align));
+	CHECK(num == 1);
+	r = &ranges[0];
+	CHECK(r->start == 0 && r->last == (1ULL << 56) - 1);
+	CHECK(align == PAGE_SIZE);
+
+	/* Below the default aperture, and CPU pages. */
+	CHECK_OK(ioas_map_fixed(fd, ioas, buf, 4 * PAGE_SIZE, 1UL << 20));
+	CHECK_OK(check_map(fd, hwpt, 1UL << 20, buf, 4 * PAGE_SIZE));
+	/* MD_CHECK_MAP wants the domain's smallest page: PAGE_SIZE here. */
+	CHECK_ERRNO(check_map(fd, hwpt, (1UL << 20) + MOCK_PAGE_SIZE,
+			      (char *)buf + MOCK_PAGE_SIZE, MOCK_PAGE_SIZE),
+		    EINVAL);
+	/* A 2 KiB-aligned IOVA is no longer good enough. */
+	CHECK_ERRNO(ioas_map_fixed(fd, ioas, buf, PAGE_SIZE,
+				   (1UL << 32) + MOCK_PAGE_SIZE), EINVAL);
+	/* A whole, aligned huge page, above the default aperture. */
+	CHECK_OK(ioas_map_fixed(fd, ioas, buf, big, 1UL << 40));
+	CHECK_OK(check_map(fd, hwpt, 1UL << 40, buf, big));
 	CHECK_OK(ioas_unmap_all(fd, ioas, &unmapped));
 	CHECK(unmapped == big + 4 * PAGE_SIZE);
 	CHECK_OK(check_refs(fd, buf, big, 0));
+
+	CHECK_OK(iommu_destroy(fd, hwpt));
 	CHECK_OK(iommu_destroy(fd, stdev));
+	CHECK_OK(iommu_destroy(fd, ioas2));
 	CHECK_OK(iommu_destroy(fd, ioas));
 	close(fd);
 	buf_free(buf, big);
+}
+
+/*
+ * Mock devices attach to mock domains of other page sizes, as upstream's:
+ * attach and replace check no page size.  The page sizes count when a
+ * domain joins an IOAS: its smallest page raises the IOAS alignment, and
+ * mappings it cannot take keep it out (EADDRINUSE).
+ */
+TEST(attach_other_page_sizes)
+{
+	__u32 ioas, stdev, stdev2, idev, dflt, huge, pt, num = 4;
+	struct iommu_iova_range ranges[4];
+	__u64 align;
+	void *buf;
+	int fd;
+
+	buf = buf_alloc(2 * PAGE_SIZE);
+	CHECK(buf);
+	fd = dev_iommu_open();
+	CHECK(fd >= 0);
+	CHECK_OK(ioas_alloc(fd, &ioas));
+	CHECK_OK(mock_domain(fd, ioas, &stdev, &dflt, &idev));
+	CHECK_OK(ioas_iova_ranges(fd, ioas, ranges, &num, &align));
+	CHECK(align == MOCK_PAGE_SIZE);
+	CHECK_OK(ioas_map_fixed(fd, ioas, buf, 2 * PAGE_SIZE, IOVA));
+	CHECK_OK(hwpt_alloc_mock(fd, idev, ioas, MOCK_IOMMUPT_HUGE, &huge));
+	/* Now the IOAS takes CPU pages only. */
+	num = 4;
+	CHECK_OK(ioas_iova_ranges(fd, ioas, ranges, &num, &align));
+	CHECK(align == PAGE_SIZE);
+
+	/* A new device straight onto the huge table ... */
+	CHECK_OK(mock_domain(fd, huge, &stdev2, &pt, NULL));
+	CHECK(pt == huge);
+	/* ... and one moved from the default table and back. */
+	pt = huge;
+	CHECK_OK(mock_domain_replace(fd, stdev, &pt));
+	CHECK(pt == huge);
+	CHECK_OK(check_map(fd, huge, IOVA, buf, 2 * PAGE_SIZE));
+	pt = ioas;
+	CHECK_OK(mock_domain_replace(fd, stdev, &pt));
+	CHECK(pt != huge);
+	CHECK_OK(check_map(fd, pt, IOVA, buf, 2 * PAGE_SIZE));
+	pt = huge;
+	CHECK_OK(mock_domain_replace(fd, stdev2, &pt));
+	CHECK(pt == huge);
+	CHECK_OK(iommu_destroy(fd, stdev2));
+	CHECK_OK(iommu_destroy(fd, huge));
+
+	/*
+	 * A mapping only 2 KiB-aligned keeps a table of CPU pages out of
+	 * the IOAS.
+	 */
+	CHECK_OK(ioas_map_fixed(fd, ioas, buf, MOCK_PAGE_SIZE,
+				IOVA + 64 * PAGE_SIZE + MOCK_PAGE_SIZE));
+	CHECK_ERRNO(hwpt_alloc_mock(fd, idev, ioas, MOCK_IOMMUPT_HUGE, &huge),
+		    EADDRINUSE);
+	CHECK_OK(hwpt_alloc_mock(fd, idev, ioas, MOCK_IOMMUPT_DEFAULT, &pt));
+	CHECK_OK(iommu_destroy(fd, pt));
+
+	CHECK_OK(iommu_destroy(fd, stdev));
+	CHECK_OK(ioas_unmap_all(fd, ioas, NULL));
+	CHECK_OK(iommu_destroy(fd, ioas));
+	close(fd);
+	buf_free(buf, 2 * PAGE_SIZE);
 }
 
 int main(void)

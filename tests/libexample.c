@@ -356,7 +356,9 @@ TEST(mock_device_hw_info_and_hwpt)
 	CHECK(type == IOMMU_HW_INFO_TYPE_SELFTEST);
 	CHECK(len == sizeof(info));
 	CHECK(info.test_reg == IOMMU_HW_INFO_SELFTEST_REGVAL);
-	CHECK(caps == IOMMU_HW_CAP_DIRTY_TRACKING);
+	/* As upstream's mock: never ATS, dirty tracking unless NO_DIRTY. */
+	CHECK(caps == (IOMMU_HW_CAP_DIRTY_TRACKING |
+		       IOMMU_HW_CAP_PCI_ATS_NOT_SUPPORTED));
 	/* Without a buffer: only the type and the kernel's length. */
 	len = 0;
 	CHECK_OK(iommufd_get_hw_info(fd, dev.mock_domain.out_idev_id, NULL,

@@ -13,28 +13,97 @@
 
 #define APERTURE_SIZE (MOCK_APERTURE_LAST - MOCK_APERTURE_START + 1)
 
-/* An fd with one IOAS and one mock domain attached to it. */
+/*
+ * The IOAS tests that hold whatever mirrors the IOAS run three times: with
+ * no domain (an access reads the IOAS back), one and two mock domains.
+ */
+static const char *const domain_variants[] = {
+	"no_domain", "one_domain", "two_domains", NULL
+};
+
+/*
+ * An fd with one IOAS and its domains: as many as the variant says, one
+ * in a plain TEST.  @hwpt (of mock device @idev) is the first domain's,
+ * @hwpt2 the second's.
+ */
 struct env {
 	int fd;
 	__u32 ioas;
-	__u32 stdev;
-	__u32 hwpt;
+	int ndomains;
+	__u32 stdev, hwpt, idev;
+	__u32 stdev2, hwpt2;
+	int afd;		/* no domain: the access that reads back */
 };
 
 static void env_setup(struct env *e)
 {
+	memset(e, 0, sizeof(*e));
+	e->afd = -1;
+	e->ndomains = tap_variant < 0 ? 1 : tap_variant;
 	e->fd = dev_iommu_open();
 	CHECK(e->fd >= 0);
 	CHECK_OK(ioas_alloc(e->fd, &e->ioas));
-	CHECK_OK(mock_domain(e->fd, e->ioas, &e->stdev, &e->hwpt, NULL));
-	CHECK(e->stdev && e->hwpt);
+	if (e->ndomains >= 1) {
+		CHECK_OK(mock_domain(e->fd, e->ioas, &e->stdev, &e->hwpt,
+				     &e->idev));
+		CHECK(e->stdev && e->hwpt);
+	}
+	if (e->ndomains >= 2) {
+		CHECK_OK(mock_domain(e->fd, e->ioas, &e->stdev2, &e->hwpt2,
+				     NULL));
+		CHECK(e->hwpt2 != e->hwpt || e->stdev2 != e->stdev);
+	}
+	if (!e->ndomains)
+		CHECK_OK(create_access(e->fd, e->ioas, 0, &e->afd));
 }
 
 static void env_teardown(struct env *e)
 {
-	CHECK_OK(iommu_destroy(e->fd, e->stdev));
+	if (e->stdev2)
+		CHECK_OK(iommu_destroy(e->fd, e->stdev2));
+	if (e->stdev)
+		CHECK_OK(iommu_destroy(e->fd, e->stdev));
+	if (e->afd >= 0)
+		CHECK_OK(close(e->afd));
 	CHECK_OK(iommu_destroy(e->fd, e->ioas));
 	CHECK_OK(close(e->fd));
+}
+
+/* Pins per mapping of a page: domains pin what they map, nothing else. */
+static unsigned int env_refs(const struct env *e, unsigned int mappings)
+{
+	return e->ndomains ? mappings : 0;
+}
+
+/*
+ * @iova..+@len translates to @buf in every domain (MD_CHECK_MAP), or,
+ * with none, reads back as @buf's bytes through the access.  -1 with
+ * errno EINVAL when something there is not mapped.
+ */
+static int env_check_map(struct env *e, __u64 iova, const void *buf,
+			 size_t len)
+{
+	char *tmp;
+	int rc;
+
+	if (e->ndomains) {
+		if (check_map(e->fd, e->hwpt, iova, buf, len))
+			return -1;
+		return e->ndomains < 2 ? 0 :
+			check_map(e->fd, e->hwpt2, iova, buf, len);
+	}
+	tmp = malloc(len);
+	if (!tmp)
+		return -1;
+	rc = access_rw(e->fd, e->afd, iova, tmp, len, 0);
+	if (rc && errno == ENOENT)
+		errno = EINVAL;
+	if (!rc && memcmp(tmp, buf, len)) {
+		errno = EIO;
+		rc = -1;
+	}
+	free(tmp);
+	return rc;
 }
 
 /*
@@ -47,17 +116,17 @@ static void map_check_unmap(struct env *e, void *buf, size_t len, __u64 iova,
 	__u64 unmapped = 0;
 
 	CHECK_OK(ioas_map_fixed(e->fd, e->ioas, buf, len, iova));
-	CHECK_OK(check_map(e->fd, e->hwpt, iova, buf, len));
+	CHECK_OK(env_check_map(e, iova, buf, len));
 	if (refs)
-		CHECK_OK(check_refs(e->fd, buf, len, 1));
+		CHECK_OK(check_refs(e->fd, buf, len, env_refs(e, 1)));
 	CHECK_OK(ioas_unmap(e->fd, e->ioas, iova, len, &unmapped));
 	CHECK(unmapped == len);
-	CHECK_ERRNO(check_map(e->fd, e->hwpt, iova, buf, len), EINVAL);
+	CHECK_ERRNO(env_check_map(e, iova, buf, len), EINVAL);
 	if (refs)
 		CHECK_OK(check_refs(e->fd, buf, len, 0));
 }
 
-TEST(map_fixed_sizes_and_iovas)
+TEST_VARIANTS(map_fixed_sizes_and_iovas, domain_variants)
 {
 	static const unsigned int npages[] = { 1, 2, 16 };
 	struct env e;
@@ -118,7 +187,7 @@ TEST(map_permissions)
 	buf_free(buf, 2 * PAGE_SIZE);
 }
 
-TEST(map_auto_iova)
+TEST_VARIANTS(map_auto_iova, domain_variants)
 {
 	static const unsigned int npages[] = { 1, 4, 16 };
 	__u64 iovas[ARRAY_SIZE(npages)];
@@ -133,10 +202,11 @@ TEST(map_auto_iova)
 		size_t len = npages[i] * PAGE_SIZE;
 
 		CHECK_OK(ioas_map_auto(e.fd, e.ioas, buf, len, &iovas[i]));
-		CHECK(iovas[i] >= MOCK_APERTURE_START);
-		CHECK(iovas[i] + len - 1 <= MOCK_APERTURE_LAST);
+		/* A domain's aperture bounds the choice. */
+		CHECK(!e.ndomains || iovas[i] >= MOCK_APERTURE_START);
+		CHECK(!e.ndomains || iovas[i] + len - 1 <= MOCK_APERTURE_LAST);
 		CHECK(iovas[i] % MOCK_PAGE_SIZE == 0);
-		CHECK_OK(check_map(e.fd, e.hwpt, iovas[i], buf, len));
+		CHECK_OK(env_check_map(&e, iovas[i], buf, len));
 		/* No overlap with the earlier automatic IOVAs. */
 		for (j = 0; j < i; j++) {
 			size_t jlen = npages[j] * PAGE_SIZE;
@@ -156,7 +226,7 @@ TEST(map_auto_iova)
 	buf_free(buf, 16 * PAGE_SIZE);
 }
 
-TEST(unmap_lengths_and_unmap_all)
+TEST_VARIANTS(unmap_lengths_and_unmap_all, domain_variants)
 {
 	const __u64 base = MOCK_APERTURE_START;
 	__u64 unmapped;
@@ -180,17 +250,17 @@ TEST(unmap_lengths_and_unmap_all)
 	unmapped = 0;
 	CHECK_OK(ioas_unmap(e.fd, e.ioas, base, 16 * PAGE_SIZE, &unmapped));
 	CHECK(unmapped == 3 * PAGE_SIZE);
-	CHECK_ERRNO(check_map(e.fd, e.hwpt, base, buf, PAGE_SIZE), EINVAL);
-	CHECK_OK(check_map(e.fd, e.hwpt, base + 16 * PAGE_SIZE, buf,
+	CHECK_ERRNO(env_check_map(&e, base, buf, PAGE_SIZE), EINVAL);
+	CHECK_OK(env_check_map(&e, base + 16 * PAGE_SIZE, buf,
 			   4 * PAGE_SIZE));
 
 	/* Everything that is left. */
 	unmapped = 0;
 	CHECK_OK(ioas_unmap_all(e.fd, e.ioas, &unmapped));
 	CHECK(unmapped == 12 * PAGE_SIZE);
-	CHECK_ERRNO(check_map(e.fd, e.hwpt, base + 16 * PAGE_SIZE, buf,
+	CHECK_ERRNO(env_check_map(&e, base + 16 * PAGE_SIZE, buf,
 			      4 * PAGE_SIZE), EINVAL);
-	CHECK_ERRNO(check_map(e.fd, e.hwpt, base + 64 * PAGE_SIZE, buf,
+	CHECK_ERRNO(env_check_map(&e, base + 64 * PAGE_SIZE, buf,
 			      8 * PAGE_SIZE), EINVAL);
 	CHECK_OK(check_refs(e.fd, buf, 8 * PAGE_SIZE, 0));
 
@@ -516,10 +586,10 @@ static void rand_check_all(struct env *e, const struct rand_map *m)
 
 	for (i = 0; i < RAND_MAPS; i++) {
 		if (m[i].live)
-			CHECK_OK(check_map(e->fd, e->hwpt, m[i].iova, m[i].uptr,
+			CHECK_OK(env_check_map(e, m[i].iova, m[i].uptr,
 					   m[i].len));
 		else
-			CHECK_ERRNO(check_map(e->fd, e->hwpt, m[i].iova,
+			CHECK_ERRNO(env_check_map(e, m[i].iova,
 					      m[i].uptr, m[i].len), EINVAL);
 	}
 }
@@ -539,7 +609,7 @@ static void shuffle(unsigned int *order, unsigned int n, uint64_t *rng)
 	}
 }
 
-TEST(random_map_unmap_sequence)
+TEST_VARIANTS(random_map_unmap_sequence, domain_variants)
 {
 	struct rand_map m[RAND_MAPS];
 	unsigned int order[RAND_MAPS];
@@ -597,7 +667,7 @@ TEST(random_map_unmap_sequence)
 	buf_free(buf, RAND_BUF_PAGES * PAGE_SIZE);
 }
 
-TEST(map_private_anonymous_memory)
+TEST_VARIANTS(map_private_anonymous_memory, domain_variants)
 {
 	const size_t len = 8 * PAGE_SIZE;
 	struct env e;
@@ -611,7 +681,7 @@ TEST(map_private_anonymous_memory)
 	buf_free(buf, len);
 }
 
-TEST(map_shared_anonymous_memory)
+TEST_VARIANTS(map_shared_anonymous_memory, domain_variants)
 {
 	const size_t len = 8 * PAGE_SIZE;
 	struct env e;
@@ -625,7 +695,7 @@ TEST(map_shared_anonymous_memory)
 	buf_free(buf, len);
 }
 
-TEST(map_shared_memfd_memory)
+TEST_VARIANTS(map_shared_memfd_memory, domain_variants)
 {
 	const size_t len = 8 * PAGE_SIZE;
 	struct env e;
@@ -645,7 +715,7 @@ TEST(map_shared_memfd_memory)
 	close(memfd);
 }
 
-TEST(map_hugetlb_memory)
+TEST_VARIANTS(map_hugetlb_memory, domain_variants)
 {
 	struct env e;
 	void *buf;
@@ -743,14 +813,13 @@ TEST(pin_state_runs_and_breaks)
 	CHECK_OK(check_refs(e.fd, buf, len, 1));
 	/* A second domain maps the same pages without pinning again. */
 	{
-		__u32 stdev2, hwpt2;
+		__u32 hwpt2;
 
-		CHECK_OK(mock_domain_flags(e.fd, e.ioas,
-					   MOCK_FLAGS_DEVICE_HUGE_IOVA,
-					   &stdev2, &hwpt2, NULL));
+		CHECK_OK(hwpt_alloc_mock(e.fd, e.idev, e.ioas,
+					 MOCK_IOMMUPT_HUGE, &hwpt2));
 		CHECK_OK(check_map(e.fd, hwpt2, iova, buf, len));
 		CHECK_OK(check_refs(e.fd, buf, len, 1));
-		CHECK_OK(iommu_destroy(e.fd, stdev2));
+		CHECK_OK(iommu_destroy(e.fd, hwpt2));
 	}
 	CHECK_OK(destroy_access_pages(e.fd, afd, id));
 	close(afd);
@@ -758,19 +827,18 @@ TEST(pin_state_runs_and_breaks)
 
 	/* Copied whole into an IOAS limited to PAGE_SIZE IOMMU pages. */
 	{
-		__u32 ioas4, stdev4, hwpt4;
+		__u32 ioas4, hwpt4;
 		__u64 dst = iova;
 
 		CHECK_OK(ioas_alloc(e.fd, &ioas4));
 		CHECK_OK(option_set(e.fd, IOMMU_OPTION_HUGE_PAGES, ioas4, 0));
-		CHECK_OK(mock_domain_flags(e.fd, ioas4,
-					   MOCK_FLAGS_DEVICE_HUGE_IOVA,
-					   &stdev4, &hwpt4, NULL));
+		CHECK_OK(hwpt_alloc_mock(e.fd, e.idev, ioas4,
+					 MOCK_IOMMUPT_HUGE, &hwpt4));
 		CHECK_OK(ioas_copy(e.fd, ioas4, &dst, e.ioas, iova, len,
 				   MAP_RW | IOMMU_IOAS_MAP_FIXED_IOVA));
 		CHECK_OK(check_map(e.fd, hwpt4, iova, buf, len));
 		CHECK_OK(check_refs(e.fd, buf, len, 1));
-		CHECK_OK(iommu_destroy(e.fd, stdev4));
+		CHECK_OK(iommu_destroy(e.fd, hwpt4));
 		CHECK_OK(iommu_destroy(e.fd, ioas4));
 	}
 

@@ -283,6 +283,22 @@ TEST(hw_info_and_reserved_regions)
 	} else {
 		CHECK(type == IOMMU_HW_INFO_TYPE_NONE && len == 0);
 	}
+	{
+		/* Asking for its own type works; another one does not. */
+		struct iommu_hw_info hi = {
+			.size = sizeof(hi),
+			.flags = IOMMU_HW_INFO_FLAG_INPUT_TYPE,
+			.dev_id = dev_id,
+			.in_data_type = type,
+		};
+
+		CHECK_OK(ioctl(fd, IOMMU_GET_HW_INFO, &hi));
+		CHECK(hi.out_data_type == type && hi.data_len == len);
+		hi.in_data_type = IOMMU_HW_INFO_TYPE_SELFTEST;
+		CHECK_ERRNO(ioctl(fd, IOMMU_GET_HW_INFO, &hi), EOPNOTSUPP);
+		hi.in_data_type = IOMMU_HW_INFO_TYPE_ARM_SMMUV3;
+		CHECK_ERRNO(ioctl(fd, IOMMU_GET_HW_INFO, &hi), EOPNOTSUPP);
+	}
 
 	CHECK_OK(ioas_alloc(fd, &ioas));
 	/* 6.1's IOMMU drivers cannot nest: no nesting parents. */
@@ -291,6 +307,17 @@ TEST(hw_info_and_reserved_regions)
 	CHECK_ERRNO(hwpt_alloc(fd, dev_id, ioas,
 			       IOMMU_HWPT_ALLOC_DIRTY_TRACKING, &pt),
 		    EOPNOTSUPP);
+	{
+		/* Nor take driver data: the mock's is refused too. */
+		struct iommu_hwpt_selftest st = { .iotlb = 0 };
+
+		CHECK_ERRNO(hwpt_alloc_data(fd, dev_id, ioas, 0,
+					    IOMMU_HWPT_DATA_SELFTEST, &st,
+					    sizeof(st), NULL), EOPNOTSUPP);
+		CHECK_ERRNO(hwpt_alloc_data(fd, dev_id, ioas, 0,
+					    IOMMU_HWPT_DATA_VTD_S1, &st,
+					    sizeof(st), NULL), EOPNOTSUPP);
+	}
 	pt = ioas;
 	CHECK_OK(iommufd_pci_attach(e.dev, &pt));
 	/* Its automatic HWPT has no dirty tracking to turn on. */

@@ -265,11 +265,22 @@ bool kmsg_saw(int fd, const char *a, const char *b)
  */
 bool fault_logged(int kmsg, const char *bdf)
 {
+	int i;
+
 	if (access("/sys/class/iommu/dmar0", F_OK)) {
 		tap_diag("no VT-d: not checking the kernel log for the fault");
 		return true;
 	}
-	return kmsg_saw(kmsg, "DMAR", bdf + 5);
+	/*
+	 * The fault interrupt's handler logs it, maybe after the DMA that
+	 * faulted was reported done: give a loaded machine 2 s.
+	 */
+	for (i = 0; i < 200; i++) {
+		if (kmsg_saw(kmsg, "DMAR", bdf + 5))
+			return true;
+		usleep(10000);
+	}
+	return false;
 }
 
 void *dma_buffer(void)

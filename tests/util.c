@@ -220,6 +220,39 @@ int hwpt_alloc(int fd, __u32 dev_id, __u32 pt_id, __u32 flags,
 	return rc;
 }
 
+int hwpt_alloc_data(int fd, __u32 dev_id, __u32 pt_id, __u32 flags,
+		    __u32 data_type, const void *data, __u32 len,
+		    __u32 *out_hwpt_id)
+{
+	struct iommu_hwpt_alloc cmd = {
+		.size = sizeof(cmd),
+		.flags = flags,
+		.dev_id = dev_id,
+		.pt_id = pt_id,
+		.data_type = data_type,
+		.data_len = len,
+		.data_uptr = (uintptr_t)data,
+	};
+	int rc;
+
+	rc = ioctl(fd, IOMMU_HWPT_ALLOC, &cmd);
+	if (!rc && out_hwpt_id)
+		*out_hwpt_id = cmd.out_hwpt_id;
+	return rc;
+}
+
+int hwpt_alloc_mock(int fd, __u32 dev_id, __u32 pt_id, __u32 pagetable_type,
+		    __u32 *out_hwpt_id)
+{
+	struct iommu_hwpt_selftest data = {
+		.iotlb = IOMMU_TEST_IOTLB_DEFAULT,
+		.pagetable_type = pagetable_type,
+	};
+
+	return hwpt_alloc_data(fd, dev_id, pt_id, 0, IOMMU_HWPT_DATA_SELFTEST,
+			       &data, sizeof(data), out_hwpt_id);
+}
+
 int get_hw_info(int fd, __u32 dev_id, void *data, __u32 *data_len,
 		__u32 *out_data_type, __u64 *out_caps)
 {

@@ -30,8 +30,7 @@
 #ifndef PAGE_SIZE
 #define PAGE_SIZE 4096UL
 #endif
-/* The mock IOMMU translates in units of half a CPU page. */
-#define MOCK_PAGE_SIZE (PAGE_SIZE / 2)
+/* MOCK_PAGE_SIZE (2 KiB on every CPU page size) is iommufd_test.h's. */
 #define HUGEPAGE_SIZE (2UL << 20)
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
@@ -144,6 +143,16 @@ int option_set(int fd, __u32 option_id, __u32 object_id, __u64 val);
 /* IOMMU_HWPT_ALLOC of a paging table with no driver data. */
 int hwpt_alloc(int fd, __u32 dev_id, __u32 pt_id, __u32 flags,
 	       __u32 *out_hwpt_id);
+/*
+ * IOMMU_HWPT_ALLOC with driver data: @data_type, @len bytes at @data.
+ * The ioctl's result; *out_hwpt_id (may be NULL) gets the new HWPT.
+ */
+int hwpt_alloc_data(int fd, __u32 dev_id, __u32 pt_id, __u32 flags,
+		    __u32 data_type, const void *data, __u32 len,
+		    __u32 *out_hwpt_id);
+/* A paging mock HWPT of MOCK_IOMMUPT_@pagetable_type (selftest data). */
+int hwpt_alloc_mock(int fd, __u32 dev_id, __u32 pt_id, __u32 pagetable_type,
+		    __u32 *out_hwpt_id);
 /* IOMMU_GET_HW_INFO; *data_len is in (buffer size) and out. */
 int get_hw_info(int fd, __u32 dev_id, void *data, __u32 *data_len,
 		__u32 *out_data_type, __u64 *out_caps);

@@ -254,6 +254,7 @@ enum iommufd_hw_capabilities {
 	IOMMU_HW_CAP_DIRTY_TRACKING = 1 << 0,
 	IOMMU_HW_CAP_PCI_PASID_EXEC = 1 << 1,
 	IOMMU_HW_CAP_PCI_PASID_PRIV = 1 << 2,
+	IOMMU_HW_CAP_PCI_ATS_NOT_SUPPORTED = 1 << 3,
 };
 
 enum iommufd_hw_info_flags {
@@ -272,6 +273,11 @@ struct iommu_hw_info_vtd {
  * IOMMU_GET_HW_INFO: describe the IOMMU behind device @dev_id.  The
  * type-specific data is copied to @data_uptr, at most @data_len bytes; a
  * longer buffer is zero-filled.  @data_len returns the kernel's length.
+ * With IOMMU_HW_INFO_FLAG_INPUT_TYPE in @flags, @in_data_type asks for
+ * the data of one type (DEFAULT: the device's own); a type the IOMMU
+ * cannot report fails with EOPNOTSUPP.  Without the flag the field is
+ * only an output.  @out_max_pasid_log2 is the PASID width, 0 without
+ * PASID support.
  */
 struct iommu_hw_info {
 	__u32 size;

@@ -34,7 +34,14 @@ enum {
 /* bench_floor.flags: pin, map, unmap and unpin one page at a time. */
 #define IOMMU_TEST_BENCH_FLOOR_PER_PAGE (1 << 0)
 
-/* The mock IOMMU translates only this window ... */
+/*
+ * The mock IOMMU's page table has 2 KiB pages whatever the CPU page size;
+ * its huge pages are 512 of them.
+ */
+#define MOCK_PAGE_SIZE 2048
+#define MOCK_HUGE_PAGE_SIZE (512 * MOCK_PAGE_SIZE)
+
+/* A default mock domain translates only this window ... */
 #define MOCK_APERTURE_START (1UL << 24)
 #define MOCK_APERTURE_LAST ((1UL << 31) - 1)
 /* ... and reports this data from IOMMU_GET_HW_INFO. */
@@ -49,9 +56,9 @@ struct iommu_test_hw_info {
 	__u32 test_reg;
 };
 
+/* mock_domain_flags.dev_flags (bit 1 is not a flag any more) */
 enum {
 	MOCK_FLAGS_DEVICE_NO_DIRTY = 1 << 0,
-	MOCK_FLAGS_DEVICE_HUGE_IOVA = 1 << 1,
 	MOCK_FLAGS_DEVICE_PASID = 1 << 2,
 	/*
 	 * This project's, not upstream's (whose mock is always coherent and
@@ -62,6 +69,28 @@ enum {
 	 */
 	MOCK_FLAGS_DEVICE_ENFORCE_CC = 1 << 29,
 	MOCK_FLAGS_DEVICE_NO_CC = 1 << 30,
+};
+
+/* The PASID width of a mock device made with MOCK_FLAGS_DEVICE_PASID. */
+#define MOCK_PASID_WIDTH 20
+
+/*
+ * IOMMU_HWPT_ALLOC data of this type shapes a paging mock domain: DEFAULT
+ * has 2 KiB pages and the aperture above; HUGE takes only MOCK_HUGE_PAGE_SIZE
+ * and CPU-page mappings and translates the whole 56-bit space.  @iotlb is
+ * not used by a paging domain.  At least @iotlb must be given.
+ */
+#define IOMMU_HWPT_DATA_SELFTEST 0xdead
+#define IOMMU_TEST_IOTLB_DEFAULT 0xbadbeef
+
+enum {
+	MOCK_IOMMUPT_DEFAULT = 0,
+	MOCK_IOMMUPT_HUGE = 1,
+};
+
+struct iommu_hwpt_selftest {
+	__u32 iotlb;
+	__u32 pagetable_type;
 };
 
 enum {
