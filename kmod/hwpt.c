@@ -92,9 +92,10 @@ static struct iommufd_ioas *iommufd_hwpt_parent(struct iommufd_ucmd *ucmd,
 {
 	struct iommufd_object *obj;
 
+	/* An unknown id is as wrong as one of the wrong kind: EINVAL. */
 	obj = iommufd_get_object(ucmd->ictx, pt_id, IOMMUFD_OBJ_ANY);
 	if (IS_ERR(obj))
-		return ERR_CAST(obj);
+		return ERR_PTR(-EINVAL);
 	switch (obj->type) {
 	case IOMMUFD_OBJ_IOAS:
 		return container_of(obj, struct iommufd_ioas, obj);
@@ -166,8 +167,6 @@ int iommufd_hwpt_alloc_ioctl(struct iommufd_ucmd *ucmd)
 
 	if (cmd->__reserved || cmd->__reserved2)
 		return -EOPNOTSUPP;
-	if (cmd->flags & ~IOMMUFD_HWPT_ALLOC_FLAGS)
-		return -EOPNOTSUPP;
 	/* Data comes with a type, and a type with data. */
 	if ((cmd->data_type == IOMMU_HWPT_DATA_NONE) != !cmd->data_len)
 		return -EINVAL;
@@ -182,9 +181,14 @@ int iommufd_hwpt_alloc_ioctl(struct iommufd_ucmd *ucmd)
 		iommufd_put_object(&idev->obj);
 		return PTR_ERR(ioas);
 	}
-	/* 6.1's IOMMU drivers cannot nest: only the mock's domains can. */
-	if ((cmd->flags & IOMMU_HWPT_ALLOC_NEST_PARENT) &&
-	    !idev->ops->nest_parent) {
+	/*
+	 * Flags are judged once the parent is known (upstream's order: a
+	 * bad device or parent is reported first).  6.1's IOMMU drivers
+	 * cannot nest: only the mock's domains can.
+	 */
+	if ((cmd->flags & ~IOMMUFD_HWPT_ALLOC_FLAGS) ||
+	    ((cmd->flags & IOMMU_HWPT_ALLOC_NEST_PARENT) &&
+	     !idev->ops->nest_parent)) {
 		iommufd_put_object(&idev->obj);
 		rc = -EOPNOTSUPP;
 		goto out_put_ioas;

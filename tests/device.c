@@ -458,7 +458,12 @@ TEST(hwpt_alloc_errors)
 	CHECK_ERRNO(hwpt_alloc(fd, idev, ioas, 1u << 30, &out), EOPNOTSUPP);
 	CHECK_ERRNO(hwpt_alloc(fd, BAD_ID, ioas, 0, &out), ENOENT);
 	CHECK_ERRNO(hwpt_alloc(fd, ioas, ioas, 0, &out), ENOENT);
-	CHECK_ERRNO(hwpt_alloc(fd, idev, BAD_ID, 0, &out), ENOENT);
+	/* An unknown parent is EINVAL, as one of the wrong kind. */
+	CHECK_ERRNO(hwpt_alloc(fd, idev, BAD_ID, 0, &out), EINVAL);
+	/* Device and parent are judged before the flags. */
+	CHECK_ERRNO(hwpt_alloc(fd, BAD_ID, ioas, 1U << 31, &out), ENOENT);
+	CHECK_ERRNO(hwpt_alloc(fd, idev, BAD_ID, 1U << 31, &out), EINVAL);
+	CHECK_ERRNO(hwpt_alloc(fd, idev, ioas, 1U << 31, &out), EOPNOTSUPP);
 	/* A paging HWPT as the parent, with no nesting data. */
 	CHECK_ERRNO(hwpt_alloc(fd, idev, hwpt, 0, &out), EINVAL);
 
