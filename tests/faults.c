@@ -19,39 +19,6 @@
 
 #include "util.h"
 
-#define FAIL_NTH "/sys/kernel/debug/iommufd/fail_nth"
-
-static int arm(int n)
-{
-	char buf[16];
-	int fd = open(FAIL_NTH, O_WRONLY);
-	int len = snprintf(buf, sizeof(buf), "%d", n);
-	int rc = (fd >= 0 && write(fd, buf, len) == len) ? 0 : -1;
-
-	if (fd >= 0)
-		close(fd);
-	return rc;
-}
-
-/* Fault points the countdown still has to pass before it fires. */
-static int points_left(void)
-{
-	char buf[16] = "";
-	int fd = open(FAIL_NTH, O_RDONLY);
-
-	if (fd < 0 || read(fd, buf, sizeof(buf) - 1) < 0)
-		buf[0] = 0;
-	if (fd >= 0)
-		close(fd);
-	return atoi(buf);
-}
-
-/* Did the armed point fire (countdown reached zero)? */
-static bool fired(void)
-{
-	return points_left() <= 0;
-}
-
 /* The kernel's own injection (util.h's kfault_*), one step at a time. */
 static struct kfault_walk kfault = { .step = -1 };
 
@@ -102,7 +69,7 @@ TEST(every_failure_unwinds)
 	int n, line, fd, afd, chk, failures = 0;
 	char *buf;
 
-	if (access(FAIL_NTH, W_OK))
+	if (access(MODFAULT_NTH, W_OK))
 		SKIP("no fail_nth (module loaded without selftest=1)");
 	buf = buf_alloc(16 * PAGE_SIZE);
 	CHECK(buf);
@@ -112,11 +79,11 @@ TEST(every_failure_unwinds)
 		fd = dev_iommu_open();
 		CHECK(fd >= 0);
 		afd = -1;
-		CHECK_OK(arm(n));
+		CHECK_OK(modfault_arm(n));
 		line = scenario(fd, buf, &afd);
-		bool hit = fired();
+		bool hit = modfault_fired();
 
-		CHECK_OK(arm(0));
+		CHECK_OK(modfault_arm(0));
 		if (afd >= 0)
 			close(afd);
 		close(fd);
@@ -249,13 +216,13 @@ static int points_to_enomem(int fd, __u32 ioas, char *buf, size_t len,
 {
 	int rc, left;
 
-	if (arm(NEVER))
+	if (modfault_arm(NEVER))
 		return -1;
 	errno = 0;
 	rc = ioas_map_fixed(fd, ioas, buf, len, iova);
 	rc = rc == -1 && errno == ENOMEM;
-	left = points_left();
-	arm(0);
+	left = modfault_left();
+	modfault_arm(0);
 	return rc ? NEVER - left : -1;
 }
 
@@ -299,7 +266,7 @@ TEST(over_limit_map_pins_nothing)
 {
 	pid_t pid;
 
-	if (access(FAIL_NTH, W_OK))
+	if (access(MODFAULT_NTH, W_OK))
 		SKIP("no fail_nth (module loaded without selftest=1)");
 	pid = fork_flushed();
 	CHECK(pid >= 0);

@@ -694,6 +694,35 @@ bool module_all_released(void)
 	       module_stat("pin_state_bytes") == 0;
 }
 
+int modfault_arm(int nth)
+{
+	char buf[16];
+	int fd = open(MODFAULT_NTH, O_WRONLY);
+	int len = snprintf(buf, sizeof(buf), "%d", nth);
+	int rc = (fd >= 0 && write(fd, buf, len) == len) ? 0 : -1;
+
+	if (fd >= 0)
+		close(fd);
+	return rc;
+}
+
+int modfault_left(void)
+{
+	char buf[16] = "";
+	int fd = open(MODFAULT_NTH, O_RDONLY);
+
+	if (fd < 0 || read(fd, buf, sizeof(buf) - 1) < 0)
+		buf[0] = 0;
+	if (fd >= 0)
+		close(fd);
+	return atoi(buf);
+}
+
+bool modfault_fired(void)
+{
+	return modfault_left() <= 0;
+}
+
 static int kfault_fd = -1;
 
 static int fault_attr(const char *path, const char *val)

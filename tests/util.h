@@ -237,6 +237,18 @@ long module_stat(const char *key);
 bool module_all_released(void);
 
 /*
+ * The test build's own fault injection (debugfs iommufd/fail_nth, the
+ * module's allocation, pin, domain-map and copy-out points): after
+ * modfault_arm(n) the n-th point this process reaches fails, once;
+ * modfault_arm(0) disarms.  modfault_left() is how many points the count
+ * still has to pass (0 or less: it fired).
+ */
+#define MODFAULT_NTH "/sys/kernel/debug/iommufd/fail_nth"
+int modfault_arm(int nth);
+int modfault_left(void);
+bool modfault_fired(void);
+
+/*
  * The kernel's own fault injection, one system call at a time (the
  * suite's debug kernel; Debian's kernels have none).  kfault_setup()
  * opens this thread's /proc fail-nth and lets failslab and

@@ -824,33 +824,6 @@ TEST(ioas_unmap_still_enoent_when_empty)
 	close(fd);
 }
 
-#define FAIL_NTH "/sys/kernel/debug/iommufd/fail_nth"
-
-static int fail_nth(int n)
-{
-	char buf[16];
-	int fd = open(FAIL_NTH, O_RDWR);
-	int len = snprintf(buf, sizeof(buf), "%d", n);
-	int rc = (fd >= 0 && write(fd, buf, len) == len) ? 0 : -1;
-
-	if (fd >= 0)
-		close(fd);
-	return rc;
-}
-
-/* Did the armed fault point fire (its countdown reached zero)? */
-static bool fail_fired(void)
-{
-	char buf[16] = "";
-	int fd = open(FAIL_NTH, O_RDONLY);
-
-	if (fd < 0 || read(fd, buf, sizeof(buf) - 1) < 0)
-		buf[0] = 0;
-	if (fd >= 0)
-		close(fd);
-	return atoi(buf) <= 0;
-}
-
 #define STEP(expr)                                                      \
 	do {                                                            \
 		if ((expr) != 0)                                        \
@@ -926,7 +899,7 @@ TEST(every_failure_unwinds)
 	unsigned char *buf;
 	int n, line, fd, chk, failures = 0;
 
-	if (access(FAIL_NTH, W_OK))
+	if (access(MODFAULT_NTH, W_OK))
 		SKIP("no fail_nth (module loaded without selftest=1)");
 	buf = buf_alloc(len);
 	chk = dev_iommu_open();
@@ -934,11 +907,11 @@ TEST(every_failure_unwinds)
 	for (n = 1; n < 1000; n++) {
 		fd = dev_iommu_open();
 		CHECK(fd >= 0);
-		CHECK_OK(fail_nth(n));
+		CHECK_OK(modfault_arm(n));
 		line = type1_session(fd, buf, len);
-		bool hit = fail_fired();
+		bool hit = modfault_fired();
 
-		CHECK_OK(fail_nth(0));
+		CHECK_OK(modfault_arm(0));
 		close(fd);
 		if (module_stat("objects") != 0 ||
 		    module_stat("pinned_pages") != 0)
