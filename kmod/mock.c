@@ -3,6 +3,12 @@
  * The mock IOMMU backend: a software page table with 2 KiB IOMMU pages
  * (MOCK_PAGE_SIZE, on every CPU page size), for tests that read the table
  * back.  Each IOMMU page is one xarray entry holding its physical address.
+ *
+ * Leaves -- what one dirty bit of the table covers -- are the 2 KiB pages
+ * in the default format.  The HUGE format has MOCK_HUGE_PAGE_SIZE and
+ * PAGE_SIZE pages: a map makes a 1 MiB leaf wherever IOVA and physical
+ * address are both 1 MiB aligned with 1 MiB to go (its first entry
+ * carries MOCK_HUGE_LEAF), and PAGE_SIZE leaves elsewhere.
  */
 #include <linux/slab.h>
 #include <linux/xarray.h>
@@ -13,8 +19,14 @@
 struct mock_domain {
 	struct iommufd_domain domain;
 	struct xarray pfns;	/* iova / MOCK_PAGE_SIZE -> paddr / same */
+	/* The leaf outside 1 MiB leaves: MOCK_PAGE_SIZE, or PAGE_SIZE (HUGE) */
+	unsigned long small_leaf;
 	bool dirty_tracking;
 };
+
+/* On the first entry of a MOCK_HUGE_PAGE_SIZE leaf. */
+#define MOCK_HUGE_LEAF XA_MARK_1
+#define MOCK_PER_HUGE (MOCK_HUGE_PAGE_SIZE / MOCK_PAGE_SIZE)
 
 static struct mock_domain *to_mock(struct iommufd_domain *domain)
 {
@@ -43,7 +55,8 @@ static int mock_map(struct iommufd_domain *domain, unsigned long iova,
 		    iova + size - 1 > domain->aperture_last))
 		return -EINVAL;
 	for (i = 0; i < size; i += MOCK_PAGE_SIZE) {
-		rc = iommufd_should_fail() ? -ENOMEM : xa_insert(&mock->pfns, (iova + i) / MOCK_PAGE_SIZE,
+		rc = iommufd_should_fail() ? -ENOMEM :
+		     xa_insert(&mock->pfns, (iova + i) / MOCK_PAGE_SIZE,
 			       xa_mk_value((paddr + i) / MOCK_PAGE_SIZE),
 			       GFP_KERNEL_ACCOUNT);
 		if (rc) {
@@ -53,8 +66,29 @@ static int mock_map(struct iommufd_domain *domain, unsigned long iova,
 				mock_unmap(domain, iova, i, NULL);
 			return rc;
 		}
+		if (mock->small_leaf != MOCK_PAGE_SIZE &&
+		    !((iova + i) % MOCK_HUGE_PAGE_SIZE) &&
+		    !((paddr + i) % MOCK_HUGE_PAGE_SIZE) &&
+		    size - i >= MOCK_HUGE_PAGE_SIZE)
+			xa_set_mark(&mock->pfns, (iova + i) / MOCK_PAGE_SIZE,
+				    MOCK_HUGE_LEAF);
 	}
 	return 0;
+}
+
+/* The first entry and the size of the leaf entry @index is part of. */
+static unsigned long mock_leaf(struct mock_domain *mock, unsigned long index,
+			       unsigned long *size)
+{
+	unsigned long head = round_down(index, MOCK_PER_HUGE);
+
+	if (mock->small_leaf != MOCK_PAGE_SIZE &&
+	    xa_get_mark(&mock->pfns, head, MOCK_HUGE_LEAF)) {
+		*size = MOCK_HUGE_PAGE_SIZE;
+		return head;
+	}
+	*size = mock->small_leaf;
+	return round_down(index, mock->small_leaf / MOCK_PAGE_SIZE);
 }
 
 static void mock_free(struct iommufd_domain *domain)
@@ -115,7 +149,9 @@ struct iommufd_domain *iommufd_mock_domain_alloc(u32 pagetable_type)
 		return ERR_PTR(-ENOMEM);
 	xa_init(&mock->pfns);
 	mock->domain.ops = &mock_domain_ops;
+	mock->small_leaf = MOCK_PAGE_SIZE;
 	if (pagetable_type == MOCK_IOMMUPT_HUGE) {
+		mock->small_leaf = PAGE_SIZE;
 		/* PAGE_SIZE too: an IOAS needs domains that map CPU pages. */
 		mock->domain.pgsize_bitmap = MOCK_HUGE_PAGE_SIZE | PAGE_SIZE;
 		mock->domain.aperture_start = 0;
@@ -149,8 +185,8 @@ int iommufd_mock_domain_lookup(struct iommufd_domain *domain,
 }
 
 /*
- * Dirty tracking: a leaf DMA wrote to carries this mark in @pfns; an
- * unmap erases the entry and its mark with it.
+ * Dirty tracking: the first entry of a leaf DMA wrote to carries this mark
+ * in @pfns; an unmap erases the entry and its mark with it.
  */
 #define MOCK_DIRTY XA_MARK_0
 /* Leaves looked at with the xarray lock held before letting others in. */
@@ -168,7 +204,9 @@ static int mock_read_and_clear(struct iommufd_domain *domain,
 			       struct iommufd_dirty_bitmap *bitmap)
 {
 	struct mock_domain *mock = to_mock(domain);
-	XA_STATE(xas, &mock->pfns, iova / MOCK_PAGE_SIZE);
+	/* From the first entry of a leaf that may reach @iova. */
+	unsigned long first = iova / MOCK_PAGE_SIZE, size;
+	XA_STATE(xas, &mock->pfns, round_down(first, MOCK_PER_HUGE));
 	unsigned int batch = 0;
 	void *entry;
 
@@ -176,10 +214,13 @@ static int mock_read_and_clear(struct iommufd_domain *domain,
 		return -EINVAL;
 	xas_lock(&xas);
 	xas_for_each_marked(&xas, entry, last / MOCK_PAGE_SIZE, MOCK_DIRTY) {
+		mock_leaf(mock, xas.xa_index, &size);
+		if (xas.xa_index + size / MOCK_PAGE_SIZE <= first)
+			continue;	/* ends before @iova */
 		if (bitmap)
 			iommufd_dirty_record(bitmap,
 					     xas.xa_index * MOCK_PAGE_SIZE,
-					     MOCK_PAGE_SIZE);
+					     size);
 		if (!no_clear)
 			xas_clear_mark(&xas, MOCK_DIRTY);
 		if (++batch % MOCK_DIRTY_BATCH == 0) {
@@ -225,11 +266,18 @@ bool iommufd_mock_domain_tracking(struct iommufd_domain *domain)
  * @domain: a mock domain
  * @iova: any IOVA of the leaf to mark dirty
  *
- * An unmapped @iova marks nothing.
+ * Marks the whole leaf @iova is in (1 MiB or a CPU page in the HUGE
+ * format, 2 KiB otherwise).  An unmapped @iova marks nothing.
  */
 void iommufd_mock_domain_set_dirty(struct iommufd_domain *domain,
 				   unsigned long iova)
 {
-	xa_set_mark(&to_mock(domain)->pfns, iova / MOCK_PAGE_SIZE,
-		    MOCK_DIRTY);
+	struct mock_domain *mock = to_mock(domain);
+	unsigned long size, head;
+
+	xa_lock(&mock->pfns);
+	head = mock_leaf(mock, iova / MOCK_PAGE_SIZE, &size);
+	/* __xa_set_mark() on an empty index marks nothing. */
+	__xa_set_mark(&mock->pfns, head, MOCK_DIRTY);
+	xa_unlock(&mock->pfns);
 }

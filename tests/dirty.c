@@ -509,6 +509,101 @@ TEST(huge_range)
 	env_close(&e);
 }
 
+/* How many bits of @map (@nbits long) are set: all of [first, last] only? */
+static bool bits_exactly(const unsigned char *map, __u64 nbits, __u64 first,
+			 __u64 last)
+{
+	__u64 i;
+
+	for (i = 0; i < nbits; i++)
+		if (bit_test(map, i) != (i >= first && i <= last))
+			return false;
+	return true;
+}
+
+/*
+ * The HUGE mock page table over 2 MiB hugetlb memory at a 2 MiB-aligned
+ * IOVA has 1 MiB leaves: one DMA write dirties 512 bits of 2 KiB, and a
+ * read of part of the leaf reports (and clears) the whole of it.  Over
+ * CPU pages its leaves are CPU pages.  The mock device's own default
+ * table keeps its 2 KiB leaves.
+ */
+TEST(huge_pagetable_leaves)
+{
+	const __u64 hiova = 1ULL << 40, ps = MOCK_PAGE_SIZE;
+	const __u64 nbits = (2UL << 20) / ps, per_huge = (1UL << 20) / ps;
+	const __u64 siova = hiova + (8UL << 20);
+	struct iommu_hwpt_selftest data = {
+		.iotlb = IOMMU_TEST_IOTLB_DEFAULT,
+		.pagetable_type = MOCK_IOMMUPT_HUGE,
+	};
+	unsigned char one[1] = { 1 }, map[(2UL << 20) / MOCK_PAGE_SIZE / 8];
+	__u32 ioas, ioas2, stdev, idev, hwpt;
+	void *huge, *small;
+	__u64 nr;
+	int fd;
+
+	huge = buf_alloc_huge(2UL << 20);
+	if (!huge) {
+		tap_skip("no 2 MiB hugetlb page to be had (vm.nr_hugepages)");
+		return;
+	}
+	small = buf_alloc(4 * PAGE_SIZE);
+	CHECK(small);
+	fd = dev_iommu_open();
+	CHECK(fd >= 0);
+	CHECK_OK(ioas_alloc(fd, &ioas));
+	CHECK_OK(ioas_alloc(fd, &ioas2));
+	CHECK_OK(mock_domain(fd, ioas2, &stdev, NULL, &idev));
+	CHECK_OK(hwpt_alloc_data(fd, idev, ioas,
+				 IOMMU_HWPT_ALLOC_DIRTY_TRACKING,
+				 IOMMU_HWPT_DATA_SELFTEST, &data, sizeof(data),
+				 &hwpt));
+	CHECK_OK(ioas_map_fixed(fd, ioas, huge, 2UL << 20, hiova));
+	CHECK_OK(ioas_map_fixed(fd, ioas, small, 4 * PAGE_SIZE, siova));
+	CHECK_OK(set_dirty(fd, hwpt, IOMMU_HWPT_DIRTY_TRACKING_ENABLE));
+
+	/* One write 12 KiB into the second 1 MiB: its whole leaf. */
+	CHECK_OK(mock_dirty(fd, hwpt, hiova + (1UL << 20) + 6 * ps, ps, ps,
+			    one, &nr));
+	CHECK(nr == 1);
+	memset(map, 0, sizeof(map));
+	CHECK_OK(get_dirty(fd, hwpt, hiova, nbits * ps, ps, map,
+			   IOMMU_HWPT_GET_DIRTY_BITMAP_NO_CLEAR));
+	CHECK(bits_exactly(map, nbits, per_huge, nbits - 1));
+	/* A read of its last page (the IOAS's alignment) clears it all. */
+	memset(map, 0, sizeof(map));
+	CHECK_OK(get_dirty(fd, hwpt, hiova + (2UL << 20) - PAGE_SIZE,
+			   PAGE_SIZE, ps, map, 0));
+	CHECK(bits_exactly(map, PAGE_SIZE / ps, 0, PAGE_SIZE / ps - 1));
+	memset(map, 0, sizeof(map));
+	CHECK_OK(get_dirty(fd, hwpt, hiova, nbits * ps, ps, map, 0));
+	CHECK(bits_exactly(map, nbits, 1, 0));
+
+	/* Over CPU pages: a write in the second page dirties that page. */
+	CHECK_OK(mock_dirty(fd, hwpt, siova + PAGE_SIZE + ps, ps, ps, one,
+			    &nr));
+	memset(map, 0, sizeof(map));
+	CHECK_OK(get_dirty(fd, hwpt, siova, 4 * PAGE_SIZE, ps, map,
+			   IOMMU_HWPT_GET_DIRTY_BITMAP_NO_CLEAR));
+	CHECK(bits_exactly(map, 4 * PAGE_SIZE / ps, PAGE_SIZE / ps,
+			   2 * PAGE_SIZE / ps - 1));
+	/* A read that starts after the dirty page neither sees nor clears it. */
+	memset(map, 0, sizeof(map));
+	CHECK_OK(get_dirty(fd, hwpt, siova + 2 * PAGE_SIZE, 2 * PAGE_SIZE, ps,
+			   map, 0));
+	CHECK(bits_exactly(map, 2 * PAGE_SIZE / ps, 1, 0));
+	memset(map, 0, sizeof(map));
+	CHECK_OK(get_dirty(fd, hwpt, siova, 4 * PAGE_SIZE, ps, map, 0));
+	CHECK(bits_exactly(map, 4 * PAGE_SIZE / ps, PAGE_SIZE / ps,
+			   2 * PAGE_SIZE / ps - 1));
+
+	CHECK_OK(iommu_destroy(fd, hwpt));
+	close(fd);
+	buf_free(small, 4 * PAGE_SIZE);
+	buf_free(huge, 2UL << 20);
+}
+
 TEST(enable_clears_and_unmap_forgets)
 {
 	unsigned char leaves[NLEAVES / 8], zero[NLEAVES / 8] = { 0 };
