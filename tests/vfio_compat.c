@@ -51,6 +51,38 @@ static int compat_open(__u32 *ioas_id)
 	return fd;
 }
 
+/*
+ * A container as a type1 user has one: a compat IOAS, optionally a mock
+ * device attached to it, SET_IOMMU done, and a buffer of @len bytes.
+ */
+struct container {
+	int fd;
+	__u32 ioas, stdev, hwpt;
+	unsigned char *buf;
+	size_t len;
+};
+
+static void container_open(struct container *c, unsigned long type,
+			   size_t len, bool with_device)
+{
+	memset(c, 0, sizeof(*c));
+	c->len = len;
+	c->buf = buf_alloc(len);
+	CHECK(c->buf);
+	c->fd = compat_open(&c->ioas);
+	CHECK(c->fd >= 0);
+	if (with_device)
+		CHECK_OK(mock_domain(c->fd, c->ioas, &c->stdev, &c->hwpt,
+				     NULL));
+	CHECK_OK(ioctl(c->fd, VFIO_SET_IOMMU, type));
+}
+
+static void container_close(struct container *c)
+{
+	close(c->fd);
+	buf_free(c->buf, c->len);
+}
+
 static int map_dma(int fd, void *buf, __u64 size, __u64 iova, __u32 flags)
 {
 	struct vfio_iommu_type1_dma_map map = {
@@ -499,33 +531,28 @@ static void expect_iova_holds(int fd, __u32 ioas, __u64 iova,
 
 TEST(map_dma_reaches_domain_and_accesses)
 {
-	size_t len = 8 * PAGE_SIZE;
-	unsigned char *buf = buf_alloc(len);
-	__u32 ioas, stdev, hwpt;
+	struct container c;
 	__u64 unmapped;
-	int fd = compat_open(&ioas);
 
-	CHECK(buf && fd >= 0);
-	CHECK(ioctl(fd, VFIO_GET_API_VERSION) == VFIO_API_VERSION);
-	CHECK(ioctl(fd, VFIO_CHECK_EXTENSION, VFIO_TYPE1v2_IOMMU) == 1);
-	CHECK_OK(mock_domain(fd, ioas, &stdev, &hwpt, NULL));
-	CHECK_OK(ioctl(fd, VFIO_SET_IOMMU, VFIO_TYPE1v2_IOMMU));
-	CHECK_OK(map_dma(fd, buf, len, IOVA, MAP_DMA_RW));
-	CHECK_OK(check_map(fd, hwpt, IOVA, buf, len));
-	CHECK_OK(check_refs(fd, buf, len, 1));
-	CHECK_SUB(expect_iova_holds(fd, ioas, IOVA, buf, len));
+	CHECK_SUB(container_open(&c, VFIO_TYPE1v2_IOMMU, 8 * PAGE_SIZE,
+				 true));
+	CHECK(ioctl(c.fd, VFIO_GET_API_VERSION) == VFIO_API_VERSION);
+	CHECK(ioctl(c.fd, VFIO_CHECK_EXTENSION, VFIO_TYPE1v2_IOMMU) == 1);
+	CHECK_OK(map_dma(c.fd, c.buf, c.len, IOVA, MAP_DMA_RW));
+	CHECK_OK(check_map(c.fd, c.hwpt, IOVA, c.buf, c.len));
+	CHECK_OK(check_refs(c.fd, c.buf, c.len, 1));
+	CHECK_SUB(expect_iova_holds(c.fd, c.ioas, IOVA, c.buf, c.len));
 	/* A second device gets the mapping too. */
 	__u32 stdev2, hwpt2;
-	CHECK_OK(mock_domain(fd, ioas, &stdev2, &hwpt2, NULL));
-	CHECK_OK(check_map(fd, hwpt2, IOVA, buf, len));
-	CHECK_OK(unmap_dma(fd, IOVA, len, 0, &unmapped));
-	CHECK(unmapped == len);
-	CHECK_OK(check_refs(fd, buf, len, 0));
-	CHECK_ERRNO(check_map(fd, hwpt, IOVA, buf, PAGE_SIZE), EINVAL);
-	CHECK_OK(iommu_destroy(fd, stdev2));
-	CHECK_OK(iommu_destroy(fd, stdev));
-	close(fd);
-	buf_free(buf, len);
+	CHECK_OK(mock_domain(c.fd, c.ioas, &stdev2, &hwpt2, NULL));
+	CHECK_OK(check_map(c.fd, hwpt2, IOVA, c.buf, c.len));
+	CHECK_OK(unmap_dma(c.fd, IOVA, c.len, 0, &unmapped));
+	CHECK(unmapped == c.len);
+	CHECK_OK(check_refs(c.fd, c.buf, c.len, 0));
+	CHECK_ERRNO(check_map(c.fd, c.hwpt, IOVA, c.buf, PAGE_SIZE), EINVAL);
+	CHECK_OK(iommu_destroy(c.fd, stdev2));
+	CHECK_OK(iommu_destroy(c.fd, c.stdev));
+	container_close(&c);
 }
 
 TEST(map_dma_read_only_and_no_device)
@@ -660,17 +687,13 @@ TEST(unmap_dma_errors)
 
 TEST(unmap_dma_type1v2_whole_mappings_only)
 {
-	size_t len = 4 * PAGE_SIZE;
-	unsigned char *buf = buf_alloc(len);
-	__u32 ioas, stdev, hwpt;
+	struct container c;
 	__u64 unmapped;
-	int fd = compat_open(&ioas);
 
-	CHECK(buf && fd >= 0);
-	CHECK_OK(mock_domain(fd, ioas, &stdev, &hwpt, NULL));
-	CHECK_OK(ioctl(fd, VFIO_SET_IOMMU, VFIO_TYPE1v2_IOMMU));
-	CHECK_OK(map_dma(fd, buf, 2 * PAGE_SIZE, IOVA, MAP_DMA_RW));
-	CHECK_OK(map_dma(fd, buf + 2 * PAGE_SIZE, 2 * PAGE_SIZE,
+	CHECK_SUB(container_open(&c, VFIO_TYPE1v2_IOMMU, 4 * PAGE_SIZE,
+				 true));
+	CHECK_OK(map_dma(c.fd, c.buf, 2 * PAGE_SIZE, IOVA, MAP_DMA_RW));
+	CHECK_OK(map_dma(c.fd, c.buf + 2 * PAGE_SIZE, 2 * PAGE_SIZE,
 			 IOVA + 2 * PAGE_SIZE, MAP_DMA_RW));
 	/* Part of a mapping, or a range that ends inside one. */
 	struct vfio_iommu_type1_dma_unmap unmap = {
@@ -678,52 +701,48 @@ TEST(unmap_dma_type1v2_whole_mappings_only)
 		.iova = IOVA + PAGE_SIZE,
 		.size = PAGE_SIZE,
 	};
-	CHECK_ERRNO(ioctl(fd, VFIO_IOMMU_UNMAP_DMA, &unmap), ENOENT);
+	CHECK_ERRNO(ioctl(c.fd, VFIO_IOMMU_UNMAP_DMA, &unmap), ENOENT);
 	CHECK(unmap.size == 0);		/* as upstream: written back */
-	CHECK_ERRNO(unmap_dma(fd, IOVA, 3 * PAGE_SIZE, 0, NULL), ENOENT);
-	CHECK_OK(check_map(fd, hwpt, IOVA, buf, len));
-	CHECK_OK(check_refs(fd, buf, len, 1));
+	CHECK_ERRNO(unmap_dma(c.fd, IOVA, 3 * PAGE_SIZE, 0, NULL), ENOENT);
+	CHECK_OK(check_map(c.fd, c.hwpt, IOVA, c.buf, c.len));
+	CHECK_OK(check_refs(c.fd, c.buf, c.len, 1));
 	/* Whole mappings, with room around them. */
-	CHECK_OK(unmap_dma(fd, IOVA - PAGE_SIZE, 3 * PAGE_SIZE, 0, &unmapped));
+	CHECK_OK(unmap_dma(c.fd, IOVA - PAGE_SIZE, 3 * PAGE_SIZE, 0,
+			   &unmapped));
 	CHECK(unmapped == 2 * PAGE_SIZE);
-	CHECK_OK(check_refs(fd, buf, 2 * PAGE_SIZE, 0));
-	CHECK_OK(check_refs(fd, buf + 2 * PAGE_SIZE, 2 * PAGE_SIZE, 1));
-	CHECK_OK(unmap_dma(fd, 0, 0, VFIO_DMA_UNMAP_FLAG_ALL, &unmapped));
+	CHECK_OK(check_refs(c.fd, c.buf, 2 * PAGE_SIZE, 0));
+	CHECK_OK(check_refs(c.fd, c.buf + 2 * PAGE_SIZE, 2 * PAGE_SIZE, 1));
+	CHECK_OK(unmap_dma(c.fd, 0, 0, VFIO_DMA_UNMAP_FLAG_ALL, &unmapped));
 	CHECK(unmapped == 2 * PAGE_SIZE);
-	CHECK_OK(check_refs(fd, buf, len, 0));
-	close(fd);
-	buf_free(buf, len);
+	CHECK_OK(check_refs(c.fd, c.buf, c.len, 0));
+	container_close(&c);
 }
 
 TEST(unmap_dma_type1_cuts_mappings)
 {
-	size_t len = 8 * PAGE_SIZE;
-	unsigned char *buf = buf_alloc(len);
-	__u32 ioas, stdev, hwpt;
+	struct container c;
 	__u64 unmapped;
-	int fd = compat_open(&ioas);
 
-	CHECK(buf && fd >= 0);
-	CHECK_OK(mock_domain(fd, ioas, &stdev, &hwpt, NULL));
-	CHECK_OK(ioctl(fd, VFIO_SET_IOMMU, VFIO_TYPE1_IOMMU));
-	CHECK_OK(map_dma(fd, buf, len, IOVA, MAP_DMA_RW));
+	CHECK_SUB(container_open(&c, VFIO_TYPE1_IOMMU, 8 * PAGE_SIZE, true));
+	CHECK_OK(map_dma(c.fd, c.buf, c.len, IOVA, MAP_DMA_RW));
 	/* A page out of the middle. */
-	CHECK_OK(unmap_dma(fd, IOVA + 2 * PAGE_SIZE, PAGE_SIZE, 0, &unmapped));
+	CHECK_OK(unmap_dma(c.fd, IOVA + 2 * PAGE_SIZE, PAGE_SIZE, 0,
+			   &unmapped));
 	CHECK(unmapped == PAGE_SIZE);
-	CHECK_OK(check_refs(fd, buf, 2 * PAGE_SIZE, 1));
-	CHECK_OK(check_refs(fd, buf + 2 * PAGE_SIZE, PAGE_SIZE, 0));
-	CHECK_OK(check_refs(fd, buf + 3 * PAGE_SIZE, 5 * PAGE_SIZE, 1));
-	CHECK_OK(check_map(fd, hwpt, IOVA, buf, 2 * PAGE_SIZE));
-	CHECK_OK(check_map(fd, hwpt, IOVA + 3 * PAGE_SIZE, buf + 3 * PAGE_SIZE,
-			   5 * PAGE_SIZE));
-	CHECK_ERRNO(check_map(fd, hwpt, IOVA + 2 * PAGE_SIZE,
-			      buf + 2 * PAGE_SIZE, PAGE_SIZE), EINVAL);
-	CHECK_SUB(expect_iova_holds(fd, ioas, IOVA + 3 * PAGE_SIZE,
-				    buf + 3 * PAGE_SIZE, 5 * PAGE_SIZE));
+	CHECK_OK(check_refs(c.fd, c.buf, 2 * PAGE_SIZE, 1));
+	CHECK_OK(check_refs(c.fd, c.buf + 2 * PAGE_SIZE, PAGE_SIZE, 0));
+	CHECK_OK(check_refs(c.fd, c.buf + 3 * PAGE_SIZE, 5 * PAGE_SIZE, 1));
+	CHECK_OK(check_map(c.fd, c.hwpt, IOVA, c.buf, 2 * PAGE_SIZE));
+	CHECK_OK(check_map(c.fd, c.hwpt, IOVA + 3 * PAGE_SIZE,
+			   c.buf + 3 * PAGE_SIZE, 5 * PAGE_SIZE));
+	CHECK_ERRNO(check_map(c.fd, c.hwpt, IOVA + 2 * PAGE_SIZE,
+			      c.buf + 2 * PAGE_SIZE, PAGE_SIZE), EINVAL);
+	CHECK_SUB(expect_iova_holds(c.fd, c.ioas, IOVA + 3 * PAGE_SIZE,
+				    c.buf + 3 * PAGE_SIZE, 5 * PAGE_SIZE));
 	/* The hole takes a new mapping. */
-	CHECK_OK(map_dma(fd, buf + 2 * PAGE_SIZE, PAGE_SIZE,
+	CHECK_OK(map_dma(c.fd, c.buf + 2 * PAGE_SIZE, PAGE_SIZE,
 			 IOVA + 2 * PAGE_SIZE, MAP_DMA_RW));
-	CHECK_OK(check_map(fd, hwpt, IOVA, buf, len));
+	CHECK_OK(check_map(c.fd, c.hwpt, IOVA, c.buf, c.len));
 
 	/* Edges not on a CPU page: refused, nothing unmapped. */
 	struct vfio_iommu_type1_dma_unmap unmap = {
@@ -731,86 +750,80 @@ TEST(unmap_dma_type1_cuts_mappings)
 		.iova = IOVA + PAGE_SIZE / 2,
 		.size = PAGE_SIZE,
 	};
-	CHECK_ERRNO(ioctl(fd, VFIO_IOMMU_UNMAP_DMA, &unmap), EINVAL);
+	CHECK_ERRNO(ioctl(c.fd, VFIO_IOMMU_UNMAP_DMA, &unmap), EINVAL);
 	CHECK(unmap.size == PAGE_SIZE);	/* a failed cut writes nothing */
-	CHECK_ERRNO(unmap_dma(fd, IOVA, PAGE_SIZE / 2, 0, NULL), EINVAL);
-	CHECK_OK(check_refs(fd, buf, len, 1));
+	CHECK_ERRNO(unmap_dma(c.fd, IOVA, PAGE_SIZE / 2, 0, NULL), EINVAL);
+	CHECK_OK(check_refs(c.fd, c.buf, c.len, 1));
 
 	/* A range over two mappings, cut at both ends. */
-	CHECK_OK(unmap_dma(fd, IOVA + PAGE_SIZE, 5 * PAGE_SIZE, 0, &unmapped));
+	CHECK_OK(unmap_dma(c.fd, IOVA + PAGE_SIZE, 5 * PAGE_SIZE, 0,
+			   &unmapped));
 	CHECK(unmapped == 5 * PAGE_SIZE);
-	CHECK_OK(check_refs(fd, buf, PAGE_SIZE, 1));
-	CHECK_OK(check_refs(fd, buf + PAGE_SIZE, 5 * PAGE_SIZE, 0));
-	CHECK_OK(check_refs(fd, buf + 6 * PAGE_SIZE, 2 * PAGE_SIZE, 1));
-	CHECK_OK(check_map(fd, hwpt, IOVA, buf, PAGE_SIZE));
-	CHECK_OK(check_map(fd, hwpt, IOVA + 6 * PAGE_SIZE, buf + 6 * PAGE_SIZE,
-			   2 * PAGE_SIZE));
+	CHECK_OK(check_refs(c.fd, c.buf, PAGE_SIZE, 1));
+	CHECK_OK(check_refs(c.fd, c.buf + PAGE_SIZE, 5 * PAGE_SIZE, 0));
+	CHECK_OK(check_refs(c.fd, c.buf + 6 * PAGE_SIZE, 2 * PAGE_SIZE, 1));
+	CHECK_OK(check_map(c.fd, c.hwpt, IOVA, c.buf, PAGE_SIZE));
+	CHECK_OK(check_map(c.fd, c.hwpt, IOVA + 6 * PAGE_SIZE,
+			   c.buf + 6 * PAGE_SIZE, 2 * PAGE_SIZE));
 	/* From IOVA 0: only the range's end needs a cut (none here). */
-	CHECK_OK(unmap_dma(fd, 0, IOVA + PAGE_SIZE, 0, &unmapped));
+	CHECK_OK(unmap_dma(c.fd, 0, IOVA + PAGE_SIZE, 0, &unmapped));
 	CHECK(unmapped == PAGE_SIZE);
-	CHECK_OK(unmap_dma(fd, 0, 0, VFIO_DMA_UNMAP_FLAG_ALL, &unmapped));
+	CHECK_OK(unmap_dma(c.fd, 0, 0, VFIO_DMA_UNMAP_FLAG_ALL, &unmapped));
 	CHECK(unmapped == 2 * PAGE_SIZE);
-	CHECK_OK(check_refs(fd, buf, len, 0));
-	CHECK_OK(iommu_destroy(fd, stdev));
-	close(fd);
-	buf_free(buf, len);
+	CHECK_OK(check_refs(c.fd, c.buf, c.len, 0));
+	CHECK_OK(iommu_destroy(c.fd, c.stdev));
+	container_close(&c);
 }
 
 TEST(unmap_dma_type1_refuses_cut_under_access)
 {
-	size_t len = 4 * PAGE_SIZE;
-	unsigned char *buf = buf_alloc(len);
-	__u32 ioas, pages_id;
+	struct container c;
+	__u32 pages_id;
 	__u64 unmapped;
-	int fd = compat_open(&ioas);
 	int access;
 
-	CHECK(buf && fd >= 0);
-	CHECK_OK(ioctl(fd, VFIO_SET_IOMMU, VFIO_TYPE1_IOMMU));
-	CHECK_OK(map_dma(fd, buf, len, IOVA, MAP_DMA_RW));
-	CHECK_OK(create_access(fd, ioas,
+	CHECK_SUB(container_open(&c, VFIO_TYPE1_IOMMU, 4 * PAGE_SIZE,
+				 false));
+	CHECK_OK(map_dma(c.fd, c.buf, c.len, IOVA, MAP_DMA_RW));
+	CHECK_OK(create_access(c.fd, c.ioas,
 			       MOCK_FLAGS_ACCESS_CREATE_NEEDS_PIN_PAGES,
 			       &access));
-	CHECK_OK(access_pages(fd, access, IOVA + 3 * PAGE_SIZE,
-			      buf + 3 * PAGE_SIZE, PAGE_SIZE, 0, &pages_id));
+	CHECK_OK(access_pages(c.fd, access, IOVA + 3 * PAGE_SIZE,
+			      c.buf + 3 * PAGE_SIZE, PAGE_SIZE, 0, &pages_id));
 	/* The mapping holds pinned pages of an access: no cut. */
-	CHECK_ERRNO(unmap_dma(fd, IOVA, PAGE_SIZE, 0, NULL), EINVAL);
-	CHECK_SUB(expect_iova_holds(fd, ioas, IOVA, buf, len));
-	CHECK_OK(destroy_access_pages(fd, access, pages_id));
-	CHECK_OK(unmap_dma(fd, IOVA, PAGE_SIZE, 0, &unmapped));
+	CHECK_ERRNO(unmap_dma(c.fd, IOVA, PAGE_SIZE, 0, NULL), EINVAL);
+	CHECK_SUB(expect_iova_holds(c.fd, c.ioas, IOVA, c.buf, c.len));
+	CHECK_OK(destroy_access_pages(c.fd, access, pages_id));
+	CHECK_OK(unmap_dma(c.fd, IOVA, PAGE_SIZE, 0, &unmapped));
 	CHECK(unmapped == PAGE_SIZE);
 	/* Pinned again: the whole remaining mapping still unmaps. */
-	CHECK_OK(access_pages(fd, access, IOVA + 3 * PAGE_SIZE,
-			      buf + 3 * PAGE_SIZE, PAGE_SIZE, 0, &pages_id));
-	CHECK_OK(unmap_dma(fd, IOVA + PAGE_SIZE, 3 * PAGE_SIZE, 0, &unmapped));
+	CHECK_OK(access_pages(c.fd, access, IOVA + 3 * PAGE_SIZE,
+			      c.buf + 3 * PAGE_SIZE, PAGE_SIZE, 0, &pages_id));
+	CHECK_OK(unmap_dma(c.fd, IOVA + PAGE_SIZE, 3 * PAGE_SIZE, 0,
+			   &unmapped));
 	CHECK(unmapped == 3 * PAGE_SIZE);
-	CHECK_ERRNO(destroy_access_pages(fd, access, pages_id), ENOENT);
+	CHECK_ERRNO(destroy_access_pages(c.fd, access, pages_id), ENOENT);
 	close(access);
-	close(fd);
-	buf_free(buf, len);
+	container_close(&c);
 }
 
 TEST(huge_pages_off_gives_type1_unmap)
 {
-	size_t len = 4 * PAGE_SIZE;
-	unsigned char *buf = buf_alloc(len);
-	__u32 ioas;
+	struct container c;
 	__u64 unmapped;
-	int fd = compat_open(&ioas);
 
-	CHECK(buf && fd >= 0);
-	CHECK_OK(ioctl(fd, VFIO_SET_IOMMU, VFIO_TYPE1v2_IOMMU));
-	CHECK_OK(map_dma(fd, buf, len, IOVA, MAP_DMA_RW));
-	CHECK_ERRNO(unmap_dma(fd, IOVA, PAGE_SIZE, 0, NULL), ENOENT);
+	CHECK_SUB(container_open(&c, VFIO_TYPE1v2_IOMMU, 4 * PAGE_SIZE,
+				 false));
+	CHECK_OK(map_dma(c.fd, c.buf, c.len, IOVA, MAP_DMA_RW));
+	CHECK_ERRNO(unmap_dma(c.fd, IOVA, PAGE_SIZE, 0, NULL), ENOENT);
 	/* Cutting follows the IOAS's large-page setting, as upstream. */
-	CHECK_OK(option_set(fd, IOMMU_OPTION_HUGE_PAGES, ioas, 0));
-	CHECK_OK(unmap_dma(fd, IOVA, PAGE_SIZE, 0, &unmapped));
+	CHECK_OK(option_set(c.fd, IOMMU_OPTION_HUGE_PAGES, c.ioas, 0));
+	CHECK_OK(unmap_dma(c.fd, IOVA, PAGE_SIZE, 0, &unmapped));
 	CHECK(unmapped == PAGE_SIZE);
-	CHECK_OK(option_set(fd, IOMMU_OPTION_HUGE_PAGES, ioas, 1));
-	CHECK_ERRNO(unmap_dma(fd, IOVA + PAGE_SIZE, PAGE_SIZE, 0, NULL),
+	CHECK_OK(option_set(c.fd, IOMMU_OPTION_HUGE_PAGES, c.ioas, 1));
+	CHECK_ERRNO(unmap_dma(c.fd, IOVA + PAGE_SIZE, PAGE_SIZE, 0, NULL),
 		    ENOENT);
-	close(fd);
-	buf_free(buf, len);
+	container_close(&c);
 }
 
 TEST(ioas_unmap_still_enoent_when_empty)
