@@ -237,6 +237,13 @@ struct iopt_pages {
 	struct mm_struct *source_mm;
 	struct task_struct *source_task;
 	struct user_struct *source_user;
+	/*
+	 * IOAS_MAP_FILE: the shmem or hugetlbfs file the pages are pinned
+	 * from, through its page cache, not through a process's memory;
+	 * @uptr is then the page-aligned byte offset in the file.  The
+	 * source mm, task and user remain the ones charged.
+	 */
+	struct file *file;
 	unsigned long uptr;		/* page-aligned start */
 	unsigned long npages;
 	/*
@@ -247,6 +254,10 @@ struct iopt_pages {
 struct iopt_pages *iopt_alloc_pages(unsigned long uptr, unsigned long length,
 				    bool writable, u8 account_mode,
 				    bool with_area);
+struct iopt_pages *iopt_alloc_file_pages(struct file *file,
+					 unsigned long start,
+					 unsigned long length, bool writable,
+					 u8 account_mode, bool with_area);
 struct iopt_area *iopt_pages_take_area(struct iopt_pages *pages);
 void iopt_put_pages(struct iopt_pages *pages);
 int iopt_pages_use(struct iopt_pages *pages, unsigned long first,
@@ -456,6 +467,10 @@ int iopt_map_user_pages(struct iommufd_ctx *ictx, struct io_pagetable *iopt,
 			unsigned long *iova, unsigned long uptr,
 			unsigned long length, int iommu_prot,
 			unsigned int flags);
+int iopt_map_file_pages(struct iommufd_ctx *ictx, struct io_pagetable *iopt,
+			unsigned long *iova, struct file *file,
+			unsigned long start, unsigned long length,
+			int iommu_prot, unsigned int flags);
 int iopt_copy_pages(struct io_pagetable *dst, struct io_pagetable *src,
 		    unsigned long *dst_iova, unsigned long src_iova,
 		    unsigned long length, int iommu_prot, unsigned int flags);
@@ -520,6 +535,7 @@ int iommufd_ioas_alloc_ioctl(struct iommufd_ucmd *ucmd);
 int iommufd_ioas_iova_ranges(struct iommufd_ucmd *ucmd);
 int iommufd_ioas_allow_iovas(struct iommufd_ucmd *ucmd);
 int iommufd_ioas_map(struct iommufd_ucmd *ucmd);
+int iommufd_ioas_map_file(struct iommufd_ucmd *ucmd);
 int iommufd_ioas_copy(struct iommufd_ucmd *ucmd);
 int iommufd_ioas_unmap(struct iommufd_ucmd *ucmd);
 int iommufd_option(struct iommufd_ucmd *ucmd);

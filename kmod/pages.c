@@ -25,6 +25,7 @@
  * the kernel memory a map costs follows what it pins (which is charged),
  * not its length: a terabyte of address space nobody uses costs nothing.
  */
+#include <linux/file.h>
 #include <linux/minmax.h>
 #include <linux/mm.h>
 #include <linux/sched/mm.h>
@@ -194,9 +195,10 @@ static bool iopt_range_has_private_file(unsigned long uptr,
 	return found;
 }
 
-struct iopt_pages *iopt_alloc_pages(unsigned long uptr, unsigned long length,
-				    bool writable, u8 account_mode,
-				    bool with_area)
+static struct iopt_pages *__iopt_alloc_pages(unsigned long uptr,
+					     unsigned long length,
+					     bool writable, u8 account_mode,
+					     bool with_area)
 {
 	size_t size = iopt_pages_alloc_size(with_area);
 	struct iopt_pages *pages;
@@ -221,7 +223,6 @@ struct iopt_pages *iopt_alloc_pages(unsigned long uptr, unsigned long length,
 	pages->with_area = with_area;
 	pages->spare_area = with_area;
 	pages->writable = writable;
-	pages->unshare = !writable && iopt_range_has_private_file(uptr, length);
 	pages->account_mode = capable(CAP_IPC_LOCK) ? IOPT_ACCOUNT_NONE :
 						      account_mode;
 	iommufd_stats_kmem(size);
@@ -230,6 +231,52 @@ struct iopt_pages *iopt_alloc_pages(unsigned long uptr, unsigned long length,
 	get_task_struct(current->group_leader);
 	pages->source_task = current->group_leader;
 	pages->source_user = get_current_user();
+	return pages;
+}
+
+struct iopt_pages *iopt_alloc_pages(unsigned long uptr, unsigned long length,
+				    bool writable, u8 account_mode,
+				    bool with_area)
+{
+	struct iopt_pages *pages;
+
+	pages = __iopt_alloc_pages(uptr, length, writable, account_mode,
+				   with_area);
+	if (!IS_ERR(pages))
+		pages->unshare = !writable &&
+				 iopt_range_has_private_file(uptr, length);
+	return pages;
+}
+
+/**
+ * iopt_alloc_file_pages() - the pin state of a range of a file
+ * @file: the file (a reference is taken); which kinds can be pinned is
+ *        only checked when pages are pinned, as is the end of the file
+ * @start: byte offset of the range in @file
+ * @length: its length in bytes
+ * @writable: pin for DMA writes (the file must be open for writing)
+ * @account_mode: how the pins are charged, as for user memory
+ * @with_area: allocate an area with it (iopt_pages_take_area())
+ *
+ * The pages are pinned from @file's page cache when used, like the pages
+ * of a user-VA map from its mm, and are charged to the caller.
+ *
+ * Return: the pages, or ERR_PTR(-EACCES) for a writable map of a file not
+ * open for writing, -EOVERFLOW or -ENOMEM.
+ */
+struct iopt_pages *iopt_alloc_file_pages(struct file *file,
+					 unsigned long start,
+					 unsigned long length, bool writable,
+					 u8 account_mode, bool with_area)
+{
+	struct iopt_pages *pages;
+
+	if (writable && !(file->f_mode & FMODE_WRITE))
+		return ERR_PTR(-EACCES);
+	pages = __iopt_alloc_pages(start, length, writable, account_mode,
+				   with_area);
+	if (!IS_ERR(pages))
+		pages->file = get_file(file);
 	return pages;
 }
 
@@ -264,6 +311,8 @@ static void iopt_release_pages(struct kref *kref)
 		xa_destroy(&iopt_slot(pages)->chunks);
 	}
 	WARN_ON(pinned);
+	if (pages->file)
+		fput(pages->file);
 	mmdrop(pages->source_mm);
 	put_task_struct(pages->source_task);
 	free_uid(pages->source_user);
@@ -414,6 +463,33 @@ static void iopt_pages_pinned(struct iopt_pages *pages, long n)
 	iommufd_stats_pinned(n);
 }
 
+/* Pin pages of a file map from its page cache, one by one. */
+static long iopt_pages_file_batch(struct iopt_pages *pages,
+				  unsigned long index, unsigned long n,
+				  struct page **out)
+{
+	pgoff_t pgoff = (pages->uptr >> PAGE_SHIFT) + index;
+	struct page *page;
+	unsigned long i;
+
+	for (i = 0; i < n; i++) {
+		page = iommufd_should_fail() ? ERR_PTR(-ENOMEM) :
+		       compat_file_pin_page(pages->file, pgoff + i);
+		if (IS_ERR(page)) {
+			if (i)
+				unpin_user_pages(out, i);
+			return PTR_ERR(page);
+		}
+		out[i] = page;
+		if (fatal_signal_pending(current)) {
+			unpin_user_pages(out, i + 1);
+			return -EINTR;
+		}
+		cond_resched();
+	}
+	return n;
+}
+
 /* Pin one batch: the fast path when the caller is the mapping's process. */
 static long iopt_pages_gup_batch(struct iopt_pages *pages, unsigned long index,
 				 unsigned long n, struct page **out)
@@ -423,6 +499,8 @@ static long iopt_pages_gup_batch(struct iopt_pages *pages, unsigned long index,
 	unsigned long addr = pages->uptr + (index << PAGE_SHIFT);
 	long rc;
 
+	if (pages->file)
+		return iopt_pages_file_batch(pages, index, n, out);
 	if (iommufd_should_fail())
 		return -EFAULT;
 	if (current->mm == pages->source_mm)
