@@ -43,7 +43,10 @@
  *                        claim (area->busy) and remove areas, not to pin
  *                        or program domains
  *   pages->mutex         the pin state of one iopt_pages
- *   mm->mmap_lock        taken by GUP inside pages.c
+ *   mm->mmap_lock        taken by GUP inside pages.c; for a file map
+ *                        (IOAS_MAP_FILE) the file's locks instead: the
+ *                        page cache's and, filling a hugetlbfs hole on
+ *                        6.1, fallocate's inode lock
  * The list of open contexts (inspect.c) is taken before everything else,
  * by the debugfs reader only; open and release take it alone.
  * A backend's dirty-bit read (dirty.c) holds only the backend's own table

@@ -438,13 +438,55 @@ static int accounting_child(void)
 	return 0;
 }
 
-TEST(map_file_accounting)
+/* The same in per-process mode: VmLck is charged too. */
+static int accounting_mm_child(void)
+{
+	long lck0, pin0;
+	struct mfile m;
+	__u32 ioas, stdev;
+	int fd;
+
+	m.len = 32 * PAGE_SIZE;
+	m.va = buf_alloc_memfd(m.len, &m.mfd);
+	fd = dev_iommu_open();
+	if (!m.va || fd < 0)
+		return __LINE__;
+	if (option_set(fd, IOMMU_OPTION_RLIMIT_MODE, 0, 1))
+		return __LINE__;
+	if (drop_cap_ipc_lock() || set_memlock_rlimit(16 * PAGE_SIZE))
+		return __LINE__;
+	if (ioas_alloc(fd, &ioas) || mock_domain(fd, ioas, &stdev, NULL, NULL))
+		return __LINE__;
+	lck0 = proc_status_kb("VmLck");
+	pin0 = proc_status_kb("VmPin");
+	if (map_file_fixed(fd, ioas, m.mfd, 0, 12 * PAGE_SIZE,
+			   MOCK_APERTURE_START))
+		return __LINE__;
+	if (proc_status_kb("VmLck") - lck0 != 12 * PAGE_SIZE / 1024 ||
+	    proc_status_kb("VmPin") - pin0 != 12 * PAGE_SIZE / 1024)
+		return __LINE__;
+	errno = 0;
+	if (map_file_fixed(fd, ioas, m.mfd, 16 * PAGE_SIZE, 8 * PAGE_SIZE,
+			   MOCK_APERTURE_START + (1 << 20)) != -1 ||
+	    errno != ENOMEM)
+		return __LINE__;
+	if (ioas_unmap_all(fd, ioas, NULL) ||
+	    proc_status_kb("VmLck") != lck0 || proc_status_kb("VmPin") != pin0)
+		return __LINE__;
+	close(fd);
+	return 0;
+}
+
+static const char *const account_variants[] = { "user", "mm", NULL };
+
+TEST_VARIANTS(map_file_accounting, account_variants)
 {
 	pid_t pid = fork_flushed();
 
 	CHECK(pid >= 0);
 	if (!pid) {
-		int line = accounting_child();
+		int line = tap_variant ? accounting_mm_child() :
+					 accounting_child();
 
 		if (line)
 			printf("# child: the check at line %d failed (errno %d)\n",
