@@ -560,11 +560,10 @@ static bool fired(void)
 	return atoi(buf) <= 0;
 }
 
-#define STEP(expr)                      \
-	do {                            \
-		if ((expr) != 0)        \
-			return __LINE__; \
-	} while (0)
+/* The kernel's own injection (util.h's kfault_*), one step at a time. */
+static struct kfault_walk kfault = { .step = -1 };
+
+#define STEP(expr) KFAULT_STEP(&kfault, expr)
 
 static int fault_scenario(int fd, struct mfile *m, int *afd)
 {
@@ -634,6 +633,84 @@ TEST(map_file_every_failure_unwinds)
 	CHECK(failures > 10);
 	close(chk);
 	mfile_free(&m);
+}
+
+/* A count no ioctl's path reaches: the walk of one step stops there. */
+#define KFAULT_MAX 2000
+
+/* Walk step @step: the number of fault points it has, -1 on a defect. */
+static int kfault_walk_step(int step, struct mfile *m, int chk)
+{
+	int n, line, fd, afd;
+
+	for (n = 1; n < KFAULT_MAX; n++) {
+		fd = dev_iommu_open();
+		if (fd < 0)
+			return -1;
+		afd = -1;
+		kfault.step = step;
+		kfault.nth = n;
+		kfault.cur = 0;
+		kfault.fired = false;
+		line = fault_scenario(fd, m, &afd);
+		kfault.step = -1;
+		if (afd >= 0)
+			close(afd);
+		close(fd);
+		if (!module_all_released() || check_refs(chk, m->va, LEN, 0)) {
+			tap_diag("step %d, kernel fault point %d (step at line %d): %ld objects, %ld pinned pages left",
+				 step, n, line, module_stat("objects"),
+				 module_stat("pinned_pages"));
+			return -1;
+		}
+		if (kfault.broken)
+			return -1;
+		if (!kfault.fired) {
+			if (line) {
+				tap_diag("step %d: no injected failure, yet line %d failed",
+					 step, line);
+				return -1;
+			}
+			return n - 1;
+		}
+	}
+	tap_diag("step %d: more than %d fault points", step, KFAULT_MAX);
+	return -1;
+}
+
+/*
+ * Every allocation and user copy the kernel reaches inside each ioctl of
+ * the scenario -- the page cache's and shmem's on the file pin included
+ * -- fails in turn, and each failure unwinds.
+ */
+TEST(map_file_every_kernel_failure_unwinds)
+{
+	int step, points, total = 0, steps, chk, fd, afd = -1;
+	struct mfile m;
+
+	if (kfault_setup())
+		SKIP("the kernel has no fault injection (Debian's kernels are built without it): the suite's debug-kernel VM runs this");
+	CHECK_SUB(mfile_new(&m, LEN));
+	chk = dev_iommu_open();
+	CHECK(chk >= 0);
+	fd = dev_iommu_open();
+	CHECK(fd >= 0);
+	kfault.cur = 0;
+	CHECK(fault_scenario(fd, &m, &afd) == 0);
+	steps = kfault.cur;
+	close(afd);
+	close(fd);
+	for (step = 0; step < steps; step++) {
+		points = kfault_walk_step(step, &m, chk);
+		CHECK(points >= 0);
+		total += points;
+	}
+	tap_diag("%d kernel fault points over %d ioctls, each unwound", total,
+		 steps);
+	CHECK(total > 0);
+	close(chk);
+	mfile_free(&m);
+	kfault_teardown();
 }
 
 int main(void)
