@@ -206,7 +206,8 @@ int iommufd_ucmd_respond_u64(struct iommufd_ucmd *ucmd, size_t offset,
 /* --------------------------------------------------------------- pages */
 
 /*
- * The user memory behind one IOAS_MAP: a page-aligned span of one mm.
+ * The user memory behind one IOAS_MAP: a page-aligned span of one mm,
+ * or of one file for IOAS_MAP_FILE.
  * Shared by every area (in any IOAS) that maps part of it.  Each page
  * counts its users -- domain mappings and access pins -- and is pinned
  * while that count is non-zero, so one pin serves every domain.  The
@@ -236,17 +237,19 @@ struct iopt_pages {
 	 */
 	bool with_area : 1;
 	bool spare_area : 1;
+	/*
+	 * IOAS_MAP_FILE: the pages come from a shmem or hugetlbfs file,
+	 * pinned through its page cache, not through a process's memory;
+	 * @uptr is then the page-aligned byte offset in the file.  The
+	 * source mm, task and user remain the ones charged.  The file is
+	 * held at the end of the allocation (pages.c), so that user-VA maps
+	 * stay in kmalloc-192.
+	 */
+	bool file_backed : 1;
 	struct mutex mutex;
 	struct mm_struct *source_mm;
 	struct task_struct *source_task;
 	struct user_struct *source_user;
-	/*
-	 * IOAS_MAP_FILE: the shmem or hugetlbfs file the pages are pinned
-	 * from, through its page cache, not through a process's memory;
-	 * @uptr is then the page-aligned byte offset in the file.  The
-	 * source mm, task and user remain the ones charged.
-	 */
-	struct file *file;
 	unsigned long uptr;		/* page-aligned start */
 	unsigned long npages;
 	/*

@@ -2,9 +2,10 @@
 /*
  * Pinning user memory for DMA.
  *
- * An iopt_pages is the memory behind one IOAS_MAP.  Nothing is pinned when
- * it is created; a page is pinned (FOLL_PIN | FOLL_LONGTERM, from the mm
- * that made the mapping) when its first user appears -- a domain that maps
+ * An iopt_pages is the memory behind one IOAS_MAP (or IOAS_MAP_FILE).
+ * Nothing is pinned when it is created; a page is pinned (FOLL_PIN |
+ * FOLL_LONGTERM, from the mm that made the mapping, or from the file's
+ * page cache) when its first user appears -- a domain that maps
  * it or an access that pins it -- and unpinned when its last user goes.
  * So the same page is pinned once however many domains and accesses use
  * it, and it is charged to RLIMIT_MEMLOCK once.
@@ -89,11 +90,22 @@ static bool iopt_one_chunk(struct iopt_pages *pages)
 	return pages->npages <= IOPT_CHUNK_PAGES;
 }
 
-/* What the allocation holding @pages takes (chunks and pin arrays aside). */
-static size_t iopt_pages_alloc_size(bool with_area)
+/*
+ * What the allocation holding @pages takes (chunks and pin arrays aside):
+ * a file map's ends with its file.
+ */
+static size_t iopt_pages_alloc_size(bool with_area, bool file_backed)
 {
 	return sizeof(struct iopt_pages) + sizeof(union iopt_chunk_slot) +
-	       (with_area ? sizeof(struct iopt_area) : 0);
+	       (with_area ? sizeof(struct iopt_area) : 0) +
+	       (file_backed ? sizeof(struct file *) : 0);
+}
+
+/* Where a file map keeps its file. */
+static struct file **iopt_pages_filep(struct iopt_pages *pages)
+{
+	return (struct file **)((char *)pages +
+				iopt_pages_alloc_size(pages->with_area, false));
 }
 
 static unsigned long chunk_len(struct iopt_pages *pages, unsigned long c)
@@ -198,9 +210,9 @@ static bool iopt_range_has_private_file(unsigned long uptr,
 static struct iopt_pages *__iopt_alloc_pages(unsigned long uptr,
 					     unsigned long length,
 					     bool writable, u8 account_mode,
-					     bool with_area)
+					     bool with_area, bool file_backed)
 {
-	size_t size = iopt_pages_alloc_size(with_area);
+	size_t size = iopt_pages_alloc_size(with_area, file_backed);
 	struct iopt_pages *pages;
 	unsigned long end, npages;
 
@@ -222,6 +234,7 @@ static struct iopt_pages *__iopt_alloc_pages(unsigned long uptr,
 		xa_init(&iopt_slot(pages)->chunks);
 	pages->with_area = with_area;
 	pages->spare_area = with_area;
+	pages->file_backed = file_backed;
 	pages->writable = writable;
 	pages->account_mode = capable(CAP_IPC_LOCK) ? IOPT_ACCOUNT_NONE :
 						      account_mode;
@@ -241,7 +254,7 @@ struct iopt_pages *iopt_alloc_pages(unsigned long uptr, unsigned long length,
 	struct iopt_pages *pages;
 
 	pages = __iopt_alloc_pages(uptr, length, writable, account_mode,
-				   with_area);
+				   with_area, false);
 	if (!IS_ERR(pages))
 		pages->unshare = !writable &&
 				 iopt_range_has_private_file(uptr, length);
@@ -274,9 +287,9 @@ struct iopt_pages *iopt_alloc_file_pages(struct file *file,
 	if (writable && !(file->f_mode & FMODE_WRITE))
 		return ERR_PTR(-EACCES);
 	pages = __iopt_alloc_pages(start, length, writable, account_mode,
-				   with_area);
+				   with_area, true);
 	if (!IS_ERR(pages))
-		pages->file = get_file(file);
+		*iopt_pages_filep(pages) = get_file(file);
 	return pages;
 }
 
@@ -311,13 +324,14 @@ static void iopt_release_pages(struct kref *kref)
 		xa_destroy(&iopt_slot(pages)->chunks);
 	}
 	WARN_ON(pinned);
-	if (pages->file)
-		fput(pages->file);
+	if (pages->file_backed)
+		fput(*iopt_pages_filep(pages));
 	mmdrop(pages->source_mm);
 	put_task_struct(pages->source_task);
 	free_uid(pages->source_user);
 	mutex_destroy(&pages->mutex);
-	iommufd_stats_kmem(-(long)iopt_pages_alloc_size(pages->with_area));
+	iommufd_stats_kmem(-(long)iopt_pages_alloc_size(pages->with_area,
+							pages->file_backed));
 	kfree(pages);
 }
 
@@ -474,7 +488,8 @@ static long iopt_pages_file_batch(struct iopt_pages *pages,
 
 	for (i = 0; i < n; i++) {
 		page = iommufd_should_fail() ? ERR_PTR(-ENOMEM) :
-		       compat_file_pin_page(pages->file, pgoff + i);
+		       compat_file_pin_page(*iopt_pages_filep(pages),
+					    pgoff + i);
 		if (IS_ERR(page)) {
 			if (i)
 				unpin_user_pages(out, i);
@@ -499,7 +514,7 @@ static long iopt_pages_gup_batch(struct iopt_pages *pages, unsigned long index,
 	unsigned long addr = pages->uptr + (index << PAGE_SHIFT);
 	long rc;
 
-	if (pages->file)
+	if (pages->file_backed)
 		return iopt_pages_file_batch(pages, index, n, out);
 	if (iommufd_should_fail())
 		return -EFAULT;
