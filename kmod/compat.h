@@ -10,12 +10,17 @@
 #include <linux/version.h>
 #include <linux/device.h>
 #include <linux/eventfd.h>
+#include <linux/falloc.h>
 #include <linux/fs.h>
+#include <linux/hugetlb.h>
 #include <linux/iommu.h>
+#include <linux/magic.h>
 #include <linux/irqdomain.h>
 #include <linux/mm.h>
 #include <linux/module.h>
 #include <linux/msi.h>
+#include <linux/pagemap.h>
+#include <linux/shmem_fs.h>
 
 /*
  * Whether the kernel built for is @major.@minor or later (checkpatch
@@ -41,6 +46,86 @@ static inline long compat_pin_user_pages_remote(struct mm_struct *mm,
 #else
 	return pin_user_pages_remote(mm, start, nr_pages, gup_flags, pages,
 				     NULL, locked);
+#endif
+}
+
+/**
+ * compat_file_pin_page() - pin one page of a shmem or hugetlbfs file
+ * @file: a shmem (memfd, tmpfs) or hugetlbfs file; others give -EINVAL
+ * @pgoff: the page's offset in the file, in PAGE_SIZE units
+ *
+ * The page gets one FOLL_PIN reference, as pin_user_pages() would give,
+ * so unpin_user_page() and its kin release it.  A page past the end of
+ * the file gives -EINVAL.  6.12 has memfd_pin_folios(), which also moves
+ * the folio out of ZONE_MOVABLE/CMA first (FOLL_LONGTERM); 6.1 has
+ * nothing for files, so the page is found through the page cache (shmem
+ * reads it in or allocates it; a hole of hugetlbfs is filled by
+ * fallocate, which needs the file open for writing) and its reference
+ * made a pin the way GUP makes one.  6.1 does not migrate it.
+ *
+ * Return: the page, or an ERR_PTR().
+ */
+static inline struct page *compat_file_pin_page(struct file *file,
+						pgoff_t pgoff)
+{
+#if COMPAT_KERNEL_AT_LEAST(6, 11)
+	loff_t start = (loff_t)pgoff << PAGE_SHIFT;
+	struct folio *folio;
+	pgoff_t offset;
+	long n;
+
+	n = memfd_pin_folios(file, start, start + PAGE_SIZE - 1, &folio, 1,
+			     &offset);
+	if (n < 0)
+		return ERR_PTR(n);
+	if (n != 1)
+		return ERR_PTR(-EINVAL);
+	return folio_page(folio, offset >> PAGE_SHIFT);
+#else
+	struct address_space *mapping = file->f_mapping;
+	struct inode *inode = file_inode(file);
+	loff_t pos = (loff_t)pgoff << PAGE_SHIFT;
+	struct folio *folio;
+	struct page *page;
+
+	if (pos >= i_size_read(inode))
+		return ERR_PTR(-EINVAL);
+	/* shmem_file() and is_file_hugepages() need unexported symbols. */
+	if (!S_ISREG(inode->i_mode))
+		return ERR_PTR(-EINVAL);
+	if (inode->i_sb->s_magic == TMPFS_MAGIC) {
+		page = shmem_read_mapping_page_gfp(mapping, pgoff,
+						   mapping_gfp_mask(mapping));
+		if (IS_ERR(page))
+			return page;
+		folio = page_folio(page);
+	} else if (inode->i_sb->s_magic == HUGETLBFS_MAGIC) {
+		struct hstate *h = hstate_file(file);
+		loff_t hpos = pos & huge_page_mask(h);
+		int rc;
+
+		folio = filemap_get_folio(mapping, pos >> huge_page_shift(h));
+		if (!folio) {
+			rc = vfs_fallocate(file, FALLOC_FL_KEEP_SIZE, hpos,
+					   huge_page_size(h));
+			if (rc)
+				return ERR_PTR(rc);
+			folio = filemap_get_folio(mapping,
+						  pos >> huge_page_shift(h));
+			if (!folio)
+				return ERR_PTR(-EINVAL);
+		}
+		page = folio_page(folio, (pos - hpos) >> PAGE_SHIFT);
+	} else {
+		return ERR_PTR(-EINVAL);
+	}
+	/* The reference just taken becomes the pin's (try_grab_folio()). */
+	if (folio_test_large(folio))
+		atomic_inc(folio_pincount_ptr(folio));
+	else
+		folio_ref_add(folio, GUP_PIN_COUNTING_BIAS - 1);
+	node_stat_mod_folio(folio, NR_FOLL_PIN_ACQUIRED, 1);
+	return page;
 #endif
 }
 

@@ -897,6 +897,46 @@ int iopt_map_user_pages(struct iommufd_ctx *ictx, struct io_pagetable *iopt,
 	return rc;
 }
 
+/**
+ * iopt_map_file_pages() - map a range of a shmem or hugetlbfs file
+ * @ictx: the context whose accounting mode charges the pins
+ * @iopt: the IOVA space to map into
+ * @iova: in: the IOVA with IOMMUFD_IOVA_FIXED; out: the IOVA used
+ * @file: the file, pinned through its page cache
+ * @start: byte offset in @file; its page offset follows the MAP rules of
+ *         a user VA (a multiple of the IOAS's alignment)
+ * @length: bytes to map
+ * @iommu_prot: IOMMU_READ, IOMMU_WRITE, ...
+ * @flags: IOMMUFD_IOVA_FIXED or 0
+ *
+ * Like iopt_map_user_pages(), with pages that come from @file: they are
+ * pinned now if a domain exists, else when first used, and -EINVAL then
+ * for a file of another kind or a range past its end.
+ *
+ * Return: 0 or a negative errno.
+ */
+int iopt_map_file_pages(struct iommufd_ctx *ictx, struct io_pagetable *iopt,
+			unsigned long *iova, struct file *file,
+			unsigned long start, unsigned long length,
+			int iommu_prot, unsigned int flags)
+{
+	struct iopt_map_elm elm;
+	int rc;
+
+	if (!length)
+		return -EINVAL;
+	elm.pages = iopt_alloc_file_pages(file, start, length,
+					  iommu_prot & IOMMU_WRITE,
+					  ictx->account_mode, true);
+	if (IS_ERR(elm.pages))
+		return PTR_ERR(elm.pages);
+	elm.byte = start % PAGE_SIZE;
+	elm.length = length;
+	rc = iopt_map_elms(iopt, &elm, 1, iova, start, iommu_prot, flags);
+	iopt_put_pages(elm.pages);
+	return rc;
+}
+
 /*
  * Collect the pages behind [iova, iova + length) of @src, which must be
  * mapped without holes.  Each piece holds a reference on its pages.

@@ -3,6 +3,7 @@
  * IOAS objects and their ioctls: alloc, IOVA ranges, allowed IOVAs, map,
  * copy, unmap, and IOMMU_OPTION.
  */
+#include <linux/file.h>
 #include <linux/iommu.h>
 #include <linux/slab.h>
 #include <linux/uaccess.h>
@@ -277,6 +278,45 @@ int iommufd_ioas_map(struct iommufd_ucmd *ucmd)
 	rc = iopt_map_user_pages(ucmd->ictx, &ioas->iopt, &iova, cmd->user_va,
 				 cmd->length, iommufd_map_prot(cmd->flags),
 				 flags);
+	if (rc)
+		goto out_put;
+	rc = iommufd_respond_mapped(ucmd, offsetof(typeof(*cmd), iova),
+				    &ioas->iopt, iova, cmd->length);
+out_put:
+	iommufd_put_object(&ioas->obj);
+	return rc;
+}
+
+int iommufd_ioas_map_file(struct iommufd_ucmd *ucmd)
+{
+	struct iommu_ioas_map_file *cmd = ucmd->cmd;
+	unsigned long iova = cmd->iova;
+	struct iommufd_ioas *ioas;
+	unsigned int flags = 0;
+	struct file *file;
+	int rc;
+
+	if (cmd->flags & ~IOMMUFD_MAP_FLAGS)
+		return -EOPNOTSUPP;
+	if (cmd->iova >= ULONG_MAX || cmd->length >= ULONG_MAX)
+		return -EOVERFLOW;
+	if (!(cmd->flags &
+	      (IOMMU_IOAS_MAP_WRITEABLE | IOMMU_IOAS_MAP_READABLE)))
+		return -EINVAL;
+	ioas = iommufd_get_ioas(ucmd->ictx, cmd->ioas_id);
+	if (IS_ERR(ioas))
+		return PTR_ERR(ioas);
+	file = fget(cmd->fd);
+	if (!file) {
+		rc = -EBADF;
+		goto out_put;
+	}
+	if (cmd->flags & IOMMU_IOAS_MAP_FIXED_IOVA)
+		flags = IOMMUFD_IOVA_FIXED;
+	rc = iopt_map_file_pages(ucmd->ictx, &ioas->iopt, &iova, file,
+				 cmd->start, cmd->length,
+				 iommufd_map_prot(cmd->flags), flags);
+	fput(file);
 	if (rc)
 		goto out_put;
 	rc = iommufd_respond_mapped(ucmd, offsetof(typeof(*cmd), iova),

@@ -43,7 +43,10 @@
  *                        claim (area->busy) and remove areas, not to pin
  *                        or program domains
  *   pages->mutex         the pin state of one iopt_pages
- *   mm->mmap_lock        taken by GUP inside pages.c
+ *   mm->mmap_lock        taken by GUP inside pages.c; for a file map
+ *                        (IOAS_MAP_FILE) the file's locks instead: the
+ *                        page cache's and, filling a hugetlbfs hole on
+ *                        6.1, fallocate's inode lock
  * The list of open contexts (inspect.c) is taken before everything else,
  * by the debugfs reader only; open and release take it alone.
  * A backend's dirty-bit read (dirty.c) holds only the backend's own table
@@ -203,7 +206,8 @@ int iommufd_ucmd_respond_u64(struct iommufd_ucmd *ucmd, size_t offset,
 /* --------------------------------------------------------------- pages */
 
 /*
- * The user memory behind one IOAS_MAP: a page-aligned span of one mm.
+ * The user memory behind one IOAS_MAP: a page-aligned span of one mm,
+ * or of one file for IOAS_MAP_FILE.
  * Shared by every area (in any IOAS) that maps part of it.  Each page
  * counts its users -- domain mappings and access pins -- and is pinned
  * while that count is non-zero, so one pin serves every domain.  The
@@ -233,6 +237,15 @@ struct iopt_pages {
 	 */
 	bool with_area : 1;
 	bool spare_area : 1;
+	/*
+	 * IOAS_MAP_FILE: the pages come from a shmem or hugetlbfs file,
+	 * pinned through its page cache, not through a process's memory;
+	 * @uptr is then the page-aligned byte offset in the file.  The
+	 * source mm, task and user remain the ones charged.  The file is
+	 * held at the end of the allocation (pages.c), so that user-VA maps
+	 * stay in kmalloc-192.
+	 */
+	bool file_backed : 1;
 	struct mutex mutex;
 	struct mm_struct *source_mm;
 	struct task_struct *source_task;
@@ -247,6 +260,10 @@ struct iopt_pages {
 struct iopt_pages *iopt_alloc_pages(unsigned long uptr, unsigned long length,
 				    bool writable, u8 account_mode,
 				    bool with_area);
+struct iopt_pages *iopt_alloc_file_pages(struct file *file,
+					 unsigned long start,
+					 unsigned long length, bool writable,
+					 u8 account_mode, bool with_area);
 struct iopt_area *iopt_pages_take_area(struct iopt_pages *pages);
 void iopt_put_pages(struct iopt_pages *pages);
 int iopt_pages_use(struct iopt_pages *pages, unsigned long first,
@@ -456,6 +473,10 @@ int iopt_map_user_pages(struct iommufd_ctx *ictx, struct io_pagetable *iopt,
 			unsigned long *iova, unsigned long uptr,
 			unsigned long length, int iommu_prot,
 			unsigned int flags);
+int iopt_map_file_pages(struct iommufd_ctx *ictx, struct io_pagetable *iopt,
+			unsigned long *iova, struct file *file,
+			unsigned long start, unsigned long length,
+			int iommu_prot, unsigned int flags);
 int iopt_copy_pages(struct io_pagetable *dst, struct io_pagetable *src,
 		    unsigned long *dst_iova, unsigned long src_iova,
 		    unsigned long length, int iommu_prot, unsigned int flags);
@@ -520,6 +541,7 @@ int iommufd_ioas_alloc_ioctl(struct iommufd_ucmd *ucmd);
 int iommufd_ioas_iova_ranges(struct iommufd_ucmd *ucmd);
 int iommufd_ioas_allow_iovas(struct iommufd_ucmd *ucmd);
 int iommufd_ioas_map(struct iommufd_ucmd *ucmd);
+int iommufd_ioas_map_file(struct iommufd_ucmd *ucmd);
 int iommufd_ioas_copy(struct iommufd_ucmd *ucmd);
 int iommufd_ioas_unmap(struct iommufd_ucmd *ucmd);
 int iommufd_option(struct iommufd_ucmd *ucmd);

@@ -203,7 +203,7 @@ static const struct iommufd_ioctl_op iommufd_ioctl_ops[] = {
 		 struct iommu_hwpt_invalidate, __reserved),
 	IOCTL_OP(IOMMU_FAULT_QUEUE_ALLOC, iommufd_not_implemented,
 		 struct iommu_fault_alloc, out_fault_fd),
-	IOCTL_OP(IOMMU_IOAS_MAP_FILE, iommufd_not_implemented,
+	IOCTL_OP(IOMMU_IOAS_MAP_FILE, iommufd_ioas_map_file,
 		 struct iommu_ioas_map_file, iova),
 	IOCTL_OP(IOMMU_VIOMMU_ALLOC, iommufd_not_implemented,
 		 struct iommu_viommu_alloc, out_viommu_id),

@@ -2,9 +2,10 @@
 /*
  * Pinning user memory for DMA.
  *
- * An iopt_pages is the memory behind one IOAS_MAP.  Nothing is pinned when
- * it is created; a page is pinned (FOLL_PIN | FOLL_LONGTERM, from the mm
- * that made the mapping) when its first user appears -- a domain that maps
+ * An iopt_pages is the memory behind one IOAS_MAP (or IOAS_MAP_FILE).
+ * Nothing is pinned when it is created; a page is pinned (FOLL_PIN |
+ * FOLL_LONGTERM, from the mm that made the mapping, or from the file's
+ * page cache) when its first user appears -- a domain that maps
  * it or an access that pins it -- and unpinned when its last user goes.
  * So the same page is pinned once however many domains and accesses use
  * it, and it is charged to RLIMIT_MEMLOCK once.
@@ -25,6 +26,7 @@
  * the kernel memory a map costs follows what it pins (which is charged),
  * not its length: a terabyte of address space nobody uses costs nothing.
  */
+#include <linux/file.h>
 #include <linux/minmax.h>
 #include <linux/mm.h>
 #include <linux/sched/mm.h>
@@ -88,11 +90,22 @@ static bool iopt_one_chunk(struct iopt_pages *pages)
 	return pages->npages <= IOPT_CHUNK_PAGES;
 }
 
-/* What the allocation holding @pages takes (chunks and pin arrays aside). */
-static size_t iopt_pages_alloc_size(bool with_area)
+/*
+ * What the allocation holding @pages takes (chunks and pin arrays aside):
+ * a file map's ends with its file.
+ */
+static size_t iopt_pages_alloc_size(bool with_area, bool file_backed)
 {
 	return sizeof(struct iopt_pages) + sizeof(union iopt_chunk_slot) +
-	       (with_area ? sizeof(struct iopt_area) : 0);
+	       (with_area ? sizeof(struct iopt_area) : 0) +
+	       (file_backed ? sizeof(struct file *) : 0);
+}
+
+/* Where a file map keeps its file. */
+static struct file **iopt_pages_filep(struct iopt_pages *pages)
+{
+	return (struct file **)((char *)pages +
+				iopt_pages_alloc_size(pages->with_area, false));
 }
 
 static unsigned long chunk_len(struct iopt_pages *pages, unsigned long c)
@@ -194,11 +207,12 @@ static bool iopt_range_has_private_file(unsigned long uptr,
 	return found;
 }
 
-struct iopt_pages *iopt_alloc_pages(unsigned long uptr, unsigned long length,
-				    bool writable, u8 account_mode,
-				    bool with_area)
+static struct iopt_pages *__iopt_alloc_pages(unsigned long uptr,
+					     unsigned long length,
+					     bool writable, u8 account_mode,
+					     bool with_area, bool file_backed)
 {
-	size_t size = iopt_pages_alloc_size(with_area);
+	size_t size = iopt_pages_alloc_size(with_area, file_backed);
 	struct iopt_pages *pages;
 	unsigned long end, npages;
 
@@ -220,8 +234,8 @@ struct iopt_pages *iopt_alloc_pages(unsigned long uptr, unsigned long length,
 		xa_init(&iopt_slot(pages)->chunks);
 	pages->with_area = with_area;
 	pages->spare_area = with_area;
+	pages->file_backed = file_backed;
 	pages->writable = writable;
-	pages->unshare = !writable && iopt_range_has_private_file(uptr, length);
 	pages->account_mode = capable(CAP_IPC_LOCK) ? IOPT_ACCOUNT_NONE :
 						      account_mode;
 	iommufd_stats_kmem(size);
@@ -230,6 +244,52 @@ struct iopt_pages *iopt_alloc_pages(unsigned long uptr, unsigned long length,
 	get_task_struct(current->group_leader);
 	pages->source_task = current->group_leader;
 	pages->source_user = get_current_user();
+	return pages;
+}
+
+struct iopt_pages *iopt_alloc_pages(unsigned long uptr, unsigned long length,
+				    bool writable, u8 account_mode,
+				    bool with_area)
+{
+	struct iopt_pages *pages;
+
+	pages = __iopt_alloc_pages(uptr, length, writable, account_mode,
+				   with_area, false);
+	if (!IS_ERR(pages))
+		pages->unshare = !writable &&
+				 iopt_range_has_private_file(uptr, length);
+	return pages;
+}
+
+/**
+ * iopt_alloc_file_pages() - the pin state of a range of a file
+ * @file: the file (a reference is taken); which kinds can be pinned is
+ *        only checked when pages are pinned, as is the end of the file
+ * @start: byte offset of the range in @file
+ * @length: its length in bytes
+ * @writable: pin for DMA writes (the file must be open for writing)
+ * @account_mode: how the pins are charged, as for user memory
+ * @with_area: allocate an area with it (iopt_pages_take_area())
+ *
+ * The pages are pinned from @file's page cache when used, like the pages
+ * of a user-VA map from its mm, and are charged to the caller.
+ *
+ * Return: the pages, or ERR_PTR(-EACCES) for a writable map of a file not
+ * open for writing, -EOVERFLOW or -ENOMEM.
+ */
+struct iopt_pages *iopt_alloc_file_pages(struct file *file,
+					 unsigned long start,
+					 unsigned long length, bool writable,
+					 u8 account_mode, bool with_area)
+{
+	struct iopt_pages *pages;
+
+	if (writable && !(file->f_mode & FMODE_WRITE))
+		return ERR_PTR(-EACCES);
+	pages = __iopt_alloc_pages(start, length, writable, account_mode,
+				   with_area, true);
+	if (!IS_ERR(pages))
+		*iopt_pages_filep(pages) = get_file(file);
 	return pages;
 }
 
@@ -264,11 +324,14 @@ static void iopt_release_pages(struct kref *kref)
 		xa_destroy(&iopt_slot(pages)->chunks);
 	}
 	WARN_ON(pinned);
+	if (pages->file_backed)
+		fput(*iopt_pages_filep(pages));
 	mmdrop(pages->source_mm);
 	put_task_struct(pages->source_task);
 	free_uid(pages->source_user);
 	mutex_destroy(&pages->mutex);
-	iommufd_stats_kmem(-(long)iopt_pages_alloc_size(pages->with_area));
+	iommufd_stats_kmem(-(long)iopt_pages_alloc_size(pages->with_area,
+							pages->file_backed));
 	kfree(pages);
 }
 
@@ -414,6 +477,34 @@ static void iopt_pages_pinned(struct iopt_pages *pages, long n)
 	iommufd_stats_pinned(n);
 }
 
+/* Pin pages of a file map from its page cache, one by one. */
+static long iopt_pages_file_batch(struct iopt_pages *pages,
+				  unsigned long index, unsigned long n,
+				  struct page **out)
+{
+	pgoff_t pgoff = (pages->uptr >> PAGE_SHIFT) + index;
+	struct page *page;
+	unsigned long i;
+
+	for (i = 0; i < n; i++) {
+		page = iommufd_should_fail() ? ERR_PTR(-ENOMEM) :
+		       compat_file_pin_page(*iopt_pages_filep(pages),
+					    pgoff + i);
+		if (IS_ERR(page)) {
+			if (i)
+				unpin_user_pages(out, i);
+			return PTR_ERR(page);
+		}
+		out[i] = page;
+		if (fatal_signal_pending(current)) {
+			unpin_user_pages(out, i + 1);
+			return -EINTR;
+		}
+		cond_resched();
+	}
+	return n;
+}
+
 /* Pin one batch: the fast path when the caller is the mapping's process. */
 static long iopt_pages_gup_batch(struct iopt_pages *pages, unsigned long index,
 				 unsigned long n, struct page **out)
@@ -423,6 +514,8 @@ static long iopt_pages_gup_batch(struct iopt_pages *pages, unsigned long index,
 	unsigned long addr = pages->uptr + (index << PAGE_SHIFT);
 	long rc;
 
+	if (pages->file_backed)
+		return iopt_pages_file_batch(pages, index, n, out);
 	if (iommufd_should_fail())
 		return -EFAULT;
 	if (current->mm == pages->source_mm)

@@ -47,8 +47,6 @@ static const struct {
 	  "HWPT_INVALIDATE" },
 	{ IOMMU_FAULT_QUEUE_ALLOC, sizeof(struct iommu_fault_alloc),
 	  "FAULT_QUEUE_ALLOC" },
-	{ IOMMU_IOAS_MAP_FILE, sizeof(struct iommu_ioas_map_file),
-	  "IOAS_MAP_FILE" },
 	{ IOMMU_VIOMMU_ALLOC, sizeof(struct iommu_viommu_alloc),
 	  "VIOMMU_ALLOC" },
 	{ IOMMU_VDEVICE_ALLOC, sizeof(struct iommu_vdevice_alloc),

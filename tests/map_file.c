@@ -1,0 +1,719 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * IOAS_MAP_FILE of memfd (shmem) and hugetlbfs files: the argument
+ * checks and their errnos, the pages seen through mock domains, an access
+ * and COPY, their pins (once per page, released at unmap and close), a
+ * file truncated or closed after the map, the charge to RLIMIT_MEMLOCK,
+ * and the module's fault points on the way.
+ */
+#define _GNU_SOURCE
+#include <fcntl.h>
+#include <stdlib.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/resource.h>
+
+#include "util.h"
+
+#define FAIL_NTH "/sys/kernel/debug/iommufd/fail_nth"
+#define NPAGES 8
+#define LEN (NPAGES * PAGE_SIZE)
+
+static int map_file(int fd, __u32 ioas, int mfd, __u64 start, __u64 length,
+		    __u64 *iova, __u32 flags)
+{
+	struct iommu_ioas_map_file cmd = {
+		.size = sizeof(cmd),
+		.flags = flags,
+		.ioas_id = ioas,
+		.fd = mfd,
+		.start = start,
+		.length = length,
+		.iova = iova ? *iova : 0,
+	};
+	int rc = ioctl(fd, IOMMU_IOAS_MAP_FILE, &cmd);
+
+	if (!rc && iova)
+		*iova = cmd.iova;
+	return rc;
+}
+
+static int map_file_fixed(int fd, __u32 ioas, int mfd, __u64 start,
+			  __u64 length, __u64 iova)
+{
+	return map_file(fd, ioas, mfd, start, length, &iova,
+			MAP_RW | IOMMU_IOAS_MAP_FIXED_IOVA);
+}
+
+/* The memfd's pages, as the process sees them through its mapping. */
+struct mfile {
+	int mfd;
+	char *va;
+	size_t len;
+};
+
+static void mfile_new(struct mfile *m, size_t len)
+{
+	m->len = len;
+	m->va = buf_alloc_memfd(len, &m->mfd);
+	CHECK(m->va);
+	buf_fill(m->va, len, 3);
+}
+
+static void mfile_free(struct mfile *m)
+{
+	munmap(m->va, m->len);
+	if (m->mfd >= 0)
+		close(m->mfd);
+}
+
+/* One fd, one IOAS, and a mock domain unless @domain is false. */
+struct env {
+	int fd;
+	__u32 ioas, stdev, hwpt;
+};
+
+static void env_setup(struct env *e, bool domain)
+{
+	memset(e, 0, sizeof(*e));
+	e->fd = dev_iommu_open();
+	CHECK(e->fd >= 0);
+	CHECK_OK(ioas_alloc(e->fd, &e->ioas));
+	if (domain)
+		CHECK_OK(mock_domain(e->fd, e->ioas, &e->stdev, &e->hwpt,
+				     NULL));
+}
+
+TEST(map_file_argument_errors)
+{
+	__u64 iova = MOCK_APERTURE_START;
+	struct mfile m;
+	struct env e;
+	int pfd[2];
+
+	CHECK_SUB(mfile_new(&m, LEN));
+	CHECK_SUB(env_setup(&e, true));
+	CHECK_ERRNO(map_file(e.fd, e.ioas, m.mfd, 0, LEN, &iova,
+			     MAP_RW | (1U << 5)), EOPNOTSUPP);
+	iova = ~0ULL;
+	CHECK_ERRNO(map_file(e.fd, e.ioas, m.mfd, 0, LEN, &iova,
+			     MAP_RW | IOMMU_IOAS_MAP_FIXED_IOVA), EOVERFLOW);
+	iova = MOCK_APERTURE_START;
+	CHECK_ERRNO(map_file(e.fd, e.ioas, m.mfd, 0, ~0ULL, &iova, MAP_RW),
+		    EOVERFLOW);
+	CHECK_ERRNO(map_file(e.fd, e.ioas, m.mfd, 0, LEN, &iova,
+			     IOMMU_IOAS_MAP_FIXED_IOVA), EINVAL);
+	CHECK_ERRNO(map_file(e.fd, BAD_ID, m.mfd, 0, LEN, &iova, MAP_RW),
+		    ENOENT);
+	CHECK_ERRNO(map_file(e.fd, e.ioas, -1, 0, LEN, &iova, MAP_RW), EBADF);
+	CHECK_ERRNO(map_file(e.fd, e.ioas, 1000, 0, LEN, &iova, MAP_RW),
+		    EBADF);
+	CHECK_ERRNO(map_file(e.fd, e.ioas, m.mfd, 0, 0, &iova, MAP_RW), EINVAL);
+	/* start + length wraps. */
+	CHECK_ERRNO(map_file(e.fd, e.ioas, m.mfd, ~0ULL - PAGE_SIZE, LEN,
+			     &iova, MAP_RW), EOVERFLOW);
+	/* The page offset of start must be a multiple of 2 KiB (mock). */
+	CHECK_ERRNO(map_file(e.fd, e.ioas, m.mfd, 512, LEN / 2, &iova, MAP_RW),
+		    EINVAL);
+	CHECK_ERRNO(map_file(e.fd, e.ioas, m.mfd, 0, LEN / 2 + 512, &iova,
+			     MAP_RW), EINVAL);
+	/* Not a shmem or hugetlbfs file: refused when pinned (a domain). */
+	CHECK_OK(pipe(pfd));
+	CHECK_ERRNO(map_file(e.fd, e.ioas, pfd[1], 0, PAGE_SIZE, &iova, MAP_RW),
+		    EINVAL);
+	int nfd = open("/dev/null", O_RDWR);
+
+	CHECK(nfd >= 0);
+	CHECK_ERRNO(map_file(e.fd, e.ioas, nfd, 0, PAGE_SIZE, &iova, MAP_RW),
+		    EINVAL);
+	/* Past the end of the file, wholly or in part. */
+	CHECK_ERRNO(map_file(e.fd, e.ioas, m.mfd, LEN, PAGE_SIZE, &iova,
+			     MAP_RW), EINVAL);
+	CHECK_ERRNO(map_file(e.fd, e.ioas, m.mfd, PAGE_SIZE, LEN, &iova,
+			     MAP_RW), EINVAL);
+	/* Nothing was left behind by any of them. */
+	CHECK(module_stat("pinned_pages") == 0);
+	CHECK_OK(ioas_unmap_all(e.fd, e.ioas, NULL));
+	CHECK_OK(map_file_fixed(e.fd, e.ioas, m.mfd, 0, LEN,
+				MOCK_APERTURE_START));
+	/* FIXED over a mapping, or over a reserved range. */
+	CHECK_ERRNO(map_file_fixed(e.fd, e.ioas, m.mfd, 0, PAGE_SIZE,
+				   MOCK_APERTURE_START + PAGE_SIZE), EEXIST);
+	CHECK_OK(add_reserved(e.fd, e.ioas, MOCK_APERTURE_START + 4 * LEN,
+			      PAGE_SIZE));
+	CHECK_ERRNO(map_file_fixed(e.fd, e.ioas, m.mfd, 0, PAGE_SIZE,
+				   MOCK_APERTURE_START + 4 * LEN), EINVAL);
+	close(nfd);
+	close(pfd[0]);
+	close(pfd[1]);
+	close(e.fd);
+	mfile_free(&m);
+}
+
+/* A file open read-only maps readable only (this module's rule). */
+TEST(map_file_open_mode)
+{
+	__u64 iova = 0;
+	struct mfile m;
+	struct env e;
+	char path[64];
+	int ro;
+
+	CHECK_SUB(mfile_new(&m, LEN));
+	CHECK_SUB(env_setup(&e, true));
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", m.mfd);
+	ro = open(path, O_RDONLY);
+	CHECK(ro >= 0);
+	CHECK_ERRNO(map_file(e.fd, e.ioas, ro, 0, LEN, &iova, MAP_RW), EACCES);
+	CHECK_ERRNO(map_file(e.fd, e.ioas, ro, 0, LEN, &iova,
+			     IOMMU_IOAS_MAP_WRITEABLE), EACCES);
+	CHECK_OK(map_file(e.fd, e.ioas, ro, 0, LEN, &iova,
+			  IOMMU_IOAS_MAP_READABLE));
+	CHECK_OK(check_map(e.fd, e.hwpt, iova, m.va, LEN));
+	/* A copy of a read-only area cannot be writable. */
+	__u64 dst = 0;
+
+	CHECK_ERRNO(ioas_copy(e.fd, e.ioas, &dst, e.ioas, iova, LEN, MAP_RW),
+		    EPERM);
+	close(ro);
+	close(e.fd);
+	mfile_free(&m);
+}
+
+/* The mock page tables translate to the file's pages; one pin each. */
+TEST(map_file_contents_and_pins)
+{
+	__u32 stdev2, hwpt2;
+	__u64 iova = 0, unmapped = 0;
+	struct mfile m;
+	struct env e;
+
+	CHECK_SUB(mfile_new(&m, LEN));
+	CHECK_SUB(env_setup(&e, true));
+	CHECK_OK(map_file_fixed(e.fd, e.ioas, m.mfd, PAGE_SIZE, 4 * PAGE_SIZE,
+				MOCK_APERTURE_START));
+	CHECK_OK(check_map(e.fd, e.hwpt, MOCK_APERTURE_START,
+			   m.va + PAGE_SIZE, 4 * PAGE_SIZE));
+	CHECK_OK(check_refs(e.fd, m.va + PAGE_SIZE, 4 * PAGE_SIZE, 1));
+	CHECK_OK(check_refs(e.fd, m.va, PAGE_SIZE, 0));
+	CHECK_OK(check_refs(e.fd, m.va + 5 * PAGE_SIZE, 3 * PAGE_SIZE, 0));
+	/* A second domain maps the same pages without pinning them again. */
+	CHECK_OK(mock_domain(e.fd, e.ioas, &stdev2, &hwpt2, NULL));
+	CHECK_OK(check_map(e.fd, hwpt2, MOCK_APERTURE_START,
+			   m.va + PAGE_SIZE, 4 * PAGE_SIZE));
+	CHECK_OK(check_refs(e.fd, m.va + PAGE_SIZE, 4 * PAGE_SIZE, 1));
+	CHECK(module_stat("pinned_pages") == 4);
+	/* An unaligned start: the kernel's IOVA keeps its page offset. */
+	CHECK_OK(map_file(e.fd, e.ioas, m.mfd, 5 * PAGE_SIZE + 2048,
+			  2 * PAGE_SIZE, &iova, MAP_RW));
+	CHECK(iova % PAGE_SIZE == 2048);
+	CHECK_OK(check_map(e.fd, e.hwpt, iova, m.va + 5 * PAGE_SIZE + 2048,
+			   2 * PAGE_SIZE));
+	CHECK_OK(check_refs(e.fd, m.va + 5 * PAGE_SIZE, 3 * PAGE_SIZE, 1));
+	/* The same pages mapped twice: pinned twice. */
+	CHECK_OK(map_file_fixed(e.fd, e.ioas, m.mfd, PAGE_SIZE, PAGE_SIZE,
+				MOCK_APERTURE_START + LEN));
+	CHECK_OK(check_refs(e.fd, m.va + PAGE_SIZE, PAGE_SIZE, 2));
+	CHECK_OK(ioas_unmap(e.fd, e.ioas, MOCK_APERTURE_START + LEN, PAGE_SIZE,
+			    &unmapped));
+	CHECK(unmapped == PAGE_SIZE);
+	CHECK_OK(check_refs(e.fd, m.va + PAGE_SIZE, PAGE_SIZE, 1));
+	/* A write by the CPU is what the domain's pages hold. */
+	m.va[PAGE_SIZE + 7] ^= 0x5a;
+	CHECK_OK(check_map(e.fd, e.hwpt, MOCK_APERTURE_START,
+			   m.va + PAGE_SIZE, 4 * PAGE_SIZE));
+	CHECK_OK(ioas_unmap_all(e.fd, e.ioas, &unmapped));
+	CHECK(unmapped == 6 * PAGE_SIZE);
+	CHECK_OK(check_refs(e.fd, m.va, LEN, 0));
+	CHECK(module_stat("pinned_pages") == 0);
+	CHECK_ERRNO(check_map(e.fd, e.hwpt, MOCK_APERTURE_START,
+			      m.va + PAGE_SIZE, PAGE_SIZE), EINVAL);
+	close(e.fd);
+	mfile_free(&m);
+}
+
+/* Closing the iommufd releases every pin of a file map. */
+TEST(map_file_close_releases)
+{
+	struct mfile m;
+	struct env e;
+	int chk;
+
+	CHECK_SUB(mfile_new(&m, LEN));
+	CHECK_SUB(env_setup(&e, true));
+	CHECK_OK(map_file_fixed(e.fd, e.ioas, m.mfd, 0, LEN,
+				MOCK_APERTURE_START));
+	CHECK_OK(check_refs(e.fd, m.va, LEN, 1));
+	CHECK_OK(close(e.fd));
+	chk = dev_iommu_open();
+	CHECK(chk >= 0);
+	CHECK_OK(check_refs(chk, m.va, LEN, 0));
+	CHECK(module_all_released());
+	close(chk);
+	mfile_free(&m);
+}
+
+/*
+ * With no domain nothing is pinned at map time; an access pins, reads
+ * and writes the file's pages; a domain attached later maps them.
+ */
+TEST(map_file_lazy_access_and_attach)
+{
+	__u32 pages_id, stdev, hwpt;
+	char tmp[64], want[64];
+	struct mfile m;
+	struct env e;
+	int afd;
+
+	CHECK_SUB(mfile_new(&m, LEN));
+	CHECK_SUB(env_setup(&e, false));
+	CHECK_OK(map_file_fixed(e.fd, e.ioas, m.mfd, 0, LEN,
+				MOCK_APERTURE_START));
+	CHECK(module_stat("pinned_pages") == 0);
+	CHECK_OK(create_access(e.fd, e.ioas,
+			       MOCK_FLAGS_ACCESS_CREATE_NEEDS_PIN_PAGES, &afd));
+	CHECK_OK(access_pages(e.fd, afd, MOCK_APERTURE_START + PAGE_SIZE,
+			      m.va + PAGE_SIZE, 2 * PAGE_SIZE,
+			      MOCK_FLAGS_ACCESS_WRITE, &pages_id));
+	CHECK_OK(check_refs(e.fd, m.va + PAGE_SIZE, 2 * PAGE_SIZE, 1));
+	CHECK(module_stat("pinned_pages") == 2);
+	/* Read and write through the access, seen through the mapping. */
+	CHECK_OK(access_rw(e.fd, afd, MOCK_APERTURE_START + 3 * PAGE_SIZE + 9,
+			   tmp, sizeof(tmp), 0));
+	CHECK(!memcmp(tmp, m.va + 3 * PAGE_SIZE + 9, sizeof(tmp)));
+	memset(want, 0xa5, sizeof(want));
+	CHECK_OK(access_rw(e.fd, afd, MOCK_APERTURE_START + 6 * PAGE_SIZE - 5,
+			   want, sizeof(want), MOCK_ACCESS_RW_WRITE));
+	CHECK(!memcmp(want, m.va + 6 * PAGE_SIZE - 5, sizeof(want)));
+	/* A domain now: all pages pinned, the access's not again. */
+	CHECK_OK(mock_domain(e.fd, e.ioas, &stdev, &hwpt, NULL));
+	CHECK_OK(check_map(e.fd, hwpt, MOCK_APERTURE_START, m.va, LEN));
+	CHECK_OK(check_refs(e.fd, m.va, LEN, 1));
+	CHECK(module_stat("pinned_pages") == NPAGES);
+	CHECK_OK(destroy_access_pages(e.fd, afd, pages_id));
+	CHECK_OK(iommu_destroy(e.fd, stdev));
+	CHECK_OK(check_refs(e.fd, m.va, LEN, 0));
+	CHECK(module_stat("pinned_pages") == 0);
+	close(afd);
+	close(e.fd);
+	mfile_free(&m);
+}
+
+/* COPY shares the file's pinned pages with another IOAS. */
+TEST(map_file_copy)
+{
+	__u32 ioas2, stdev2, hwpt2;
+	__u64 dst = 0;
+	struct mfile m;
+	struct env e;
+
+	CHECK_SUB(mfile_new(&m, LEN));
+	CHECK_SUB(env_setup(&e, true));
+	CHECK_OK(ioas_alloc(e.fd, &ioas2));
+	CHECK_OK(mock_domain(e.fd, ioas2, &stdev2, &hwpt2, NULL));
+	CHECK_OK(map_file_fixed(e.fd, e.ioas, m.mfd, 0, LEN,
+				MOCK_APERTURE_START));
+	CHECK_OK(ioas_copy(e.fd, ioas2, &dst, e.ioas,
+			   MOCK_APERTURE_START + 2 * PAGE_SIZE, 3 * PAGE_SIZE,
+			   MAP_RW));
+	CHECK_OK(check_map(e.fd, hwpt2, dst, m.va + 2 * PAGE_SIZE,
+			   3 * PAGE_SIZE));
+	CHECK_OK(check_refs(e.fd, m.va, LEN, 1));
+	CHECK(module_stat("pinned_pages") == NPAGES);
+	/* The source goes; the copy keeps its pages pinned. */
+	CHECK_OK(ioas_unmap_all(e.fd, e.ioas, NULL));
+	CHECK_OK(check_refs(e.fd, m.va, 2 * PAGE_SIZE, 0));
+	CHECK_OK(check_refs(e.fd, m.va + 2 * PAGE_SIZE, 3 * PAGE_SIZE, 1));
+	CHECK_OK(check_map(e.fd, hwpt2, dst, m.va + 2 * PAGE_SIZE,
+			   3 * PAGE_SIZE));
+	CHECK_OK(ioas_unmap_all(e.fd, ioas2, NULL));
+	CHECK_OK(check_refs(e.fd, m.va, LEN, 0));
+	close(e.fd);
+	mfile_free(&m);
+}
+
+/*
+ * Truncated and closed after the map, the file's pages stay pinned and
+ * hold their data until the unmap; a lazy map of the truncated range
+ * fails when pinned: at attach, or by an access.
+ */
+TEST(map_file_truncate_and_close)
+{
+	__u32 stdev, hwpt, pages_id;
+	char tmp[64], want[64];
+	struct mfile m;
+	struct env e;
+	int afd;
+
+	CHECK_SUB(mfile_new(&m, LEN));
+	memcpy(want, m.va + 2 * PAGE_SIZE, sizeof(want));
+	CHECK_SUB(env_setup(&e, true));
+	CHECK_OK(map_file_fixed(e.fd, e.ioas, m.mfd, 0, LEN,
+				MOCK_APERTURE_START));
+	CHECK_OK(create_access(e.fd, e.ioas, 0, &afd));
+	CHECK_OK(ftruncate(m.mfd, 0));
+	CHECK_OK(close(m.mfd));
+	m.mfd = -1;
+	CHECK(module_stat("pinned_pages") == NPAGES);
+	CHECK_OK(access_rw(e.fd, afd, MOCK_APERTURE_START + 2 * PAGE_SIZE, tmp,
+			   sizeof(tmp), 0));
+	CHECK(!memcmp(tmp, want, sizeof(tmp)));
+	CHECK_OK(ioas_unmap_all(e.fd, e.ioas, NULL));
+	CHECK(module_stat("pinned_pages") == 0);
+	close(afd);
+	close(e.fd);
+	mfile_free(&m);
+
+	/* Lazy: truncated before anything pinned it. */
+	CHECK_SUB(mfile_new(&m, LEN));
+	CHECK_SUB(env_setup(&e, false));
+	CHECK_OK(map_file_fixed(e.fd, e.ioas, m.mfd, 0, LEN,
+				MOCK_APERTURE_START));
+	/* Past EOF from the start: the map is taken, the pin fails. */
+	CHECK_OK(map_file_fixed(e.fd, e.ioas, m.mfd, LEN, PAGE_SIZE,
+				MOCK_APERTURE_START + 2 * LEN));
+	CHECK_OK(create_access(e.fd, e.ioas,
+			       MOCK_FLAGS_ACCESS_CREATE_NEEDS_PIN_PAGES, &afd));
+	CHECK_ERRNO(access_pages(e.fd, afd, MOCK_APERTURE_START + 2 * LEN,
+				 m.va, PAGE_SIZE, 0, &pages_id), EINVAL);
+	CHECK_OK(ioas_unmap(e.fd, e.ioas, MOCK_APERTURE_START + 2 * LEN,
+			    PAGE_SIZE, NULL));
+	CHECK_OK(ftruncate(m.mfd, 2 * PAGE_SIZE));
+	CHECK_ERRNO(access_pages(e.fd, afd, MOCK_APERTURE_START + 2 * PAGE_SIZE,
+				 m.va, PAGE_SIZE, 0, &pages_id), EINVAL);
+	CHECK_ERRNO(mock_domain(e.fd, e.ioas, &stdev, &hwpt, NULL), EINVAL);
+	CHECK(module_stat("pinned_pages") == 0);
+	CHECK_OK(ioas_unmap_all(e.fd, e.ioas, NULL));
+	CHECK_OK(mock_domain(e.fd, e.ioas, &stdev, &hwpt, NULL));
+	close(afd);
+	close(e.fd);
+	mfile_free(&m);
+	CHECK(module_all_released());
+}
+
+/* In a child without CAP_IPC_LOCK: the line of a failed check, or 0. */
+static int accounting_child(void)
+{
+	const size_t limit = 16 * PAGE_SIZE;
+	long pin0, pin1;
+	struct mfile m;
+	__u32 ioas, stdev;
+	int fd;
+
+	m.len = 32 * PAGE_SIZE;
+	m.va = buf_alloc_memfd(m.len, &m.mfd);
+	fd = dev_iommu_open();
+	if (!m.va || fd < 0)
+		return __LINE__;
+	if (drop_cap_ipc_lock() || set_memlock_rlimit(limit))
+		return __LINE__;
+	if (ioas_alloc(fd, &ioas) || mock_domain(fd, ioas, &stdev, NULL, NULL))
+		return __LINE__;
+	pin0 = proc_status_kb("VmPin");
+	if (map_file_fixed(fd, ioas, m.mfd, 0, 12 * PAGE_SIZE,
+			   MOCK_APERTURE_START))
+		return __LINE__;
+	pin1 = proc_status_kb("VmPin");
+	if (pin1 - pin0 != 12 * PAGE_SIZE / 1024)
+		return __LINE__;
+	/* 12 + 8 > 16 pages: refused, nothing pinned. */
+	errno = 0;
+	if (map_file_fixed(fd, ioas, m.mfd, 16 * PAGE_SIZE, 8 * PAGE_SIZE,
+			   MOCK_APERTURE_START + (1 << 20)) != -1 ||
+	    errno != ENOMEM)
+		return __LINE__;
+	if (proc_status_kb("VmPin") != pin1 ||
+	    module_stat("pinned_pages") != 12)
+		return __LINE__;
+	if (map_file_fixed(fd, ioas, m.mfd, 16 * PAGE_SIZE, 4 * PAGE_SIZE,
+			   MOCK_APERTURE_START + (1 << 20)))
+		return __LINE__;
+	if (ioas_unmap_all(fd, ioas, NULL) || proc_status_kb("VmPin") != pin0)
+		return __LINE__;
+	/* Refunded: the limit's worth fits again. */
+	if (map_file_fixed(fd, ioas, m.mfd, 0, 16 * PAGE_SIZE,
+			   MOCK_APERTURE_START))
+		return __LINE__;
+	close(fd);
+	return 0;
+}
+
+/* The same in per-process mode: VmLck is charged too. */
+static int accounting_mm_child(void)
+{
+	long lck0, pin0;
+	struct mfile m;
+	__u32 ioas, stdev;
+	int fd;
+
+	m.len = 32 * PAGE_SIZE;
+	m.va = buf_alloc_memfd(m.len, &m.mfd);
+	fd = dev_iommu_open();
+	if (!m.va || fd < 0)
+		return __LINE__;
+	if (option_set(fd, IOMMU_OPTION_RLIMIT_MODE, 0, 1))
+		return __LINE__;
+	if (drop_cap_ipc_lock() || set_memlock_rlimit(16 * PAGE_SIZE))
+		return __LINE__;
+	if (ioas_alloc(fd, &ioas) || mock_domain(fd, ioas, &stdev, NULL, NULL))
+		return __LINE__;
+	lck0 = proc_status_kb("VmLck");
+	pin0 = proc_status_kb("VmPin");
+	if (map_file_fixed(fd, ioas, m.mfd, 0, 12 * PAGE_SIZE,
+			   MOCK_APERTURE_START))
+		return __LINE__;
+	if (proc_status_kb("VmLck") - lck0 != 12 * PAGE_SIZE / 1024 ||
+	    proc_status_kb("VmPin") - pin0 != 12 * PAGE_SIZE / 1024)
+		return __LINE__;
+	errno = 0;
+	if (map_file_fixed(fd, ioas, m.mfd, 16 * PAGE_SIZE, 8 * PAGE_SIZE,
+			   MOCK_APERTURE_START + (1 << 20)) != -1 ||
+	    errno != ENOMEM)
+		return __LINE__;
+	if (ioas_unmap_all(fd, ioas, NULL) ||
+	    proc_status_kb("VmLck") != lck0 || proc_status_kb("VmPin") != pin0)
+		return __LINE__;
+	close(fd);
+	return 0;
+}
+
+static const char *const account_variants[] = { "user", "mm", NULL };
+
+TEST_VARIANTS(map_file_accounting, account_variants)
+{
+	pid_t pid = fork_flushed();
+
+	CHECK(pid >= 0);
+	if (!pid) {
+		int line = tap_variant ? accounting_mm_child() :
+					 accounting_child();
+
+		if (line)
+			printf("# child: the check at line %d failed (errno %d)\n",
+			       line, errno);
+		_exit(line != 0);
+	}
+	CHECK_OK(wait_child(pid));
+	CHECK(module_all_released());
+}
+
+/* A hugetlbfs memfd: 2 MiB pages, pinned per 4 KiB page like shmem. */
+TEST(map_file_hugetlbfs)
+{
+	const size_t len = 2 * HUGEPAGE_SIZE;
+	__u64 iova = 0;
+	struct env e;
+	char *va;
+	int mfd;
+
+	mfd = memfd_create("map-file-huge", MFD_CLOEXEC | MFD_HUGETLB);
+	if (mfd < 0)
+		SKIP("no hugetlbfs memfd");
+	CHECK_OK(ftruncate(mfd, len));
+	va = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, mfd, 0);
+	if (va == MAP_FAILED)
+		SKIP("no 2 MiB pages to map");
+	/* Only the first huge page exists; the second is made by the pin. */
+	memset(va, 0x3c, HUGEPAGE_SIZE / 2);
+	CHECK_SUB(env_setup(&e, true));
+	CHECK_OK(map_file(e.fd, e.ioas, mfd, PAGE_SIZE, len - PAGE_SIZE, &iova,
+			  MAP_RW));
+	CHECK(module_stat("pinned_pages") == (long)((len - PAGE_SIZE) /
+						    PAGE_SIZE));
+	CHECK_OK(check_map(e.fd, e.hwpt, iova, va + PAGE_SIZE,
+			   len - PAGE_SIZE));
+	CHECK_OK(ioas_unmap_all(e.fd, e.ioas, NULL));
+	CHECK(module_stat("pinned_pages") == 0);
+	/* Past the end of a hugetlbfs file. */
+	CHECK_ERRNO(map_file(e.fd, e.ioas, mfd, len, PAGE_SIZE, &iova, MAP_RW),
+		    EINVAL);
+	close(e.fd);
+	munmap(va, len);
+	close(mfd);
+}
+
+/*
+ * The module's fault points (allocations, pins, domain maps) on a file
+ * map, an attach, an access pin and a COPY: each failure unwinds.
+ */
+static int arm(int n)
+{
+	char buf[16];
+	int fd = open(FAIL_NTH, O_WRONLY);
+	int len = snprintf(buf, sizeof(buf), "%d", n);
+	int rc = (fd >= 0 && write(fd, buf, len) == len) ? 0 : -1;
+
+	if (fd >= 0)
+		close(fd);
+	return rc;
+}
+
+static bool fired(void)
+{
+	char buf[16] = "";
+	int fd = open(FAIL_NTH, O_RDONLY);
+
+	if (fd < 0 || read(fd, buf, sizeof(buf) - 1) < 0)
+		buf[0] = 0;
+	if (fd >= 0)
+		close(fd);
+	return atoi(buf) <= 0;
+}
+
+/* The kernel's own injection (util.h's kfault_*), one step at a time. */
+static struct kfault_walk kfault = { .step = -1 };
+
+#define STEP(expr) KFAULT_STEP(&kfault, expr)
+
+static int fault_scenario(int fd, struct mfile *m, int *afd)
+{
+	__u32 a, b, stdev, stdev2, pages_id;
+	__u64 at = MOCK_APERTURE_START;
+
+	STEP(ioas_alloc(fd, &a));
+	STEP(ioas_alloc(fd, &b));
+	STEP(map_file_fixed(fd, a, m->mfd, 0, 4 * PAGE_SIZE,
+			    MOCK_APERTURE_START));
+	STEP(mock_domain(fd, a, &stdev, NULL, NULL));
+	STEP(map_file_fixed(fd, a, m->mfd, 4 * PAGE_SIZE, 4 * PAGE_SIZE,
+			    MOCK_APERTURE_START + LEN));
+	STEP(ioas_copy(fd, b, &at, a, MOCK_APERTURE_START + PAGE_SIZE,
+		       2 * PAGE_SIZE, MAP_RW | IOMMU_IOAS_MAP_FIXED_IOVA));
+	STEP(mock_domain(fd, b, &stdev2, NULL, NULL));
+	STEP(create_access(fd, a, MOCK_FLAGS_ACCESS_CREATE_NEEDS_PIN_PAGES,
+			   afd));
+	STEP(access_pages(fd, *afd, MOCK_APERTURE_START + LEN,
+			  m->va + 4 * PAGE_SIZE, 2 * PAGE_SIZE,
+			  MOCK_FLAGS_ACCESS_WRITE, &pages_id));
+	STEP(ioas_unmap(fd, a, MOCK_APERTURE_START + LEN, 4 * PAGE_SIZE,
+			NULL));
+	STEP(ioas_unmap_all(fd, b, NULL));
+	return 0;
+}
+
+TEST(map_file_every_failure_unwinds)
+{
+	int n, line, fd, afd, chk, failures = 0;
+	struct mfile m;
+
+	if (access(FAIL_NTH, W_OK))
+		SKIP("no fail_nth (module loaded without selftest=1)");
+	CHECK_SUB(mfile_new(&m, LEN));
+	chk = dev_iommu_open();
+	CHECK(chk >= 0);
+	for (n = 1; n < 1000; n++) {
+		fd = dev_iommu_open();
+		CHECK(fd >= 0);
+		afd = -1;
+		CHECK_OK(arm(n));
+		line = fault_scenario(fd, &m, &afd);
+		bool hit = fired();
+
+		CHECK_OK(arm(0));
+		if (afd >= 0)
+			close(afd);
+		close(fd);
+		if (!module_all_released()) {
+			tap_diag("failure point %d (step at line %d): %ld objects, %ld pinned pages left",
+				 n, line, module_stat("objects"),
+				 module_stat("pinned_pages"));
+			CHECK(!"everything unwound");
+		}
+		CHECK_OK(check_refs(chk, m.va, LEN, 0));
+		if (!hit) {
+			if (line)
+				tap_diag("no injected failure, yet line %d failed",
+					 line);
+			CHECK(line == 0);
+			break;
+		}
+		failures++;
+	}
+	tap_diag("%d injected failures, each unwound", failures);
+	CHECK(failures > 10);
+	close(chk);
+	mfile_free(&m);
+}
+
+/* A count no ioctl's path reaches: the walk of one step stops there. */
+#define KFAULT_MAX 2000
+
+/* Walk step @step: the number of fault points it has, -1 on a defect. */
+static int kfault_walk_step(int step, struct mfile *m, int chk)
+{
+	int n, line, fd, afd;
+
+	for (n = 1; n < KFAULT_MAX; n++) {
+		fd = dev_iommu_open();
+		if (fd < 0)
+			return -1;
+		afd = -1;
+		kfault.step = step;
+		kfault.nth = n;
+		kfault.cur = 0;
+		kfault.fired = false;
+		line = fault_scenario(fd, m, &afd);
+		kfault.step = -1;
+		if (afd >= 0)
+			close(afd);
+		close(fd);
+		if (!module_all_released() || check_refs(chk, m->va, LEN, 0)) {
+			tap_diag("step %d, kernel fault point %d (step at line %d): %ld objects, %ld pinned pages left",
+				 step, n, line, module_stat("objects"),
+				 module_stat("pinned_pages"));
+			return -1;
+		}
+		if (kfault.broken)
+			return -1;
+		if (!kfault.fired) {
+			if (line) {
+				tap_diag("step %d: no injected failure, yet line %d failed",
+					 step, line);
+				return -1;
+			}
+			return n - 1;
+		}
+	}
+	tap_diag("step %d: more than %d fault points", step, KFAULT_MAX);
+	return -1;
+}
+
+/*
+ * Every allocation and user copy the kernel reaches inside each ioctl of
+ * the scenario -- the page cache's and shmem's on the file pin included
+ * -- fails in turn, and each failure unwinds.
+ */
+TEST(map_file_every_kernel_failure_unwinds)
+{
+	int step, points, total = 0, steps, chk, fd, afd = -1;
+	struct mfile m;
+
+	if (kfault_setup())
+		SKIP("the kernel has no fault injection (Debian's kernels are built without it): the suite's debug-kernel VM runs this");
+	CHECK_SUB(mfile_new(&m, LEN));
+	chk = dev_iommu_open();
+	CHECK(chk >= 0);
+	fd = dev_iommu_open();
+	CHECK(fd >= 0);
+	kfault.cur = 0;
+	CHECK(fault_scenario(fd, &m, &afd) == 0);
+	steps = kfault.cur;
+	close(afd);
+	close(fd);
+	for (step = 0; step < steps; step++) {
+		points = kfault_walk_step(step, &m, chk);
+		CHECK(points >= 0);
+		total += points;
+	}
+	tap_diag("%d kernel fault points over %d ioctls, each unwound", total,
+		 steps);
+	CHECK(total > 0);
+	close(chk);
+	mfile_free(&m);
+	kfault_teardown();
+}
+
+int main(void)
+{
+	return tap_run();
+}
