@@ -229,8 +229,9 @@ int iommufd_object_remove(struct iommufd_ctx *ictx,
 	return 0;
 
 err_unlock:
+	/* Give back what the wait took: @obj may not be @to_destroy here. */
 	if (waited)
-		refcount_set(&obj->shortterm_users, 1);
+		refcount_set(&to_destroy->shortterm_users, 1);
 	xa_unlock(&ictx->objects);
 	return rc;
 }

@@ -570,6 +570,7 @@ static bool upci_bars_lost(struct upci_device *udev)
 	int bar;
 	u32 v;
 
+	lockdep_assert_held(&udev->lock);
 	for (bar = 0; bar < PCI_STD_NUM_BARS; bar++) {
 		if (!udev->raw_bars[bar])
 			continue;
@@ -585,6 +586,7 @@ static void upci_bars_restore(struct upci_device *udev)
 {
 	int bar;
 
+	lockdep_assert_held(&udev->lock);
 	pci_info(udev->pdev, "iommufd-pci: device was reset behind our back, restoring its BARs\n");
 	for (bar = 0; bar < PCI_STD_NUM_BARS; bar++)
 		pci_write_config_dword(udev->pdev, PCI_BASE_ADDRESS_0 + 4 * bar,
@@ -632,6 +634,7 @@ static int upci_chunk_read(struct upci_device *udev, int pos, int n,
 	u32 hw = 0;
 	int rc;
 
+	lockdep_assert_held(&udev->lock);
 	/* MSI: as many vectors offered as SET_IRQS enabled. */
 	if (udev->msi && pos <= udev->msi + PCI_MSI_FLAGS &&
 	    pos + n > udev->msi + PCI_MSI_FLAGS) {
@@ -665,6 +668,7 @@ static int upci_chunk_write_hw(struct upci_device *udev, int pos, int n,
 	u32 cur = 0;
 	int rc = 0;
 
+	lockdep_assert_held(&udev->lock);
 	if (!hw_bits)
 		return 0;
 	if (atomic)
@@ -705,6 +709,7 @@ static int upci_command_write(struct upci_device *udev, int pos, int n,
 	bool mem;
 	int rc;
 
+	lockdep_assert_held(&udev->lock);
 	down_write(&udev->mmio_lock);
 	/* The user's new command register, as far as this write goes. */
 	cmd = (old & ~(write << (8 * (pos - PCI_COMMAND)))) |
@@ -733,6 +738,7 @@ static void upci_pm_write(struct upci_device *udev, u32 ctrl)
 	};
 	pci_power_t state = states[ctrl & PCI_PM_CTRL_STATE_MASK];
 
+	lockdep_assert_held(&udev->lock);
 	down_write(&udev->mmio_lock);
 	if (state >= PCI_D3hot && udev->opener)
 		unmap_mapping_range(udev->opener->f_mapping, 0, 0, true);
@@ -743,6 +749,7 @@ static void upci_pm_write(struct upci_device *udev, u32 ctrl)
 /* A function-level reset asked for through config space. */
 static void upci_config_flr(struct upci_device *udev)
 {
+	lockdep_assert_held(&udev->lock);
 	down_write(&udev->mmio_lock);
 	if (udev->opener)
 		unmap_mapping_range(udev->opener->f_mapping, 0, 0, true);
@@ -759,6 +766,7 @@ static void upci_devctl_written(struct upci_device *udev, u16 old)
 	u16 ctrl = upci_le(p, 2);
 	u32 cap;
 
+	lockdep_assert_held(&udev->lock);
 	if (ctrl & PCI_EXP_DEVCTL_BCR_FLR) {
 		/* The bit always reads 0. */
 		upci_put_le(p, 2, ctrl & ~PCI_EXP_DEVCTL_BCR_FLR);
@@ -777,6 +785,7 @@ static void upci_af_written(struct upci_device *udev)
 	u8 *ctrl = udev->vconfig + udev->af_ctrl;
 	u8 cap;
 
+	lockdep_assert_held(&udev->lock);
 	if (!(*ctrl & PCI_AF_CTRL_FLR))
 		return;
 	*ctrl &= ~PCI_AF_CTRL_FLR;
@@ -791,6 +800,7 @@ static void upci_msi_flags_written(struct upci_device *udev)
 {
 	u8 *f = udev->vconfig + udev->msi + PCI_MSI_FLAGS;
 
+	lockdep_assert_held(&udev->lock);
 	if (udev->irq_index != IOMMUFD_PCI_MSI_IRQ_INDEX)
 		*f &= ~PCI_MSI_FLAGS_ENABLE;
 	if (((*f & PCI_MSI_FLAGS_QSIZE) >> 4) > udev->msi_qmax)
@@ -811,6 +821,7 @@ static int upci_chunk_write(struct upci_device *udev, int pos, int n,
 	u16 old_devctl = 0;
 	int rc;
 
+	lockdep_assert_held(&udev->lock);
 	if (!write)
 		return 0;	/* nothing writable: dropped */
 	if (pos < PCI_COMMAND + 2 && pos + n > PCI_COMMAND)
@@ -842,6 +853,7 @@ static int upci_chunk_size(struct upci_device *udev, int pos, size_t count)
 {
 	int n = 1;
 
+	lockdep_assert_held(&udev->lock);
 	while (n < 4 && n < count && (pos + n) % 4 &&
 	       !test_bit(pos + n, udev->cap_starts))
 		n++;

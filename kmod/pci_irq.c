@@ -165,6 +165,7 @@ static bool upci_irq_selected(const struct iommufd_pci_irq_set *hdr,
 /* What request_irq() was given for vector @i: the handler's argument. */
 static void *upci_vector_cookie(struct upci_device *udev, unsigned int i)
 {
+	lockdep_assert_held(&udev->lock);
 	if (udev->irq_index == IOMMUFD_PCI_INTX_IRQ_INDEX)
 		return udev;
 	return &udev->vec[i];
@@ -174,6 +175,7 @@ static void upci_vector_free(struct upci_device *udev, unsigned int i)
 {
 	struct upci_vector *v = &udev->vec[i];
 
+	lockdep_assert_held(&udev->lock);
 	if (v->requested)
 		free_irq(v->virq, upci_vector_cookie(udev, i));
 	v->requested = false;
@@ -190,6 +192,7 @@ static int upci_vector_request(struct upci_device *udev, unsigned int i,
 	struct upci_vector *v = &udev->vec[i];
 	int rc;
 
+	lockdep_assert_held(&udev->lock);
 	v->trigger = trigger;
 	if (udev->irq_index == IOMMUFD_PCI_MSIX_IRQ_INDEX) {
 		struct msi_msg msg;
@@ -213,6 +216,7 @@ static int upci_vector_request(struct upci_device *udev, unsigned int i,
 static int upci_vectors_alloc(struct upci_device *udev, int index,
 			      unsigned int nvec)
 {
+	lockdep_assert_held(&udev->lock);
 	/* Up to 2048 MSI-X vectors: not necessarily contiguous memory. */
 	udev->vec = kvcalloc(nvec, sizeof(*udev->vec), GFP_KERNEL_ACCOUNT);
 	if (!udev->vec)
@@ -224,6 +228,7 @@ static int upci_vectors_alloc(struct upci_device *udev, int index,
 
 static void upci_vectors_drop(struct upci_device *udev)
 {
+	lockdep_assert_held(&udev->lock);
 	kvfree(udev->vec);
 	udev->vec = NULL;
 	udev->nvec = 0;
@@ -296,6 +301,7 @@ static int upci_msg_enable(struct upci_device *udev, unsigned int index,
 	unsigned int i;
 	int rc;
 
+	lockdep_assert_held(&udev->lock);
 	rc = upci_vectors_alloc(udev, index, nvec);
 	if (rc)
 		return rc;
@@ -334,6 +340,7 @@ static int upci_msg_set_triggers(struct upci_device *udev,
 	unsigned int i;
 	int rc;
 
+	lockdep_assert_held(&udev->lock);
 	ctx = kvcalloc(hdr->count, sizeof(*ctx), GFP_KERNEL_ACCOUNT);
 	if (!ctx)
 		return -ENOMEM;
@@ -381,6 +388,7 @@ static int upci_msg_set(struct upci_device *udev,
 {
 	unsigned int i;
 
+	lockdep_assert_held(&udev->lock);
 	if (!(hdr->flags & IOMMUFD_PCI_IRQ_SET_ACTION_TRIGGER))
 		return -ENOTTY;	/* message vectors are not maskable here */
 	if (udev->irq_index >= 0 && udev->irq_index != hdr->index)
@@ -464,6 +472,7 @@ static void upci_intx_unmask(struct upci_device *udev)
 	bool pending = false;
 	unsigned long flags;
 
+	lockdep_assert_held(&udev->lock);
 	spin_lock_irqsave(&udev->intx_lock, flags);
 	if (udev->intx_masked && !udev->intx_user_disabled) {
 		if (!udev->intx_maskable) {
@@ -502,6 +511,7 @@ static int upci_intx_enable(struct upci_device *udev,
 	struct pci_dev *pdev = udev->pdev;
 	int rc;
 
+	lockdep_assert_held(&udev->lock);
 	if (!pdev->irq || pdev->irq == IRQ_NOTCONNECTED) {
 		rc = -ENODEV;	/* the platform routed no IRQ for the pin */
 		goto err_put;
@@ -541,6 +551,7 @@ static void upci_intx_trigger(struct upci_device *udev,
 {
 	struct eventfd_ctx *old = udev->vec[0].trigger;
 
+	lockdep_assert_held(&udev->lock);
 	WRITE_ONCE(udev->vec[0].trigger, trigger);
 	/*
 	 * Only a running handler can hold the old one: wait for handlers,
@@ -560,6 +571,7 @@ static int upci_intx_set(struct upci_device *udev,
 	struct eventfd_ctx *trigger;
 	int rc;
 
+	lockdep_assert_held(&udev->lock);
 	if (udev->irq_index >= 0 && !intx)
 		return -EINVAL;	/* disable MSI or MSI-X first */
 	if (hdr->flags & IOMMUFD_PCI_IRQ_SET_ACTION_TRIGGER) {
@@ -667,6 +679,7 @@ static int upci_notify_set(struct eventfd_ctx **slot,
 /* Drop the error and request eventfds (unbind). */
 static void upci_notify_clear(struct upci_device *udev)
 {
+	lockdep_assert_held(&udev->lock);
 	if (udev->err_trigger)
 		eventfd_ctx_put(udev->err_trigger);
 	if (udev->req_trigger)
@@ -758,6 +771,7 @@ bool upci_irq_owns_intx_disable(struct upci_device *udev)
 /* Must a write of the command register hold off the INTx handler? */
 bool upci_irq_intx_live(struct upci_device *udev)
 {
+	lockdep_assert_held(&udev->lock);
 	return udev->irq_index == IOMMUFD_PCI_INTX_IRQ_INDEX &&
 	       udev->intx_maskable;
 }

@@ -82,6 +82,7 @@ int upci_region_map_bars(struct upci_device *udev)
 {
 	int bar;
 
+	lockdep_assert_held(&udev->lock);
 	for (bar = 0; bar < PCI_STD_NUM_BARS; bar++) {
 		if (!pci_resource_len(udev->pdev, bar))
 			continue;
@@ -103,6 +104,7 @@ void upci_region_unmap_bars(struct upci_device *udev)
 {
 	int bar;
 
+	lockdep_assert_held(&udev->lock);
 	for (bar = 0; bar < PCI_STD_NUM_BARS; bar++) {
 		if (udev->bar_io[bar])
 			pci_iounmap(udev->pdev, udev->bar_io[bar]);

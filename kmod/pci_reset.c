@@ -214,7 +214,14 @@ static struct upci_device *upci_get_bound(struct pci_dev *pdev)
 	return found;
 }
 
-/* The iommufd @udev is bound to, or NULL; takes and drops its lock. */
+/*
+ * The iommufd @udev is bound to, or NULL; takes and drops its lock.  No
+ * reference is taken: the pointer is only a key to compare.  The caller's
+ * device may be unbound meanwhile and the context freed and its memory
+ * reused, so the hot reset's claim compares it again under each affected
+ * device's lock, the caller's own device included (it is on its own bus
+ * or slot): a context the caller's device no longer has is refused there.
+ */
 static struct iommufd_ctx *upci_bound_ctx(struct upci_device *udev)
 {
 	struct iommufd_ctx *ictx;
@@ -329,6 +336,7 @@ static void upci_hot_reset_unclaim(struct upci_affected *a, bool held)
 {
 	unsigned int i;
 
+	lockdep_assert_held(&upci_hot_reset_lock);
 	for (i = 0; i < a->n; i++) {
 		struct upci_device *d = a->udev[i];
 

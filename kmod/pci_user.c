@@ -65,6 +65,7 @@ static void upci_dev_release(struct device *dev)
  */
 void upci_mmio_set(struct upci_device *udev, bool on)
 {
+	lockdep_assert_held(&udev->lock);
 	down_write(&udev->mmio_lock);
 	udev->mmio_on = on;
 	if (!on && udev->opener)
@@ -82,6 +83,7 @@ static void upci_restore(struct upci_device *udev)
 {
 	struct pci_dev *pdev = udev->pdev;
 
+	lockdep_assert_held(&udev->lock);
 	/* Gone (surprise removal): nothing to reset, reads would time out. */
 	if (pci_dev_is_disconnected(pdev)) {
 		kfree(udev->saved);
@@ -150,6 +152,7 @@ static int upci_enable(struct upci_device *udev)
 	struct pci_dev *pdev = udev->pdev;
 	int rc;
 
+	lockdep_assert_held(&udev->lock);
 	rc = pci_enable_device(pdev);
 	if (rc)
 		return rc;
@@ -179,6 +182,7 @@ static int upci_bind(struct upci_device *udev, struct iommufd_pci_bind *bind)
 	struct iommufd_ctx *ictx;
 	int rc;
 
+	lockdep_assert_held(&udev->lock);
 	/* One binding per device, as VFIO's cdev: EINVAL for a second. */
 	if (bind->flags || udev->idev)
 		return -EINVAL;
@@ -214,6 +218,7 @@ static int upci_attach(struct upci_device *udev,
 {
 	int rc;
 
+	lockdep_assert_held(&udev->lock);
 	if (attach->flags || !udev->idev)
 		return -EINVAL;
 	if (udev->attached)
@@ -229,6 +234,7 @@ static int upci_attach(struct upci_device *udev,
 static int upci_detach(struct upci_device *udev,
 		       struct iommufd_pci_detach *detach)
 {
+	lockdep_assert_held(&udev->lock);
 	if (detach->flags || !udev->attached)
 		return -EINVAL;
 	iommufd_device_detach(udev->idev);

@@ -6,10 +6,12 @@
  *
  * Lock order: udev->lock, then mmio_lock; mmap_lock (mmap, faults) comes
  * before mmio_lock and udev->lock is never taken under it.  intx_lock is
- * innermost (taken in the INTx handler, hard-IRQ context).  upci_list_lock
- * (the bound devices, for hot resets) comes before every udev->lock; a
- * hot reset takes the udev->lock of every device it resets, in the order
- * of that list.
+ * innermost (taken in the INTx handler, hard-IRQ context).
+ * upci_hot_reset_lock (one hot reset at a time) comes before every
+ * udev->lock: a hot reset takes the udev->lock of each bound device it
+ * resets, in the order the PCI bus walk gives them -- safe because hot
+ * resets are serialised by it.  upci_list_lock (the bound devices) is
+ * innermost of the mutexes: taken under udev->lock, never the reverse.
  */
 #ifndef IOMMUFD_PCI_USER_H
 #define IOMMUFD_PCI_USER_H
