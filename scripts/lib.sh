@@ -219,6 +219,80 @@ ensure_kernel_612() {
 	echo "$dir"
 }
 
+# The headers of ensure_kernel_612's Linux 6.12 (directory @1) installed
+# on the host for real, as a Debian 12 user running bookworm-security's
+# 6.12 has them: linux-headers-KVER, linux-headers-BASE-common and
+# linux-kbuild-BASE at the cached version, with what they need from the
+# host's sources (pahole, gcc-12), so that DKMS builds for that kernel
+# (scripts/test-packages).  The kernel image is never installed on the
+# host: the headers package depends on it, so a local package with no
+# file, iommufd-test-headers-only-KVER, provides linux-image-KVER at that
+# version instead.  apt-get's simulation is checked first: nothing is
+# upgraded, downgraded or removed.  Quick when already installed; the
+# packages stay installed (a build dependency of the test).  Echoes
+# the kernel release.
+ensure_headers_612() {	# K612
+	local kver ver base stub p tmp sim ok=1
+	local -a pkgs debs
+	kver=$(cat "$1/KVER") || die "no $1/KVER"
+	base=${kver%-amd64}
+	ver=$(sed -n "s/^Package: linux-headers-$kver Version: //p" "$1/VERSIONS")
+	[ -n "$ver" ] || die "no linux-headers-$kver version in $1/VERSIONS"
+	stub=iommufd-test-headers-only-$kver
+	pkgs=("linux-headers-$kver" "linux-headers-$base-common" "linux-kbuild-$base")
+	for p in "${pkgs[@]}" "$stub"; do
+		[ "$(dpkg-query -W -f='${Status} ${Version}' "$p" 2>/dev/null)" = "install ok installed $ver" ] || ok=0
+	done
+	if [ $ok = 1 ]; then
+		echo "$kver"
+		return 0
+	fi
+	[ "$(id -u)" -eq 0 ] || die "the Linux $kver headers are not installed; run as root"
+	log "installing the Linux $kver headers ($ver) on the host, without its image"
+	tmp=$(mktemp -d) && chmod 755 "$tmp" || die "mktemp failed"
+	# The cache's own APT configuration names the version it fetched.
+	if ! (cd "$tmp" && APT_CONFIG=$KERNEL612_CACHE/apt612/apt.conf \
+		apt-get download -q "${pkgs[@]/%/=$ver}" >&2); then
+		rm -rf "$tmp"
+		die "cannot download ${pkgs[*]} $ver"
+	fi
+	mkdir -p "$tmp/stub/DEBIAN"
+	cat > "$tmp/stub/DEBIAN/control" <<-CTL
+	Package: $stub
+	Version: $ver
+	Architecture: all
+	Maintainer: iommufd-dkms test suite <root@localhost>
+	Section: kernel
+	Priority: optional
+	Provides: linux-image-$kver (= $ver)
+	Description: Linux $kver headers without its image (iommufd test host)
+	 Installed by iommufd's scripts/test-packages so that DKMS builds for
+	 Linux $kver on this host, whose VM boots that kernel from a cache; it
+	 holds no file.  Purge it together with linux-headers-$kver.
+	CTL
+	dpkg-deb --root-owner-group -b "$tmp/stub" "$tmp/$stub.deb" > /dev/null ||
+		{ rm -rf "$tmp"; die "cannot build $stub"; }
+	debs=("$tmp"/*.deb)
+	# Nothing of the host replaced: only new packages (Inst without [old]).
+	sim=$(apt-get install -s --no-install-recommends "${debs[@]}" 2>&1) ||
+		{ echo "$sim" >&2; rm -rf "$tmp"; die "apt-get cannot install the Linux $kver headers"; }
+	if echo "$sim" | grep -E -q '^(Remv |Inst [^ ]+ \[|Inst linux-image-)'; then
+		echo "$sim" | grep -E '^(Inst|Remv) ' >&2
+		rm -rf "$tmp"
+		die "installing the Linux $kver headers would change the host's packages (above): not done"
+	fi
+	if ! apt-get install -y -q --no-install-recommends "${debs[@]}" >&2; then
+		rm -rf "$tmp"
+		die "apt-get install of the Linux $kver headers failed"
+	fi
+	rm -rf "$tmp"
+	for p in "${pkgs[@]}" "$stub"; do
+		[ "$(dpkg-query -W -f='${Status} ${Version}' "$p" 2>/dev/null)" = "install ok installed $ver" ] ||
+			die "$p $ver is not installed after apt-get install"
+	done
+	echo "$kver"
+}
+
 # Build kmod/ (the test build) against @kdir in a copy under @dest (kmod/ keeps the 6.1
 # build the other VMs load).  Without pahole (Debian's linux-kbuild
 # depends on it; this host need not have it) the modules go without BTF.

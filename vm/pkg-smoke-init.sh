@@ -47,5 +47,9 @@ t "iommufd-inspect (iommufd-tools) runs" /usr/bin/iommufd-inspect
 t "iommufd-inspect --json runs" /usr/bin/iommufd-inspect --json
 t "the edu unbinds from iommufd-pci" sh -c "echo $edu > /sys/bus/pci/drivers/iommufd-pci/unbind"
 t "both modules unload" sh -c 'rmmod iommufd_pci && rmmod iommufd'
+# The console shows errors only (loglevel=4): a WARNING is in dmesg alone.
+t "dmesg reports no BUG, Oops or WARNING" \
+	sh -c "! dmesg | grep -E -A20 'Kernel panic|BUG:|Oops|WARNING:|soft lockup|Call Trace'"
+dmesg | grep -E 'iommufd|taint' | sed 's/^/# dmesg: /' >&3
 say "# smoke done"
 poweroff_vm
