@@ -1314,7 +1314,8 @@ static int iopt_area_split(struct iopt_area *area, unsigned long iova,
  *
  * Return: 0; -EINVAL when a cut is not aligned to the IOAS, falls in an
  * area an access has pinned pages of, or large pages are enabled; -EBUSY
- * when the area is being mapped or unmapped; -ENOMEM.
+ * when the area is being mapped or unmapped; -EOPNOTSUPP for a dma-buf
+ * area; -ENOMEM.
  */
 int iopt_cut_iova(struct io_pagetable *iopt, const unsigned long *iovas,
 		  unsigned int num)
