@@ -53,6 +53,12 @@ static_assert(offsetofend(struct iommu_veventq_alloc, out_veventq_fd) == 28);
 static_assert(sizeof(struct iommu_test_cmd) == 72);
 static_assert(offsetof(struct iommu_test_cmd, add_reserved) == 16);
 static_assert(offsetofend(struct iommu_test_cmd, last) == 68);
+static_assert(offsetof(struct iommu_test_cmd, dmabuf_get.length) == 16);
+static_assert(offsetof(struct iommu_test_cmd, dmabuf_get.open_flags) == 20);
+static_assert(offsetof(struct iommu_test_cmd, dmabuf_revoke.dmabuf_fd) == 16);
+static_assert(offsetof(struct iommu_test_cmd, dmabuf_revoke.revoked) == 20);
+static_assert(IOMMU_TEST_OP_DMABUF_GET == 22 &&
+	      IOMMU_TEST_OP_DMABUF_REVOKE == 23);
 #endif
 
 /* The VFIO device cdev's structs, as <linux/vfio.h> has them. */

@@ -535,6 +535,9 @@ static int iopt_area_fill_domain(struct iopt_area *area,
 {
 	int rc;
 
+	if (area->pages->dmabuf)
+		return iopt_dmabuf_fill_domain(area, domain,
+					       iopt_max_chunk(area->iopt));
 	rc = iopt_pages_use(area->pages, iopt_area_first_index(area),
 			    iopt_area_last_index(area));
 	if (rc)
@@ -549,6 +552,10 @@ static int iopt_area_fill_domain(struct iopt_area *area,
 static void iopt_area_unfill_domain(struct iopt_area *area,
 				    struct iommufd_domain *domain)
 {
+	if (area->pages->dmabuf) {
+		iopt_dmabuf_unfill_domain(area, domain);
+		return;
+	}
 	iopt_domain_unmap_now(domain, area->node.start, iopt_area_length(area));
 	iopt_pages_unuse(area->pages, iopt_area_first_index(area),
 			 iopt_area_last_index(area));
@@ -597,6 +604,9 @@ static void iopt_unfill_claimed(struct io_pagetable *iopt,
 		 * 26 s): yield between them; the gathered range waits.
 		 */
 		for (area = claimed; area; area = area->claim_next) {
+			/* Mapped or not (revoked): dmabuf.c knows. */
+			if (area->pages->dmabuf)
+				continue;
 			hwpt->domain->ops->unmap(hwpt->domain, area->node.start,
 						 iopt_area_length(area),
 						 &gather);
@@ -606,6 +616,10 @@ static void iopt_unfill_claimed(struct io_pagetable *iopt,
 	}
 	list_for_each_entry(hwpt, &iopt->domains, iopt_item) {
 		for (area = claimed; area; area = area->claim_next) {
+			if (area->pages->dmabuf) {
+				iopt_dmabuf_unfill_domain(area, hwpt->domain);
+				continue;
+			}
 			iopt_pages_unuse(area->pages,
 					 iopt_area_first_index(area),
 					 iopt_area_last_index(area));
@@ -937,6 +951,49 @@ int iopt_map_file_pages(struct iommufd_ctx *ictx, struct io_pagetable *iopt,
 	return rc;
 }
 
+/**
+ * iopt_map_dmabuf_pages() - map a range of a dma-buf
+ * @iopt: the IOVA space to map into
+ * @iova: in: the IOVA with IOMMUFD_IOVA_FIXED; out: the IOVA used
+ * @dmabuf: the dma-buf (the import takes its own reference)
+ * @start: byte offset in @dmabuf; its page offset follows the MAP rules
+ * @length: bytes to map
+ * @iommu_prot: IOMMU_READ, IOMMU_WRITE, ...
+ * @flags: IOMMUFD_IOVA_FIXED or 0
+ *
+ * Like iopt_map_file_pages(), with the exporter's pages mapped straight
+ * into the domains: nothing is pinned or charged.
+ *
+ * Return: 0; -EINVAL for an empty range or one past the dma-buf's end;
+ * -EOPNOTSUPP for an exporter other than the test one; -ENODEV when it
+ * is revoked; or the errno of the map.
+ */
+int iopt_map_dmabuf_pages(struct io_pagetable *iopt, unsigned long *iova,
+			  struct dma_buf *dmabuf, unsigned long start,
+			  unsigned long length, int iommu_prot,
+			  unsigned int flags)
+{
+	struct iopt_dmabuf *imp;
+	struct iopt_map_elm elm;
+	int rc;
+
+	imp = iopt_dmabuf_get(dmabuf, start, length);
+	if (IS_ERR(imp))
+		return PTR_ERR(imp);
+	elm.pages = iopt_alloc_dmabuf_pages(imp, start, length, true);
+	if (IS_ERR(elm.pages))
+		return PTR_ERR(elm.pages);
+	rc = iopt_dmabuf_attach(imp, start + length - 1);
+	if (rc)
+		goto out_put;
+	elm.byte = start % PAGE_SIZE;
+	elm.length = length;
+	rc = iopt_map_elms(iopt, &elm, 1, iova, start, iommu_prot, flags);
+out_put:
+	iopt_put_pages(elm.pages);
+	return rc;
+}
+
 /*
  * Collect the pages behind [iova, iova + length) of @src, which must be
  * mapped without holes.  Each piece holds a reference on its pages.
@@ -1214,6 +1271,9 @@ static int iopt_area_split(struct iopt_area *area, unsigned long iova,
 		return 0;
 	if (iopt_area_busy(area) || area->prevent_access)
 		return -EBUSY;
+	/* Its domain mappings are recorded whole (dmabuf.c). */
+	if (area->pages->dmabuf)
+		return -EOPNOTSUPP;
 	if (!iopt->disable_large_pages)
 		return -EINVAL;
 	split_byte = area->pages_byte + (split - area->node.start);
@@ -1254,7 +1314,8 @@ static int iopt_area_split(struct iopt_area *area, unsigned long iova,
  *
  * Return: 0; -EINVAL when a cut is not aligned to the IOAS, falls in an
  * area an access has pinned pages of, or large pages are enabled; -EBUSY
- * when the area is being mapped or unmapped; -ENOMEM.
+ * when the area is being mapped or unmapped; -EOPNOTSUPP for a dma-buf
+ * area; -ENOMEM.
  */
 int iopt_cut_iova(struct io_pagetable *iopt, const unsigned long *iovas,
 		  unsigned int num)

@@ -3,6 +3,7 @@
  * IOAS objects and their ioctls: alloc, IOVA ranges, allowed IOVAs, map,
  * copy, unmap, and IOMMU_OPTION.
  */
+#include <linux/dma-buf.h>
 #include <linux/file.h>
 #include <linux/iommu.h>
 #include <linux/slab.h>
@@ -291,6 +292,7 @@ int iommufd_ioas_map_file(struct iommufd_ucmd *ucmd)
 {
 	struct iommu_ioas_map_file *cmd = ucmd->cmd;
 	unsigned long iova = cmd->iova;
+	struct dma_buf *dmabuf;
 	struct iommufd_ioas *ioas;
 	unsigned int flags = 0;
 	struct file *file;
@@ -306,17 +308,27 @@ int iommufd_ioas_map_file(struct iommufd_ucmd *ucmd)
 	ioas = iommufd_get_ioas(ucmd->ictx, cmd->ioas_id);
 	if (IS_ERR(ioas))
 		return PTR_ERR(ioas);
+	if (cmd->flags & IOMMU_IOAS_MAP_FIXED_IOVA)
+		flags = IOMMUFD_IOVA_FIXED;
+	/* A dma-buf first (-EINVAL: not one), then a plain file. */
+	dmabuf = dma_buf_get(cmd->fd);
+	if (!IS_ERR(dmabuf)) {
+		rc = iopt_map_dmabuf_pages(&ioas->iopt, &iova, dmabuf,
+					   cmd->start, cmd->length,
+					   iommufd_map_prot(cmd->flags), flags);
+		dma_buf_put(dmabuf);
+		goto out_mapped;
+	}
 	file = fget(cmd->fd);
 	if (!file) {
 		rc = -EBADF;
 		goto out_put;
 	}
-	if (cmd->flags & IOMMU_IOAS_MAP_FIXED_IOVA)
-		flags = IOMMUFD_IOVA_FIXED;
 	rc = iopt_map_file_pages(ucmd->ictx, &ioas->iopt, &iova, file,
 				 cmd->start, cmd->length,
 				 iommufd_map_prot(cmd->flags), flags);
 	fput(file);
+out_mapped:
 	if (rc)
 		goto out_put;
 	rc = iommufd_respond_mapped(ucmd, offsetof(typeof(*cmd), iova),

@@ -10,6 +10,8 @@
  *                   ranges, IOVA allocation, the domains that mirror it
  *   pages.c         pinning user memory (pin state per 2 MiB chunk) and
  *                   charging it to RLIMIT_MEMLOCK
+ *   dmabuf.c        IOAS_MAP_FILE of a dma-buf: the importer side, the
+ *                   domain mappings of its areas and their revocation
  *   hwpt.c          hardware page tables (HWPT objects) and IOMMU_HWPT_ALLOC
  *   dirty.c         dirty tracking: SET_DIRTY_TRACKING, GET_DIRTY_BITMAP
  *                   and the walk that writes the user's bitmap
@@ -27,6 +29,7 @@
  *   selftest.c      IOMMU_TEST_CMD (only with the selftest=1 parameter)
  *   bench.c         the benchmarks' floor: pin + map with no bookkeeping
  *   fault.c         fault injection at every allocation and pin point
+ *   selftest_dmabuf.c  the test dma-buf exporter (DMABUF_GET, _REVOKE)
  * pci_user.c is another module (iommufd_pci.ko): it uses only iommufd.h.
  *
  * Lock order (outer first):
@@ -42,7 +45,14 @@
  *                        trees; map and unmap hold it only to insert,
  *                        claim (area->busy) and remove areas, not to pin
  *                        or program domains
- *   pages->mutex         the pin state of one iopt_pages
+ *   dmabuf exporter lock the test exporter's revoked flag and importer
+ *                        list (selftest_dmabuf.c): taken when an import
+ *                        is made or released (under iova_rwsem, by an
+ *                        area's last put) and by a revoke, which holds
+ *                        it across the pages->mutex of every importer
+ *   pages->mutex         the pin state of one iopt_pages; for a dma-buf
+ *                        one, its domain mappings and revoked flag: held
+ *                        across programming and clearing the domains
  *   mm->mmap_lock        taken by GUP inside pages.c; for a file map
  *                        (IOAS_MAP_FILE) the file's locks instead: the
  *                        page cache's and, filling a hugetlbfs hole on
@@ -246,6 +256,14 @@ struct iopt_pages {
 	 * stay in kmalloc-192.
 	 */
 	bool file_backed : 1;
+	/*
+	 * IOAS_MAP_FILE of a dma-buf: nothing is pinned or charged; the
+	 * exporter's pages are mapped straight into the domains (dmabuf.c)
+	 * and no access may use them.  @uptr is the page-aligned byte offset
+	 * in the dma-buf.  The import (struct iopt_dmabuf) is held at the
+	 * end of the allocation, where a file map keeps its file.
+	 */
+	bool dmabuf : 1;
 	struct mutex mutex;
 	struct mm_struct *source_mm;
 	struct task_struct *source_task;
@@ -264,6 +282,12 @@ struct iopt_pages *iopt_alloc_file_pages(struct file *file,
 					 unsigned long start,
 					 unsigned long length, bool writable,
 					 u8 account_mode, bool with_area);
+struct iopt_dmabuf;
+struct iopt_pages *iopt_alloc_dmabuf_pages(struct iopt_dmabuf *imp,
+					   unsigned long start,
+					   unsigned long length,
+					   bool with_area);
+struct iopt_dmabuf *iopt_pages_dmabuf(struct iopt_pages *pages);
 struct iopt_area *iopt_pages_take_area(struct iopt_pages *pages);
 void iopt_put_pages(struct iopt_pages *pages);
 int iopt_pages_use(struct iopt_pages *pages, unsigned long first,
@@ -477,6 +501,11 @@ int iopt_map_file_pages(struct iommufd_ctx *ictx, struct io_pagetable *iopt,
 			unsigned long *iova, struct file *file,
 			unsigned long start, unsigned long length,
 			int iommu_prot, unsigned int flags);
+struct dma_buf;
+int iopt_map_dmabuf_pages(struct io_pagetable *iopt, unsigned long *iova,
+			  struct dma_buf *dmabuf, unsigned long start,
+			  unsigned long length, int iommu_prot,
+			  unsigned int flags);
 int iopt_copy_pages(struct io_pagetable *dst, struct io_pagetable *src,
 		    unsigned long *dst_iova, unsigned long src_iova,
 		    unsigned long length, int iommu_prot, unsigned int flags);
@@ -510,6 +539,41 @@ unsigned long iopt_area_first_index(struct iopt_area *area);
 unsigned long iopt_area_last_index(struct iopt_area *area);
 
 #define IOMMUFD_IOVA_FIXED (1U << 0)
+
+/* -------------------------------------------------------------- dma-buf */
+
+/*
+ * One import of a dma-buf: the iopt_pages of one IOAS_MAP_FILE (shared by
+ * every area that maps part of it, in any IOAS).  It holds the dma-buf,
+ * so the exporter's pages outlive every domain mapping of them.
+ */
+struct iopt_dmabuf {
+	struct dma_buf *dmabuf;
+	/* The exporter's pages, valid while @dmabuf is held. */
+	struct page **pages;
+	unsigned long npages;
+	struct iopt_pages *owner;	/* set once allocated, for revoke */
+	/*
+	 * Under @owner's mutex: revoked for good (new domains get nothing),
+	 * and the domain mappings of its areas (struct iopt_dmabuf_map).
+	 */
+	bool revoked;
+	struct list_head maps;
+	/* On the exporter's list of imports, under the exporter's lock. */
+	struct list_head exp_item;
+	bool on_exporter;
+};
+
+struct iopt_dmabuf *iopt_dmabuf_get(struct dma_buf *dmabuf,
+				    unsigned long start, unsigned long length);
+int iopt_dmabuf_attach(struct iopt_dmabuf *imp, unsigned long last);
+void iopt_dmabuf_put(struct iopt_dmabuf *imp);
+int iopt_dmabuf_fill_domain(struct iopt_area *area,
+			    struct iommufd_domain *domain,
+			    unsigned long max_chunk);
+void iopt_dmabuf_unfill_domain(struct iopt_area *area,
+			       struct iommufd_domain *domain);
+void iopt_dmabuf_revoke(struct iopt_dmabuf *imp);
 
 /* ------------------------------------------------------------------ IOAS */
 
@@ -703,6 +767,10 @@ void iommufd_mock_domain_enable_dirty(struct iommufd_domain *domain);
 bool iommufd_mock_domain_tracking(struct iommufd_domain *domain);
 void iommufd_mock_domain_set_dirty(struct iommufd_domain *domain,
 				   unsigned long iova);
+int iommufd_test_dmabuf_get(struct iommu_test_cmd *cmd);
+int iommufd_test_dmabuf_revoke(struct iommu_test_cmd *cmd);
+int iommufd_test_dmabuf_attach(struct iopt_dmabuf *imp);
+void iommufd_test_dmabuf_detach(struct iopt_dmabuf *imp);
 
 /*
  * True when the test's fault injection wants this point to fail.  Inline
@@ -729,6 +797,16 @@ static inline bool iommufd_should_fail(void)
 }
 
 static inline void iommufd_fault_init(struct dentry *dir)
+{
+}
+
+/* No dma-buf exporter is accepted without the test one. */
+static inline int iommufd_test_dmabuf_attach(struct iopt_dmabuf *imp)
+{
+	return -EOPNOTSUPP;
+}
+
+static inline void iommufd_test_dmabuf_detach(struct iopt_dmabuf *imp)
 {
 }
 #endif

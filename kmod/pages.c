@@ -92,7 +92,8 @@ static bool iopt_one_chunk(struct iopt_pages *pages)
 
 /*
  * What the allocation holding @pages takes (chunks and pin arrays aside):
- * a file map's ends with its file.
+ * a file map's ends with its file, a dma-buf map's with its import
+ * (@file_backed covers both: one pointer).
  */
 static size_t iopt_pages_alloc_size(bool with_area, bool file_backed)
 {
@@ -101,11 +102,24 @@ static size_t iopt_pages_alloc_size(bool with_area, bool file_backed)
 	       (file_backed ? sizeof(struct file *) : 0);
 }
 
+static_assert(sizeof(struct file *) == sizeof(struct iopt_dmabuf *));
+
 /* Where a file map keeps its file. */
 static struct file **iopt_pages_filep(struct iopt_pages *pages)
 {
 	return (struct file **)((char *)pages +
 				iopt_pages_alloc_size(pages->with_area, false));
+}
+
+/**
+ * iopt_pages_dmabuf() - the dma-buf import behind @pages
+ * @pages: pages with @dmabuf set
+ *
+ * Return: the import, which lives as long as @pages.
+ */
+struct iopt_dmabuf *iopt_pages_dmabuf(struct iopt_pages *pages)
+{
+	return *(struct iopt_dmabuf **)iopt_pages_filep(pages);
 }
 
 static unsigned long chunk_len(struct iopt_pages *pages, unsigned long c)
@@ -262,6 +276,41 @@ struct iopt_pages *iopt_alloc_pages(unsigned long uptr, unsigned long length,
 }
 
 /**
+ * iopt_alloc_dmabuf_pages() - the iopt_pages of a dma-buf import
+ * @imp: the import (iopt_dmabuf_get()); the pages own it from now on,
+ *       also when this fails
+ * @start: byte offset in the dma-buf, checked against its size already
+ * @length: bytes, not 0
+ * @with_area: allocate an area with it (iopt_pages_take_area())
+ *
+ * Nothing of it is ever pinned or charged: domains map the exporter's
+ * pages through dmabuf.c, and iopt_pages_use() refuses accesses.  It is
+ * writable: the exporter, not a file mode, decides who writes its memory.
+ *
+ * Return: the pages, or ERR_PTR(-ENOMEM).
+ */
+struct iopt_pages *iopt_alloc_dmabuf_pages(struct iopt_dmabuf *imp,
+					   unsigned long start,
+					   unsigned long length,
+					   bool with_area)
+{
+	struct iopt_pages *pages;
+
+	pages = __iopt_alloc_pages(start, length, true, IOPT_ACCOUNT_NONE,
+				   with_area, true);
+	if (IS_ERR(pages)) {
+		iopt_dmabuf_put(imp);
+		return pages;
+	}
+	/* Not a file: the slot of the file holds the import instead. */
+	pages->file_backed = false;
+	pages->dmabuf = true;
+	*(struct iopt_dmabuf **)iopt_pages_filep(pages) = imp;
+	imp->owner = pages;
+	return pages;
+}
+
+/**
  * iopt_alloc_file_pages() - the pin state of a range of a file
  * @file: the file (a reference is taken); which kinds can be pinned is
  *        only checked when pages are pinned, as is the end of the file
@@ -326,12 +375,16 @@ static void iopt_release_pages(struct kref *kref)
 	WARN_ON(pinned);
 	if (pages->file_backed)
 		fput(*iopt_pages_filep(pages));
+	/* Off the exporter's list before the mutex a revoke takes goes. */
+	if (pages->dmabuf)
+		iopt_dmabuf_put(iopt_pages_dmabuf(pages));
 	mmdrop(pages->source_mm);
 	put_task_struct(pages->source_task);
 	free_uid(pages->source_user);
 	mutex_destroy(&pages->mutex);
 	iommufd_stats_kmem(-(long)iopt_pages_alloc_size(pages->with_area,
-							pages->file_backed));
+							pages->file_backed ||
+							pages->dmabuf));
 	kfree(pages);
 }
 
@@ -865,6 +918,12 @@ int iopt_pages_use(struct iopt_pages *pages, unsigned long first,
 	struct page **batch = NULL;
 	int rc;
 
+	/*
+	 * Domains map a dma-buf through dmabuf.c; only an access comes
+	 * here, and it cannot have the exporter's memory.
+	 */
+	if (pages->dmabuf)
+		return -EINVAL;
 	mutex_lock(&pages->mutex);
 	for_each_chunk_part(pages, first, last, c, s, e)
 		idle += chunk_idle(pages, c, s, e);

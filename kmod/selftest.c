@@ -861,6 +861,10 @@ int iommufd_test(struct iommufd_ucmd *ucmd)
 		return test_dirty(ucmd, cmd);
 	case IOMMU_TEST_OP_DEV_CHECK_CACHE:
 		return test_dev_check_cache(ucmd, cmd);
+	case IOMMU_TEST_OP_DMABUF_GET:
+		return iommufd_test_dmabuf_get(cmd);
+	case IOMMU_TEST_OP_DMABUF_REVOKE:
+		return iommufd_test_dmabuf_revoke(cmd);
 	case IOMMU_TEST_OP_BENCH_FLOOR:
 		return iommufd_test_bench_floor(ucmd, cmd);
 	default:

@@ -467,6 +467,46 @@ int dev_check_cache(int fd, __u32 idev_id, __u32 cache_id, __u32 value)
 	return test_cmd(fd, &cmd);
 }
 
+int dmabuf_get(int fd, __u32 length, __u32 open_flags)
+{
+	struct iommu_test_cmd cmd = {
+		.op = IOMMU_TEST_OP_DMABUF_GET,
+		.dmabuf_get = { .length = length, .open_flags = open_flags },
+	};
+
+	/* The new fd is the ioctl's return value. */
+	return test_cmd(fd, &cmd);
+}
+
+int dmabuf_revoke(int fd, int dmabuf_fd, bool revoked)
+{
+	struct iommu_test_cmd cmd = {
+		.op = IOMMU_TEST_OP_DMABUF_REVOKE,
+		.dmabuf_revoke = { .dmabuf_fd = dmabuf_fd, .revoked = revoked },
+	};
+
+	return test_cmd(fd, &cmd);
+}
+
+int ioas_map_file(int fd, __u32 ioas_id, int file_fd, __u64 start,
+		  __u64 length, __u64 *iova, __u32 flags)
+{
+	struct iommu_ioas_map_file cmd = {
+		.size = sizeof(cmd),
+		.flags = flags,
+		.ioas_id = ioas_id,
+		.fd = file_fd,
+		.start = start,
+		.length = length,
+		.iova = iova ? *iova : 0,
+	};
+	int rc = ioctl(fd, IOMMU_IOAS_MAP_FILE, &cmd);
+
+	if (!rc && iova)
+		*iova = cmd.iova;
+	return rc;
+}
+
 int set_dirty(int fd, __u32 hwpt_id, __u32 flags)
 {
 	struct iommu_hwpt_set_dirty_tracking cmd = {

@@ -184,6 +184,17 @@ int access_rw(int fd, int access_fd, __u64 iova, void *buf, __u64 length,
 int set_temp_memory_limit(int fd, __u32 limit);
 int access_replace_ioas(int fd, int access_fd, __u32 ioas_id);
 int dev_check_cache(int fd, __u32 idev_id, __u32 cache_id, __u32 value);
+/*
+ * IOMMU_TEST_OP_DMABUF_GET: a zeroed dma-buf of @length bytes (rounded up
+ * to pages) from the test exporter, opened with @open_flags: the new fd,
+ * or -1.
+ */
+int dmabuf_get(int fd, __u32 length, __u32 open_flags);
+/* IOMMU_TEST_OP_DMABUF_REVOKE of the test exporter's @dmabuf_fd. */
+int dmabuf_revoke(int fd, int dmabuf_fd, bool revoked);
+/* IOMMU_IOAS_MAP_FILE; *iova is in (FIXED_IOVA) and out (may be NULL). */
+int ioas_map_file(int fd, __u32 ioas_id, int file_fd, __u64 start,
+		  __u64 length, __u64 *iova, __u32 flags);
 /* IOMMU_HWPT_SET_DIRTY_TRACKING with @flags (ENABLE, or 0 to stop). */
 int set_dirty(int fd, __u32 hwpt_id, __u32 flags);
 /* IOMMU_HWPT_GET_DIRTY_BITMAP into @data. */

@@ -27,6 +27,9 @@ enum {
 	IOMMU_TEST_OP_MD_CHECK_IOTLB,
 	IOMMU_TEST_OP_TRIGGER_IOPF,
 	IOMMU_TEST_OP_DEV_CHECK_CACHE,
+	/* A dma-buf of the test exporter: the new fd is the return value. */
+	IOMMU_TEST_OP_DMABUF_GET = 22,
+	IOMMU_TEST_OP_DMABUF_REVOKE = 23,
 	/* Not upstream: this project's benchmark floor (bench/). */
 	IOMMU_TEST_OP_BENCH_FLOOR = 100,
 };
@@ -179,6 +182,15 @@ struct iommu_test_cmd {
 			__u32 id;
 			__u32 cache;
 		} check_dev_cache;
+		/* @length is rounded up to pages; 512 pages at most. */
+		struct {
+			__u32 length;
+			__u32 open_flags;
+		} dmabuf_get;
+		struct {
+			__s32 dmabuf_fd;
+			__u32 revoked;
+		} dmabuf_revoke;
 		/*
 		 * Pin and map @length bytes at @uptr into a fresh domain of
 		 * the bound, detached device @id at @iova, then unmap and
