@@ -310,7 +310,7 @@ static int user_va_proc(int mm_mode)
 	__u32 ioas2, stdev2;
 	__u64 at = IOVA(32);
 	char *buf;
-	int line = proc_setup(&e, mm_mode, 64, true);
+	int line = proc_setup(&e, mm_mode, 16, true);
 	pid_t pid;
 
 	if (line)
@@ -376,14 +376,16 @@ TEST_VARIANTS(change_process_user_va_einval, account_variants)
 /*
  * The test process maps; its child takes over (the parent's charge goes
  * down, the child's up, by the pages pinned), a repeat is a no-op; once
- * the child is gone the parent takes the maps back.
+ * the child is gone the parent takes the maps back.  The limit (16
+ * pages, 12 pinned) also shows that per user, between processes of one
+ * user, the user's count is not charged twice on the way.
  */
 static int takeover_proc(int mm_mode)
 {
 	struct proc_env e;
 	struct charge c0;
 	struct chan ch;
-	int line = proc_setup(&e, mm_mode, 64, true);
+	int line = proc_setup(&e, mm_mode, 16, true);
 	pid_t pid;
 
 	if (line)
@@ -454,7 +456,7 @@ static int mixed_proc(int mm_mode)
 	struct charge c0;
 	__u32 ioas2, stdev2, hwpt2;
 	__u64 at = IOVA(0);
-	int line = proc_setup(&e, mm_mode, 64, true);
+	int line = proc_setup(&e, mm_mode, 16, true);
 	pid_t pid;
 
 	if (line)
