@@ -30,8 +30,8 @@
  * pci_user.c is another module (iommufd_pci.ko): it uses only iommufd.h.
  *
  * Lock order (outer first):
- *   ictx->change_lock    IOAS_CHANGE_PROCESS (alone: it takes no lock
- *                        above iova_rwsem but this one)
+ *   ictx->change_lock    only IOAS_CHANGE_PROCESS takes it, holding
+ *                        nothing; under it, every iova_rwsem of the fd
  *   idev->lock           what a device is attached to
  *   access->attach_lock  serializes an access's attach, replace, detach
  *   igroup->lock         which domain an IOMMU group uses (group.c); the
@@ -48,9 +48,11 @@
  *                        for write, in id order, nested in change_lock.
  *                        Held so, with no area busy, nothing pins or
  *                        unpins the fd's pages (pins of a settled area
- *                        hold its IOAS's iova_rwsem), which is what lets
- *                        their owner change between the count and the
- *                        charge.
+ *                        hold its IOAS's iova_rwsem; those of a busy one
+ *                        do not, hence EBUSY), so the pinned counts
+ *                        stay put from the count to the owner switch.
+ *                        mm->mmap_lock of the caller's mm (per-process
+ *                        charge) is taken under them.
  *   pages->mutex         the pin state of one iopt_pages
  *   mm->mmap_lock        taken by GUP inside pages.c; for a file map
  *                        (IOAS_MAP_FILE) the file's locks instead: the
