@@ -443,10 +443,11 @@ static void iommufd_put_all_ioas(struct iommufd_ioas **ioas, unsigned long n)
 	kfree(ioas);
 }
 
-static int iommufd_cmp_ptr(const void *a, const void *b)
+/* sort() order of an array of iopt_pages pointers: by address. */
+static int iommufd_cmp_pages(const void *a, const void *b)
 {
-	unsigned long x = *(const unsigned long *)a;
-	unsigned long y = *(const unsigned long *)b;
+	const struct iopt_pages *x = *(struct iopt_pages * const *)a;
+	const struct iopt_pages *y = *(struct iopt_pages * const *)b;
 
 	return x < y ? -1 : x > y;
 }
@@ -487,7 +488,7 @@ static int iommufd_change_process_locked(struct iommufd_ioas **ioas,
 		goto out_free;
 	}
 	/* An iopt_pages shared by areas (COPY, a cut) changes hands once. */
-	sort(pages, npages, sizeof(*pages), iommufd_cmp_ptr, NULL);
+	sort(pages, npages, sizeof(*pages), iommufd_cmp_pages, NULL);
 	for (i = 0, j = 0; i < npages; i++)
 		if (!j || pages[j - 1] != pages[i])
 			pages[j++] = pages[i];
@@ -537,8 +538,6 @@ int iommufd_ioas_change_process(struct iommufd_ucmd *ucmd)
 
 	if (cmd->__reserved)
 		return -EOPNOTSUPP;
-	if (!current->mm)
-		return -EINVAL;
 	rc = iommufd_hold_all_ioas(ictx, &ioas, &n);
 	if (rc)
 		return rc;
