@@ -1354,3 +1354,36 @@ out_free:
 		kfree(spare[i]);
 	return rc;
 }
+
+/**
+ * iopt_collect_pages() - the pages of every area, for IOAS_CHANGE_PROCESS
+ * @iopt: the IOVA space, its iova_rwsem held for write
+ * @out: where to store the pages (not referenced: the areas hold them
+ *       while iova_rwsem is held), or NULL only to count
+ * @max: room in @out
+ * @n: in: how many of @out are used; out: that plus this IOAS's areas
+ *     (counted past @max too, for the caller to size @out)
+ *
+ * Return: 0; -EBUSY when an area is still being mapped or unmapped
+ * (checked first: the caller may retry once it settled); else -EINVAL
+ * when an area maps a process's memory rather than a file.
+ */
+int iopt_collect_pages(struct io_pagetable *iopt, struct iopt_pages **out,
+		       unsigned long max, unsigned long *n)
+{
+	struct iopt_area *area;
+	bool user_va = false;
+
+	lockdep_assert_held_write(&iopt->iova_rwsem);
+	for (area = iopt_area_iter_first(iopt, 0, ULONG_MAX); area;
+	     area = iopt_area_iter_next(area, 0, ULONG_MAX)) {
+		if (iopt_area_busy(area))
+			return -EBUSY;
+		user_va |= !area->pages->file_backed;
+		if (out && *n < max)
+			out[*n] = area->pages;
+		(*n)++;
+		cond_resched();
+	}
+	return user_va ? -EINVAL : 0;
+}

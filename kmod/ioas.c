@@ -1,12 +1,14 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * IOAS objects and their ioctls: alloc, IOVA ranges, allowed IOVAs, map,
- * copy, unmap, and IOMMU_OPTION.
+ * copy, unmap, change process, and IOMMU_OPTION.
  */
 #include <linux/dma-buf.h>
 #include <linux/file.h>
 #include <linux/iommu.h>
+#include <linux/mm.h>
 #include <linux/slab.h>
+#include <linux/sort.h>
 #include <linux/uaccess.h>
 
 #include "iommufd_private.h"
@@ -400,6 +402,170 @@ int iommufd_ioas_unmap(struct iommufd_ucmd *ucmd)
 					      offsetof(typeof(*cmd), length),
 					      unmapped);
 	iommufd_put_object(&ioas->obj);
+	return rc;
+}
+
+/*
+ * Hold every published IOAS of @ictx by a short-term reference, in id
+ * order, into *@out (kfree() it after iommufd_put_all_ioas()).  One
+ * being destroyed meanwhile is left out: it is going with its maps.
+ */
+static int iommufd_hold_all_ioas(struct iommufd_ctx *ictx,
+				 struct iommufd_ioas ***out, unsigned long *nout)
+{
+	struct iommufd_ioas **ioas = NULL;
+	unsigned long index, n, want, max = 0;
+	struct iommufd_object *obj;
+
+	for (;;) {
+		n = 0;
+		want = 0;
+		xa_lock(&ictx->objects);
+		xa_for_each(&ictx->objects, index, obj) {
+			if (obj->type != IOMMUFD_OBJ_IOAS)
+				continue;
+			want++;
+			if (n < max && iommufd_lock_obj(obj))
+				ioas[n++] = container_of(obj,
+							 struct iommufd_ioas,
+							 obj);
+		}
+		xa_unlock(&ictx->objects);
+		if (want <= max)
+			break;
+		/* More than there was room for: count again, with room. */
+		while (n)
+			iommufd_put_object(&ioas[--n]->obj);
+		kfree(ioas);
+		max = want;
+		ioas = iommufd_should_fail() ? NULL :
+		       kcalloc(max, sizeof(*ioas), GFP_KERNEL_ACCOUNT);
+		if (!ioas)
+			return -ENOMEM;
+	}
+	*out = ioas;
+	*nout = n;
+	return 0;
+}
+
+static void iommufd_put_all_ioas(struct iommufd_ioas **ioas, unsigned long n)
+{
+	while (n)
+		iommufd_put_object(&ioas[--n]->obj);
+	kfree(ioas);
+}
+
+/* sort() order of an array of iopt_pages pointers: by address. */
+static int iommufd_cmp_pages(const void *a, const void *b)
+{
+	const struct iopt_pages *x = *(struct iopt_pages * const *)a;
+	const struct iopt_pages *y = *(struct iopt_pages * const *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/*
+ * Move the pages of every area of the @n IOASes (their iova_rwsem held
+ * for write) to the caller.  First check every area and count, then
+ * charge the caller for all, then refund each old owner as its pages
+ * change hands: a failure leaves everything as it was.
+ */
+static int iommufd_change_process_locked(struct iommufd_ioas **ioas,
+					 unsigned long n)
+{
+	unsigned long npinned[IOPT_ACCOUNT_MODES] = {};
+	unsigned long i, j, npages = 0, filled = 0, total = 0, moved = 0;
+	struct iopt_pages **pages;
+	int rc = 0, r;
+
+	for (i = 0; i < n; i++) {
+		r = iopt_collect_pages(&ioas[i]->iopt, NULL, 0, &npages);
+		if (r == -EBUSY)
+			return r;	/* whatever the other IOASes map */
+		if (r)
+			rc = r;
+	}
+	if (rc || !npages)
+		return rc;
+
+	pages = iommufd_should_fail() ? NULL :
+		kvcalloc(npages, sizeof(*pages), GFP_KERNEL_ACCOUNT);
+	if (!pages)
+		return -ENOMEM;
+	for (i = 0; i < n; i++)
+		WARN_ON(iopt_collect_pages(&ioas[i]->iopt, pages, npages,
+					   &filled));
+	if (WARN_ON(filled != npages)) {
+		rc = -EINVAL;
+		goto out_free;
+	}
+	/* An iopt_pages shared by areas (COPY, a cut) changes hands once. */
+	sort(pages, npages, sizeof(*pages), iommufd_cmp_pages, NULL);
+	for (i = 0, j = 0; i < npages; i++)
+		if (!j || pages[j - 1] != pages[i])
+			pages[j++] = pages[i];
+	npages = j;
+
+	for (i = 0; i < npages; i++) {
+		rc = iopt_pages_change_count(pages[i], npinned);
+		if (rc)
+			goto out_free;
+	}
+	rc = iopt_charge_current(npinned, true);
+	if (rc)
+		goto out_free;
+	for (i = 0; i < npages; i++)
+		moved += iopt_pages_change_owner(pages[i]);
+	for (i = 0; i < IOPT_ACCOUNT_MODES; i++)
+		total += npinned[i];
+	/* Nothing pinned or unpinned meanwhile: the locks say so. */
+	WARN_ON(moved != total);
+out_free:
+	kvfree(pages);
+	return rc;
+}
+
+/**
+ * iommufd_ioas_change_process() - IOMMU_IOAS_CHANGE_PROCESS
+ * @ucmd: the command
+ *
+ * Make the caller's process the owner of every mapping of the fd: the
+ * pins are charged to it from now on, and what is pinned already moves
+ * to it.  Only file maps (IOAS_MAP_FILE) can: their pages come from the
+ * file, not from the mm of the process that mapped them.
+ *
+ * Return: 0 (also when the caller owns everything already);
+ * -EOPNOTSUPP for a non-zero __reserved; -EBUSY while a mapping of the
+ * fd is being made or removed; else -EINVAL when an IOAS of the fd maps
+ * a process's memory; -ENOMEM beyond the caller's RLIMIT_MEMLOCK.
+ * Nothing changes on failure.
+ */
+int iommufd_ioas_change_process(struct iommufd_ucmd *ucmd)
+{
+	struct iommu_ioas_change_process *cmd = ucmd->cmd;
+	struct iommufd_ctx *ictx = ucmd->ictx;
+	struct iommufd_ioas **ioas;
+	unsigned long n, i;
+	int rc;
+
+	if (cmd->__reserved)
+		return -EOPNOTSUPP;
+	rc = iommufd_hold_all_ioas(ictx, &ioas, &n);
+	if (rc)
+		return rc;
+	/*
+	 * Every IOAS's iova_rwsem, for write: no map, unmap, attach,
+	 * detach or access pin of the fd runs until the owners changed.
+	 */
+	mutex_lock(&ictx->change_lock);
+	for (i = 0; i < n; i++)
+		down_write_nest_lock(&ioas[i]->iopt.iova_rwsem,
+				     &ictx->change_lock);
+	rc = iommufd_change_process_locked(ioas, n);
+	for (i = 0; i < n; i++)
+		up_write(&ioas[i]->iopt.iova_rwsem);
+	mutex_unlock(&ictx->change_lock);
+	iommufd_put_all_ioas(ioas, n);
 	return rc;
 }
 

@@ -33,6 +33,8 @@
  * pci_user.c is another module (iommufd_pci.ko): it uses only iommufd.h.
  *
  * Lock order (outer first):
+ *   ictx->change_lock    only IOAS_CHANGE_PROCESS takes it, holding
+ *                        nothing; under it, every iova_rwsem of the fd
  *   idev->lock           what a device is attached to
  *   access->attach_lock  serializes an access's attach, replace, detach
  *   igroup->lock         which domain an IOMMU group uses (group.c); the
@@ -44,7 +46,16 @@
  *   iopt->iova_rwsem     the area tree and the allowed/reserved interval
  *                        trees; map and unmap hold it only to insert,
  *                        claim (area->busy) and remove areas, not to pin
- *                        or program domains
+ *                        or program domains.  Only IOAS_CHANGE_PROCESS
+ *                        holds several: those of every IOAS of the fd,
+ *                        for write, in id order, nested in change_lock.
+ *                        Held so, with no area busy, nothing pins or
+ *                        unpins the fd's pages (pins of a settled area
+ *                        hold its IOAS's iova_rwsem; those of a busy one
+ *                        do not, hence EBUSY), so the pinned counts
+ *                        stay put from the count to the owner switch.
+ *                        mm->mmap_lock of the caller's mm (per-process
+ *                        charge) is taken under them.
  *   dmabuf exporter lock the test exporter's revoked flag and importer
  *                        list (selftest_dmabuf.c): taken when an import
  *                        is made or released (under iova_rwsem, by an
@@ -120,11 +131,17 @@ enum iommufd_account_mode {
 	IOPT_ACCOUNT_NONE,	/* CAP_IPC_LOCK: pinned_vm only */
 	IOPT_ACCOUNT_USER,	/* user->locked_vm, the default */
 	IOPT_ACCOUNT_MM,	/* mm->locked_vm */
+	IOPT_ACCOUNT_MODES
 };
 
 struct iommufd_ctx {
 	struct file *file;
 	struct xarray objects;
+	/*
+	 * Held by IOAS_CHANGE_PROCESS while it holds the iova_rwsem of every
+	 * IOAS of the fd (the nest lock lockdep wants for that).
+	 */
+	struct mutex change_lock;
 	/* IOPT_ACCOUNT_USER or IOPT_ACCOUNT_MM, set by IOMMU_OPTION. */
 	u8 account_mode;
 	/*
@@ -251,7 +268,10 @@ struct iopt_pages {
 	 * IOAS_MAP_FILE: the pages come from a shmem or hugetlbfs file,
 	 * pinned through its page cache, not through a process's memory;
 	 * @uptr is then the page-aligned byte offset in the file.  The
-	 * source mm, task and user remain the ones charged.  The file is
+	 * source mm, task and user remain the ones charged; for a file map
+	 * IOAS_CHANGE_PROCESS replaces them (under @mutex, with the
+	 * iova_rwsem of every IOAS of the fd held for write: read them under
+	 * either).  The file is
 	 * held at the end of the allocation (pages.c), so that user-VA maps
 	 * stay in kmalloc-192.
 	 */
@@ -300,6 +320,11 @@ unsigned long iopt_pages_run(struct iopt_pages *pages, unsigned long index,
 			     unsigned long max, struct page **first);
 bool iopt_pages_try_pinned_in(struct iopt_pages *pages, unsigned long first,
 			      unsigned long last, unsigned long *n);
+int iopt_pages_change_count(struct iopt_pages *pages,
+			    unsigned long npinned[IOPT_ACCOUNT_MODES]);
+int iopt_charge_current(const unsigned long npinned[IOPT_ACCOUNT_MODES],
+			bool inc);
+unsigned long iopt_pages_change_owner(struct iopt_pages *pages);
 extern unsigned int iommufd_pin_batch_bytes;
 
 /* ---------------------------------------------------------- backends */
@@ -516,6 +541,8 @@ int iopt_unmap_iova_or_none(struct io_pagetable *iopt, unsigned long iova,
 int iopt_unmap_all(struct io_pagetable *iopt, unsigned long *unmapped);
 int iopt_cut_iova(struct io_pagetable *iopt, const unsigned long *iovas,
 		  unsigned int num);
+int iopt_collect_pages(struct io_pagetable *iopt, struct iopt_pages **out,
+		       unsigned long max, unsigned long *n);
 int iopt_set_allow_iova(struct io_pagetable *iopt,
 			struct rb_root_cached *allowed);
 int iopt_reserve_iova(struct io_pagetable *iopt, unsigned long start,
@@ -608,6 +635,7 @@ int iommufd_ioas_map(struct iommufd_ucmd *ucmd);
 int iommufd_ioas_map_file(struct iommufd_ucmd *ucmd);
 int iommufd_ioas_copy(struct iommufd_ucmd *ucmd);
 int iommufd_ioas_unmap(struct iommufd_ucmd *ucmd);
+int iommufd_ioas_change_process(struct iommufd_ucmd *ucmd);
 int iommufd_option(struct iommufd_ucmd *ucmd);
 long iommufd_iova_holes_snapshot(struct iommufd_ioas *ioas, u32 max,
 				 struct iommu_iova_range **out,

@@ -65,6 +65,7 @@ static int iommufd_fops_open(struct inode *inode, struct file *filp)
 	if (!ictx)
 		return -ENOMEM;
 	xa_init_flags(&ictx->objects, XA_FLAGS_ALLOC1 | XA_FLAGS_ACCOUNT);
+	mutex_init(&ictx->change_lock);
 	ictx->account_mode = IOPT_ACCOUNT_USER;
 	ictx->file = filp;
 	filp->private_data = ictx;
@@ -79,6 +80,7 @@ static int iommufd_fops_release(struct inode *inode, struct file *filp)
 	iommufd_inspect_del(ictx);
 	iommufd_object_destroy_all(ictx);
 	xa_destroy(&ictx->objects);
+	mutex_destroy(&ictx->change_lock);
 	kfree(ictx);
 	return 0;
 }
@@ -209,7 +211,7 @@ static const struct iommufd_ioctl_op iommufd_ioctl_ops[] = {
 		 struct iommu_viommu_alloc, out_viommu_id),
 	IOCTL_OP(IOMMU_VDEVICE_ALLOC, iommufd_not_implemented,
 		 struct iommu_vdevice_alloc, virt_id),
-	IOCTL_OP(IOMMU_IOAS_CHANGE_PROCESS, iommufd_not_implemented,
+	IOCTL_OP(IOMMU_IOAS_CHANGE_PROCESS, iommufd_ioas_change_process,
 		 struct iommu_ioas_change_process, __reserved),
 	IOCTL_OP(IOMMU_VEVENTQ_ALLOC, iommufd_not_implemented,
 		 struct iommu_veventq_alloc, out_veventq_fd),

@@ -471,58 +471,84 @@ bool iopt_pages_try_pinned_in(struct iopt_pages *pages, unsigned long first,
 	return true;
 }
 
-static int charge_user_locked_vm(struct iopt_pages *pages, unsigned long n)
+/*
+ * Who a pin is charged to: the process (mm and task for its rlimit) and
+ * the user.  An iopt_pages names its owner; IOAS_CHANGE_PROCESS charges
+ * the caller before taking the pages over.
+ */
+struct iopt_owner {
+	struct mm_struct *mm;
+	struct task_struct *task;
+	struct user_struct *user;
+};
+
+static int charge_user_locked_vm(const struct iopt_owner *o, unsigned long n)
 {
 	unsigned long limit, cur, new;
 
-	limit = task_rlimit(pages->source_task, RLIMIT_MEMLOCK) >> PAGE_SHIFT;
+	limit = task_rlimit(o->task, RLIMIT_MEMLOCK) >> PAGE_SHIFT;
 	do {
-		cur = atomic_long_read(&pages->source_user->locked_vm);
+		cur = atomic_long_read(&o->user->locked_vm);
 		new = cur + n;
 		if (new > limit || new < cur)
 			return -ENOMEM;
-	} while (atomic_long_cmpxchg(&pages->source_user->locked_vm, cur,
-				     new) != cur);
+	} while (atomic_long_cmpxchg(&o->user->locked_vm, cur, new) != cur);
 	return 0;
 }
 
-static int charge_mm_locked_vm(struct iopt_pages *pages, unsigned long n,
+static int charge_mm_locked_vm(const struct iopt_owner *o, unsigned long n,
 			       bool inc)
 {
 	int rc;
 
-	mmap_write_lock(pages->source_mm);
-	rc = __account_locked_vm(pages->source_mm, n, inc, pages->source_task,
-				 false);
-	mmap_write_unlock(pages->source_mm);
+	mmap_write_lock(o->mm);
+	rc = __account_locked_vm(o->mm, n, inc, o->task, false);
+	mmap_write_unlock(o->mm);
 	return rc;
+}
+
+/* Charge (@inc) or refund @n pinned pages to @o in @mode; all or nothing. */
+static int iopt_owner_account(const struct iopt_owner *o, u8 mode,
+			      unsigned long n, bool inc)
+{
+	int rc = 0;
+
+	switch (mode) {
+	case IOPT_ACCOUNT_USER:
+		if (inc)
+			rc = charge_user_locked_vm(o, n);
+		else
+			atomic_long_sub(n, &o->user->locked_vm);
+		break;
+	case IOPT_ACCOUNT_MM:
+		rc = charge_mm_locked_vm(o, n, inc);
+		break;
+	}
+	if (rc)
+		return rc;
+	if (inc)
+		atomic64_add(n, &o->mm->pinned_vm);
+	else
+		atomic64_sub(n, &o->mm->pinned_vm);
+	return 0;
+}
+
+static void iopt_pages_owner(struct iopt_pages *pages, struct iopt_owner *o)
+{
+	o->mm = pages->source_mm;
+	o->task = pages->source_task;
+	o->user = pages->source_user;
 }
 
 /* Charge (@inc) or refund @n newly pinned or unpinned pages. */
 static int iopt_pages_account(struct iopt_pages *pages, unsigned long n,
 			      bool inc)
 {
-	int rc = 0;
+	struct iopt_owner o;
 
 	lockdep_assert_held(&pages->mutex);
-	switch (pages->account_mode) {
-	case IOPT_ACCOUNT_USER:
-		if (inc)
-			rc = charge_user_locked_vm(pages, n);
-		else
-			atomic_long_sub(n, &pages->source_user->locked_vm);
-		break;
-	case IOPT_ACCOUNT_MM:
-		rc = charge_mm_locked_vm(pages, n, inc);
-		break;
-	}
-	if (rc)
-		return rc;
-	if (inc)
-		atomic64_add(n, &pages->source_mm->pinned_vm);
-	else
-		atomic64_sub(n, &pages->source_mm->pinned_vm);
-	return 0;
+	iopt_pages_owner(pages, &o);
+	return iopt_owner_account(&o, pages->account_mode, n, inc);
 }
 
 static void iopt_pages_pinned(struct iopt_pages *pages, long n)
@@ -989,4 +1015,152 @@ void iopt_pages_unuse(struct iopt_pages *pages, unsigned long first,
 	if (unpinned)
 		iopt_pages_account(pages, unpinned, false);
 	mutex_unlock(&pages->mutex);
+}
+
+/* How many pages of @pages are pinned: what its owner is charged. */
+static unsigned long iopt_pages_npinned(struct iopt_pages *pages)
+{
+	unsigned long n = 0, c;
+	struct iopt_chunk *ch;
+
+	lockdep_assert_held(&pages->mutex);
+	if (iopt_one_chunk(pages))
+		return chunk_len(pages, 0) - chunk_idle(pages, 0, 0,
+						chunk_len(pages, 0) - 1);
+	xa_for_each(&iopt_slot(pages)->chunks, c, ch) {
+		n += chunk_len(pages, c) -
+		     chunk_idle(pages, c, 0, chunk_len(pages, c) - 1);
+		cond_resched();
+	}
+	return n;
+}
+
+static void iopt_current_owner(struct iopt_owner *o)
+{
+	o->mm = current->mm;
+	o->task = current->group_leader;
+	o->user = current_user();
+}
+
+static bool iopt_pages_owned_by_current(struct iopt_pages *pages)
+{
+	return pages->source_mm == current->mm &&
+	       pages->source_task == current->group_leader &&
+	       pages->source_user == current_user();
+}
+
+/*
+ * The charges that change hands when the caller takes @pages over: per
+ * user, between two processes of the same user, only pinned_vm (the
+ * user's count stays as it is, and no limit can be crossed).
+ */
+static u8 iopt_pages_change_mode(struct iopt_pages *pages)
+{
+	if (pages->account_mode == IOPT_ACCOUNT_USER &&
+	    pages->source_user == current_user())
+		return IOPT_ACCOUNT_NONE;
+	return pages->account_mode;
+}
+
+/**
+ * iopt_pages_change_count() - what moving @pages to the caller would move
+ * @pages: pages of an area; every IOAS that maps them has its iova_rwsem
+ *         held for write, with no area busy, so that nothing pins or
+ *         unpins them until iopt_pages_change_owner()
+ * @npinned: per IOPT_ACCOUNT_* mode, the pinned pages to move; @pages'
+ *           are added to the count of the charges that move (their
+ *           mode, or only pinned_vm for IOPT_ACCOUNT_NONE, as when the
+ *           user stays the same) unless the caller owns them
+ *
+ * Return: 0, or -EINVAL when @pages are a process's memory (IOAS_MAP),
+ * which only its own mm can pin: those cannot change process.
+ */
+int iopt_pages_change_count(struct iopt_pages *pages,
+			    unsigned long npinned[IOPT_ACCOUNT_MODES])
+{
+	if (!pages->file_backed)
+		return -EINVAL;
+	mutex_lock(&pages->mutex);
+	if (!iopt_pages_owned_by_current(pages))
+		npinned[iopt_pages_change_mode(pages)] +=
+			iopt_pages_npinned(pages);
+	mutex_unlock(&pages->mutex);
+	return 0;
+}
+
+/**
+ * iopt_charge_current() - charge or refund the caller for pages it takes
+ * @npinned: per IOPT_ACCOUNT_* mode, the pinned pages
+ * @inc: charge (checking the caller's RLIMIT_MEMLOCK) or refund
+ *
+ * Charges as iopt_pages_use() does for pages the caller pins itself:
+ * mm->pinned_vm always, the user's locked_vm in per-user mode, the
+ * process's in per-process mode.  All or nothing.
+ *
+ * Return: 0, or -ENOMEM with nothing charged when over the limit.
+ */
+int iopt_charge_current(const unsigned long npinned[IOPT_ACCOUNT_MODES],
+			bool inc)
+{
+	struct iopt_owner o;
+	int mode, rc;
+
+	iopt_current_owner(&o);
+	for (mode = 0; mode < IOPT_ACCOUNT_MODES; mode++) {
+		if (!npinned[mode])
+			continue;
+		rc = iommufd_should_fail() ? -ENOMEM :
+		     iopt_owner_account(&o, mode, npinned[mode], inc);
+		if (rc)
+			goto err_undo;
+	}
+	return 0;
+
+err_undo:
+	/* A refund never fails. */
+	while (--mode >= 0)
+		if (npinned[mode])
+			iopt_owner_account(&o, mode, npinned[mode], !inc);
+	return rc;
+}
+
+/**
+ * iopt_pages_change_owner() - make the caller the owner of file pages
+ * @pages: file-backed pages, held as for iopt_pages_change_count(); the
+ *         caller has charged itself with iopt_charge_current() for them
+ *
+ * Refunds the old owner what is pinned and names the caller in its
+ * place, under pages->mutex, which every charge and refund holds: later
+ * pins are charged to the caller and unpins refunded to it.  Pages the
+ * caller owns already are left alone.
+ *
+ * Return: how many pinned pages changed owner.
+ */
+unsigned long iopt_pages_change_owner(struct iopt_pages *pages)
+{
+	struct iopt_owner old;
+	unsigned long n;
+
+	if (WARN_ON(!pages->file_backed))
+		return 0;
+	mutex_lock(&pages->mutex);
+	if (iopt_pages_owned_by_current(pages)) {
+		mutex_unlock(&pages->mutex);
+		return 0;
+	}
+	n = iopt_pages_npinned(pages);
+	iopt_pages_owner(pages, &old);
+	if (n)
+		iopt_owner_account(&old, iopt_pages_change_mode(pages), n,
+				   false);
+	mmgrab(current->mm);
+	pages->source_mm = current->mm;
+	get_task_struct(current->group_leader);
+	pages->source_task = current->group_leader;
+	pages->source_user = get_current_user();
+	mutex_unlock(&pages->mutex);
+	mmdrop(old.mm);
+	put_task_struct(old.task);
+	free_uid(old.user);
+	return n;
 }

@@ -51,8 +51,6 @@ static const struct {
 	  "VIOMMU_ALLOC" },
 	{ IOMMU_VDEVICE_ALLOC, sizeof(struct iommu_vdevice_alloc),
 	  "VDEVICE_ALLOC" },
-	{ IOMMU_IOAS_CHANGE_PROCESS, sizeof(struct iommu_ioas_change_process),
-	  "IOAS_CHANGE_PROCESS" },
 	{ IOMMU_VEVENTQ_ALLOC, sizeof(struct iommu_veventq_alloc),
 	  "VEVENTQ_ALLOC" },
 	{ IOMMU_HW_QUEUE_ALLOC, sizeof(struct iommu_hw_queue_alloc),

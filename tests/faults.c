@@ -16,6 +16,7 @@
  */
 #include <fcntl.h>
 #include <stdlib.h>
+#include <sys/ioctl.h>
 
 #include "util.h"
 
@@ -23,6 +24,13 @@
 static struct kfault_walk kfault = { .step = -1 };
 
 #define STEP(expr) KFAULT_STEP(&kfault, expr)
+
+static int change_process(int fd)
+{
+	struct iommu_ioas_change_process cmd = { .size = sizeof(cmd) };
+
+	return ioctl(fd, IOMMU_IOAS_CHANGE_PROCESS, &cmd);
+}
 
 /*
  * Everything a user does, end to end.  Returns 0 when all of it worked,
@@ -37,6 +45,8 @@ static int scenario(int fd, char *buf, int *afd)
 
 	STEP(ioas_alloc(fd, &a));
 	STEP(ioas_alloc(fd, &b));
+	/* Nothing mapped yet: the caller takes over nothing. */
+	STEP(change_process(fd));
 	STEP(ioas_map_fixed(fd, a, buf, 8 * PAGE_SIZE, MOCK_APERTURE_START));
 	STEP(mock_domain(fd, a, &stdev, &hwpt, &idev));
 	STEP(ioas_map_fixed(fd, a, buf + 8 * PAGE_SIZE, 8 * PAGE_SIZE, iova));

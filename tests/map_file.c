@@ -45,6 +45,13 @@ static int map_file_fixed(int fd, __u32 ioas, int mfd, __u64 start,
 			MAP_RW | IOMMU_IOAS_MAP_FIXED_IOVA);
 }
 
+static int change_process(int fd)
+{
+	struct iommu_ioas_change_process cmd = { .size = sizeof(cmd) };
+
+	return ioctl(fd, IOMMU_IOAS_CHANGE_PROCESS, &cmd);
+}
+
 /* The memfd's pages, as the process sees them through its mapping. */
 struct mfile {
 	int mfd;
@@ -585,6 +592,8 @@ static int fault_scenario(int fd, struct mfile *m, int *afd)
 	STEP(access_pages(fd, *afd, MOCK_APERTURE_START + LEN,
 			  m->va + 4 * PAGE_SIZE, 2 * PAGE_SIZE,
 			  MOCK_FLAGS_ACCESS_WRITE, &pages_id));
+	/* File maps only (one a COPY): the caller owns them already. */
+	STEP(change_process(fd));
 	STEP(ioas_unmap(fd, a, MOCK_APERTURE_START + LEN, 4 * PAGE_SIZE,
 			NULL));
 	STEP(ioas_unmap_all(fd, b, NULL));
