@@ -532,6 +532,32 @@ TEST(vfio_type1_cut_refused)
 }
 
 /*
+ * IOAS_CHANGE_PROCESS moves the pins of file maps; a dma-buf map has no
+ * pins of a process to move: EINVAL, as upstream, in any IOAS of the fd,
+ * and it works again once the dma-buf map is gone.
+ */
+TEST(change_process_refused)
+{
+	struct iommu_ioas_change_process cmd = { .size = sizeof(cmd) };
+	__u32 ioas, ioas2;
+	struct dbuf d;
+	int fd = dev_iommu_open();
+
+	CHECK(fd >= 0);
+	CHECK_OK(ioas_alloc(fd, &ioas));
+	CHECK_OK(ioas_alloc(fd, &ioas2));
+	CHECK_OK(ioctl(fd, IOMMU_IOAS_CHANGE_PROCESS, &cmd));
+	CHECK_SUB(dbuf_new(&d, fd, LEN));
+	CHECK_OK(map_fixed(fd, ioas2, d.dfd, 0, LEN, IOVA));
+	CHECK_ERRNO(ioctl(fd, IOMMU_IOAS_CHANGE_PROCESS, &cmd), EINVAL);
+	CHECK_OK(ioas_unmap(fd, ioas2, IOVA, LEN, NULL));
+	CHECK_OK(ioctl(fd, IOMMU_IOAS_CHANGE_PROCESS, &cmd));
+	dbuf_free(&d);
+	close(fd);
+	CHECK(module_all_released());
+}
+
+/*
  * The calls of one go over dma-bufs; returns the line of the first that
  * failed, 0 when all succeeded.
  */
