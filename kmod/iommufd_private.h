@@ -42,7 +42,15 @@
  *                        trees; map and unmap hold it only to insert,
  *                        claim (area->busy) and remove areas, not to pin
  *                        or program domains
- *   pages->mutex         the pin state of one iopt_pages
+ *   pages->mutex         the pin state of one iopt_pages; the only
+ *                        lock of the IOAS held while pages are pinned
+ *                        (GUP, which may wait for ever on a user's page
+ *                        fault): map, copy and domain addition pin before
+ *                        they take the rwsems above (io_pagetable.c), so
+ *                        unmap, HWPT destroy, detach and device removal
+ *                        never wait on a fault.  Not so an attach making
+ *                        an automatic HWPT: it pins holding idev->lock
+ *                        and ioas->auto_lock (and iommufd-pci's lock)
  *   mm->mmap_lock        taken by GUP inside pages.c; for a file map
  *                        (IOAS_MAP_FILE) the file's locks instead: the
  *                        page cache's and, filling a hugetlbfs hole on
@@ -65,6 +73,7 @@
 #include <linux/refcount.h>
 #include <linux/rwsem.h>
 #include <linux/types.h>
+#include <linux/wait.h>
 #include <linux/xarray.h>
 #include <linux/kref.h>
 #include <linux/sched.h>
@@ -465,6 +474,13 @@ struct io_pagetable {
 	unsigned int access_alignment_users;
 	struct mutex access_lock;
 	struct list_head accesses;		/* of iommufd_access */
+	/*
+	 * Domains being added that pin the areas before they take the locks
+	 * (iopt_add_domain()): no area may come in meanwhile, so a map waits
+	 * on @add_domain_wait while this is not 0.  Under iova_rwsem (write).
+	 */
+	unsigned int adding_domains;
+	wait_queue_head_t add_domain_wait;
 };
 
 void iopt_init_table(struct io_pagetable *iopt);
