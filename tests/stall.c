@@ -20,6 +20,7 @@
 #include <time.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/utsname.h>
 
 #include <libiommufd.h>
 
@@ -170,12 +171,23 @@ static long ms_since(const struct timespec *t0)
 		CHECK(!(s)->done);	/* still stalled meanwhile */   \
 	} while (0)
 
+/* 6.1, whose long-term GUP cannot wait in userfaultfd. */
+static bool kernel_6_1(void)
+{
+	struct utsname u;
+
+	return !uname(&u) && !strncmp(u.release, "6.1.", 4);
+}
+
 #define SKIP_NO_STALL(r)                                                \
 	do {                                                            \
+		if ((r) == 1 && kernel_6_1())                           \
+			SKIP("6.1's long-term GUP fails at once on a "     \
+			     "userfaultfd page (EFAULT) instead of "    \
+			     "waiting: no stall to test");              \
 		if ((r) == 1)                                           \
-			SKIP("this kernel's long-term GUP fails at once "  \
-			     "on a userfaultfd page (EFAULT) instead of " \
-			     "waiting (6.1): no stall to test");        \
+			tap_diag("the call failed with EFAULT instead "  \
+				 "of waiting in the fault");            \
 		CHECK((r) == 0);                                        \
 	} while (0)
 
@@ -379,6 +391,97 @@ TEST(hwpt_alloc_stalled_in_pin_blocks_nothing)
 }
 
 /*
+ * HWPT_ALLOC pins the areas before it takes the IOAS's locks: one that
+ * cannot be pinned fails it only if it is still mapped when the domain
+ * is filled.  Here the first area's pin fails (PROT_NONE), the second's
+ * stalls; the first is unmapped meanwhile, and the HWPT then comes.
+ */
+TEST(hwpt_alloc_forgets_failed_pin_of_unmapped_area)
+{
+	__u32 ioas2, stdev, hwpt, idev;
+	struct stall s = { 0 };
+	char *none;
+	int r;
+
+	s.fd = dev_iommu_open();
+	CHECK(s.fd >= 0);
+	none = mmap(NULL, PAGE_SIZE, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS,
+		    -1, 0);
+	CHECK(none != MAP_FAILED);
+	CHECK_OK(stall_page(&s));
+	CHECK_OK(ioas_alloc(s.fd, &s.ioas));
+	CHECK_OK(ioas_alloc(s.fd, &ioas2));
+	CHECK_OK(mock_domain(s.fd, ioas2, &stdev, &hwpt, &idev));
+	CHECK_OK(ioas_map_fixed(s.fd, s.ioas, none, PAGE_SIZE, IOVA_OTHER));
+	CHECK_OK(ioas_map_fixed(s.fd, s.ioas, s.page, PAGE_SIZE, IOVA_RACE));
+	s.op = STALL_HWPT_ALLOC;
+	s.dev_id = idev;
+	r = stall_start(&s);
+	SKIP_NO_STALL(r);
+	CHECK_PROMPT(&s, ioas_unmap(s.fd, s.ioas, IOVA_OTHER, PAGE_SIZE, NULL),
+		     "IOAS_UNMAP of the area that cannot be pinned");
+	CHECK_OK(stall_finish(&s));
+	CHECK(s.rc == 0);
+	CHECK_OK(check_map(s.fd, s.hwpt_id, IOVA_RACE, s.page, PAGE_SIZE));
+	CHECK_OK(iommu_destroy(s.fd, s.hwpt_id));
+	CHECK_OK(ioas_unmap_all(s.fd, s.ioas, NULL));
+	CHECK_OK(check_refs(s.fd, s.page, PAGE_SIZE, 0));
+	CHECK_OK(iommu_destroy(s.fd, stdev));
+	CHECK_OK(iommu_destroy(s.fd, s.ioas));
+	CHECK_OK(iommu_destroy(s.fd, ioas2));
+	CHECK_OK(close(s.fd));
+	CHECK(module_all_released());
+	munmap(none, PAGE_SIZE);
+}
+
+/*
+ * All or nothing: an area that cannot be pinned and is still mapped
+ * fails HWPT_ALLOC with the pin's error, after the areas before it were
+ * pinned, and leaves none of them pinned.  An alignment error comes
+ * first.
+ */
+TEST(hwpt_alloc_failed_pin_leaves_nothing)
+{
+	__u32 ioas, ioas2, stdev, hwpt, idev, out;
+	char *buf, *none;
+	int fd;
+
+	fd = dev_iommu_open();
+	CHECK(fd >= 0);
+	buf = buf_alloc(2 * PAGE_SIZE);
+	none = mmap(NULL, PAGE_SIZE, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS,
+		    -1, 0);
+	CHECK(buf && none != MAP_FAILED);
+	CHECK_OK(ioas_alloc(fd, &ioas));
+	CHECK_OK(ioas_alloc(fd, &ioas2));
+	CHECK_OK(mock_domain(fd, ioas2, &stdev, &hwpt, &idev));
+	CHECK_OK(ioas_map_fixed(fd, ioas, buf, 2 * PAGE_SIZE, IOVA_STALL));
+	CHECK_OK(ioas_map_fixed(fd, ioas, none, PAGE_SIZE, IOVA_OTHER));
+	CHECK_ERRNO(hwpt_alloc(fd, idev, ioas, 0, &out), EFAULT);
+	CHECK_OK(check_refs(fd, buf, 2 * PAGE_SIZE, 0));
+	CHECK_ERRNO(mock_domain(fd, ioas, NULL, NULL, NULL), EFAULT);
+	CHECK_OK(check_refs(fd, buf, 2 * PAGE_SIZE, 0));
+	/* Outside the mock's aperture: reported before the pin. */
+	CHECK_OK(ioas_map_fixed(fd, ioas, buf, PAGE_SIZE, PAGE_SIZE));
+	CHECK_ERRNO(hwpt_alloc(fd, idev, ioas, 0, &out), EADDRINUSE);
+	CHECK_OK(ioas_unmap(fd, ioas, PAGE_SIZE, PAGE_SIZE, NULL));
+	CHECK_OK(ioas_unmap(fd, ioas, IOVA_OTHER, PAGE_SIZE, NULL));
+	CHECK_OK(hwpt_alloc(fd, idev, ioas, 0, &out));
+	CHECK_OK(check_map(fd, out, IOVA_STALL, buf, 2 * PAGE_SIZE));
+	CHECK_OK(check_refs(fd, buf, 2 * PAGE_SIZE, 1));
+	CHECK_OK(iommu_destroy(fd, out));
+	CHECK_OK(check_refs(fd, buf, 2 * PAGE_SIZE, 0));
+	CHECK_OK(ioas_unmap_all(fd, ioas, NULL));
+	CHECK_OK(iommu_destroy(fd, stdev));
+	CHECK_OK(iommu_destroy(fd, ioas));
+	CHECK_OK(iommu_destroy(fd, ioas2));
+	CHECK_OK(close(fd));
+	CHECK(module_all_released());
+	munmap(none, PAGE_SIZE);
+	buf_free(buf, 2 * PAGE_SIZE);
+}
+
+/*
  * The real device: IOAS_MAP stuck pinning with the edu attached through
  * iommufd-pci does not hold up the driver's unbind in sysfs (its remove
  * detaches the device and destroys the automatic HWPT).
@@ -411,11 +514,9 @@ TEST(pci_unbind_not_held_by_stalled_map)
 	s.op = STALL_MAP;
 	s.iova = IOVA_B;
 	r = stall_start(&s);
-	if (r == 1) {
+	if (r == 1)
 		edu_close(&e);
-		SKIP_NO_STALL(r);
-	}
-	CHECK(r == 0);
+	SKIP_NO_STALL(r);
 
 	CHECK_PROMPT(&s, from_lib(iommufd_pci_driver_unbind(lone_edu)),
 		     "iommufd-pci's unbind in sysfs");
