@@ -35,7 +35,7 @@
 #define IOVA_OTHER (MOCK_APERTURE_START + 0x200000UL)
 #define IOVA_RACE (MOCK_APERTURE_START + 0x300000UL)
 
-enum stall_op { STALL_MAP, STALL_HWPT_ALLOC };
+enum stall_op { STALL_MAP, STALL_HWPT_ALLOC, STALL_COPY };
 
 /* One call stuck in a userfaultfd page fault, in a thread of its own. */
 struct stall {
@@ -46,6 +46,7 @@ struct stall {
 	__u32 ioas;
 	__u64 iova;
 	__u32 dev_id;		/* STALL_HWPT_ALLOC */
+	__u32 src_ioas;		/* STALL_COPY: from @iova there to @iova */
 	__u32 hwpt_id;		/* out of STALL_HWPT_ALLOC */
 	pthread_t th;
 	volatile bool done;
@@ -62,11 +63,16 @@ static char fill[PAGE_SIZE];
 static void *stall_thread(void *arg)
 {
 	struct stall *s = arg;
+	__u64 iova = s->iova;
 
 	errno = 0;
 	if (s->op == STALL_MAP)
 		s->rc = ioas_map_fixed(s->fd, s->ioas, s->page, PAGE_SIZE,
 				       s->iova);
+	else if (s->op == STALL_COPY)
+		s->rc = ioas_copy(s->fd, s->ioas, &iova, s->src_ioas, s->iova,
+				  PAGE_SIZE,
+				  MAP_RW | IOMMU_IOAS_MAP_FIXED_IOVA);
 	else
 		s->rc = hwpt_alloc(s->fd, s->dev_id, s->ioas, 0, &s->hwpt_id);
 	s->err = errno;
@@ -274,6 +280,53 @@ TEST(map_stalled_then_resolved)
 	CHECK_OK(iommu_destroy(s.fd, s.ioas));
 	CHECK_OK(close(s.fd));
 	CHECK(module_all_released());
+}
+
+/*
+ * IOAS_COPY of lazily mapped userfaultfd memory into an IOAS with a
+ * domain pins it there, stuck in the fault: the destination's unmap of
+ * another range and its device's removal finish at once.
+ */
+TEST(copy_stalled_in_pin_blocks_nothing)
+{
+	__u32 stdev, hwpt, idev;
+	struct stall s = { 0 };
+	__u64 unmapped;
+	char *buf;
+	int r;
+
+	s.fd = dev_iommu_open();
+	CHECK(s.fd >= 0);
+	buf = buf_alloc(PAGE_SIZE);
+	CHECK(buf);
+	CHECK_OK(stall_page(&s));
+	CHECK_OK(ioas_alloc(s.fd, &s.src_ioas));
+	CHECK_OK(ioas_alloc(s.fd, &s.ioas));
+	CHECK_OK(ioas_map_fixed(s.fd, s.src_ioas, s.page, PAGE_SIZE,
+				IOVA_STALL));
+	CHECK_OK(mock_domain(s.fd, s.ioas, &stdev, &hwpt, &idev));
+	CHECK_OK(ioas_map_fixed(s.fd, s.ioas, buf, PAGE_SIZE, IOVA_OTHER));
+	s.op = STALL_COPY;
+	s.iova = IOVA_STALL;
+	r = stall_start(&s);
+	SKIP_NO_STALL(r);
+
+	CHECK_PROMPT(&s, ioas_unmap(s.fd, s.ioas, IOVA_OTHER, PAGE_SIZE, NULL),
+		     "IOAS_UNMAP of another range of the destination");
+	CHECK_PROMPT(&s, iommu_destroy(s.fd, stdev),
+		     "the destination's mock device's removal");
+
+	CHECK_OK(stall_finish(&s));
+	CHECK(s.rc == 0);	/* no domain left: copied lazily */
+	CHECK_OK(check_refs(s.fd, s.page, PAGE_SIZE, 0));
+	CHECK_OK(ioas_unmap(s.fd, s.ioas, IOVA_STALL, PAGE_SIZE, &unmapped));
+	CHECK(unmapped == PAGE_SIZE);
+	CHECK_OK(ioas_unmap_all(s.fd, s.src_ioas, NULL));
+	CHECK_OK(iommu_destroy(s.fd, s.ioas));
+	CHECK_OK(iommu_destroy(s.fd, s.src_ioas));
+	CHECK_OK(close(s.fd));
+	CHECK(module_all_released());
+	buf_free(buf, PAGE_SIZE);
 }
 
 /*
