@@ -196,8 +196,10 @@ int iommufd_hwpt_alloc_ioctl(struct iommufd_ucmd *ucmd)
 	/*
 	 * The device only picks the kind of domain: let go of it before the
 	 * domain is filled, which pins pages and may wait on user faults
-	 * (its unbind would wait for us).  A device that cannot track dirty
-	 * pages refuses DIRTY_TRACKING here.
+	 * (its unbind would wait for us).  The fill pins before it takes the
+	 * IOAS's locks (iopt_add_domain()), so unmaps and other devices'
+	 * detach do not wait either.  A device that cannot track dirty pages
+	 * refuses DIRTY_TRACKING here.
 	 */
 	if (!cmd->data_len)
 		domain = idev->ops->domain_alloc(idev, cmd->flags);

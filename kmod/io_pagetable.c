@@ -30,6 +30,8 @@ void iopt_init_table(struct io_pagetable *iopt)
 	iopt->access_alignment = 1;
 	mutex_init(&iopt->access_lock);
 	INIT_LIST_HEAD(&iopt->accesses);
+	init_waitqueue_head(&iopt->add_domain_wait);
+	atomic_set(&iopt->early_pins, 0);
 }
 
 static void iopt_free_tree(struct rb_root_cached *root)
@@ -561,26 +563,44 @@ static void iopt_area_unfill_domain(struct iopt_area *area,
 			 iopt_area_last_index(area));
 }
 
-/* Map @area into every domain of its IOAS; all or nothing. */
-static int iopt_area_fill_domains(struct iopt_area *area)
+/*
+ * Map @area into every domain of its IOAS; all or nothing.  With @pinned
+ * the caller holds a use of the area's pages, which the first domain
+ * takes over on success (so that domain pins nothing); on failure it
+ * stays the caller's.
+ */
+static int iopt_area_fill_domains(struct iopt_area *area, bool pinned)
 {
 	struct io_pagetable *iopt = area->iopt;
 	struct iommufd_hw_pagetable *hwpt, *undo;
+	bool first = true;
 	int rc;
 
 	lockdep_assert_held(&iopt->domains_rwsem);
+	pinned = pinned && !area->pages->dmabuf;
 	list_for_each_entry(hwpt, &iopt->domains, iopt_item) {
-		rc = iopt_area_fill_domain(area, hwpt->domain);
+		if (first && pinned)
+			rc = iopt_area_map_range(area, hwpt->domain,
+						 iopt_max_chunk(iopt));
+		else
+			rc = iopt_area_fill_domain(area, hwpt->domain);
 		if (rc)
 			goto err_undo;
+		first = false;
 	}
 	return 0;
 
 err_undo:
+	first = true;
 	list_for_each_entry(undo, &iopt->domains, iopt_item) {
 		if (undo == hwpt)
 			break;
-		iopt_area_unfill_domain(area, undo->domain);
+		if (first && pinned)
+			iopt_domain_unmap_now(undo->domain, area->node.start,
+					      iopt_area_length(area));
+		else
+			iopt_area_unfill_domain(area, undo->domain);
+		first = false;
 	}
 	return rc;
 }
@@ -657,19 +677,145 @@ static int iopt_reserve_aperture(struct io_pagetable *iopt,
 	return 0;
 }
 
+/* A use of an area's pages, taken before iopt_add_domain() locks. */
+struct iopt_prepin {
+	struct iopt_pages *pages;	/* a reference */
+	unsigned long start, last;	/* the area's IOVA range then */
+	unsigned long first_index, last_index;
+	int rc;				/* of iopt_pages_use() */
+	bool used;			/* a use taken (not a dma-buf) */
+};
+
 /*
- * Make @hwpt's domain mirror the IOAS: reserve what it cannot translate,
- * raise the alignment to its smallest page, and map every area into it.
+ * Pin every area for iopt_add_domain() without holding the IOAS's locks:
+ * take a reference to each area's pages and its range under iova_rwsem,
+ * then a use of each range with no lock held (GUP happens here).  A use
+ * that fails is recorded, not returned: the area may be unmapped before
+ * the domain is filled, and then it does not matter.
+ *
+ * Areas that come in later would not be pinned, so none may: from here
+ * to the end of iopt_add_domain(), @adding_domains makes maps wait
+ * before they insert (iopt_map_elms()).  Cutting
+ * an area (iopt_area_split()) keeps its pages and its range, so both
+ * parts stay covered.
+ *
+ * Return: the uses in IOVA order (NULL when there is no area), or an
+ * ERR_PTR (@adding_domains raised in both cases: the caller lowers it).
+ */
+static struct iopt_prepin *iopt_prepin_areas(struct io_pagetable *iopt,
+					     unsigned long *nr)
+{
+	struct iopt_prepin *pins = NULL;
+	struct iopt_area *area;
+	unsigned long n = 0, i;
+
+	down_write(&iopt->iova_rwsem);
+	iopt->adding_domains++;
+	for (area = iopt_area_iter_first(iopt, 0, ULONG_MAX); area;
+	     area = iopt_area_iter_next(area, 0, ULONG_MAX))
+		n++;
+	if (n) {
+		/* One entry per area, each of which costs the user more. */
+		pins = iommufd_should_fail() ? NULL :
+		       kvcalloc(n, sizeof(*pins), GFP_KERNEL_ACCOUNT);
+		if (!pins) {
+			up_write(&iopt->iova_rwsem);
+			return ERR_PTR(-ENOMEM);
+		}
+	}
+	i = 0;
+	for (area = iopt_area_iter_first(iopt, 0, ULONG_MAX); area;
+	     area = iopt_area_iter_next(area, 0, ULONG_MAX)) {
+		kref_get(&area->pages->kref);
+		pins[i].pages = area->pages;
+		pins[i].start = area->node.start;
+		pins[i].last = area->node.last;
+		pins[i].first_index = iopt_area_first_index(area);
+		pins[i].last_index = iopt_area_last_index(area);
+		i++;
+	}
+	up_write(&iopt->iova_rwsem);
+
+	for (i = 0; i < n; i++) {
+		/* A dma-buf's pages are not pinned: its fill maps them. */
+		if (pins[i].pages->dmabuf)
+			continue;
+		pins[i].rc = iopt_pages_use(pins[i].pages, pins[i].first_index,
+					    pins[i].last_index);
+		pins[i].used = !pins[i].rc;
+		cond_resched();
+	}
+	*nr = n;
+	return pins;
+}
+
+/*
+ * The use that covers @area (its pages, within the range it had), or
+ * NULL.  @pos walks @pins along with the tree, both in IOVA order.
+ */
+static struct iopt_prepin *iopt_prepin_find(struct iopt_prepin *pins,
+					    unsigned long nr,
+					    unsigned long *pos,
+					    struct iopt_area *area)
+{
+	while (*pos < nr && pins[*pos].last < area->node.start)
+		(*pos)++;
+	if (*pos < nr && pins[*pos].pages == area->pages &&
+	    pins[*pos].start <= area->node.start &&
+	    area->node.last <= pins[*pos].last)
+		return &pins[*pos];
+	return NULL;
+}
+
+/* Drop the uses and references of iopt_prepin_areas(); no lock held. */
+static void iopt_prepin_release(struct iopt_prepin *pins, unsigned long nr)
+{
+	unsigned long i;
+
+	if (IS_ERR_OR_NULL(pins))
+		return;
+	for (i = 0; i < nr; i++) {
+		if (pins[i].used)
+			iopt_pages_unuse(pins[i].pages, pins[i].first_index,
+					 pins[i].last_index);
+		iopt_put_pages(pins[i].pages);
+		cond_resched();
+	}
+	kvfree(pins);
+}
+
+/**
+ * iopt_add_domain() - make a domain mirror the IOAS
+ * @iopt: the IOVA space
+ * @hwpt: the HWPT whose domain joins it, not yet on any IOAS
+ *
+ * Reserve what the domain cannot translate, raise the alignment to its
+ * smallest page, and map every area into it.  The areas are pinned first
+ * with none of the IOAS's locks held (iopt_prepin_areas()): the first
+ * domain of an IOAS pins everything, and a pin that waits on a user's
+ * page fault must not hold up unmap, detach or removal.  Filling the
+ * domain under the locks then only counts one more user of each page.
+ *
+ * Return: 0; -EADDRINUSE when an area does not fit the domain's
+ * alignment or aperture; the pin's error of the first area that cannot
+ * be pinned (-EFAULT, -ENOMEM, ...); the domain's mapping error.
  */
 int iopt_add_domain(struct io_pagetable *iopt,
 		    struct iommufd_hw_pagetable *hwpt)
 {
 	unsigned long align = iopt_domain_alignment(hwpt->domain);
 	struct iopt_area *area, *undo;
+	struct iopt_prepin *pins, *pin;
+	unsigned long nr = 0, pos = 0;
 	int rc;
 
+	pins = iopt_prepin_areas(iopt, &nr);
 	down_write(&iopt->domains_rwsem);
 	down_write(&iopt->iova_rwsem);
+	if (IS_ERR(pins)) {
+		rc = PTR_ERR(pins);
+		goto out_unlock;
+	}
 	rc = iopt_check_alignment(iopt, max(iopt->iova_alignment, align));
 	if (rc)
 		goto out_unlock;
@@ -678,6 +824,12 @@ int iopt_add_domain(struct io_pagetable *iopt,
 		goto out_reserved;
 	for (area = iopt_area_iter_first(iopt, 0, ULONG_MAX); area;
 	     area = iopt_area_iter_next(area, 0, ULONG_MAX)) {
+		pin = iopt_prepin_find(pins, nr, &pos, area);
+		/* Every area was there for the pass: adding_domains. */
+		WARN_ON_ONCE(!pin);
+		rc = pin ? pin->rc : 0;
+		if (rc)
+			goto out_unfill;
 		rc = iopt_area_fill_domain(area, hwpt->domain);
 		if (rc)
 			goto out_unfill;
@@ -694,8 +846,12 @@ out_unfill:
 out_reserved:
 	__iopt_remove_reserved_iova(iopt, hwpt);
 out_unlock:
+	iopt->adding_domains--;
 	up_write(&iopt->iova_rwsem);
 	up_write(&iopt->domains_rwsem);
+	wake_up_all(&iopt->add_domain_wait);
+	/* The domain holds what it needs now: the pass's uses may go. */
+	iopt_prepin_release(pins, nr);
 	return rc;
 }
 
@@ -811,24 +967,75 @@ static int iopt_insert_areas(struct io_pagetable *iopt,
 	return 0;
 }
 
+/* Drop the uses of pieces [from, nelms) that iopt_pin_elms() took. */
+static void iopt_unpin_elms(struct iopt_map_elm *elms, unsigned int from,
+			    unsigned int nelms)
+{
+	unsigned int i;
+
+	for (i = from; i < nelms; i++)
+		if (!elms[i].pages->dmabuf)
+			iopt_pages_unuse(elms[i].pages,
+					 elms[i].byte >> PAGE_SHIFT,
+					 (elms[i].byte + elms[i].length - 1) >>
+					 PAGE_SHIFT);
+}
+
+/* One use of every piece's pages, pinning them (GUP); all or nothing. */
+static int iopt_pin_elms(struct iopt_map_elm *elms, unsigned int nelms)
+{
+	unsigned int i;
+	int rc;
+
+	for (i = 0; i < nelms; i++) {
+		if (elms[i].pages->dmabuf)
+			continue;	/* mapped by its fill, never pinned */
+		rc = iopt_pages_use(elms[i].pages, elms[i].byte >> PAGE_SHIFT,
+				    (elms[i].byte + elms[i].length - 1) >>
+				    PAGE_SHIFT);
+		if (rc)
+			goto err_unpin;
+	}
+	return 0;
+
+err_unpin:
+	iopt_unpin_elms(elms, 0, i);
+	return rc;
+}
+
+
 /*
  * Insert areas for @elms back to back from *@iova (or a chosen IOVA) and
  * map them into every domain.  Everything is undone on failure.
  *
- * The areas go into the tree busy, under iova_rwsem; pinning and
- * programming the domains -- the slow part -- then runs without it, so
- * maps and unmaps of other ranges proceed meanwhile.  domains_rwsem, held
- * for read throughout, keeps the set of domains fixed.
+ * Pinning may wait for ever on a user's page fault (userfaultfd, FUSE),
+ * so it never runs under domains_rwsem or iova_rwsem, which unmap,
+ * detach, HWPT destroy and device removal need: when the IOAS has a
+ * domain, the pieces are pinned first, with no lock of the IOAS held,
+ * and the first domain filled takes that use over (the others only count
+ * one more user of pinned pages).  Without a domain nothing is pinned:
+ * pinning stays lazy.  Whether there is a domain is only sure under the
+ * lock: one that came meanwhile sends us back to pin first, and while a
+ * domain is being added we wait for it, as it pins only the areas that
+ * were there when it started (iopt_prepin_areas()).  A pin that failed
+ * is reported after the IOVA checks, and only if a domain needs it.
+ *
+ * The areas go into the tree busy, under iova_rwsem; programming the
+ * domains then runs without it, so maps and unmaps of other ranges
+ * proceed meanwhile.  domains_rwsem, held for read throughout, keeps the
+ * set of domains fixed.
  */
 static int iopt_map_elms(struct io_pagetable *iopt, struct iopt_map_elm *elms,
 			 unsigned int nelms, unsigned long *iova,
 			 unsigned long uptr, int iommu_prot,
 			 unsigned int flags)
 {
+	bool tried = false, pinned = false, want_pin = false, counted = false;
 	struct iopt_area **areas, *one_area;
+	unsigned int i, filled, handed = 0;
 	unsigned long total = 0;
-	unsigned int i, filled;
-	int rc;
+	unsigned int adding;
+	int rc, pin_rc = 0;
 
 	for (i = 0; i < nelms; i++)
 		if (check_add_overflow(total, elms[i].length, &total))
@@ -847,21 +1054,53 @@ static int iopt_map_elms(struct io_pagetable *iopt, struct iopt_map_elm *elms,
 		}
 	}
 
-	down_read(&iopt->domains_rwsem);
-	down_write(&iopt->iova_rwsem);
+	for (;;) {
+		/* Unlocked, a hint: the check under the lock decides. */
+		if (!tried && (want_pin || !list_empty(&iopt->domains))) {
+			if (flags & IOMMUFD_IOVA_SHARED_PAGES) {
+				down_read(&iopt->iova_rwsem);
+				atomic_inc(&iopt->early_pins);
+				up_read(&iopt->iova_rwsem);
+				counted = true;
+			}
+			pin_rc = iopt_pin_elms(elms, nelms);
+			pinned = !pin_rc;
+			tried = true;
+		}
+		down_read(&iopt->domains_rwsem);
+		down_write(&iopt->iova_rwsem);
+		adding = iopt->adding_domains;
+		if (!adding && (tried || list_empty(&iopt->domains)))
+			break;
+		up_write(&iopt->iova_rwsem);
+		up_read(&iopt->domains_rwsem);
+		want_pin = true;
+		if (adding &&
+		    wait_event_killable(iopt->add_domain_wait,
+					!READ_ONCE(iopt->adding_domains))) {
+			rc = -EINTR;
+			goto out_unpin;
+		}
+	}
 	rc = iopt_insert_areas(iopt, elms, nelms, areas, iova, uptr, total,
 			       iommu_prot, flags);
 	up_write(&iopt->iova_rwsem);
 	if (rc)
 		goto out_unlock;
+	if (pin_rc && !list_empty(&iopt->domains)) {
+		rc = pin_rc;
+		goto err_erase;
+	}
 
 	for (filled = 0; filled < nelms; filled++) {
-		rc = iopt_area_fill_domains(areas[filled]);
+		rc = iopt_area_fill_domains(areas[filled], pinned);
 		if (rc)
 			break;
 	}
 
 	if (!rc) {
+		if (!list_empty(&iopt->domains))
+			handed = nelms;	/* else no domain took the uses */
 		/*
 		 * Settled.  Only this call has touched the areas since they
 		 * went in, so no iova_rwsem: publish them with a release
@@ -872,15 +1111,26 @@ static int iopt_map_elms(struct io_pagetable *iopt, struct iopt_map_elm *elms,
 		areas = memset(areas, 0, nelms * sizeof(*areas));
 		goto out_unlock;
 	}
-	/* Still busy, so still ours: unfill without the lock, then leave. */
+	/*
+	 * Still busy, so still ours: unfill without the lock, then leave.
+	 * Unfilling drops the uses the filled areas' first domain took; the
+	 * failed area's and the later ones' are still ours.
+	 */
+	handed = filled;
 	for (i = 0; i < filled; i++)
 		iopt_area_unfill_domains(areas[i]);
+err_erase:
 	down_write(&iopt->iova_rwsem);
 	for (i = 0; i < nelms; i++)
 		iopt_area_erase(iopt, areas[i]);
 	up_write(&iopt->iova_rwsem);
 out_unlock:
 	up_read(&iopt->domains_rwsem);
+out_unpin:
+	if (pinned)
+		iopt_unpin_elms(elms, handed, nelms);
+	if (counted)
+		atomic_dec(&iopt->early_pins);
 out_free:
 	for (i = 0; i < nelms; i++)
 		if (areas[i])
@@ -1067,7 +1317,7 @@ int iopt_copy_pages(struct io_pagetable *dst, struct io_pagetable *src,
 	if (rc)
 		return rc;
 	rc = iopt_map_elms(dst, elms, n, dst_iova, src_iova, iommu_prot,
-			   flags);
+			   flags | IOMMUFD_IOVA_SHARED_PAGES);
 	for (i = 0; i < n; i++)
 		iopt_put_pages(elms[i].pages);
 	kfree(elms);
@@ -1364,8 +1614,10 @@ out_free:
  * @n: in: how many of @out are used; out: that plus this IOAS's areas
  *     (counted past @max too, for the caller to size @out)
  *
- * Return: 0; -EBUSY when an area is still being mapped or unmapped
- * (checked first: the caller may retry once it settled); else -EINVAL
+ * Return: 0; -EBUSY when an area is still being mapped or unmapped, or
+ * pages of the IOAS are being pinned before its locks are taken (a domain
+ * being added, a COPY into it) -- checked first: the caller may retry
+ * once it settled; else -EINVAL
  * when an area maps a process's memory rather than a file.
  */
 int iopt_collect_pages(struct io_pagetable *iopt, struct iopt_pages **out,
@@ -1375,6 +1627,9 @@ int iopt_collect_pages(struct io_pagetable *iopt, struct iopt_pages **out,
 	bool user_va = false;
 
 	lockdep_assert_held_write(&iopt->iova_rwsem);
+	/* Pins taken before the locks (a domain added, a COPY) are busy. */
+	if (iopt->adding_domains || atomic_read(&iopt->early_pins))
+		return -EBUSY;
 	for (area = iopt_area_iter_first(iopt, 0, ULONG_MAX); area;
 	     area = iopt_area_iter_next(area, 0, ULONG_MAX)) {
 		if (iopt_area_busy(area))

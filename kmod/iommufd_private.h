@@ -51,8 +51,9 @@
  *                        for write, in id order, nested in change_lock.
  *                        Held so, with no area busy, nothing pins or
  *                        unpins the fd's pages (pins of a settled area
- *                        hold its IOAS's iova_rwsem; those of a busy one
- *                        do not, hence EBUSY), so the pinned counts
+ *                        hold its IOAS's iova_rwsem; those of a busy one,
+ *                        of a domain being added and of a COPY pinning
+ *                        first do not, hence EBUSY), so the pinned counts
  *                        stay put from the count to the owner switch.
  *                        mm->mmap_lock of the caller's mm (per-process
  *                        charge) is taken under them.
@@ -61,9 +62,18 @@
  *                        is made or released (under iova_rwsem, by an
  *                        area's last put) and by a revoke, which holds
  *                        it across the pages->mutex of every importer
- *   pages->mutex         the pin state of one iopt_pages; for a dma-buf
- *                        one, its domain mappings and revoked flag: held
- *                        across programming and clearing the domains
+ *   pages->mutex         the pin state of one iopt_pages (for a dma-buf
+ *                        one, also its domain mappings and revoked
+ *                        flag, held across programming and clearing
+ *                        the domains); the only lock of the IOAS held
+ *                        while pages are pinned
+ *                        (GUP, which may wait for ever on a user's page
+ *                        fault): map, copy and domain addition pin before
+ *                        they take the rwsems above (io_pagetable.c), so
+ *                        unmap, HWPT destroy, detach and device removal
+ *                        never wait on a fault.  Not so an attach making
+ *                        an automatic HWPT: it pins holding idev->lock
+ *                        and ioas->auto_lock (and iommufd-pci's lock)
  *   mm->mmap_lock        taken by GUP inside pages.c; for a file map
  *                        (IOAS_MAP_FILE) the file's locks instead: the
  *                        page cache's and, filling a hugetlbfs hole on
@@ -86,6 +96,7 @@
 #include <linux/refcount.h>
 #include <linux/rwsem.h>
 #include <linux/types.h>
+#include <linux/wait.h>
 #include <linux/xarray.h>
 #include <linux/kref.h>
 #include <linux/sched.h>
@@ -514,6 +525,20 @@ struct io_pagetable {
 	unsigned int access_alignment_users;
 	struct mutex access_lock;
 	struct list_head accesses;		/* of iommufd_access */
+	/*
+	 * Domains being added that pin the areas before they take the locks
+	 * (iopt_add_domain()): no area may come in meanwhile, so a map waits
+	 * on @add_domain_wait while this is not 0.  Under iova_rwsem (write).
+	 */
+	unsigned int adding_domains;
+	wait_queue_head_t add_domain_wait;
+	/*
+	 * COPYs into this IOAS pinning pages of existing areas before they
+	 * take the locks (iopt_map_elms()): raised under iova_rwsem, so
+	 * that IOAS_CHANGE_PROCESS, which holds it for write, sees every
+	 * pin that may change the counts it moves (EBUSY).
+	 */
+	atomic_t early_pins;
 };
 
 void iopt_init_table(struct io_pagetable *iopt);
@@ -566,6 +591,8 @@ unsigned long iopt_area_first_index(struct iopt_area *area);
 unsigned long iopt_area_last_index(struct iopt_area *area);
 
 #define IOMMUFD_IOVA_FIXED (1U << 0)
+/* iopt_map_elms(): the pieces are pages other areas use (COPY). */
+#define IOMMUFD_IOVA_SHARED_PAGES (1U << 1)
 
 /* -------------------------------------------------------------- dma-buf */
 

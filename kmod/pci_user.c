@@ -27,7 +27,11 @@
  * file holds it through the cdev, so it outlives the driver's remove.
  * The lock order is in pci_user.h.  No lock is held across a user copy:
  * ioctl arguments, SET_IRQS data and config and region data go through
- * kernel copies, so a stalled page fault holds up nobody else.
+ * kernel copies, and iommufd pins a MAP's pages before it takes the
+ * locks that detach needs, so a page fault stalled there does not hold
+ * up remove.  One exception: ATTACH to an IOAS with no domain yet makes
+ * its automatic HWPT under udev->lock, and that pins every lazily mapped
+ * page; a fault stalled in that pin holds remove until it is resolved.
  */
 #include <linux/cdev.h>
 #include <linux/fs.h>
@@ -131,7 +135,8 @@ static void upci_unbind(struct upci_device *udev)
 /*
  * The ioctl handlers work on a kernel copy of the argument: upci_ioctl()
  * copies it in and out without udev->lock, so that no user page fault
- * (userfaultfd, FUSE) can hold the lock, and with it the driver's remove.
+ * (userfaultfd, FUSE) can hold the lock, and with it the driver's remove
+ * (ATTACH's pinning excepted: see the top of this file).
  */
 union upci_arg {
 	struct iommufd_pci_bind bind;

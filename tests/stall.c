@@ -1,0 +1,596 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * A pin that waits for ever on a user's page fault (userfaultfd here, a
+ * FUSE-backed buffer in the wild) holds no lock that unmap, HWPT destroy,
+ * a device's detach or its removal need: each of those finishes at once
+ * while the fault is left unresolved.  Then the fault is resolved and the
+ * stalled call finishes with its proper result, leaving nothing behind.
+ *
+ * A check that would hang runs under a watchdog: past WATCHDOG_MS the
+ * watchdog resolves the fault itself (which unblocks everything) and the
+ * test fails, naming what was held up.
+ *
+ * 6.1's long-term GUP does not wait in userfaultfd (it faults without
+ * FAULT_FLAG_ALLOW_RETRY, so the missing page is an immediate EFAULT):
+ * there the stall cannot be made this way and the stalling tests skip.
+ */
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/utsname.h>
+
+#include <libiommufd.h>
+
+#include "util.h"
+#include "pci_util.h"
+
+#define WATCHDOG_MS 3000
+/* What "at once" means: well under the watchdog, well over a VM's jitter. */
+#define PROMPT_MS 1000
+
+#define IOVA_STALL (MOCK_APERTURE_START + 0x100000UL)
+#define IOVA_OTHER (MOCK_APERTURE_START + 0x200000UL)
+#define IOVA_RACE (MOCK_APERTURE_START + 0x300000UL)
+
+enum stall_op { STALL_MAP, STALL_HWPT_ALLOC, STALL_COPY };
+
+/* One call stuck in a userfaultfd page fault, in a thread of its own. */
+struct stall {
+	int fd;
+	int uffd;
+	void *page;		/* the userfaultfd page */
+	enum stall_op op;
+	__u32 ioas;
+	__u64 iova;
+	__u32 dev_id;		/* STALL_HWPT_ALLOC */
+	__u32 src_ioas;		/* STALL_COPY: from @iova there to @iova */
+	__u32 hwpt_id;		/* out of STALL_HWPT_ALLOC */
+	pthread_t th;
+	volatile bool done;
+	int rc, err;		/* the call's result */
+	bool resolved;
+	/* The watchdog of the check under way. */
+	pthread_t wd;
+	volatile bool wd_stop;
+	volatile bool wd_fired;
+};
+
+static char fill[PAGE_SIZE];
+
+static void *stall_thread(void *arg)
+{
+	struct stall *s = arg;
+	__u64 iova = s->iova;
+
+	errno = 0;
+	if (s->op == STALL_MAP)
+		s->rc = ioas_map_fixed(s->fd, s->ioas, s->page, PAGE_SIZE,
+				       s->iova);
+	else if (s->op == STALL_COPY)
+		s->rc = ioas_copy(s->fd, s->ioas, &iova, s->src_ioas, s->iova,
+				  PAGE_SIZE,
+				  MAP_RW | IOMMU_IOAS_MAP_FIXED_IOVA);
+	else
+		s->rc = hwpt_alloc(s->fd, s->dev_id, s->ioas, 0, &s->hwpt_id);
+	s->err = errno;
+	s->done = true;
+	return NULL;
+}
+
+/* The userfaultfd page the call will stall on. */
+static int stall_page(struct stall *s)
+{
+	s->uffd = uffd_page(&s->page);
+	return s->uffd < 0 ? -1 : 0;
+}
+
+/*
+ * Start the stalling call; 0 once it is stuck in the fault, 1 when this
+ * kernel's pin fails at once instead (6.1), -1 on other failures.
+ */
+static int stall_start(struct stall *s)
+{
+	if (pthread_create(&s->th, NULL, stall_thread, s))
+		return -1;
+	if (!uffd_wait_fault(s->uffd, 5000))
+		return 0;
+	pthread_join(s->th, NULL);
+	if (s->done && s->rc == -1 && s->err == EFAULT)
+		return 1;
+	tap_diag("the call neither stalled nor failed with EFAULT: rc %d, %s",
+		 s->rc, strerror(s->err));
+	return -1;
+}
+
+static int stall_resolve(struct stall *s)
+{
+	if (s->resolved)
+		return 0;
+	s->resolved = true;
+	return uffd_resolve(s->uffd, s->page, fill);
+}
+
+/* Resolve the fault (unless the watchdog did) and wait for the call. */
+static int stall_finish(struct stall *s)
+{
+	int rc = stall_resolve(s);
+
+	pthread_join(s->th, NULL);
+	close(s->uffd);
+	return rc;
+}
+
+static void *watchdog(void *arg)
+{
+	struct stall *s = arg;
+	int ms;
+
+	for (ms = 0; ms < WATCHDOG_MS && !s->wd_stop; ms += 10)
+		usleep(10000);
+	if (!s->wd_stop) {
+		s->wd_fired = true;
+		stall_resolve(s);
+	}
+	return NULL;
+}
+
+static long ms_since(const struct timespec *t0)
+{
+	struct timespec t1;
+
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	return (t1.tv_sec - t0->tv_sec) * 1000 +
+	       (t1.tv_nsec - t0->tv_nsec) / 1000000;
+}
+
+/*
+ * @expr (0 on success) must finish within PROMPT_MS while the call of @s
+ * is stalled; the test fails if the watchdog had to unblock it.
+ */
+#define CHECK_PROMPT(s, expr, what)                                      \
+	do {                                                            \
+		struct timespec __t0;                                   \
+		long __ms;                                              \
+		int __r, __e;                                           \
+		(s)->wd_stop = false;                                   \
+		CHECK(!pthread_create(&(s)->wd, NULL, watchdog, (s)));  \
+		clock_gettime(CLOCK_MONOTONIC, &__t0);                  \
+		errno = 0;                                              \
+		__r = (expr);                                           \
+		__e = errno;                                            \
+		__ms = ms_since(&__t0);                                 \
+		(s)->wd_stop = true;                                    \
+		pthread_join((s)->wd, NULL);                            \
+		if ((s)->wd_fired)                                      \
+			tap_diag("%s was still blocked after %d ms by "  \
+				 "the stalled pin (the watchdog resolved " \
+				 "the fault)", what, WATCHDOG_MS);      \
+		else                                                    \
+			tap_diag("%s took %ld ms", what, __ms);         \
+		CHECK(!(s)->wd_fired && __ms < PROMPT_MS);              \
+		if (__r)                                                \
+			tap_diag("%s: %s", what, strerror(__e));        \
+		CHECK(__r == 0);                                        \
+		CHECK(!(s)->done);	/* still stalled meanwhile */   \
+	} while (0)
+
+/* 6.1, whose long-term GUP cannot wait in userfaultfd. */
+static bool kernel_6_1(void)
+{
+	struct utsname u;
+
+	return !uname(&u) && !strncmp(u.release, "6.1.", 4);
+}
+
+#define SKIP_NO_STALL(r)                                                \
+	do {                                                            \
+		if ((r) == 1 && kernel_6_1())                           \
+			SKIP("6.1's long-term GUP fails at once on a "     \
+			     "userfaultfd page (EFAULT) instead of "    \
+			     "waiting: no stall to test");              \
+		if ((r) == 1)                                           \
+			tap_diag("the call failed with EFAULT instead "  \
+				 "of waiting in the fault");            \
+		CHECK((r) == 0);                                        \
+	} while (0)
+
+/*
+ * IOAS_MAP stuck pinning a userfaultfd page with mock domains attached:
+ * the unmap of another range, a new HWPT on the IOAS, a HWPT's destroy
+ * and the mock device's removal (its automatic HWPT's domain goes) all
+ * finish at once.  Resolved, the map lands in the one domain left.
+ */
+TEST(map_stalled_in_pin_blocks_nothing)
+{
+	struct stall s = { 0 };
+	__u32 stdev, hwpt1, hwpt2, hwpt3, idev;
+	__u64 unmapped;
+	char *buf;
+	int r;
+
+	s.fd = dev_iommu_open();
+	CHECK(s.fd >= 0);
+	buf = buf_alloc(PAGE_SIZE);
+	CHECK(buf);
+	CHECK_OK(ioas_alloc(s.fd, &s.ioas));
+	CHECK_OK(mock_domain(s.fd, s.ioas, &stdev, &hwpt1, &idev));
+	CHECK_OK(hwpt_alloc(s.fd, idev, s.ioas, 0, &hwpt2));
+	CHECK_OK(ioas_map_fixed(s.fd, s.ioas, buf, PAGE_SIZE, IOVA_OTHER));
+	CHECK_OK(stall_page(&s));
+	s.op = STALL_MAP;
+	s.iova = IOVA_STALL;
+	r = stall_start(&s);
+	SKIP_NO_STALL(r);
+
+	CHECK_PROMPT(&s, ioas_unmap(s.fd, s.ioas, IOVA_OTHER, PAGE_SIZE, NULL),
+		     "IOAS_UNMAP of another range");
+	CHECK_PROMPT(&s, hwpt_alloc(s.fd, idev, s.ioas, 0, &hwpt3),
+		     "HWPT_ALLOC on the IOAS");
+	CHECK_PROMPT(&s, iommu_destroy(s.fd, hwpt2), "HWPT destroy");
+	CHECK_PROMPT(&s, iommu_destroy(s.fd, stdev),
+		     "the mock device's removal (automatic HWPT)");
+
+	CHECK_OK(stall_finish(&s));
+	CHECK(s.rc == 0);
+	CHECK_OK(check_map(s.fd, hwpt3, IOVA_STALL, s.page, PAGE_SIZE));
+	CHECK_OK(check_refs(s.fd, s.page, PAGE_SIZE, 1));
+	CHECK_OK(iommu_destroy(s.fd, hwpt3));
+	CHECK_OK(ioas_unmap(s.fd, s.ioas, IOVA_STALL, PAGE_SIZE, &unmapped));
+	CHECK(unmapped == PAGE_SIZE);
+	CHECK_OK(check_refs(s.fd, s.page, PAGE_SIZE, 0));
+	CHECK_OK(iommu_destroy(s.fd, s.ioas));
+	CHECK_OK(close(s.fd));
+	CHECK(module_all_released());
+	buf_free(buf, PAGE_SIZE);
+}
+
+/*
+ * The same stall with the domain kept: resolved, the map is in both
+ * domains, pinned once; and a page that cannot be pinned still fails the
+ * map, leaving nothing.
+ */
+TEST(map_stalled_then_resolved)
+{
+	struct stall s = { 0 };
+	__u32 stdev, hwpt1, hwpt2, idev;
+	int r;
+
+	s.fd = dev_iommu_open();
+	CHECK(s.fd >= 0);
+	CHECK_OK(ioas_alloc(s.fd, &s.ioas));
+	CHECK_OK(mock_domain(s.fd, s.ioas, &stdev, &hwpt1, &idev));
+	CHECK_OK(hwpt_alloc(s.fd, idev, s.ioas, 0, &hwpt2));
+	CHECK_OK(stall_page(&s));
+	s.op = STALL_MAP;
+	s.iova = IOVA_STALL;
+	r = stall_start(&s);
+	SKIP_NO_STALL(r);
+	CHECK_OK(stall_finish(&s));
+	CHECK(s.rc == 0);
+	CHECK_OK(check_map(s.fd, hwpt1, IOVA_STALL, s.page, PAGE_SIZE));
+	CHECK_OK(check_map(s.fd, hwpt2, IOVA_STALL, s.page, PAGE_SIZE));
+	CHECK_OK(check_refs(s.fd, s.page, PAGE_SIZE, 1));
+	CHECK_OK(ioas_unmap_all(s.fd, s.ioas, NULL));
+	CHECK_OK(check_refs(s.fd, s.page, PAGE_SIZE, 0));
+	CHECK_OK(iommu_destroy(s.fd, stdev));
+	CHECK_OK(iommu_destroy(s.fd, hwpt2));
+	CHECK_OK(iommu_destroy(s.fd, s.ioas));
+	CHECK_OK(close(s.fd));
+	CHECK(module_all_released());
+}
+
+/*
+ * IOAS_COPY of lazily mapped userfaultfd memory into an IOAS with a
+ * domain pins it there, stuck in the fault: the destination's unmap of
+ * another range and its device's removal finish at once.
+ */
+TEST(copy_stalled_in_pin_blocks_nothing)
+{
+	__u32 stdev, hwpt, idev;
+	struct stall s = { 0 };
+	__u64 unmapped;
+	char *buf;
+	int r;
+
+	s.fd = dev_iommu_open();
+	CHECK(s.fd >= 0);
+	buf = buf_alloc(PAGE_SIZE);
+	CHECK(buf);
+	CHECK_OK(stall_page(&s));
+	CHECK_OK(ioas_alloc(s.fd, &s.src_ioas));
+	CHECK_OK(ioas_alloc(s.fd, &s.ioas));
+	CHECK_OK(ioas_map_fixed(s.fd, s.src_ioas, s.page, PAGE_SIZE,
+				IOVA_STALL));
+	CHECK_OK(mock_domain(s.fd, s.ioas, &stdev, &hwpt, &idev));
+	CHECK_OK(ioas_map_fixed(s.fd, s.ioas, buf, PAGE_SIZE, IOVA_OTHER));
+	s.op = STALL_COPY;
+	s.iova = IOVA_STALL;
+	r = stall_start(&s);
+	SKIP_NO_STALL(r);
+
+	CHECK_PROMPT(&s, ioas_unmap(s.fd, s.ioas, IOVA_OTHER, PAGE_SIZE, NULL),
+		     "IOAS_UNMAP of another range of the destination");
+	CHECK_PROMPT(&s, iommu_destroy(s.fd, stdev),
+		     "the destination's mock device's removal");
+
+	CHECK_OK(stall_finish(&s));
+	CHECK(s.rc == 0);	/* no domain left: copied lazily */
+	CHECK_OK(check_refs(s.fd, s.page, PAGE_SIZE, 0));
+	CHECK_OK(ioas_unmap(s.fd, s.ioas, IOVA_STALL, PAGE_SIZE, &unmapped));
+	CHECK(unmapped == PAGE_SIZE);
+	CHECK_OK(ioas_unmap_all(s.fd, s.src_ioas, NULL));
+	CHECK_OK(iommu_destroy(s.fd, s.ioas));
+	CHECK_OK(iommu_destroy(s.fd, s.src_ioas));
+	CHECK_OK(close(s.fd));
+	CHECK(module_all_released());
+	buf_free(buf, PAGE_SIZE);
+}
+
+/*
+ * With a domain, the pages are pinned before the IOVA is checked, but
+ * the errors keep their order: a bad IOVA is reported before memory
+ * that cannot be pinned, and that memory fails the map (EFAULT) only
+ * when a domain needs it.
+ */
+TEST(map_errors_keep_their_order)
+{
+	__u32 ioas, stdev, hwpt, idev;
+	char *buf, *none;
+	int fd;
+
+	fd = dev_iommu_open();
+	CHECK(fd >= 0);
+	buf = buf_alloc(PAGE_SIZE);
+	none = mmap(NULL, PAGE_SIZE, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS,
+		    -1, 0);
+	CHECK(buf && none != MAP_FAILED);
+	CHECK_OK(ioas_alloc(fd, &ioas));
+	CHECK_OK(ioas_map_fixed(fd, ioas, none, PAGE_SIZE, IOVA_RACE));
+	CHECK_OK(ioas_unmap_all(fd, ioas, NULL));
+	CHECK_OK(mock_domain(fd, ioas, &stdev, &hwpt, &idev));
+	CHECK_OK(ioas_map_fixed(fd, ioas, buf, PAGE_SIZE, IOVA_OTHER));
+	CHECK_ERRNO(ioas_map_fixed(fd, ioas, none, PAGE_SIZE, IOVA_OTHER),
+		    EEXIST);
+	CHECK_ERRNO(ioas_map_fixed(fd, ioas, none, PAGE_SIZE, 1), EINVAL);
+	CHECK_ERRNO(ioas_map_fixed(fd, ioas, none, PAGE_SIZE, IOVA_RACE),
+		    EFAULT);
+	CHECK_ERRNO(ioas_unmap(fd, ioas, IOVA_RACE, PAGE_SIZE, NULL), ENOENT);
+	CHECK_OK(iommu_destroy(fd, stdev));
+	CHECK_OK(iommu_destroy(fd, ioas));
+	CHECK_OK(close(fd));
+	CHECK(module_all_released());
+	munmap(none, PAGE_SIZE);
+	buf_free(buf, PAGE_SIZE);
+}
+
+struct racing_map {
+	int fd;
+	__u32 ioas;
+	void *buf;
+	int rc;
+};
+
+static void *racing_map(void *arg)
+{
+	struct racing_map *m = arg;
+
+	m->rc = ioas_map_fixed(m->fd, m->ioas, m->buf, PAGE_SIZE, IOVA_RACE);
+	return NULL;
+}
+
+/*
+ * HWPT_ALLOC making the IOAS's first domain pins every area that was
+ * mapped lazily; stuck on a userfaultfd page there, it holds no lock of
+ * the IOAS: the unmap of another range and an access's detach (an
+ * emulated device on the same IOAS) finish at once.  A map started
+ * meanwhile waits for the new domain and lands in it.
+ */
+TEST(hwpt_alloc_stalled_in_pin_blocks_nothing)
+{
+	struct racing_map m = { 0 };
+	struct stall s = { 0 };
+	__u32 ioas2, stdev, hwpt, idev;
+	pthread_t th;
+	char *buf;
+	int afd, r;
+
+	s.fd = dev_iommu_open();
+	CHECK(s.fd >= 0);
+	buf = buf_alloc(PAGE_SIZE);
+	m.buf = buf_alloc(PAGE_SIZE);
+	CHECK(buf && m.buf);
+	CHECK_OK(stall_page(&s));
+	CHECK_OK(ioas_alloc(s.fd, &s.ioas));
+	CHECK_OK(ioas_alloc(s.fd, &ioas2));
+	CHECK_OK(mock_domain(s.fd, ioas2, &stdev, &hwpt, &idev));
+	/* Lazy: no domain and no pinned access yet, so nothing is pinned. */
+	CHECK_OK(ioas_map_fixed(s.fd, s.ioas, buf, PAGE_SIZE, IOVA_OTHER));
+	CHECK_OK(ioas_map_fixed(s.fd, s.ioas, s.page, PAGE_SIZE, IOVA_STALL));
+	CHECK_OK(create_access(s.fd, s.ioas,
+			       MOCK_FLAGS_ACCESS_CREATE_NEEDS_PIN_PAGES, &afd));
+	s.op = STALL_HWPT_ALLOC;
+	s.dev_id = idev;
+	r = stall_start(&s);
+	SKIP_NO_STALL(r);
+
+	CHECK_PROMPT(&s, ioas_unmap(s.fd, s.ioas, IOVA_OTHER, PAGE_SIZE, NULL),
+		     "IOAS_UNMAP of another range");
+	CHECK_PROMPT(&s, close(afd), "the access's detach and destroy");
+	m.fd = s.fd;
+	m.ioas = s.ioas;
+	CHECK(!pthread_create(&th, NULL, racing_map, &m));
+	usleep(100000);
+
+	CHECK_OK(stall_finish(&s));
+	pthread_join(th, NULL);
+	CHECK(s.rc == 0);
+	CHECK(m.rc == 0);
+	CHECK_OK(check_map(s.fd, s.hwpt_id, IOVA_STALL, s.page, PAGE_SIZE));
+	CHECK_OK(check_map(s.fd, s.hwpt_id, IOVA_RACE, m.buf, PAGE_SIZE));
+	CHECK_OK(check_refs(s.fd, s.page, PAGE_SIZE, 1));
+	CHECK_OK(iommu_destroy(s.fd, s.hwpt_id));
+	CHECK_OK(check_refs(s.fd, s.page, PAGE_SIZE, 0));
+	CHECK_OK(ioas_unmap_all(s.fd, s.ioas, NULL));
+	CHECK_OK(iommu_destroy(s.fd, stdev));
+	CHECK_OK(iommu_destroy(s.fd, s.ioas));
+	CHECK_OK(iommu_destroy(s.fd, ioas2));
+	CHECK_OK(close(s.fd));
+	CHECK(module_all_released());
+	buf_free(buf, PAGE_SIZE);
+	buf_free(m.buf, PAGE_SIZE);
+}
+
+/*
+ * HWPT_ALLOC pins the areas before it takes the IOAS's locks: one that
+ * cannot be pinned fails it only if it is still mapped when the domain
+ * is filled.  Here the first area's pin fails (PROT_NONE), the second's
+ * stalls; the first is unmapped meanwhile, and the HWPT then comes.
+ */
+TEST(hwpt_alloc_forgets_failed_pin_of_unmapped_area)
+{
+	__u32 ioas2, stdev, hwpt, idev;
+	struct stall s = { 0 };
+	char *none;
+	int r;
+
+	s.fd = dev_iommu_open();
+	CHECK(s.fd >= 0);
+	none = mmap(NULL, PAGE_SIZE, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS,
+		    -1, 0);
+	CHECK(none != MAP_FAILED);
+	CHECK_OK(stall_page(&s));
+	CHECK_OK(ioas_alloc(s.fd, &s.ioas));
+	CHECK_OK(ioas_alloc(s.fd, &ioas2));
+	CHECK_OK(mock_domain(s.fd, ioas2, &stdev, &hwpt, &idev));
+	CHECK_OK(ioas_map_fixed(s.fd, s.ioas, none, PAGE_SIZE, IOVA_OTHER));
+	CHECK_OK(ioas_map_fixed(s.fd, s.ioas, s.page, PAGE_SIZE, IOVA_RACE));
+	s.op = STALL_HWPT_ALLOC;
+	s.dev_id = idev;
+	r = stall_start(&s);
+	SKIP_NO_STALL(r);
+	CHECK_PROMPT(&s, ioas_unmap(s.fd, s.ioas, IOVA_OTHER, PAGE_SIZE, NULL),
+		     "IOAS_UNMAP of the area that cannot be pinned");
+	CHECK_OK(stall_finish(&s));
+	CHECK(s.rc == 0);
+	CHECK_OK(check_map(s.fd, s.hwpt_id, IOVA_RACE, s.page, PAGE_SIZE));
+	CHECK_OK(iommu_destroy(s.fd, s.hwpt_id));
+	CHECK_OK(ioas_unmap_all(s.fd, s.ioas, NULL));
+	CHECK_OK(check_refs(s.fd, s.page, PAGE_SIZE, 0));
+	CHECK_OK(iommu_destroy(s.fd, stdev));
+	CHECK_OK(iommu_destroy(s.fd, s.ioas));
+	CHECK_OK(iommu_destroy(s.fd, ioas2));
+	CHECK_OK(close(s.fd));
+	CHECK(module_all_released());
+	munmap(none, PAGE_SIZE);
+}
+
+/*
+ * All or nothing: an area that cannot be pinned and is still mapped
+ * fails HWPT_ALLOC with the pin's error, after the areas before it were
+ * pinned, and leaves none of them pinned.  An alignment error comes
+ * first.
+ */
+TEST(hwpt_alloc_failed_pin_leaves_nothing)
+{
+	__u32 ioas, ioas2, stdev, hwpt, idev, out;
+	char *buf, *none;
+	int fd;
+
+	fd = dev_iommu_open();
+	CHECK(fd >= 0);
+	buf = buf_alloc(2 * PAGE_SIZE);
+	none = mmap(NULL, PAGE_SIZE, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS,
+		    -1, 0);
+	CHECK(buf && none != MAP_FAILED);
+	CHECK_OK(ioas_alloc(fd, &ioas));
+	CHECK_OK(ioas_alloc(fd, &ioas2));
+	CHECK_OK(mock_domain(fd, ioas2, &stdev, &hwpt, &idev));
+	CHECK_OK(ioas_map_fixed(fd, ioas, buf, 2 * PAGE_SIZE, IOVA_STALL));
+	CHECK_OK(ioas_map_fixed(fd, ioas, none, PAGE_SIZE, IOVA_OTHER));
+	CHECK_ERRNO(hwpt_alloc(fd, idev, ioas, 0, &out), EFAULT);
+	CHECK_OK(check_refs(fd, buf, 2 * PAGE_SIZE, 0));
+	CHECK_ERRNO(mock_domain(fd, ioas, NULL, NULL, NULL), EFAULT);
+	CHECK_OK(check_refs(fd, buf, 2 * PAGE_SIZE, 0));
+	/* Outside the mock's aperture: reported before the pin. */
+	CHECK_OK(ioas_map_fixed(fd, ioas, buf, PAGE_SIZE, PAGE_SIZE));
+	CHECK_ERRNO(hwpt_alloc(fd, idev, ioas, 0, &out), EADDRINUSE);
+	CHECK_OK(ioas_unmap(fd, ioas, PAGE_SIZE, PAGE_SIZE, NULL));
+	CHECK_OK(ioas_unmap(fd, ioas, IOVA_OTHER, PAGE_SIZE, NULL));
+	CHECK_OK(hwpt_alloc(fd, idev, ioas, 0, &out));
+	CHECK_OK(check_map(fd, out, IOVA_STALL, buf, 2 * PAGE_SIZE));
+	CHECK_OK(check_refs(fd, buf, 2 * PAGE_SIZE, 1));
+	CHECK_OK(iommu_destroy(fd, out));
+	CHECK_OK(check_refs(fd, buf, 2 * PAGE_SIZE, 0));
+	CHECK_OK(ioas_unmap_all(fd, ioas, NULL));
+	CHECK_OK(iommu_destroy(fd, stdev));
+	CHECK_OK(iommu_destroy(fd, ioas));
+	CHECK_OK(iommu_destroy(fd, ioas2));
+	CHECK_OK(close(fd));
+	CHECK(module_all_released());
+	munmap(none, PAGE_SIZE);
+	buf_free(buf, 2 * PAGE_SIZE);
+}
+
+/*
+ * The real device: IOAS_MAP stuck pinning with the edu attached through
+ * iommufd-pci does not hold up the driver's unbind in sysfs (its remove
+ * detaches the device and destroys the automatic HWPT).
+ *
+ * Not covered: ATTACH itself stuck pinning (the first domain of an IOAS
+ * with lazily mapped userfaultfd memory) holds the device's lock, which
+ * remove needs; see the README's limits.
+ */
+TEST(pci_unbind_not_held_by_stalled_map)
+{
+	struct stall s = { 0 };
+	__u32 dev_id, pt;
+	struct edu e;
+	char *buf;
+	int r;
+
+	if (!lone_edu[0])
+		SKIP("no edu device alone in an IOMMU group");
+	s.fd = dev_iommu_open();
+	CHECK(s.fd >= 0);
+	buf = buf_alloc(PAGE_SIZE);
+	CHECK(buf);
+	CHECK_OK(stall_page(&s));
+	CHECK_OK(ioas_alloc(s.fd, &s.ioas));
+	CHECK_OK(ioas_map_fixed(s.fd, s.ioas, buf, PAGE_SIZE, IOVA_A));
+	CHECK_OK(edu_open(&e, lone_edu));
+	CHECK_OK(from_lib(iommufd_pci_bind(e.dev, s.fd, &dev_id)));
+	pt = s.ioas;
+	CHECK_OK(from_lib(iommufd_pci_attach(e.dev, &pt)));
+	s.op = STALL_MAP;
+	s.iova = IOVA_B;
+	r = stall_start(&s);
+	if (r == 1)
+		edu_close(&e);
+	SKIP_NO_STALL(r);
+
+	CHECK_PROMPT(&s, from_lib(iommufd_pci_driver_unbind(lone_edu)),
+		     "iommufd-pci's unbind in sysfs");
+	CHECK_ERRNO(iommu_destroy(s.fd, dev_id), ENOENT);
+
+	CHECK_OK(stall_finish(&s));
+	CHECK(s.rc == 0);	/* no domain left: mapped lazily */
+	CHECK_OK(check_refs(s.fd, s.page, PAGE_SIZE, 0));
+	CHECK_OK(ioas_unmap_all(s.fd, s.ioas, NULL));
+	CHECK_OK(iommu_destroy(s.fd, s.ioas));
+	edu_close(&e);
+	CHECK_OK(close(s.fd));
+	CHECK(module_all_released());
+	buf_free(buf, PAGE_SIZE);
+	/* Back to the driver for the tests that follow. */
+	CHECK_OK(from_lib(iommufd_pci_driver_bind(lone_edu)));
+}
+
+int main(void)
+{
+	memset(fill, 0x5a, sizeof(fill));
+	find_devices();
+	return tap_run();
+}
