@@ -757,7 +757,7 @@ TEST_VARIANTS(change_process_later_pins, account_variants)
 
 struct racer {
 	int fd, mfd;
-	__u32 ioas;
+	__u32 ioas, ioas2, ioas3;
 	int failures;
 };
 
@@ -771,6 +771,35 @@ static void *map_unmap_loop(void *arg)
 		if (map_file_fixed(r->fd, r->ioas, r->mfd, 32 * PAGE_SIZE,
 				   32 * PAGE_SIZE, IOVA(64)) ||
 		    ioas_unmap(r->fd, r->ioas, IOVA(64), 32 * PAGE_SIZE, NULL))
+			r->failures++;
+	}
+	return NULL;
+}
+
+/*
+ * COPY file pages nothing has pinned yet (@ioas2 has no domain) into
+ * @ioas3, which has one, and now and then give @ioas2 a domain of its
+ * own: both pin pages of settled areas before they take the IOAS's
+ * locks, so the switch must see them coming (EBUSY).
+ */
+static void *copy_domain_loop(void *arg)
+{
+	struct racer *r = arg;
+	__u32 stdev;
+	int i;
+
+	for (i = 0; i < RACE_ROUNDS; i++) {
+		__u64 at = IOVA(128);
+
+		if (ioas_copy(r->fd, r->ioas3, &at, r->ioas2, IOVA(96),
+			      16 * PAGE_SIZE,
+			      MAP_RW | IOMMU_IOAS_MAP_FIXED_IOVA) ||
+		    ioas_unmap(r->fd, r->ioas3, IOVA(128), 16 * PAGE_SIZE,
+			       NULL))
+			r->failures++;
+		if (i % 8 == 0 &&
+		    (mock_domain(r->fd, r->ioas2, &stdev, NULL, NULL) ||
+		     iommu_destroy(r->fd, stdev)))
 			r->failures++;
 	}
 	return NULL;
@@ -794,7 +823,8 @@ static int change_loop(int fd, int n, int *busy)
 
 /*
  * Two processes take the maps from each other over and over while a
- * thread maps and unmaps (its areas busy for a while each time).  Only 0
+ * thread maps and unmaps (its areas busy for a while each time) and
+ * another copies and adds domains (pinning before the locks).  Only 0
  * or EBUSY (a map or unmap in progress) may come back; each switch moves
  * exactly what is pinned (the module warns otherwise); at the end the
  * one that took everything holds exactly what is pinned, the other
@@ -808,7 +838,7 @@ static int race_proc(int mm_mode)
 	struct charge c0;
 	struct chan ch;
 	int busy = 0, line = proc_setup(&e, mm_mode, 4096, true);
-	pthread_t th;
+	pthread_t th, th2;
 	pid_t pid;
 
 	if (line)
@@ -817,6 +847,12 @@ static int race_proc(int mm_mode)
 		return __LINE__;
 	c0 = charge_now();
 	if (map_file_fixed(e.fd, e.ioas, e.mfd, 0, 8 * PAGE_SIZE, IOVA(0)))
+		return __LINE__;
+	/* Unpinned until copied into @ioas3 or given a domain. */
+	if (ioas_alloc(e.fd, &r.ioas2) || ioas_alloc(e.fd, &r.ioas3) ||
+	    mock_domain(e.fd, r.ioas3, NULL, NULL, NULL) ||
+	    map_file_fixed(e.fd, r.ioas2, e.mfd, 8 * PAGE_SIZE,
+			   16 * PAGE_SIZE, IOVA(96)))
 		return __LINE__;
 	pid = fork_flushed();
 	if (!pid) {
@@ -844,9 +880,12 @@ static int race_proc(int mm_mode)
 	r.ioas = e.ioas;
 	if (pthread_create(&th, NULL, map_unmap_loop, &r))
 		return __LINE__;
+	if (pthread_create(&th2, NULL, copy_domain_loop, &r))
+		return __LINE__;
 	if (change_loop(e.fd, RACE_ROUNDS, &busy))
 		line = __LINE__;
 	pthread_join(th, NULL);
+	pthread_join(th2, NULL);
 	printf("# the parent's calls: %d of %d EBUSY\n", busy, RACE_ROUNDS);
 	if (r.failures)
 		line = __LINE__;
