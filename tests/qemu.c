@@ -144,6 +144,7 @@ static struct qemu {
 	int kvm_refused;	/* QEMU's "Failed to add fd ... KVM VFIO device" */
 	int lsock;		/* listening for QEMU's connection, or -1 */
 	char console[64];	/* the KVM guest's debug console (a file) */
+	char bioslog[64];	/* SeaBIOS's debug output there (a file) */
 	char sockpath[64];	/* where q.lsock listens */
 	bool tracing;
 } q = { .pid = -1, .sock = -1, .err = -1, .lsock = -1 };
@@ -740,7 +741,7 @@ static void qemu_kill(void)
 static void qemu_spawn(const struct variant *v)
 {
 	char *sockpath = q.sockpath, iommufd_obj[64], dev[256], node[128],
-	     fw[256], bin[256], qtest[80], con[96];
+	     fw[256], bin[256], qtest[80], con[96], bios[96];
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	int lsock, pipefd[2], iommufd = -1, devfd = -1;
 	bool cdev;
@@ -787,7 +788,10 @@ static void qemu_spawn(const struct variant *v)
 	snprintf(qtest, sizeof(qtest), "unix:%s", sockpath);
 	snprintf(q.console, sizeof(q.console), "/tmp/kvm-guest-%d.log", (int)getpid());
 	snprintf(con, sizeof(con), "file,id=con,path=%s", q.console);
+	snprintf(q.bioslog, sizeof(q.bioslog), "/tmp/kvm-bios-%d.log", (int)getpid());
+	snprintf(bios, sizeof(bios), "file,id=bios,path=%s", q.bioslog);
 	unlink(q.console);
+	unlink(q.bioslog);
 	unlink(sockpath);
 	lsock = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (lsock < 0 || bind(lsock, (struct sockaddr *)&sa, sizeof(sa)) ||
@@ -819,6 +823,7 @@ static void qemu_spawn(const struct variant *v)
 			"-drive", "file=" NESTED_BOOT ",format=raw,if=none,id=boot",
 			"-device", "ide-hd,drive=boot,bus=ide.0",
 			"-chardev", con, "-device", "isa-debugcon,iobase=0xe9,chardev=con",
+			"-chardev", bios, "-device", "isa-debugcon,iobase=0x402,chardev=bios",
 			NULL,
 		};
 		char **argv = v->kvm ? kvm_argv : qtest_argv;
@@ -1464,20 +1469,57 @@ static bool guest_said(const char *want, int ms, char *buf, size_t n)
 	return strstr(buf, want) != NULL;
 }
 
+/* Show where a guest that never reached the boot sector is. */
+static void guest_stall_report(void)
+{
+	char out[512];
+	int fd = open(q.bioslog, O_RDONLY | O_CLOEXEC);
+	off_t end = fd >= 0 ? lseek(fd, 0, SEEK_END) : 0;
+	ssize_t n = fd >= 0 ? pread(fd, out, sizeof(out) - 1,
+				    end > 300 ? end - 300 : 0) : 0;
+
+	if (fd >= 0)
+		close(fd);
+	out[n > 0 ? n : 0] = 0;
+	for (char *c = out; *c; c++)
+		*c = *c == '\n' ? ';' : *c;
+	tap_diag("SeaBIOS's last words: %s", out);
+	if (!qmp("{\"execute\": \"human-monitor-command\", "
+		 "\"arguments\": {\"command-line\": \"info registers\"}}"))
+		tap_diag("guest registers: %.300s", q.resp);
+}
+
 /*
  * The guest runs under KVM: SeaBIOS boots the boot sector, which has the
  * edu copy guest RAM to its buffer and back by DMA, through the IOMMU.
+ * Now and then (2 of about 15 boots here, the host loaded) the nested
+ * SeaBIOS stalls at "Booting from Hard Disk..." (QEMU's AHCI), before any
+ * code of ours runs in the guest; the cause is not known.  Then the guest
+ * is reset and booted again, up to three boots, saying so, with SeaBIOS's
+ * last words and the guest's registers.  Once the boot sector has printed
+ * anything its verdict stands.
  */
 TEST(kvm_guest_runs_and_dmas_through_the_edu)
 {
 	char out[512];
 	long t0 = now_ms();
-	bool ok;
+	bool ok = false;
+	int boot;
 
 	NEED_KVM();
 	CHECK_OK(qmp("{\"execute\": \"cont\"}"));
-	ok = guest_said("DMA ok", 6 * DEVICE_MS, out, sizeof(out));
-	tap_diag("guest console after %.1f s: %s", (now_ms() - t0) / 1000.0, out);
+	for (boot = 1; boot <= 3; boot++) {
+		ok = guest_said("DMA ok", 4 * DEVICE_MS, out, sizeof(out));
+		tap_diag("boot %d: guest console after %.1f s: %s", boot,
+			 (now_ms() - t0) / 1000.0, out);
+		if (ok || out[0])
+			break;
+		guest_stall_report();
+		if (boot < 3) {
+			tap_diag("the guest did not reach the boot sector: resetting it");
+			CHECK_OK(qmp("{\"execute\": \"system_reset\"}"));
+		}
+	}
 	CHECK(ok);
 	CHECK_OK(qmp("{\"execute\": \"query-status\"}"));
 	CHECK(strstr(q.resp, "\"running\""));
