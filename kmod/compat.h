@@ -277,4 +277,13 @@ static inline int compat_group_replace_domain(struct iommu_group *group,
 #define COMPAT_DEVNODE_CONST
 #endif
 
+/*
+ * Which function KVM's VFIO pseudo device (virt/kvm/vfio.c) looks up by
+ * name, with symbol_get(), to ask whether a file is VFIO's: 6.6 renamed
+ * vfio_file_is_group() vfio_file_is_valid() (device cdev files count
+ * too).  vfio_file_enforced_coherent() and vfio_file_set_kvm() keep their
+ * names.  1: vfio_file_is_valid().
+ */
+#define COMPAT_KVM_VFIO_FILE_IS_VALID COMPAT_KERNEL_AT_LEAST(6, 6)
+
 #endif /* IOMMUFD_COMPAT_H */

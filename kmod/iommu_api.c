@@ -238,26 +238,48 @@ static struct device *phys_vtd_iommu(struct device *dev)
 /* VT-d's extended capability bit 7: Snoop Control (the SNP bit works). */
 #define VTD_ECAP_SC BIT_ULL(7)
 
-static bool phys_capable(struct iommufd_device *idev, enum iommufd_cap cap)
+/**
+ * iommufd_device_enforces_cc() - do @dev's IOMMU domains enforce coherency?
+ * @dev: a device
+ *
+ * Whether the domains made for @dev can enforce cache coherency (make
+ * no-snoop DMA snoop the CPU caches), as iommufd_device_bind_dev()
+ * records it for the device: IOMMU_CAP_ENFORCE_CACHE_COHERENCY, or on
+ * 6.1, which lacks it, the same answer from the IOMMU (AMD-Vi: always;
+ * VT-d: with Snoop Control).  For a driver answering KVM's question
+ * about its device file.  May sleep.
+ *
+ * Return: true when they do; false for a device without an IOMMU.
+ */
+bool iommufd_device_enforces_cc(struct device *dev)
 {
-	struct device *dev = to_phys(idev)->dev;
 	struct device *vtd;
 	u64 ecap;
 	int rc;
+
+	if (!device_iommu_mapped(dev))
+		return false;
+	rc = compat_device_enforce_cc(dev);
+	if (rc != -EOPNOTSUPP)
+		return rc > 0;
+	/* 6.1: what 6.2's capability says (see compat.h). */
+	vtd = phys_vtd_iommu(dev);
+	if (!vtd)
+		return true;
+	return !read_iommu_attr_u64(vtd, "intel-iommu", "ecap", &ecap) &&
+	       (ecap & VTD_ECAP_SC);
+}
+EXPORT_SYMBOL_NS_GPL(iommufd_device_enforces_cc, IOMMUFD);
+
+static bool phys_capable(struct iommufd_device *idev, enum iommufd_cap cap)
+{
+	struct device *dev = to_phys(idev)->dev;
 
 	switch (cap) {
 	case IOMMUFD_CAP_CACHE_COHERENCY:
 		return device_iommu_capable(dev, IOMMU_CAP_CACHE_COHERENCY);
 	case IOMMUFD_CAP_ENFORCE_CACHE_COHERENCY:
-		rc = compat_device_enforce_cc(dev);
-		if (rc != -EOPNOTSUPP)
-			return rc > 0;
-		/* 6.1: what 6.2's capability says (see compat.h). */
-		vtd = phys_vtd_iommu(dev);
-		if (!vtd)
-			return true;
-		return !read_iommu_attr_u64(vtd, "intel-iommu", "ecap", &ecap) &&
-		       (ecap & VTD_ECAP_SC);
+		return iommufd_device_enforces_cc(dev);
 	}
 	return false;
 }

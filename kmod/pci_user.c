@@ -43,6 +43,7 @@
 #include <linux/uaccess.h>
 
 #include "pci_user.h"
+#include "iommufd_pci_kapi.h"
 #include "compat.h"
 
 static dev_t upci_devt;
@@ -568,6 +569,44 @@ static const struct file_operations upci_fops = {
 	.llseek = generic_file_llseek,
 };
 
+/**
+ * iommufd_pci_file_is_device() - is @file one of this driver's device files?
+ * @file: any open file
+ *
+ * For iommufd_kvm.ko, which tells KVM's VFIO pseudo device which files are
+ * VFIO device files.  @file's f_op is only compared, never called.
+ *
+ * Return: true for an open /dev/vfio/devices/vfioN of this driver.
+ */
+bool iommufd_pci_file_is_device(struct file *file)
+{
+	return file->f_op == &upci_fops;
+}
+EXPORT_SYMBOL_NS_GPL(iommufd_pci_file_is_device, IOMMUFD);
+
+/**
+ * iommufd_pci_file_enforced_coherent() - is DMA of @file's device coherent?
+ * @file: an open file
+ *
+ * Whether the IOMMU domains the device's DMA can go through enforce cache
+ * coherency (no-snoop DMA snoops anyway), as found when the driver took
+ * the device: KVM then need not honour the guest's cache flushes.
+ *
+ * Return: that answer for a device file of this driver; false for any
+ * other file.
+ */
+bool iommufd_pci_file_enforced_coherent(struct file *file)
+{
+	struct upci_device *udev;
+
+	if (!iommufd_pci_file_is_device(file))
+		return false;
+	/* Set by open, constant while the file is open. */
+	udev = file->private_data;
+	return udev->enforced_coherent;
+}
+EXPORT_SYMBOL_NS_GPL(iommufd_pci_file_enforced_coherent, IOMMUFD);
+
 /* ------------------------------------------------------------ the names */
 
 /* /dev/vfio/devices/vfioN, root's alone (0600), as upstream's. */
@@ -662,6 +701,7 @@ static int upci_probe(struct pci_dev *pdev, const struct pci_device_id *id)
 	udev = upci_alloc(pdev);
 	if (IS_ERR(udev))
 		return PTR_ERR(udev);
+	udev->enforced_coherent = iommufd_device_enforces_cc(&pdev->dev);
 	/* From here the device's release frees everything. */
 	device_initialize(&udev->dev);
 	udev->dev.type = &upci_dev_type;

@@ -46,6 +46,7 @@ struct upci_device {
 	struct cdev cdev;
 	struct pci_dev *pdev;
 	int index;			/* the N of vfioN */
+	bool enforced_coherent;		/* its IOMMU blocks no-snoop (probe) */
 	struct list_head node;		/* in upci_list while bound */
 	struct mutex lock;		/* the binding state below */
 	bool removed;

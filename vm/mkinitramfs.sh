@@ -42,16 +42,24 @@ for t in "${trees[@]}"; do
 done
 
 # Kernel modules of the distribution that the VM may load, with their
-# dependency list: VFIO (the peer of the benchmarks) and e1000 (a kernel
-# driver that uses the DMA API, sharing an IOMMU group with two edus).
+# dependency list: VFIO (the peer of the benchmarks), e1000 (a kernel
+# driver that uses the DMA API, sharing an IOMMU group with two edus) and
+# KVM (tests/kvm.c and tests/qemu.c run nested KVM guests on the TCG
+# CPU's SVM).  A module shipped as .ko.xz (Debian's 6.12) goes in plain:
+# busybox's modprobe takes .ko.
 mods=${MODROOT:-}/lib/modules/$kver/kernel
 for m in drivers/vfio/vfio.ko drivers/vfio/vfio_iommu_type1.ko \
 	 drivers/vfio/vfio_virqfd.ko drivers/vfio/pci/vfio-pci-core.ko \
 	 drivers/vfio/pci/vfio-pci.ko \
-	 virt/lib/irqbypass.ko drivers/net/ethernet/intel/e1000/e1000.ko; do
-	[ -f "$mods/$m" ] || continue
+	 virt/lib/irqbypass.ko drivers/net/ethernet/intel/e1000/e1000.ko \
+	 arch/x86/kvm/kvm.ko arch/x86/kvm/kvm-amd.ko arch/x86/kvm/kvm-intel.ko \
+	 drivers/crypto/ccp/ccp.ko; do
 	mkdir -p "$root/lib/modules/$kver/kernel/$(dirname $m)"
-	cp "$mods/$m" "$root/lib/modules/$kver/kernel/$m"
+	if [ -f "$mods/$m" ]; then
+		cp "$mods/$m" "$root/lib/modules/$kver/kernel/$m"
+	elif [ -f "$mods/$m.xz" ]; then
+		xz -dc "$mods/$m.xz" > "$root/lib/modules/$kver/kernel/$m"
+	fi
 done
 depmod -b "$root" "$kver" 2>/dev/null || true
 

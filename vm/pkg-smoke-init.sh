@@ -45,6 +45,8 @@ t "/dev/vfio/devices/$cdev is a character device, mode 0600 root:root" \
 t "the README's example (libiommufd-dev, linked to libiommufd0) maps and unmaps" /bin/example
 t "iommufd-inspect (iommufd-tools) runs" /usr/bin/iommufd-inspect
 t "iommufd-inspect --json runs" /usr/bin/iommufd-inspect --json
+t "the optional iommufd_kvm loads by hand and unloads (not loaded at boot)" \
+	sh -c '! [ -e /sys/module/iommufd_kvm ] && modprobe iommufd_kvm && rmmod iommufd_kvm'
 t "the edu unbinds from iommufd-pci" sh -c "echo $edu > /sys/bus/pci/drivers/iommufd-pci/unbind"
 t "both modules unload" sh -c 'rmmod iommufd_pci && rmmod iommufd'
 # The console shows errors only (loglevel=4): a WARNING is in dmesg alone.
