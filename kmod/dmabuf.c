@@ -118,17 +118,6 @@ void iopt_dmabuf_put(struct iopt_dmabuf *imp)
 	kfree(imp);
 }
 
-/* Clear [iova, iova + length) of @domain and wait for its IOTLB. */
-static void iopt_dmabuf_unmap_now(struct iommufd_domain *domain,
-				  unsigned long iova, unsigned long length)
-{
-	struct iommu_iotlb_gather gather;
-
-	iommu_iotlb_gather_init(&gather);
-	domain->ops->unmap(domain, iova, length, &gather);
-	domain->ops->flush(domain, &gather);
-}
-
 /*
  * Program @domain with all of @area from the exporter's pages, a
  * physically contiguous run (at most @max_chunk bytes) per call.  All or
@@ -139,11 +128,16 @@ static int iopt_dmabuf_map_area(struct iopt_dmabuf *imp,
 				struct iommufd_domain *domain,
 				unsigned long max_chunk)
 {
+	struct iopt_map_run run = {
+		.domain = domain,
+		.prot = area->iommu_prot,
+		.max = max_chunk,
+	};
 	unsigned long first = area->pages->uptr >> PAGE_SHIFT;
 	unsigned long left = area->node.last - area->node.start + 1;
 	unsigned long byte = area->pages_byte, iova = area->node.start;
-	unsigned long run_iova = iova, run_len = 0, chunk, off;
-	phys_addr_t run_phys = 0, phys;
+	unsigned long chunk, off;
+	phys_addr_t phys;
 	int rc;
 
 	lockdep_assert_held(&area->pages->mutex);
@@ -152,33 +146,22 @@ static int iopt_dmabuf_map_area(struct iopt_dmabuf *imp,
 		chunk = min3(PAGE_SIZE - off, left, max_chunk);
 		phys = page_to_phys(imp->pages[first + (byte >> PAGE_SHIFT)]) +
 		       off;
-		if (run_len && (phys != run_phys + run_len ||
-				run_len + chunk > max_chunk)) {
-			rc = domain->ops->map(domain, run_iova, run_phys,
-					      run_len, area->iommu_prot);
-			if (rc)
-				goto err_unmap;
-			run_len = 0;
-		}
-		if (!run_len) {
-			run_iova = iova;
-			run_phys = phys;
-		}
-		run_len += chunk;
+		rc = iopt_map_run_add(&run, iova, phys, chunk);
+		if (rc)
+			goto err_unmap;
 		iova += chunk;
 		byte += chunk;
 		left -= chunk;
 	}
-	rc = domain->ops->map(domain, run_iova, run_phys, run_len,
-			      area->iommu_prot);
+	rc = iopt_map_run_finish(&run);
 	if (rc)
 		goto err_unmap;
 	return 0;
 
 err_unmap:
-	if (run_iova != area->node.start)
-		iopt_dmabuf_unmap_now(domain, area->node.start,
-				      run_iova - area->node.start);
+	if (run.iova != area->node.start)
+		iopt_domain_unmap_now(domain, area->node.start,
+				      run.iova - area->node.start);
 	return rc;
 }
 
@@ -226,7 +209,7 @@ out_free:
 
 static void iopt_dmabuf_drop_map(struct iopt_dmabuf_map *map)
 {
-	iopt_dmabuf_unmap_now(map->domain, map->iova, map->length);
+	iopt_domain_unmap_now(map->domain, map->iova, map->length);
 	list_del(&map->item);
 	iommufd_stats_kmem(-(long)sizeof(*map));
 	kfree(map);

@@ -455,9 +455,16 @@ static int iopt_alloc_iova(struct io_pagetable *iopt, unsigned long *iova,
 
 /* ------------------------------------------------------ domain mirroring */
 
-/* Unmap and wait for the IOTLB: afterwards the pages may be unpinned. */
-static void iopt_domain_unmap_now(struct iommufd_domain *domain,
-				  unsigned long iova, unsigned long length)
+/**
+ * iopt_domain_unmap_now() - unmap a range and wait for the IOTLB
+ * @domain: the domain
+ * @iova: where the range starts
+ * @length: its length
+ *
+ * Afterwards nothing reaches the pages: they may be unpinned or freed.
+ */
+void iopt_domain_unmap_now(struct iommufd_domain *domain, unsigned long iova,
+			   unsigned long length)
 {
 	struct iommu_iotlb_gather gather;
 
@@ -466,63 +473,108 @@ static void iopt_domain_unmap_now(struct iommufd_domain *domain,
 	domain->ops->flush(domain, &gather);
 }
 
+/**
+ * iopt_map_run_add() - extend a run of contiguous memory, mapping it if not
+ * @run: the run: set up with its domain, prot and longest length, and
+ *       @len 0 to start
+ * @iova: where the next piece goes (right after the run's end)
+ * @phys: its physical address
+ * @len: its length
+ *
+ * A piece that continues the run physically (and keeps it within its
+ * longest length) only grows it; else the run so far is mapped with one
+ * call, so that the backend can use its largest page sizes, and a new run
+ * starts with the piece.
+ *
+ * Return: 0, or the backend's error, @run->iova then being the first IOVA
+ * not mapped.
+ */
+int iopt_map_run_add(struct iopt_map_run *run, unsigned long iova,
+		     phys_addr_t phys, unsigned long len)
+{
+	int rc;
+
+	if (run->len && (phys != run->phys + run->len ||
+			 run->len + len > run->max)) {
+		rc = iopt_map_run_finish(run);
+		if (rc)
+			return rc;
+	}
+	if (!run->len) {
+		run->iova = iova;
+		run->phys = phys;
+	}
+	run->len += len;
+	return 0;
+}
+
+/**
+ * iopt_map_run_finish() - map what is left of a run
+ * @run: the run
+ *
+ * Return: 0, or the backend's error, @run->iova then being the first IOVA
+ * not mapped.
+ */
+int iopt_map_run_finish(struct iopt_map_run *run)
+{
+	int rc = 0;
+
+	if (run->len)
+		rc = run->domain->ops->map(run->domain, run->iova, run->phys,
+					   run->len, run->prot);
+	if (!rc)
+		run->len = 0;
+	return rc;
+}
+
 /*
- * Program @domain with [iova, iova + length) of @area, which start at
- * byte @byte of the area's pages.  Physically contiguous runs go in one
- * call so the backend can use its largest page sizes.
+ * Program @domain with all of @area, from byte @area->pages_byte of its
+ * pages, a physically contiguous run (at most @max_chunk bytes) per call.
+ * All or nothing.
  */
 static int iopt_area_map_range(struct iopt_area *area,
 			       struct iommufd_domain *domain,
 			       unsigned long max_chunk)
 {
+	struct iopt_map_run run = {
+		.domain = domain,
+		.prot = area->iommu_prot,
+		.max = max_chunk,
+	};
 	struct iopt_pages *pages = area->pages;
 	unsigned long byte = area->pages_byte;
 	unsigned long iova = area->node.start;
 	unsigned long left = iopt_area_length(area);
-	unsigned long run_iova = iova, run_len = 0;
-	phys_addr_t run_phys = 0;
 	int rc;
 
 	while (left) {
 		unsigned long off = byte % PAGE_SIZE;
 		unsigned long chunk, npages;
 		struct page *page;
-		phys_addr_t phys;
 
 		/* No further than this step can use (max_chunk). */
 		npages = iopt_pages_run(pages, byte >> PAGE_SHIFT,
 					DIV_ROUND_UP(off + min(left, max_chunk),
 						     PAGE_SIZE),
 					&page);
-		phys = page_to_phys(page) + off;
 		chunk = min3((npages << PAGE_SHIFT) - off, left, max_chunk);
-		if (run_len && (phys != run_phys + run_len ||
-				run_len + chunk > max_chunk)) {
-			rc = domain->ops->map(domain, run_iova, run_phys,
-					      run_len, area->iommu_prot);
-			if (rc)
-				goto err_unmap;
-			run_len = 0;
-		}
-		if (!run_len) {
-			run_iova = iova;
-			run_phys = phys;
-		}
-		run_len += chunk;
+		rc = iopt_map_run_add(&run, iova, page_to_phys(page) + off,
+				      chunk);
+		if (rc)
+			goto err_unmap;
 		iova += chunk;
 		byte += chunk;
 		left -= chunk;
 	}
-	rc = domain->ops->map(domain, run_iova, run_phys, run_len,
-			      area->iommu_prot);
+	rc = iopt_map_run_finish(&run);
 	if (rc)
 		goto err_unmap;
 	return 0;
 
 err_unmap:
-	if (run_iova != area->node.start)
+	if (run.iova != area->node.start)
 		iopt_domain_unmap_now(domain, area->node.start,
-				      run_iova - area->node.start);
+				      run.iova - area->node.start);
 	return rc;
 }
 

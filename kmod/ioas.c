@@ -258,26 +258,40 @@ static int iommufd_respond_mapped(struct iommufd_ucmd *ucmd, size_t offset,
 #define IOMMUFD_MAP_FLAGS (IOMMU_IOAS_MAP_FIXED_IOVA | \
 			   IOMMU_IOAS_MAP_WRITEABLE | IOMMU_IOAS_MAP_READABLE)
 
+/*
+ * The checks MAP and MAP_FILE share, in upstream's order, and the
+ * io_pagetable flags for the user's @uflags.
+ */
+static int iommufd_map_args(u32 uflags, u64 iova, u64 length,
+			    unsigned int *iopt_flags)
+{
+	if (uflags & ~IOMMUFD_MAP_FLAGS)
+		return -EOPNOTSUPP;
+	if (iova >= ULONG_MAX || length >= ULONG_MAX)
+		return -EOVERFLOW;
+	if (!(uflags & (IOMMU_IOAS_MAP_WRITEABLE | IOMMU_IOAS_MAP_READABLE)))
+		return -EINVAL;
+	*iopt_flags = uflags & IOMMU_IOAS_MAP_FIXED_IOVA ? IOMMUFD_IOVA_FIXED :
+							  0;
+	return 0;
+}
+
 int iommufd_ioas_map(struct iommufd_ucmd *ucmd)
 {
 	struct iommu_ioas_map *cmd = ucmd->cmd;
 	unsigned long iova = cmd->iova;
 	struct iommufd_ioas *ioas;
-	unsigned int flags = 0;
+	unsigned int flags;
 	int rc;
 
-	if ((cmd->flags & ~IOMMUFD_MAP_FLAGS) || cmd->__reserved)
+	if (cmd->__reserved)
 		return -EOPNOTSUPP;
-	if (cmd->iova >= ULONG_MAX || cmd->length >= ULONG_MAX)
-		return -EOVERFLOW;
-	if (!(cmd->flags &
-	      (IOMMU_IOAS_MAP_WRITEABLE | IOMMU_IOAS_MAP_READABLE)))
-		return -EINVAL;
+	rc = iommufd_map_args(cmd->flags, cmd->iova, cmd->length, &flags);
+	if (rc)
+		return rc;
 	ioas = iommufd_get_ioas(ucmd->ictx, cmd->ioas_id);
 	if (IS_ERR(ioas))
 		return PTR_ERR(ioas);
-	if (cmd->flags & IOMMU_IOAS_MAP_FIXED_IOVA)
-		flags = IOMMUFD_IOVA_FIXED;
 	rc = iopt_map_user_pages(ucmd->ictx, &ioas->iopt, &iova, cmd->user_va,
 				 cmd->length, iommufd_map_prot(cmd->flags),
 				 flags);
@@ -296,22 +310,16 @@ int iommufd_ioas_map_file(struct iommufd_ucmd *ucmd)
 	unsigned long iova = cmd->iova;
 	struct dma_buf *dmabuf;
 	struct iommufd_ioas *ioas;
-	unsigned int flags = 0;
+	unsigned int flags;
 	struct file *file;
 	int rc;
 
-	if (cmd->flags & ~IOMMUFD_MAP_FLAGS)
-		return -EOPNOTSUPP;
-	if (cmd->iova >= ULONG_MAX || cmd->length >= ULONG_MAX)
-		return -EOVERFLOW;
-	if (!(cmd->flags &
-	      (IOMMU_IOAS_MAP_WRITEABLE | IOMMU_IOAS_MAP_READABLE)))
-		return -EINVAL;
+	rc = iommufd_map_args(cmd->flags, cmd->iova, cmd->length, &flags);
+	if (rc)
+		return rc;
 	ioas = iommufd_get_ioas(ucmd->ictx, cmd->ioas_id);
 	if (IS_ERR(ioas))
 		return PTR_ERR(ioas);
-	if (cmd->flags & IOMMU_IOAS_MAP_FIXED_IOVA)
-		flags = IOMMUFD_IOVA_FIXED;
 	/* A dma-buf first (-EINVAL: not one), then a plain file. */
 	dmabuf = dma_buf_get(cmd->fd);
 	if (!IS_ERR(dmabuf)) {

@@ -590,6 +590,26 @@ struct iopt_area *iopt_area_iter_next(struct iopt_area *area,
 unsigned long iopt_area_first_index(struct iopt_area *area);
 unsigned long iopt_area_last_index(struct iopt_area *area);
 
+/*
+ * Pieces of memory mapped into one domain, gathered into physically
+ * contiguous runs of at most @max bytes, one backend call each
+ * (iopt_map_run_add()).
+ */
+struct iopt_map_run {
+	struct iommufd_domain *domain;
+	int prot;
+	unsigned long max;
+	unsigned long iova;	/* the run so far */
+	phys_addr_t phys;
+	unsigned long len;
+};
+
+int iopt_map_run_add(struct iopt_map_run *run, unsigned long iova,
+		     phys_addr_t phys, unsigned long len);
+int iopt_map_run_finish(struct iopt_map_run *run);
+void iopt_domain_unmap_now(struct iommufd_domain *domain, unsigned long iova,
+			   unsigned long length);
+
 #define IOMMUFD_IOVA_FIXED (1U << 0)
 /* iopt_map_elms(): the pieces are pages other areas use (COPY). */
 #define IOMMUFD_IOVA_SHARED_PAGES (1U << 1)

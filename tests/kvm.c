@@ -43,28 +43,6 @@ static bool kvm_usable;
 static char node[128];		/* the edu's /dev/vfio/devices/vfioN */
 static bool shim_loaded;
 
-/* Load a module file of this kernel's tree: 0, or -1 with errno. */
-static int load_module(const char *name)
-{
-	char path[256];
-	struct utsname u;
-	int fd, rc;
-
-	uname(&u);
-	snprintf(path, sizeof(path), "/lib/modules/%s/%s.ko", u.release, name);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -1;
-	rc = syscall(SYS_finit_module, fd, "", 0);
-	close(fd);
-	return rc;
-}
-
-static int unload_module(const char *name)
-{
-	return syscall(SYS_delete_module, name, O_NONBLOCK);
-}
-
 static bool module_loaded(const char *name)
 {
 	char path[128];
@@ -233,7 +211,7 @@ TEST(module_loads)
 		SKIP("no edu bound to iommufd-pci");
 	if (module_loaded("vfio"))
 		SKIP("the kernel's vfio is loaded (" SHIM " cannot load beside it)");
-	CHECK_OK(load_module(SHIM));
+	CHECK_OK(kmod_load(SHIM));
 	shim_loaded = true;
 	CHECK(kmsg_saw(kmsg, SHIM ": KVM's VFIO device now accepts", NULL));
 	close(kmsg);
@@ -350,7 +328,7 @@ TEST(module_unloads_and_kvm_refuses_again)
 	int vm, dev, fd;
 
 	NEED_SHIM();
-	CHECK_OK(unload_module(SHIM));
+	CHECK_OK(kmod_unload(SHIM));
 	shim_loaded = false;
 	CHECK(!module_loaded(SHIM));
 	fd = open_when_free();
@@ -375,14 +353,14 @@ TEST(module_refused_beside_kernel_vfio)
 	if (!vfio_was_loaded && system("modprobe vfio >/dev/null 2>&1"))
 		SKIP("the kernel's vfio is not available in this VM");
 	kmsg = kmsg_open();
-	CHECK_ERRNO(load_module(SHIM), ENOEXEC);
+	CHECK_ERRNO(kmod_load(SHIM), ENOEXEC);
 	CHECK(!module_loaded(SHIM));
 	CHECK(kmsg_saw(kmsg, "exports duplicate symbol", "owned by vfio"));
 	close(kmsg);
 	/* Leave the VM as it was: the kernel's vfio unloaded, if it was. */
 	if (!vfio_was_loaded) {
-		unload_module("vfio_iommu_type1");
-		CHECK_OK(unload_module("vfio"));
+		kmod_unload("vfio_iommu_type1");
+		CHECK_OK(kmod_unload("vfio"));
 	}
 }
 

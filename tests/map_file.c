@@ -19,29 +19,10 @@
 #define NPAGES 8
 #define LEN (NPAGES * PAGE_SIZE)
 
-static int map_file(int fd, __u32 ioas, int mfd, __u64 start, __u64 length,
-		    __u64 *iova, __u32 flags)
-{
-	struct iommu_ioas_map_file cmd = {
-		.size = sizeof(cmd),
-		.flags = flags,
-		.ioas_id = ioas,
-		.fd = mfd,
-		.start = start,
-		.length = length,
-		.iova = iova ? *iova : 0,
-	};
-	int rc = ioctl(fd, IOMMU_IOAS_MAP_FILE, &cmd);
-
-	if (!rc && iova)
-		*iova = cmd.iova;
-	return rc;
-}
-
 static int map_file_fixed(int fd, __u32 ioas, int mfd, __u64 start,
 			  __u64 length, __u64 iova)
 {
-	return map_file(fd, ioas, mfd, start, length, &iova,
+	return ioas_map_file(fd, ioas, mfd, start, length, &iova,
 			MAP_RW | IOMMU_IOAS_MAP_FIXED_IOVA);
 }
 
@@ -100,43 +81,45 @@ TEST(map_file_argument_errors)
 
 	CHECK_SUB(mfile_new(&m, LEN));
 	CHECK_SUB(env_setup(&e, true));
-	CHECK_ERRNO(map_file(e.fd, e.ioas, m.mfd, 0, LEN, &iova,
+	CHECK_ERRNO(ioas_map_file(e.fd, e.ioas, m.mfd, 0, LEN, &iova,
 			     MAP_RW | (1U << 5)), EOPNOTSUPP);
 	iova = ~0ULL;
-	CHECK_ERRNO(map_file(e.fd, e.ioas, m.mfd, 0, LEN, &iova,
+	CHECK_ERRNO(ioas_map_file(e.fd, e.ioas, m.mfd, 0, LEN, &iova,
 			     MAP_RW | IOMMU_IOAS_MAP_FIXED_IOVA), EOVERFLOW);
 	iova = MOCK_APERTURE_START;
-	CHECK_ERRNO(map_file(e.fd, e.ioas, m.mfd, 0, ~0ULL, &iova, MAP_RW),
+	CHECK_ERRNO(ioas_map_file(e.fd, e.ioas, m.mfd, 0, ~0ULL, &iova, MAP_RW),
 		    EOVERFLOW);
-	CHECK_ERRNO(map_file(e.fd, e.ioas, m.mfd, 0, LEN, &iova,
+	CHECK_ERRNO(ioas_map_file(e.fd, e.ioas, m.mfd, 0, LEN, &iova,
 			     IOMMU_IOAS_MAP_FIXED_IOVA), EINVAL);
-	CHECK_ERRNO(map_file(e.fd, BAD_ID, m.mfd, 0, LEN, &iova, MAP_RW),
+	CHECK_ERRNO(ioas_map_file(e.fd, BAD_ID, m.mfd, 0, LEN, &iova, MAP_RW),
 		    ENOENT);
-	CHECK_ERRNO(map_file(e.fd, e.ioas, -1, 0, LEN, &iova, MAP_RW), EBADF);
-	CHECK_ERRNO(map_file(e.fd, e.ioas, 1000, 0, LEN, &iova, MAP_RW),
+	CHECK_ERRNO(ioas_map_file(e.fd, e.ioas, -1, 0, LEN,
+				  &iova, MAP_RW), EBADF);
+	CHECK_ERRNO(ioas_map_file(e.fd, e.ioas, 1000, 0, LEN, &iova, MAP_RW),
 		    EBADF);
-	CHECK_ERRNO(map_file(e.fd, e.ioas, m.mfd, 0, 0, &iova, MAP_RW), EINVAL);
+	CHECK_ERRNO(ioas_map_file(e.fd, e.ioas, m.mfd, 0, 0,
+				  &iova, MAP_RW), EINVAL);
 	/* start + length wraps. */
-	CHECK_ERRNO(map_file(e.fd, e.ioas, m.mfd, ~0ULL - PAGE_SIZE, LEN,
+	CHECK_ERRNO(ioas_map_file(e.fd, e.ioas, m.mfd, ~0ULL - PAGE_SIZE, LEN,
 			     &iova, MAP_RW), EOVERFLOW);
 	/* The page offset of start must be a multiple of 2 KiB (mock). */
-	CHECK_ERRNO(map_file(e.fd, e.ioas, m.mfd, 512, LEN / 2, &iova, MAP_RW),
-		    EINVAL);
-	CHECK_ERRNO(map_file(e.fd, e.ioas, m.mfd, 0, LEN / 2 + 512, &iova,
+	CHECK_ERRNO(ioas_map_file(e.fd, e.ioas, m.mfd, 512, LEN / 2,
+				  &iova, MAP_RW), EINVAL);
+	CHECK_ERRNO(ioas_map_file(e.fd, e.ioas, m.mfd, 0, LEN / 2 + 512, &iova,
 			     MAP_RW), EINVAL);
 	/* Not a shmem or hugetlbfs file: refused when pinned (a domain). */
 	CHECK_OK(pipe(pfd));
-	CHECK_ERRNO(map_file(e.fd, e.ioas, pfd[1], 0, PAGE_SIZE, &iova, MAP_RW),
-		    EINVAL);
+	CHECK_ERRNO(ioas_map_file(e.fd, e.ioas, pfd[1], 0, PAGE_SIZE,
+				  &iova, MAP_RW), EINVAL);
 	int nfd = open("/dev/null", O_RDWR);
 
 	CHECK(nfd >= 0);
-	CHECK_ERRNO(map_file(e.fd, e.ioas, nfd, 0, PAGE_SIZE, &iova, MAP_RW),
-		    EINVAL);
+	CHECK_ERRNO(ioas_map_file(e.fd, e.ioas, nfd, 0, PAGE_SIZE,
+				  &iova, MAP_RW), EINVAL);
 	/* Past the end of the file, wholly or in part. */
-	CHECK_ERRNO(map_file(e.fd, e.ioas, m.mfd, LEN, PAGE_SIZE, &iova,
+	CHECK_ERRNO(ioas_map_file(e.fd, e.ioas, m.mfd, LEN, PAGE_SIZE, &iova,
 			     MAP_RW), EINVAL);
-	CHECK_ERRNO(map_file(e.fd, e.ioas, m.mfd, PAGE_SIZE, LEN, &iova,
+	CHECK_ERRNO(ioas_map_file(e.fd, e.ioas, m.mfd, PAGE_SIZE, LEN, &iova,
 			     MAP_RW), EINVAL);
 	/* Nothing was left behind by any of them. */
 	CHECK(module_stat("pinned_pages") == 0);
@@ -171,10 +154,11 @@ TEST(map_file_open_mode)
 	snprintf(path, sizeof(path), "/proc/self/fd/%d", m.mfd);
 	ro = open(path, O_RDONLY);
 	CHECK(ro >= 0);
-	CHECK_ERRNO(map_file(e.fd, e.ioas, ro, 0, LEN, &iova, MAP_RW), EACCES);
-	CHECK_ERRNO(map_file(e.fd, e.ioas, ro, 0, LEN, &iova,
+	CHECK_ERRNO(ioas_map_file(e.fd, e.ioas, ro, 0, LEN,
+				  &iova, MAP_RW), EACCES);
+	CHECK_ERRNO(ioas_map_file(e.fd, e.ioas, ro, 0, LEN, &iova,
 			     IOMMU_IOAS_MAP_WRITEABLE), EACCES);
-	CHECK_OK(map_file(e.fd, e.ioas, ro, 0, LEN, &iova,
+	CHECK_OK(ioas_map_file(e.fd, e.ioas, ro, 0, LEN, &iova,
 			  IOMMU_IOAS_MAP_READABLE));
 	CHECK_OK(check_map(e.fd, e.hwpt, iova, m.va, LEN));
 	/* A copy of a read-only area cannot be writable. */
@@ -211,7 +195,7 @@ TEST(map_file_contents_and_pins)
 	CHECK_OK(check_refs(e.fd, m.va + PAGE_SIZE, 4 * PAGE_SIZE, 1));
 	CHECK(module_stat("pinned_pages") == 4);
 	/* An unaligned start: the kernel's IOVA keeps its page offset. */
-	CHECK_OK(map_file(e.fd, e.ioas, m.mfd, 5 * PAGE_SIZE + 2048,
+	CHECK_OK(ioas_map_file(e.fd, e.ioas, m.mfd, 5 * PAGE_SIZE + 2048,
 			  2 * PAGE_SIZE, &iova, MAP_RW));
 	CHECK(iova % PAGE_SIZE == 2048);
 	CHECK_OK(check_map(e.fd, e.hwpt, iova, m.va + 5 * PAGE_SIZE + 2048,
@@ -523,8 +507,8 @@ TEST(map_file_hugetlbfs)
 	/* Only the first huge page exists; the second is made by the pin. */
 	memset(va, 0x3c, HUGEPAGE_SIZE / 2);
 	CHECK_SUB(env_setup(&e, true));
-	CHECK_OK(map_file(e.fd, e.ioas, mfd, PAGE_SIZE, len - PAGE_SIZE, &iova,
-			  MAP_RW));
+	CHECK_OK(ioas_map_file(e.fd, e.ioas, mfd, PAGE_SIZE, len - PAGE_SIZE,
+			       &iova, MAP_RW));
 	CHECK(module_stat("pinned_pages") == (long)((len - PAGE_SIZE) /
 						    PAGE_SIZE));
 	CHECK_OK(check_map(e.fd, e.hwpt, iova, va + PAGE_SIZE,
@@ -532,8 +516,8 @@ TEST(map_file_hugetlbfs)
 	CHECK_OK(ioas_unmap_all(e.fd, e.ioas, NULL));
 	CHECK(module_stat("pinned_pages") == 0);
 	/* Past the end of a hugetlbfs file. */
-	CHECK_ERRNO(map_file(e.fd, e.ioas, mfd, len, PAGE_SIZE, &iova, MAP_RW),
-		    EINVAL);
+	CHECK_ERRNO(ioas_map_file(e.fd, e.ioas, mfd, len, PAGE_SIZE,
+				  &iova, MAP_RW), EINVAL);
 	close(e.fd);
 	munmap(va, len);
 	close(mfd);

@@ -1372,22 +1372,6 @@ TEST(e1000e_nothing_left_after_qemu)
 
 static bool kvm_usable;
 
-static int load_module(const char *name)
-{
-	char path[256];
-	struct utsname u;
-	int fd, rc;
-
-	uname(&u);
-	snprintf(path, sizeof(path), "/lib/modules/%s/%s.ko", u.release, name);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -1;
-	rc = syscall(SYS_finit_module, fd, "", 0);
-	close(fd);
-	return rc;
-}
-
 #define NEED_KVM()                                                      \
 	do {                                                            \
 		if (!kvm_usable)                                        \
@@ -1428,7 +1412,7 @@ TEST(kvm_qemu_stops_without_iommufd_kvm)
 TEST(kvm_iommufd_kvm_loads)
 {
 	NEED_KVM();
-	CHECK_OK(load_module(KVM_SHIM));
+	CHECK_OK(kmod_load(KVM_SHIM));
 }
 
 TEST(kvm_qemu_starts_with_the_edu)
@@ -1546,7 +1530,7 @@ TEST(kvm_nothing_left_after_qemu)
 TEST(kvm_iommufd_kvm_unloads)
 {
 	NEED_KVM();
-	CHECK_OK(syscall(SYS_delete_module, KVM_SHIM, O_NONBLOCK));
+	CHECK_OK(kmod_unload(KVM_SHIM));
 }
 
 int main(void)
@@ -1559,6 +1543,6 @@ int main(void)
 	qemu_kill();
 	trace_stop();
 	/* Whatever failed, iommufd_pci must be free to unload. */
-	syscall(SYS_delete_module, KVM_SHIM, O_NONBLOCK);
+	kmod_unload(KVM_SHIM);
 	return rc;
 }

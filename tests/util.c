@@ -10,6 +10,7 @@
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
+#include <sys/utsname.h>
 #include <sys/wait.h>
 #include <linux/capability.h>
 #include <linux/userfaultfd.h>
@@ -923,4 +924,25 @@ int uffd_resolve(int uffd, void *page, const void *fill)
 	};
 
 	return ioctl(uffd, UFFDIO_COPY, &copy);
+}
+
+int kmod_load(const char *name)
+{
+	char path[256];
+	struct utsname u;
+	int fd, rc;
+
+	uname(&u);
+	snprintf(path, sizeof(path), "/lib/modules/%s/%s.ko", u.release, name);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	rc = syscall(SYS_finit_module, fd, "", 0);
+	close(fd);
+	return rc;
+}
+
+int kmod_unload(const char *name)
+{
+	return syscall(SYS_delete_module, name, O_NONBLOCK);
 }

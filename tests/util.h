@@ -246,6 +246,10 @@ int wait_child(pid_t pid);
 long module_stat(const char *key);
 /* No objects, pinned pages or pin state left in the module. */
 bool module_all_released(void);
+/* Load this kernel's /lib/modules/RELEASE/@name.ko: 0, or -1 (errno). */
+int kmod_load(const char *name);
+/* Unload module @name without waiting: 0, or -1 (errno). */
+int kmod_unload(const char *name);
 
 /*
  * The test build's own fault injection (debugfs iommufd/fail_nth, the
