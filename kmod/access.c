@@ -28,8 +28,7 @@ iommufd_access_create(struct iommufd_ctx *ictx,
 {
 	struct iommufd_access *access;
 
-	access = iommufd_should_fail() ? NULL :
-		 kzalloc(sizeof(*access), GFP_KERNEL_ACCOUNT);
+	access = iommufd_kzalloc(sizeof(*access), GFP_KERNEL_ACCOUNT);
 	if (!access)
 		return ERR_PTR(-ENOMEM);
 	access->ictx = ictx;

@@ -453,7 +453,7 @@ int iommufd_get_hw_info(struct iommufd_ucmd *ucmd)
 	/* Without the flag the field was only ever an output: ignore it. */
 	in_type = (cmd->flags & IOMMU_HW_INFO_FLAG_INPUT_TYPE) ?
 		  cmd->in_data_type : IOMMU_HW_INFO_TYPE_DEFAULT;
-	data = kzalloc(len, GFP_KERNEL);
+	data = iommufd_kzalloc(len, GFP_KERNEL);
 	if (!data)
 		return -ENOMEM;
 	idev = iommufd_get_device(ucmd, cmd->dev_id);

@@ -64,8 +64,7 @@ struct iopt_dmabuf *iopt_dmabuf_get(struct dma_buf *dmabuf,
 	if (!length || check_add_overflow(start, length, &end) ||
 	    end > dmabuf->size)
 		return ERR_PTR(-EINVAL);
-	imp = iommufd_should_fail() ? NULL :
-	      kzalloc(sizeof(*imp), GFP_KERNEL_ACCOUNT);
+	imp = iommufd_kzalloc(sizeof(*imp), GFP_KERNEL_ACCOUNT);
 	if (!imp)
 		return ERR_PTR(-ENOMEM);
 	INIT_LIST_HEAD(&imp->maps);
@@ -185,8 +184,7 @@ int iopt_dmabuf_fill_domain(struct iopt_area *area,
 	struct iopt_dmabuf_map *map;
 	int rc = 0;
 
-	map = iommufd_should_fail() ? NULL :
-	      kzalloc(sizeof(*map), GFP_KERNEL_ACCOUNT);
+	map = iommufd_kzalloc(sizeof(*map), GFP_KERNEL_ACCOUNT);
 	if (!map)
 		return -ENOMEM;
 	mutex_lock(&area->pages->mutex);

@@ -98,7 +98,7 @@ static struct iommufd_group *iommufd_group_create(struct device *dev,
 	struct iommufd_group *igroup;
 	int rc;
 
-	igroup = kzalloc(sizeof(*igroup), GFP_KERNEL);
+	igroup = iommufd_kzalloc(sizeof(*igroup), GFP_KERNEL);
 	if (!igroup)
 		return ERR_PTR(-ENOMEM);
 	rc = iommu_group_claim_dma_owner(group, igroup);

@@ -280,8 +280,7 @@ static int __iopt_reserve_iova(struct io_pagetable *iopt, unsigned long start,
 	if (iopt_tree_intersects(&iopt->allowed_itree, start, last) ||
 	    iopt_area_iter_first(iopt, start, last))
 		return -EADDRINUSE;
-	res = iommufd_should_fail() ? NULL :
-	      kzalloc(sizeof(*res), GFP_KERNEL_ACCOUNT);
+	res = iommufd_kzalloc(sizeof(*res), GFP_KERNEL_ACCOUNT);
 	if (!res)
 		return -ENOMEM;
 	res->node.start = start;
@@ -768,8 +767,7 @@ static struct iopt_prepin *iopt_prepin_areas(struct io_pagetable *iopt,
 		n++;
 	if (n) {
 		/* One entry per area, each of which costs the user more. */
-		pins = iommufd_should_fail() ? NULL :
-		       kvcalloc(n, sizeof(*pins), GFP_KERNEL_ACCOUNT);
+		pins = iommufd_kvcalloc(n, sizeof(*pins), GFP_KERNEL_ACCOUNT);
 		if (!pins) {
 			up_write(&iopt->iova_rwsem);
 			return ERR_PTR(-ENOMEM);
@@ -947,9 +945,7 @@ static struct iopt_area *iopt_new_area(struct iopt_pages *pages)
 		area->in_pages = true;
 		return area;
 	}
-	if (iommufd_should_fail())
-		return NULL;
-	return kzalloc(sizeof(*area), GFP_KERNEL_ACCOUNT);
+	return iommufd_kzalloc(sizeof(*area), GFP_KERNEL_ACCOUNT);
 }
 
 static void iopt_free_area(struct iopt_area *area)
@@ -1094,7 +1090,7 @@ static int iopt_map_elms(struct io_pagetable *iopt, struct iopt_map_elm *elms,
 			return -EOVERFLOW;
 	/* MAP has one piece: no allocation for the list on that hot path. */
 	areas = nelms == 1 ? &one_area :
-		kcalloc(nelms, sizeof(*areas), GFP_KERNEL_ACCOUNT);
+		iommufd_kcalloc(nelms, sizeof(*areas), GFP_KERNEL_ACCOUNT);
 	if (!areas)
 		return -ENOMEM;
 	areas[0] = NULL;
@@ -1319,7 +1315,7 @@ static int iopt_get_pieces(struct io_pagetable *src, unsigned long iova,
 	for (area = iopt_area_iter_first(src, iova, last); area;
 	     area = iopt_area_iter_next(area, iova, last))
 		n++;
-	elms = kcalloc(max(n, 1U), sizeof(*elms), GFP_KERNEL_ACCOUNT);
+	elms = iommufd_kcalloc(max(n, 1U), sizeof(*elms), GFP_KERNEL_ACCOUNT);
 	if (!elms) {
 		rc = -ENOMEM;
 		goto out_unlock;
@@ -1630,11 +1626,8 @@ int iopt_cut_iova(struct io_pagetable *iopt, const unsigned long *iovas,
 	if (WARN_ON(num > ARRAY_SIZE(spare)))
 		return -EINVAL;
 	for (i = 0; i < num; i++) {
-		if (iommufd_should_fail()) {
-			rc = -ENOMEM;
-			goto out_free;
-		}
-		spare[i] = kzalloc(sizeof(*spare[i]), GFP_KERNEL_ACCOUNT);
+		spare[i] = iommufd_kzalloc(sizeof(*spare[i]),
+					   GFP_KERNEL_ACCOUNT);
 		if (!spare[i]) {
 			rc = -ENOMEM;
 			goto out_free;

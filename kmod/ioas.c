@@ -118,7 +118,7 @@ long iommufd_iova_holes_snapshot(struct iommufd_ioas *ioas, u32 max,
 			return n;
 		kvfree(*out);
 		room = min(n, max);
-		*out = kvcalloc(room, sizeof(**out), GFP_KERNEL_ACCOUNT);
+		*out = iommufd_kvcalloc(room, sizeof(**out), GFP_KERNEL_ACCOUNT);
 		if (!*out)
 			return -ENOMEM;
 	}
@@ -174,7 +174,7 @@ static int iommufd_read_ranges(struct rb_root_cached *root,
 			return -EINVAL;
 		if (interval_tree_iter_first(root, r.start, r.last))
 			return -EINVAL;
-		node = kzalloc(sizeof(*node), GFP_KERNEL_ACCOUNT);
+		node = iommufd_kzalloc(sizeof(*node), GFP_KERNEL_ACCOUNT);
 		if (!node)
 			return -ENOMEM;
 		node->start = r.start;
@@ -446,8 +446,7 @@ static int iommufd_hold_all_ioas(struct iommufd_ctx *ictx,
 			iommufd_put_object(&ioas[--n]->obj);
 		kfree(ioas);
 		max = want;
-		ioas = iommufd_should_fail() ? NULL :
-		       kcalloc(max, sizeof(*ioas), GFP_KERNEL_ACCOUNT);
+		ioas = iommufd_kcalloc(max, sizeof(*ioas), GFP_KERNEL_ACCOUNT);
 		if (!ioas)
 			return -ENOMEM;
 	}
@@ -496,8 +495,7 @@ static int iommufd_change_process_locked(struct iommufd_ioas **ioas,
 	if (rc || !npages)
 		return rc;
 
-	pages = iommufd_should_fail() ? NULL :
-		kvcalloc(npages, sizeof(*pages), GFP_KERNEL_ACCOUNT);
+	pages = iommufd_kvcalloc(npages, sizeof(*pages), GFP_KERNEL_ACCOUNT);
 	if (!pages)
 		return -ENOMEM;
 	for (i = 0; i < n; i++)

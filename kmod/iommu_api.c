@@ -121,7 +121,7 @@ static struct iommufd_domain *phys_domain_alloc(struct iommufd_device *idev,
 	/* Dirty tracking of kernel IOMMU domains is not used (README). */
 	if (flags & IOMMU_HWPT_ALLOC_DIRTY_TRACKING)
 		return ERR_PTR(-EOPNOTSUPP);
-	kd = kzalloc(sizeof(*kd), GFP_KERNEL_ACCOUNT);
+	kd = iommufd_kzalloc(sizeof(*kd), GFP_KERNEL_ACCOUNT);
 	if (!kd)
 		return ERR_PTR(-ENOMEM);
 	kd->domain = compat_paging_domain_alloc(dev);
@@ -351,7 +351,7 @@ struct iommufd_device *iommufd_device_bind_dev(struct iommufd_ctx *ictx,
 	struct phys_dev *pdev;
 	int rc;
 
-	pdev = kzalloc(sizeof(*pdev), GFP_KERNEL);
+	pdev = iommufd_kzalloc(sizeof(*pdev), GFP_KERNEL);
 	if (!pdev)
 		return ERR_PTR(-ENOMEM);
 	pdev->igroup = iommufd_group_bind(dev, ictx);

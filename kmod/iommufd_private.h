@@ -95,6 +95,7 @@
 #include <linux/mutex.h>
 #include <linux/refcount.h>
 #include <linux/rwsem.h>
+#include <linux/slab.h>
 #include <linux/types.h>
 #include <linux/wait.h>
 #include <linux/xarray.h>
@@ -885,6 +886,31 @@ static inline void iommufd_test_dmabuf_detach(struct iopt_dmabuf *imp)
 {
 }
 #endif
+
+/*
+ * The module's own allocations: each is a point the test build's fault
+ * injection (debugfs fail_nth, fault.c) can fail, so every error path
+ * after an allocation is walked; the production build just allocates.
+ */
+static inline void *iommufd_kzalloc(size_t size, gfp_t gfp)
+{
+	return iommufd_should_fail() ? NULL : kzalloc(size, gfp);
+}
+
+static inline void *iommufd_kcalloc(size_t n, size_t size, gfp_t gfp)
+{
+	return iommufd_should_fail() ? NULL : kcalloc(n, size, gfp);
+}
+
+static inline void *iommufd_kmalloc_array(size_t n, size_t size, gfp_t gfp)
+{
+	return iommufd_should_fail() ? NULL : kmalloc_array(n, size, gfp);
+}
+
+static inline void *iommufd_kvcalloc(size_t n, size_t size, gfp_t gfp)
+{
+	return iommufd_should_fail() ? NULL : kvcalloc(n, size, gfp);
+}
 
 /* ------------------------------------------------------------- inspect */
 

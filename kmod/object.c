@@ -47,7 +47,7 @@ struct iommufd_object *iommufd_object_alloc_elm(struct iommufd_ctx *ictx,
 	struct iommufd_object *obj;
 	int rc;
 
-	obj = iommufd_should_fail() ? NULL : kzalloc(size, GFP_KERNEL_ACCOUNT);
+	obj = iommufd_kzalloc(size, GFP_KERNEL_ACCOUNT);
 	if (!obj)
 		return ERR_PTR(-ENOMEM);
 	obj->type = type;

@@ -149,8 +149,7 @@ static struct iopt_chunk *chunk_get(struct iopt_pages *pages, unsigned long c)
 	ch = chunk_find(pages, c);
 	if (ch)
 		return ch;
-	ch = iommufd_should_fail() ? NULL :
-	     kzalloc(sizeof(*ch), GFP_KERNEL_ACCOUNT);
+	ch = iommufd_kzalloc(sizeof(*ch), GFP_KERNEL_ACCOUNT);
 	if (!ch)
 		return ERR_PTR(-ENOMEM);
 	rc = xa_insert(&iopt_slot(pages)->chunks, c, ch, GFP_KERNEL_ACCOUNT);
@@ -236,8 +235,7 @@ static struct iopt_pages *__iopt_alloc_pages(unsigned long uptr,
 
 	npages = (ALIGN(end, PAGE_SIZE) - ALIGN_DOWN(uptr, PAGE_SIZE)) >>
 		 PAGE_SHIFT;
-	pages = iommufd_should_fail() ? NULL :
-		kzalloc(size, GFP_KERNEL_ACCOUNT);
+	pages = iommufd_kzalloc(size, GFP_KERNEL_ACCOUNT);
 	if (!pages)
 		return ERR_PTR(-ENOMEM);
 	kref_init(&pages->kref);
@@ -626,10 +624,9 @@ static int chunk_expand(struct iopt_pages *pages, struct iopt_chunk *ch,
 	lockdep_assert_held(&pages->mutex);
 	if (ch->pages)
 		return 0;
-	if (iommufd_should_fail())
-		return -ENOMEM;
-	pp = kmalloc_array(IOPT_CHUNK_PAGES, sizeof(*pp), GFP_KERNEL_ACCOUNT);
-	pu = kcalloc(IOPT_CHUNK_PAGES, sizeof(*pu), GFP_KERNEL_ACCOUNT);
+	pp = iommufd_kmalloc_array(IOPT_CHUNK_PAGES, sizeof(*pp),
+				   GFP_KERNEL_ACCOUNT);
+	pu = iommufd_kcalloc(IOPT_CHUNK_PAGES, sizeof(*pu), GFP_KERNEL_ACCOUNT);
 	if (!pp || !pu) {
 		kfree(pp);
 		kfree(pu);
@@ -770,8 +767,7 @@ static int chunk_pin_whole_batched(struct iopt_pages *pages, unsigned long c,
 		return chunk_pin_whole(pages, c, ch, small);
 	/* One scratch batch per call, for every chunk it pins. */
 	if (!*batch) {
-		*batch = iommufd_should_fail() ? NULL :
-			 kmalloc_array(IOPT_CHUNK_PAGES, sizeof(**batch),
+		*batch = iommufd_kmalloc_array(IOPT_CHUNK_PAGES, sizeof(**batch),
 				       GFP_KERNEL);
 		if (!*batch)
 			return -ENOMEM;
