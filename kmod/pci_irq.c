@@ -31,14 +31,24 @@
  * INTx-disable bit lives in the virtual config space: setting it masks
  * the line as MASK does, and no UNMASK opens it while it is set.
  *
+ * UNMASK may also be left to an eventfd (KVM's irqfd resampler signals it
+ * when the guest ends the interrupt): our wait-queue entry on it queues a
+ * work item, which unmasks under intx_lock alone -- never udev->lock, so
+ * that the teardown (INTx disable, unbind), under udev->lock, can wait
+ * for it with cancel_work_sync().  That is why the INTx trigger is also
+ * swapped, and signalled by an unmask, under intx_lock.
+ *
  * Unbinding (and so closing the file, or removing the driver) frees every
  * IRQ before anything else happens to the device.
  */
 #include <linux/bitops.h>
 #include <linux/eventfd.h>
+#include <linux/file.h>
 #include <linux/interrupt.h>
 #include <linux/msi.h>
+#include <linux/poll.h>
 #include <linux/slab.h>
+#include <linux/workqueue.h>
 
 #include "pci_user.h"
 #include "compat.h"
@@ -236,6 +246,7 @@ static void upci_vectors_drop(struct upci_device *udev)
 }
 
 static void upci_intx_mask(struct upci_device *udev);
+static void upci_unmaskfd_clear(struct upci_device *udev);
 
 /* Free every IRQ and leave the device's interrupts off. */
 void upci_irq_disable(struct upci_device *udev)
@@ -245,9 +256,11 @@ void upci_irq_disable(struct upci_device *udev)
 	lockdep_assert_held(&udev->lock);
 	if (udev->irq_index < 0)
 		return;
-	/* INTx: off at the device before its handler goes. */
-	if (udev->irq_index == IOMMUFD_PCI_INTX_IRQ_INDEX)
+	/* INTx: no more unmasks, then off at the device before its handler. */
+	if (udev->irq_index == IOMMUFD_PCI_INTX_IRQ_INDEX) {
+		upci_unmaskfd_clear(udev);
 		upci_intx_mask(udev);
+	}
 	for (i = 0; i < udev->nvec; i++)
 		upci_vector_free(udev, i);
 	if (upci_irq_is_msg(udev->irq_index))
@@ -466,27 +479,161 @@ static void upci_intx_mask(struct upci_device *udev)
 	spin_unlock_irqrestore(&udev->intx_lock, flags);
 }
 
-/* A line still asserted when unmasked stays masked and signals again. */
+/*
+ * Unmask the line, with intx_lock held; a line still asserted stays masked
+ * and signals again (the trigger is swapped under intx_lock too).
+ */
+static void __upci_intx_unmask(struct upci_device *udev)
+{
+	struct eventfd_ctx *trigger;
+
+	lockdep_assert_held(&udev->intx_lock);
+	if (!udev->intx_masked || READ_ONCE(udev->intx_user_disabled))
+		return;
+	if (!udev->intx_maskable) {
+		enable_irq(udev->pdev->irq);
+		udev->intx_masked = false;
+	} else if (pci_check_and_unmask_intx(udev->pdev)) {
+		udev->intx_masked = false;
+	} else {
+		trigger = READ_ONCE(udev->vec[0].trigger);
+		if (trigger)
+			compat_eventfd_signal(trigger);
+	}
+}
+
 static void upci_intx_unmask(struct upci_device *udev)
 {
-	bool pending = false;
 	unsigned long flags;
 
 	lockdep_assert_held(&udev->lock);
 	spin_lock_irqsave(&udev->intx_lock, flags);
-	if (udev->intx_masked && !udev->intx_user_disabled) {
-		if (!udev->intx_maskable) {
-			enable_irq(udev->pdev->irq);
-			udev->intx_masked = false;
-		} else if (pci_check_and_unmask_intx(udev->pdev)) {
-			udev->intx_masked = false;
-		} else {
-			pending = true;
-		}
-	}
+	__upci_intx_unmask(udev);
 	spin_unlock_irqrestore(&udev->intx_lock, flags);
-	if (pending)
-		upci_intx_signal(udev);
+}
+
+/* An unmask eventfd: our entry on its wait queue and the work it queues. */
+struct upci_unmaskfd {
+	struct upci_device *udev;
+	struct eventfd_ctx *ctx;
+	wait_queue_entry_t wait;
+	poll_table pt;
+	struct work_struct work;
+	bool closed;			/* EPOLLHUP: off the wait queue */
+};
+
+/* Process context, no udev->lock: the teardown waits for this under it. */
+static void upci_unmaskfd_work(struct work_struct *work)
+{
+	struct upci_unmaskfd *u = container_of(work, struct upci_unmaskfd,
+					       work);
+	unsigned long flags;
+
+	spin_lock_irqsave(&u->udev->intx_lock, flags);
+	__upci_intx_unmask(u->udev);
+	spin_unlock_irqrestore(&u->udev->intx_lock, flags);
+}
+
+/* The eventfd was signalled: atomic context, its wait-queue lock held. */
+static int upci_unmaskfd_wake(wait_queue_entry_t *wait, unsigned int mode,
+			      int sync, void *key)
+{
+	struct upci_unmaskfd *u = container_of(wait, struct upci_unmaskfd,
+					       wait);
+	u64 cnt;
+
+	if (key_to_poll(key) & EPOLLIN) {
+		eventfd_ctx_do_read(u->ctx, &cnt);
+		schedule_work(&u->work);
+	}
+	/*
+	 * The eventfd's last file closed: it unregisters, as in VFIO (QEMU
+	 * closes it and registers a new one).  Off the wait queue now (its
+	 * lock is held here); the rest waits for udev->lock: the next
+	 * registration, INTx disable or unbind (upci_unmaskfd_clear()).
+	 */
+	if (key_to_poll(key) & EPOLLHUP) {
+		list_del_init(&wait->entry);
+		WRITE_ONCE(u->closed, true);
+	}
+	return 0;
+}
+
+static void upci_unmaskfd_queue(struct file *file, wait_queue_head_t *wqh,
+				poll_table *pt)
+{
+	struct upci_unmaskfd *u = container_of(pt, struct upci_unmaskfd, pt);
+
+	add_wait_queue(wqh, &u->wait);
+}
+
+/* Unregister the unmask eventfd: no unmask from it runs after this. */
+static void upci_unmaskfd_clear(struct upci_device *udev)
+{
+	struct upci_unmaskfd *u = udev->unmaskfd;
+	u64 cnt;
+
+	lockdep_assert_held(&udev->lock);
+	if (!u)
+		return;
+	udev->unmaskfd = NULL;
+	/* Off the wait queue (if still on): it can queue no more work. */
+	eventfd_ctx_remove_wait_queue(u->ctx, &u->wait, &cnt);
+	cancel_work_sync(&u->work);
+	eventfd_ctx_put(u->ctx);
+	kfree(u);
+}
+
+/*
+ * UNMASK with DATA_EVENTFD: @fd unmasks INTx (enabled) whenever signalled;
+ * a negative @fd unregisters it.  One at a time, as VFIO (-EBUSY), until
+ * it is unregistered or its eventfd closed.
+ */
+static int upci_unmaskfd_set(struct upci_device *udev, s32 fd)
+{
+	struct upci_unmaskfd *u;
+	struct file *file;
+	__poll_t events;
+	int rc;
+
+	lockdep_assert_held(&udev->lock);
+	if (fd < 0 || (udev->unmaskfd && READ_ONCE(udev->unmaskfd->closed)))
+		upci_unmaskfd_clear(udev);
+	if (fd < 0)
+		return 0;
+	if (udev->unmaskfd)
+		return -EBUSY;
+	u = kzalloc(sizeof(*u), GFP_KERNEL_ACCOUNT);
+	if (!u)
+		return -ENOMEM;
+	file = fget(fd);
+	if (!file) {
+		rc = -EBADF;
+		goto err_free;
+	}
+	u->ctx = eventfd_ctx_fileget(file);
+	if (IS_ERR(u->ctx)) {
+		rc = PTR_ERR(u->ctx);	/* -EINVAL: not an eventfd */
+		goto err_fput;
+	}
+	u->udev = udev;
+	INIT_WORK(&u->work, upci_unmaskfd_work);
+	init_waitqueue_func_entry(&u->wait, upci_unmaskfd_wake);
+	init_poll_funcptr(&u->pt, upci_unmaskfd_queue);
+	/* Set up before it goes on the wait queue, where it may fire. */
+	udev->unmaskfd = u;
+	events = vfs_poll(file, &u->pt);
+	fput(file);
+	/* Signalled before we listened: unmask now, as if we had heard. */
+	if (events & EPOLLIN)
+		schedule_work(&u->work);
+	return 0;
+
+err_fput:
+	fput(file);
+err_free:
+	kfree(u);
+	return rc;
 }
 
 /*
@@ -550,9 +697,13 @@ static void upci_intx_trigger(struct upci_device *udev,
 			      struct eventfd_ctx *trigger)
 {
 	struct eventfd_ctx *old = udev->vec[0].trigger;
+	unsigned long flags;
 
 	lockdep_assert_held(&udev->lock);
+	/* Under intx_lock: an unmask's signal (__upci_intx_unmask) is. */
+	spin_lock_irqsave(&udev->intx_lock, flags);
 	WRITE_ONCE(udev->vec[0].trigger, trigger);
+	spin_unlock_irqrestore(&udev->intx_lock, flags);
 	/*
 	 * Only a running handler can hold the old one: wait for handlers,
 	 * not for the interrupt chip (synchronize_irq() also waits for a
@@ -593,9 +744,15 @@ static int upci_intx_set(struct upci_device *udev,
 			upci_intx_signal(udev);
 		return 0;
 	}
-	/* MASK and UNMASK: no data or a bool, on an enabled line. */
-	if ((hdr->flags & IOMMUFD_PCI_IRQ_SET_DATA_EVENTFD) || !intx)
+	/* MASK and UNMASK: on an enabled line, vector 0 alone (as VFIO). */
+	if (!intx || hdr->start || hdr->count != 1)
 		return -EINVAL;
+	if (hdr->flags & IOMMUFD_PCI_IRQ_SET_DATA_EVENTFD) {
+		/* An unmask eventfd; a mask eventfd VFIO does not have. */
+		if (hdr->flags & IOMMUFD_PCI_IRQ_SET_ACTION_MASK)
+			return -ENOTTY;
+		return upci_unmaskfd_set(udev, *(const s32 *)data);
+	}
 	if (!upci_irq_selected(hdr, data, 0))
 		return 0;
 	if (hdr->flags & IOMMUFD_PCI_IRQ_SET_ACTION_MASK)
@@ -628,7 +785,7 @@ void upci_irq_intx_user_mask(struct upci_device *udev, bool disable)
 	lockdep_assert_held(&udev->lock);
 	if (udev->intx_user_disabled == disable)
 		return;
-	udev->intx_user_disabled = disable;
+	WRITE_ONCE(udev->intx_user_disabled, disable);
 	if (udev->irq_index != IOMMUFD_PCI_INTX_IRQ_INDEX)
 		return;
 	if (disable)

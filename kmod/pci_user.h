@@ -6,7 +6,10 @@
  *
  * Lock order: udev->lock, then mmio_lock; mmap_lock (mmap, faults) comes
  * before mmio_lock and udev->lock is never taken under it.  intx_lock is
- * innermost (taken in the INTx handler, hard-IRQ context).
+ * innermost (taken in the INTx handler, hard-IRQ context) but for an
+ * eventfd's wait-queue lock: an unmask signals the INTx eventfd under it.
+ * The unmask eventfd's work takes intx_lock alone, never udev->lock:
+ * its teardown waits for it under udev->lock.
  * upci_hot_reset_lock (one hot reset at a time) comes before every
  * udev->lock: a hot reset takes the udev->lock of each bound device it
  * resets, in the order the PCI bus walk gives them -- safe because hot
@@ -31,6 +34,7 @@
 #define UPCI_REGION_MASK (IOMMUFD_PCI_REGION_OFFSET(1) - 1)
 
 struct eventfd_ctx;
+struct upci_unmaskfd;
 
 /* One interrupt vector the user listens to. */
 struct upci_vector {
@@ -80,6 +84,7 @@ struct upci_device {
 	bool intx_maskable;		/* PCI 2.3 INTx masking works */
 	spinlock_t intx_lock;		/* intx_masked, with the handler */
 	bool intx_masked;
+	struct upci_unmaskfd *unmaskfd;	/* INTx unmask eventfd, under lock */
 	struct eventfd_ctx *err_trigger;	/* AER errors */
 	struct eventfd_ctx *req_trigger;	/* the kernel wants it back */
 	wait_queue_head_t released;	/* woken when the opener closes */
