@@ -66,6 +66,7 @@ struct iopt_area *iopt_area_iter_first(struct io_pagetable *iopt,
 	struct rb_node *node = iopt->area_tree.rb_node;
 	struct iopt_area *found = NULL;
 
+	lockdep_assert_held(&iopt->iova_rwsem);
 	while (node) {
 		struct iopt_area *area = rb_entry(node, struct iopt_area,
 						  node.rb);
@@ -85,6 +86,7 @@ struct iopt_area *iopt_area_iter_next(struct iopt_area *area,
 {
 	struct rb_node *node = rb_next(&area->node.rb);
 
+	lockdep_assert_held(&area->iopt->iova_rwsem);
 	area = node ? rb_entry(node, struct iopt_area, node.rb) : NULL;
 	return area && area->node.start <= last ? area : NULL;
 }
@@ -111,6 +113,7 @@ static int iopt_area_find_slot(struct io_pagetable *iopt, unsigned long start,
 {
 	struct rb_node **link = &iopt->area_tree.rb_node, *parent = NULL;
 
+	lockdep_assert_held_write(&iopt->iova_rwsem);
 	while (*link) {
 		struct iopt_area *area = rb_entry(*link, struct iopt_area,
 						  node.rb);
@@ -135,6 +138,7 @@ static int iopt_area_find_slot(struct io_pagetable *iopt, unsigned long start,
 static void iopt_area_insert(struct io_pagetable *iopt, struct iopt_area *area,
 			     struct iopt_slot *slot)
 {
+	lockdep_assert_held_write(&iopt->iova_rwsem);
 	if (!slot) {
 		rb_add(&area->node.rb, &iopt->area_tree, iopt_area_less);
 		return;
@@ -145,6 +149,7 @@ static void iopt_area_insert(struct io_pagetable *iopt, struct iopt_area *area,
 
 static void iopt_area_erase(struct io_pagetable *iopt, struct iopt_area *area)
 {
+	lockdep_assert_held_write(&iopt->iova_rwsem);
 	rb_erase(&area->node.rb, &iopt->area_tree);
 }
 
@@ -356,6 +361,7 @@ static int iopt_check_iova(struct io_pagetable *iopt, unsigned long iova,
 {
 	unsigned long last;
 
+	lockdep_assert_held(&iopt->iova_rwsem);
 	if ((iova | length) & (iopt->iova_alignment - 1))
 		return -EINVAL;
 	if (check_add_overflow(iova, length - 1, &last))
@@ -398,6 +404,7 @@ static int iopt_find_in_span(struct io_pagetable *iopt, unsigned long start,
 	struct interval_tree_node *reserved;
 	struct iopt_area *area;
 
+	lockdep_assert_held(&iopt->iova_rwsem);
 	while (pos <= last) {
 		if (!iopt_align_candidate(pos, align, page_offset, &cand) ||
 		    check_add_overflow(cand, length - 1, &cand_last) ||
@@ -430,6 +437,7 @@ static int iopt_alloc_iova(struct io_pagetable *iopt, unsigned long *iova,
 	unsigned long align, page_offset = uptr % PAGE_SIZE;
 	struct interval_tree_node *span;
 
+	lockdep_assert_held(&iopt->iova_rwsem);
 	if (length >= ULONG_MAX / 2)
 		return -EOVERFLOW;
 	align = roundup_pow_of_two(length);
@@ -703,6 +711,7 @@ static void iopt_area_unfill_domains(struct iopt_area *area)
 {
 	struct iommufd_hw_pagetable *hwpt;
 
+	lockdep_assert_held(&area->iopt->domains_rwsem);
 	list_for_each_entry(hwpt, &area->iopt->domains, iopt_item)
 		iopt_area_unfill_domain(area, hwpt->domain);
 }
@@ -961,6 +970,7 @@ static void iopt_free_area(struct iopt_area *area)
 
 static void iopt_remove_area(struct iopt_area *area)
 {
+	lockdep_assert_held_write(&area->iopt->iova_rwsem);
 	iopt_area_erase(area->iopt, area);
 	iopt_free_area(area);
 }
@@ -1403,6 +1413,7 @@ static void iopt_unmap_allow_access(struct io_pagetable *iopt,
 {
 	struct iopt_area *area;
 
+	lockdep_assert_held_write(&iopt->iova_rwsem);
 	for (area = iopt_area_iter_first(iopt, start, last); area;
 	     area = iopt_area_iter_next(area, start, last))
 		if (!iopt_area_busy(area))
@@ -1423,6 +1434,7 @@ static int iopt_unmap_claim(struct io_pagetable *iopt, unsigned long start,
 	struct iopt_area *area;
 	int rc = 0;
 
+	lockdep_assert_held_write(&iopt->iova_rwsem);
 	for (area = iopt_area_iter_first(iopt, start, last); area;
 	     area = iopt_area_iter_next(area, start, last)) {
 		if (area->node.start < start || area->node.last > last) {
