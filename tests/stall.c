@@ -35,7 +35,10 @@
 #define IOVA_OTHER (MOCK_APERTURE_START + 0x200000UL)
 #define IOVA_RACE (MOCK_APERTURE_START + 0x300000UL)
 
-enum stall_op { STALL_MAP, STALL_HWPT_ALLOC, STALL_COPY, STALL_PCI_ATTACH };
+enum stall_op {
+	STALL_MAP, STALL_HWPT_ALLOC, STALL_COPY, STALL_PCI_ATTACH,
+	STALL_MOCK_ATTACH,
+};
 
 /* One call stuck in a userfaultfd page fault, in a thread of its own. */
 struct stall {
@@ -47,7 +50,8 @@ struct stall {
 	__u64 iova;
 	__u32 dev_id;		/* STALL_HWPT_ALLOC */
 	__u32 src_ioas;		/* STALL_COPY: from @iova there to @iova */
-	__u32 hwpt_id;		/* out of STALL_HWPT_ALLOC, STALL_PCI_ATTACH */
+	__u32 hwpt_id;		/* out of HWPT_ALLOC, PCI_/MOCK_ATTACH */
+	__u32 stdev_id;		/* out of STALL_MOCK_ATTACH */
 	struct edu *edu;	/* STALL_PCI_ATTACH: to @ioas */
 	pthread_t th;
 	volatile bool done;
@@ -74,6 +78,9 @@ static void *stall_thread(void *arg)
 		s->rc = ioas_copy(s->fd, s->ioas, &iova, s->src_ioas, s->iova,
 				  PAGE_SIZE,
 				  MAP_RW | IOMMU_IOAS_MAP_FIXED_IOVA);
+	else if (s->op == STALL_MOCK_ATTACH)
+		s->rc = mock_domain(s->fd, s->ioas, &s->stdev_id, &s->hwpt_id,
+				    NULL);
 	else if (s->op == STALL_PCI_ATTACH) {
 		s->hwpt_id = s->ioas;
 		s->rc = from_lib(iommufd_pci_attach(s->edu->dev, &s->hwpt_id));
@@ -445,6 +452,58 @@ TEST(hwpt_alloc_stalled_in_pin_blocks_nothing)
 	CHECK(module_all_released());
 	buf_free(buf, PAGE_SIZE);
 	buf_free(m.buf, PAGE_SIZE);
+}
+
+static int change_process(int fd)
+{
+	struct iommu_ioas_change_process cmd = { .size = sizeof(cmd) };
+
+	return ioctl(fd, IOMMU_IOAS_CHANGE_PROCESS, &cmd);
+}
+
+/*
+ * A mock device's attach to an IOAS with no domain, stuck pinning its
+ * lazily mapped userfaultfd page before the attach's locks: maps into
+ * the IOAS go on at once; IOAS_CHANGE_PROCESS sees pins moving (EBUSY,
+ * before its EINVAL for process memory).  Resolved, the attach succeeds:
+ * both areas mapped, each page pinned once, none once the device goes.
+ */
+TEST(mock_attach_stalled_in_pin_blocks_nothing)
+{
+	struct stall s = { 0 };
+	char *buf;
+	int r;
+
+	s.fd = dev_iommu_open();
+	CHECK(s.fd >= 0);
+	buf = buf_alloc(PAGE_SIZE);
+	CHECK(buf);
+	CHECK_OK(stall_page(&s));
+	CHECK_OK(ioas_alloc(s.fd, &s.ioas));
+	CHECK_OK(ioas_map_fixed(s.fd, s.ioas, s.page, PAGE_SIZE, IOVA_STALL));
+	s.op = STALL_MOCK_ATTACH;
+	r = stall_start(&s);
+	SKIP_NO_STALL(r);
+	CHECK_PROMPT(&s, ioas_map_fixed(s.fd, s.ioas, buf, PAGE_SIZE,
+					IOVA_OTHER),
+		     "IOAS_MAP into the IOAS being attached");
+	CHECK_ERRNO(change_process(s.fd), EBUSY);
+	CHECK(!s.done);
+	CHECK_OK(stall_finish(&s));
+	CHECK(s.rc == 0);
+	CHECK_ERRNO(change_process(s.fd), EINVAL);
+	CHECK_OK(check_map(s.fd, s.hwpt_id, IOVA_STALL, s.page, PAGE_SIZE));
+	CHECK_OK(check_map(s.fd, s.hwpt_id, IOVA_OTHER, buf, PAGE_SIZE));
+	CHECK_OK(check_refs(s.fd, s.page, PAGE_SIZE, 1));
+	CHECK_OK(check_refs(s.fd, buf, PAGE_SIZE, 1));
+	CHECK_OK(iommu_destroy(s.fd, s.stdev_id));
+	CHECK_OK(check_refs(s.fd, s.page, PAGE_SIZE, 0));
+	CHECK_OK(check_refs(s.fd, buf, PAGE_SIZE, 0));
+	CHECK_OK(ioas_unmap_all(s.fd, s.ioas, NULL));
+	CHECK_OK(iommu_destroy(s.fd, s.ioas));
+	CHECK_OK(close(s.fd));
+	CHECK(module_all_released());
+	buf_free(buf, PAGE_SIZE);
 }
 
 /*
