@@ -289,6 +289,83 @@ static void iommufd_auto_unlock(struct iommufd_ioas *auto_ioas)
 		mutex_unlock(&auto_ioas->auto_lock);
 }
 
+/* Pins taken for an attach before its locks: iommufd_attach_pin(). */
+struct iommufd_attach_pins {
+	struct iommufd_ctx *ictx;	/* a reference */
+	struct iommufd_ioas *ioas;	/* a short-term reference */
+	struct iopt_hold hold;
+};
+
+/**
+ * iommufd_attach_pin() - pin what an attach to @pt_id will map, no lock held
+ * @ictx: the iommufd
+ * @pt_id: the attach's target, as the user gave it
+ *
+ * An attach to an IOAS with no domain yet makes its first domain, which
+ * pins every page the IOAS maps (GUP, which may wait for ever on a user's
+ * page fault), under idev->lock, the IOAS's auto_lock and whatever lock
+ * the driver holds across the attach.  Call this first, holding none of
+ * them: the attach then only counts one more user of pages pinned here,
+ * and a stalled fault holds up only the caller.  What is mapped between
+ * this call and the attach is still pinned by the attach, under its locks.
+ * Maps are not held up meanwhile; IOAS_CHANGE_PROCESS on the IOAS fails
+ * with EBUSY until iommufd_attach_unpin().  A pin that fails here is not
+ * reported: the attach reports it if the area is still mapped then.
+ *
+ * Return: a handle for iommufd_attach_unpin() after the attach; NULL when
+ * there is nothing to pin (@pt_id is a HWPT, whose domain is filled
+ * already, or no IOAS: the attach reports that); ERR_PTR(-ENOMEM).
+ */
+struct iommufd_attach_pins *iommufd_attach_pin(struct iommufd_ctx *ictx,
+					       u32 pt_id)
+{
+	struct iommufd_attach_pins *pins;
+	struct iommufd_ioas *ioas;
+	int rc;
+
+	ioas = iommufd_get_ioas(ictx, pt_id);
+	if (IS_ERR(ioas))
+		return NULL;
+	pins = iommufd_should_fail() ? NULL :
+	       kzalloc(sizeof(*pins), GFP_KERNEL_ACCOUNT);
+	if (!pins) {
+		rc = -ENOMEM;
+		goto out_put;
+	}
+	rc = iopt_hold_pins(&ioas->iopt, &pins->hold);
+	if (rc)
+		goto out_free;
+	iommufd_ctx_get(ictx);
+	pins->ictx = ictx;
+	pins->ioas = ioas;
+	return pins;
+
+out_free:
+	kfree(pins);
+out_put:
+	iommufd_put_object(&ioas->obj);
+	return ERR_PTR(rc);
+}
+EXPORT_SYMBOL_NS_GPL(iommufd_attach_pin, IOMMUFD);
+
+/**
+ * iommufd_attach_unpin() - drop the pins of iommufd_attach_pin()
+ * @pins: its handle (NULL or an ERR_PTR: nothing happens)
+ *
+ * After the attach, holding none of its locks: what the attached domain
+ * maps stays pinned by it.
+ */
+void iommufd_attach_unpin(struct iommufd_attach_pins *pins)
+{
+	if (IS_ERR_OR_NULL(pins))
+		return;
+	iopt_release_pins(&pins->hold);
+	iommufd_put_object(&pins->ioas->obj);
+	iommufd_ctx_put(pins->ictx);
+	kfree(pins);
+}
+EXPORT_SYMBOL_NS_GPL(iommufd_attach_unpin, IOMMUFD);
+
 /**
  * iommufd_device_attach() - point a bound device's DMA at a HWPT or IOAS
  * @idev: the device, not attached
@@ -302,10 +379,15 @@ static void iommufd_auto_unlock(struct iommufd_ioas *auto_ioas)
  */
 int iommufd_device_attach(struct iommufd_device *idev, u32 *pt_id)
 {
+	struct iommufd_attach_pins *pins;
 	struct iommufd_hw_pagetable *hwpt;
 	struct iommufd_ioas *auto_ioas;
 	int rc;
 
+	/* Pinned before idev->lock, which detach and unbind need. */
+	pins = iommufd_attach_pin(idev->ictx, *pt_id);
+	if (IS_ERR(pins))
+		return PTR_ERR(pins);
 	mutex_lock(&idev->lock);
 	if (idev->hwpt) {
 		rc = -EBUSY;
@@ -334,6 +416,7 @@ out_put:
 	iommufd_hwpt_put_for_device(idev->ictx, hwpt);
 out_unlock:
 	mutex_unlock(&idev->lock);
+	iommufd_attach_unpin(pins);
 	return rc;
 }
 EXPORT_SYMBOL_NS_GPL(iommufd_device_attach, IOMMUFD);
@@ -351,10 +434,14 @@ EXPORT_SYMBOL_NS_GPL(iommufd_device_attach, IOMMUFD);
 int iommufd_device_replace(struct iommufd_device *idev, u32 *pt_id)
 {
 	struct iommufd_hw_pagetable *old, *hwpt;
+	struct iommufd_attach_pins *pins;
 	struct iommufd_ioas *auto_ioas;
 	bool same_ioas;
 	int rc;
 
+	pins = iommufd_attach_pin(idev->ictx, *pt_id);
+	if (IS_ERR(pins))
+		return PTR_ERR(pins);
 	mutex_lock(&idev->lock);
 	old = idev->hwpt;
 	if (!old) {
@@ -402,6 +489,7 @@ out_put:
 	iommufd_hwpt_put_for_device(idev->ictx, hwpt);
 out_unlock:
 	mutex_unlock(&idev->lock);
+	iommufd_attach_unpin(pins);
 	return rc;
 }
 EXPORT_SYMBOL_NS_GPL(iommufd_device_replace, IOMMUFD);

@@ -753,24 +753,30 @@ struct iopt_prepin {
  * that fails is recorded, not returned: the area may be unmapped before
  * the domain is filled, and then it does not matter.
  *
- * Areas that come in later would not be pinned, so none may: from here
- * to the end of iopt_add_domain(), @adding_domains makes maps wait
- * before they insert (iopt_map_elms()).  Cutting
- * an area (iopt_area_split()) keeps its pages and its range, so both
- * parts stay covered.
+ * For a domain (@for_domain), areas that come in later would not be
+ * pinned, so none may: from here to the end of iopt_add_domain(),
+ * @adding_domains makes maps wait before they insert (iopt_map_elms()).
+ * Cutting an area (iopt_area_split()) keeps its pages and its range, so
+ * both parts stay covered.  Otherwise (iopt_hold_pins()) maps go on, and
+ * @early_pins tells IOAS_CHANGE_PROCESS that counts are moving.
  *
  * Return: the uses in IOVA order (NULL when there is no area), or an
- * ERR_PTR (@adding_domains raised in both cases: the caller lowers it).
+ * ERR_PTR (@adding_domains or @early_pins raised in both cases: the
+ * caller lowers it).
  */
 static struct iopt_prepin *iopt_prepin_areas(struct io_pagetable *iopt,
-					     unsigned long *nr)
+					     unsigned long *nr,
+					     bool for_domain)
 {
 	struct iopt_prepin *pins = NULL;
 	struct iopt_area *area;
 	unsigned long n = 0, i;
 
 	down_write(&iopt->iova_rwsem);
-	iopt->adding_domains++;
+	if (for_domain)
+		iopt->adding_domains++;
+	else
+		atomic_inc(&iopt->early_pins);
 	for (area = iopt_area_iter_first(iopt, 0, ULONG_MAX); area;
 	     area = iopt_area_iter_next(area, 0, ULONG_MAX))
 		n++;
@@ -868,7 +874,7 @@ int iopt_add_domain(struct io_pagetable *iopt,
 	unsigned long nr = 0, pos = 0;
 	int rc;
 
-	pins = iopt_prepin_areas(iopt, &nr);
+	pins = iopt_prepin_areas(iopt, &nr, true);
 	down_write(&iopt->domains_rwsem);
 	down_write(&iopt->iova_rwsem);
 	if (IS_ERR(pins)) {
@@ -912,6 +918,59 @@ out_unlock:
 	/* The domain holds what it needs now: the pass's uses may go. */
 	iopt_prepin_release(pins, nr);
 	return rc;
+}
+
+/**
+ * iopt_hold_pins() - pin every area of the IOAS now, for a later attach
+ * @iopt: the IOVA space; no lock of it held
+ * @hold: filled with the uses taken, for iopt_release_pins()
+ *
+ * The first domain of an IOAS pins every page it maps, and an attach
+ * adds it holding locks that a device's removal needs (idev->lock,
+ * ioas->auto_lock, a driver's own): pinned here first, with no lock held,
+ * those pages only gain one more user in iopt_add_domain().  A pin that
+ * fails is left for the attach to report (the area may go meanwhile).
+ * Maps are not held up: an area mapped after this pass is pinned by the
+ * attach itself, under its locks.  When a domain mirrors the IOAS
+ * already, everything mapped is pinned and nothing is done.  Until the
+ * release, IOAS_CHANGE_PROCESS finds the IOAS busy (EBUSY).
+ *
+ * Return: 0, or -ENOMEM with nothing held.
+ */
+int iopt_hold_pins(struct io_pagetable *iopt, struct iopt_hold *hold)
+{
+	bool has_domain;
+
+	hold->pins = NULL;
+	hold->nr = 0;
+	hold->iopt = NULL;
+	down_read(&iopt->domains_rwsem);
+	has_domain = !list_empty(&iopt->domains);
+	up_read(&iopt->domains_rwsem);
+	if (has_domain)
+		return 0;
+	hold->pins = iopt_prepin_areas(iopt, &hold->nr, false);
+	if (IS_ERR(hold->pins)) {
+		atomic_dec(&iopt->early_pins);
+		return PTR_ERR(hold->pins);
+	}
+	hold->iopt = iopt;
+	return 0;
+}
+
+/**
+ * iopt_release_pins() - drop what iopt_hold_pins() took
+ * @hold: as it filled it; no lock of the IOAS held
+ *
+ * The uses go after the attach: pages a domain maps now keep their pin.
+ */
+void iopt_release_pins(struct iopt_hold *hold)
+{
+	if (!hold->iopt)
+		return;
+	iopt_prepin_release(hold->pins, hold->nr);
+	atomic_dec(&hold->iopt->early_pins);
+	hold->iopt = NULL;
 }
 
 void iopt_remove_domain(struct io_pagetable *iopt,

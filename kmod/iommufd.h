@@ -15,6 +15,7 @@ struct iommufd_ctx;
 struct iommufd_device;
 
 struct iommufd_ctx *iommufd_ctx_from_fd(int fd);
+void iommufd_ctx_get(struct iommufd_ctx *ictx);
 void iommufd_ctx_put(struct iommufd_ctx *ictx);
 
 struct iommufd_device *iommufd_device_bind_dev(struct iommufd_ctx *ictx,
@@ -23,6 +24,11 @@ void iommufd_device_unbind(struct iommufd_device *idev);
 int iommufd_device_attach(struct iommufd_device *idev, u32 *pt_id);
 int iommufd_device_replace(struct iommufd_device *idev, u32 *pt_id);
 void iommufd_device_detach(struct iommufd_device *idev);
+/* Pins an attach to an IOAS needs, taken before the caller's locks. */
+struct iommufd_attach_pins;
+struct iommufd_attach_pins *iommufd_attach_pin(struct iommufd_ctx *ictx,
+					       u32 pt_id);
+void iommufd_attach_unpin(struct iommufd_attach_pins *pins);
 bool iommufd_device_enforces_cc(struct device *dev);
 
 #endif

@@ -71,9 +71,12 @@
  *                        fault): map, copy and domain addition pin before
  *                        they take the rwsems above (io_pagetable.c), so
  *                        unmap, HWPT destroy, detach and device removal
- *                        never wait on a fault.  Not so an attach making
- *                        an automatic HWPT: it pins holding idev->lock
- *                        and ioas->auto_lock (and iommufd-pci's lock)
+ *                        never wait on a fault.  An attach to an IOAS
+ *                        pins its areas before idev->lock (and a driver
+ *                        before its own lock: iommufd_attach_pin()), so
+ *                        its first domain only counts users; only areas
+ *                        mapped after that pin are pinned holding
+ *                        idev->lock and ioas->auto_lock
  *   mm->mmap_lock        taken by GUP inside pages.c; for a file map
  *                        (IOAS_MAP_FILE) the file's locks instead: the
  *                        page cache's and, filling a hugetlbfs hole on
@@ -535,12 +538,23 @@ struct io_pagetable {
 	wait_queue_head_t add_domain_wait;
 	/*
 	 * COPYs into this IOAS pinning pages of existing areas before they
-	 * take the locks (iopt_map_elms()): raised under iova_rwsem, so
-	 * that IOAS_CHANGE_PROCESS, which holds it for write, sees every
-	 * pin that may change the counts it moves (EBUSY).
+	 * take the locks (iopt_map_elms()), and pins held ahead of an attach
+	 * (iopt_hold_pins()): raised under iova_rwsem, so that
+	 * IOAS_CHANGE_PROCESS, which holds it for write, sees every pin
+	 * that may change the counts it moves (EBUSY).
 	 */
 	atomic_t early_pins;
 };
+
+struct iopt_prepin;
+/* Uses of every area's pages taken ahead of an attach (iopt_hold_pins()). */
+struct iopt_hold {
+	struct io_pagetable *iopt;	/* NULL: nothing held */
+	struct iopt_prepin *pins;
+	unsigned long nr;
+};
+int iopt_hold_pins(struct io_pagetable *iopt, struct iopt_hold *hold);
+void iopt_release_pins(struct iopt_hold *hold);
 
 void iopt_init_table(struct io_pagetable *iopt);
 void iopt_destroy_table(struct io_pagetable *iopt);
@@ -658,7 +672,8 @@ struct iommufd_ioas {
 	/*
 	 * Serializes finding or making an automatic HWPT and attaching a
 	 * device to it, so that no device finds one half made.  Outside
-	 * idev->lock's inner locks; may be held across pinning.
+	 * idev->lock's inner locks; may be held across pinning (of areas
+	 * mapped after iommufd_attach_pin()).
 	 */
 	struct mutex auto_lock;
 };

@@ -24,11 +24,18 @@ MODULE_PARM_DESC(selftest, "Enable IOMMU_TEST_CMD and the mock IOMMU (tests only
 
 static const struct file_operations iommufd_fops;
 
-/* Users outside the fd (accesses, devices) keep its file alive. */
+/**
+ * iommufd_ctx_get() - keep an iommufd alive
+ * @ictx: the iommufd, held already by the caller (a bound device, ...)
+ *
+ * Users outside the fd (accesses, devices, a driver between its lock and
+ * iommufd_attach_pin()) keep its file alive; iommufd_ctx_put() drops it.
+ */
 void iommufd_ctx_get(struct iommufd_ctx *ictx)
 {
 	get_file(ictx->file);
 }
+EXPORT_SYMBOL_NS_GPL(iommufd_ctx_get, IOMMUFD);
 
 void iommufd_ctx_put(struct iommufd_ctx *ictx)
 {

@@ -29,9 +29,10 @@
  * ioctl arguments, SET_IRQS data and config and region data go through
  * kernel copies, and iommufd pins a MAP's pages before it takes the
  * locks that detach needs, so a page fault stalled there does not hold
- * up remove.  One exception: ATTACH to an IOAS with no domain yet makes
- * its automatic HWPT under udev->lock, and that pins every lazily mapped
- * page; a fault stalled in that pin holds remove until it is resolved.
+ * up remove.  ATTACH to an IOAS with no domain yet makes its automatic
+ * HWPT under udev->lock, and that maps every lazily mapped page: those
+ * are pinned first, before udev->lock (upci_attach_pin()).  Only a page
+ * mapped between that pin and the attach is still pinned under the lock.
  */
 #include <linux/cdev.h>
 #include <linux/fs.h>
@@ -249,6 +250,34 @@ static int upci_detach(struct upci_device *udev,
 }
 
 /*
+ * ATTACH's first domain pins what the IOAS maps: pin it now, before
+ * udev->lock, so that a pin waiting on a user's page fault holds up only
+ * this call, not remove, AER or hot reset.  NULL when there is nothing
+ * to pin or the locked call will refuse anyway; released, after the
+ * lock, by iommufd_attach_unpin().
+ */
+static struct iommufd_attach_pins *
+upci_attach_pin(struct upci_device *udev, struct iommufd_pci_attach *attach)
+{
+	struct iommufd_attach_pins *pins;
+	struct iommufd_ctx *ictx = NULL;
+
+	if (attach->flags)
+		return NULL;
+	mutex_lock(&udev->lock);
+	if (!udev->removed && udev->idev) {
+		ictx = udev->ictx;
+		iommufd_ctx_get(ictx);
+	}
+	mutex_unlock(&udev->lock);
+	if (!ictx)
+		return NULL;
+	pins = iommufd_attach_pin(ictx, attach->pt_id);
+	iommufd_ctx_put(ictx);
+	return pins;
+}
+
+/*
  * The answer to a BIND or ATTACH could not be copied out: undo it, as
  * VFIO does (the caller cannot know what it got), if it still stands.
  */
@@ -412,6 +441,7 @@ static unsigned long upci_region_info_out(struct upci_region_info_caps *r,
 static long upci_ioctl(struct file *filp, unsigned int cmd, unsigned long arg)
 {
 	struct upci_device *udev = filp->private_data;
+	struct iommufd_attach_pins *pins = NULL;
 	void __user *uarg = (void __user *)arg;
 	union upci_arg karg;
 	void *data = NULL;
@@ -436,12 +466,18 @@ static long upci_ioctl(struct file *filp, unsigned int cmd, unsigned long arg)
 		if (IS_ERR(data))
 			return PTR_ERR(data);
 	}
+	if (cmd == IOMMUFD_PCI_ATTACH) {
+		pins = upci_attach_pin(udev, &karg.attach);
+		if (IS_ERR(pins))
+			return PTR_ERR(pins);
+	}
 
 	mutex_lock(&udev->lock);
 	rc = udev->removed ? -ENODEV :
 			     upci_ioctl_locked(udev, cmd, &karg, data);
 	mutex_unlock(&udev->lock);
 	kfree(data);
+	iommufd_attach_unpin(pins);
 
 	if (!rc && cmd == IOMMUFD_PCI_GET_REGION_INFO)
 		size = upci_region_info_out(&karg.region, size);

@@ -15,6 +15,8 @@
  * resets, in the order the PCI bus walk gives them -- safe because hot
  * resets are serialised by it.  upci_list_lock (the bound devices) is
  * innermost of the mutexes: taken under udev->lock, never the reverse.
+ * No pin of user memory under udev->lock but that of an area mapped while
+ * ATTACH ran: its pins are taken before it (upci_attach_pin()).
  */
 #ifndef IOMMUFD_PCI_USER_H
 #define IOMMUFD_PCI_USER_H

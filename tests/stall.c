@@ -35,7 +35,10 @@
 #define IOVA_OTHER (MOCK_APERTURE_START + 0x200000UL)
 #define IOVA_RACE (MOCK_APERTURE_START + 0x300000UL)
 
-enum stall_op { STALL_MAP, STALL_HWPT_ALLOC, STALL_COPY };
+enum stall_op {
+	STALL_MAP, STALL_HWPT_ALLOC, STALL_COPY, STALL_PCI_ATTACH,
+	STALL_MOCK_ATTACH,
+};
 
 /* One call stuck in a userfaultfd page fault, in a thread of its own. */
 struct stall {
@@ -47,7 +50,9 @@ struct stall {
 	__u64 iova;
 	__u32 dev_id;		/* STALL_HWPT_ALLOC */
 	__u32 src_ioas;		/* STALL_COPY: from @iova there to @iova */
-	__u32 hwpt_id;		/* out of STALL_HWPT_ALLOC */
+	__u32 hwpt_id;		/* out of HWPT_ALLOC, PCI_/MOCK_ATTACH */
+	__u32 stdev_id;		/* out of STALL_MOCK_ATTACH */
+	struct edu *edu;	/* STALL_PCI_ATTACH: to @ioas */
 	pthread_t th;
 	volatile bool done;
 	int rc, err;		/* the call's result */
@@ -73,7 +78,13 @@ static void *stall_thread(void *arg)
 		s->rc = ioas_copy(s->fd, s->ioas, &iova, s->src_ioas, s->iova,
 				  PAGE_SIZE,
 				  MAP_RW | IOMMU_IOAS_MAP_FIXED_IOVA);
-	else
+	else if (s->op == STALL_MOCK_ATTACH)
+		s->rc = mock_domain(s->fd, s->ioas, &s->stdev_id, &s->hwpt_id,
+				    NULL);
+	else if (s->op == STALL_PCI_ATTACH) {
+		s->hwpt_id = s->ioas;
+		s->rc = from_lib(iommufd_pci_attach(s->edu->dev, &s->hwpt_id));
+	} else
 		s->rc = hwpt_alloc(s->fd, s->dev_id, s->ioas, 0, &s->hwpt_id);
 	s->err = errno;
 	s->done = true;
@@ -443,6 +454,58 @@ TEST(hwpt_alloc_stalled_in_pin_blocks_nothing)
 	buf_free(m.buf, PAGE_SIZE);
 }
 
+static int change_process(int fd)
+{
+	struct iommu_ioas_change_process cmd = { .size = sizeof(cmd) };
+
+	return ioctl(fd, IOMMU_IOAS_CHANGE_PROCESS, &cmd);
+}
+
+/*
+ * A mock device's attach to an IOAS with no domain, stuck pinning its
+ * lazily mapped userfaultfd page before the attach's locks: maps into
+ * the IOAS go on at once; IOAS_CHANGE_PROCESS sees pins moving (EBUSY,
+ * before its EINVAL for process memory).  Resolved, the attach succeeds:
+ * both areas mapped, each page pinned once, none once the device goes.
+ */
+TEST(mock_attach_stalled_in_pin_blocks_nothing)
+{
+	struct stall s = { 0 };
+	char *buf;
+	int r;
+
+	s.fd = dev_iommu_open();
+	CHECK(s.fd >= 0);
+	buf = buf_alloc(PAGE_SIZE);
+	CHECK(buf);
+	CHECK_OK(stall_page(&s));
+	CHECK_OK(ioas_alloc(s.fd, &s.ioas));
+	CHECK_OK(ioas_map_fixed(s.fd, s.ioas, s.page, PAGE_SIZE, IOVA_STALL));
+	s.op = STALL_MOCK_ATTACH;
+	r = stall_start(&s);
+	SKIP_NO_STALL(r);
+	CHECK_PROMPT(&s, ioas_map_fixed(s.fd, s.ioas, buf, PAGE_SIZE,
+					IOVA_OTHER),
+		     "IOAS_MAP into the IOAS being attached");
+	CHECK_ERRNO(change_process(s.fd), EBUSY);
+	CHECK(!s.done);
+	CHECK_OK(stall_finish(&s));
+	CHECK(s.rc == 0);
+	CHECK_ERRNO(change_process(s.fd), EINVAL);
+	CHECK_OK(check_map(s.fd, s.hwpt_id, IOVA_STALL, s.page, PAGE_SIZE));
+	CHECK_OK(check_map(s.fd, s.hwpt_id, IOVA_OTHER, buf, PAGE_SIZE));
+	CHECK_OK(check_refs(s.fd, s.page, PAGE_SIZE, 1));
+	CHECK_OK(check_refs(s.fd, buf, PAGE_SIZE, 1));
+	CHECK_OK(iommu_destroy(s.fd, s.stdev_id));
+	CHECK_OK(check_refs(s.fd, s.page, PAGE_SIZE, 0));
+	CHECK_OK(check_refs(s.fd, buf, PAGE_SIZE, 0));
+	CHECK_OK(ioas_unmap_all(s.fd, s.ioas, NULL));
+	CHECK_OK(iommu_destroy(s.fd, s.ioas));
+	CHECK_OK(close(s.fd));
+	CHECK(module_all_released());
+	buf_free(buf, PAGE_SIZE);
+}
+
 /*
  * HWPT_ALLOC pins the areas before it takes the IOAS's locks: one that
  * cannot be pinned fails it only if it is still mapped when the domain
@@ -538,10 +601,6 @@ TEST(hwpt_alloc_failed_pin_leaves_nothing)
  * The real device: IOAS_MAP stuck pinning with the edu attached through
  * iommufd-pci does not hold up the driver's unbind in sysfs (its remove
  * detaches the device and destroys the automatic HWPT).
- *
- * Not covered: ATTACH itself stuck pinning (the first domain of an IOAS
- * with lazily mapped userfaultfd memory) holds the device's lock, which
- * remove needs; see the README's limits.
  */
 TEST(pci_unbind_not_held_by_stalled_map)
 {
@@ -586,6 +645,111 @@ TEST(pci_unbind_not_held_by_stalled_map)
 	buf_free(buf, PAGE_SIZE);
 	/* Back to the driver for the tests that follow. */
 	CHECK_OK(from_lib(iommufd_pci_driver_bind(lone_edu)));
+}
+
+/*
+ * iommufd-pci's ATTACH to an IOAS whose lazily mapped userfaultfd page
+ * its first domain must pin: stuck in that pin, it holds no lock, so the
+ * driver's unbind in sysfs (its remove) finishes at once.  Resolved, the
+ * ATTACH fails with ENODEV (the device went away meanwhile) and leaves
+ * no pin and no object behind.
+ */
+TEST(pci_attach_stalled_in_pin_blocks_unbind)
+{
+	struct stall s = { 0 };
+	__u32 dev_id;
+	struct edu e;
+	int r;
+
+	if (!lone_edu[0])
+		SKIP("no edu device alone in an IOMMU group");
+	s.fd = dev_iommu_open();
+	CHECK(s.fd >= 0);
+	CHECK_OK(stall_page(&s));
+	CHECK_OK(ioas_alloc(s.fd, &s.ioas));
+	CHECK_OK(ioas_map_fixed(s.fd, s.ioas, s.page, PAGE_SIZE, IOVA_B));
+	CHECK_OK(edu_open(&e, lone_edu));
+	CHECK_OK(from_lib(iommufd_pci_bind(e.dev, s.fd, &dev_id)));
+	s.op = STALL_PCI_ATTACH;
+	s.edu = &e;
+	r = stall_start(&s);
+	if (r == 1) {
+		/* 6.1: the pin failed at once; nothing is left pinned. */
+		CHECK(s.err == EFAULT);
+		/* Filled first: reading the missing page would wait. */
+		CHECK_OK(stall_resolve(&s));
+		CHECK_OK(check_refs(s.fd, s.page, PAGE_SIZE, 0));
+		edu_close(&e);
+	}
+	SKIP_NO_STALL(r);
+
+	CHECK_PROMPT(&s, from_lib(iommufd_pci_driver_unbind(lone_edu)),
+		     "iommufd-pci's unbind in sysfs during a stalled ATTACH");
+	CHECK_ERRNO(iommu_destroy(s.fd, dev_id), ENOENT);
+
+	CHECK_OK(stall_finish(&s));
+	if (s.rc)
+		tap_diag("ATTACH: %s", strerror(s.err));
+	CHECK(s.rc == -1 && s.err == ENODEV);
+	CHECK_OK(check_refs(s.fd, s.page, PAGE_SIZE, 0));
+	CHECK_OK(ioas_unmap_all(s.fd, s.ioas, NULL));
+	CHECK_OK(iommu_destroy(s.fd, s.ioas));
+	edu_close(&e);
+	CHECK_OK(close(s.fd));
+	CHECK(module_all_released());
+	/* Back to the driver for the tests that follow. */
+	CHECK_OK(from_lib(iommufd_pci_driver_bind(lone_edu)));
+}
+
+/*
+ * The same ATTACH stalled, then resolved with the device still there: it
+ * succeeds on the IOAS's automatic HWPT, the page pinned once (the
+ * pre-pin's use given back), and DETACH unpins it.
+ */
+TEST(pci_attach_stalled_then_resolved)
+{
+	struct stall s = { 0 };
+	__u32 dev_id;
+	struct edu e;
+	char *buf;
+	int r;
+
+	if (!lone_edu[0])
+		SKIP("no edu device alone in an IOMMU group");
+	s.fd = dev_iommu_open();
+	CHECK(s.fd >= 0);
+	buf = buf_alloc(PAGE_SIZE);
+	CHECK(buf);
+	CHECK_OK(stall_page(&s));
+	CHECK_OK(ioas_alloc(s.fd, &s.ioas));
+	CHECK_OK(ioas_map_fixed(s.fd, s.ioas, s.page, PAGE_SIZE, IOVA_B));
+	CHECK_OK(edu_open(&e, lone_edu));
+	CHECK_OK(from_lib(iommufd_pci_bind(e.dev, s.fd, &dev_id)));
+	s.op = STALL_PCI_ATTACH;
+	s.edu = &e;
+	r = stall_start(&s);
+	if (r == 1)
+		edu_close(&e);
+	SKIP_NO_STALL(r);
+	/* The IOAS's other users are not held up either. */
+	CHECK_PROMPT(&s, ioas_map_fixed(s.fd, s.ioas, buf, PAGE_SIZE, IOVA_A),
+		     "IOAS_MAP into the IOAS being attached");
+	CHECK_OK(stall_finish(&s));
+	if (s.rc)
+		tap_diag("ATTACH: %s", strerror(s.err));
+	CHECK(s.rc == 0 && s.hwpt_id != s.ioas);
+	CHECK_OK(check_refs(s.fd, s.page, PAGE_SIZE, 1));
+	/* Mapped after the pre-pin: pinned by the attach itself. */
+	CHECK_OK(check_refs(s.fd, buf, PAGE_SIZE, 1));
+	CHECK_OK(from_lib(iommufd_pci_detach(e.dev)));
+	CHECK_OK(check_refs(s.fd, s.page, PAGE_SIZE, 0));
+	CHECK_OK(check_refs(s.fd, buf, PAGE_SIZE, 0));
+	CHECK_OK(ioas_unmap_all(s.fd, s.ioas, NULL));
+	CHECK_OK(iommu_destroy(s.fd, s.ioas));
+	edu_close(&e);
+	CHECK_OK(close(s.fd));
+	CHECK(module_all_released());
+	buf_free(buf, PAGE_SIZE);
 }
 
 int main(void)
