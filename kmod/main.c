@@ -37,6 +37,13 @@ void iommufd_ctx_get(struct iommufd_ctx *ictx)
 }
 EXPORT_SYMBOL_NS_GPL(iommufd_ctx_get, IOMMUFD);
 
+/**
+ * iommufd_ctx_put() - drop what iommufd_ctx_get() (or iommufd_ctx_from_fd())
+ *	took
+ * @ictx: the iommufd
+ *
+ * The last put of a closed iommufd releases it, and every object in it.
+ */
 void iommufd_ctx_put(struct iommufd_ctx *ictx)
 {
 	fput(ictx->file);
