@@ -118,7 +118,13 @@ static struct iommufd_domain *phys_domain_alloc(struct iommufd_device *idev,
 	struct device *dev = to_phys(idev)->dev;
 	struct kernel_domain *kd;
 
-	/* Dirty tracking of kernel IOMMU domains is not used (README). */
+	/*
+	 * No kernel domain can report dirty pages here: 6.1's drivers have
+	 * no dirty tracking, and 6.12's VT-d and AMD-Vi hand the pages they
+	 * find to iova_bitmap_set(), which a kernel built without
+	 * CONFIG_IOMMUFD_DRIVER (Debian's) compiles to nothing: the hardware
+	 * bits would be cleared and every dirty page lost.
+	 */
 	if (flags & IOMMU_HWPT_ALLOC_DIRTY_TRACKING)
 		return ERR_PTR(-EOPNOTSUPP);
 	kd = iommufd_kzalloc(sizeof(*kd), GFP_KERNEL_ACCOUNT);
