@@ -249,7 +249,10 @@ TEST_VARIANTS(copy_errors, domain_variants)
 				      PAGE_SIZE, COPY_FIXED), ENOENT);
 	}
 
-	/* Nothing but the good copies reached B. */
+	/* The first copy is intact, and nothing but the good copies
+	 * reached B. */
+	CHECK_OK(dom_env_check_map(&e.b, DST_IOVA, e.buf, PAGE_SIZE));
+	CHECK_OK(check_refs(e.fd, e.buf, PAGE_SIZE, dom_env_refs(&e.b, 1)));
 	unmapped = 0;
 	CHECK_OK(ioas_unmap_all(e.fd, e.b.ioas, &unmapped));
 	CHECK(unmapped == copied);

@@ -126,6 +126,7 @@ TEST_VARIANTS(iova_ranges_too_small_emsgsize, domain_variants)
 	const __u64 hole = MOCK_APERTURE_START + (1UL << 20);
 	struct iommu_iova_range r[2];
 	struct dom_env e;
+	__u64 align = 0;
 	__u32 num;
 
 	CHECK_SUB(dom_env_setup(&e));
@@ -146,8 +147,10 @@ TEST_VARIANTS(iova_ranges_too_small_emsgsize, domain_variants)
 	CHECK(r[1].start == 0xa5a5a5a5a5a5a5a5ULL &&
 	      r[1].last == 0xa5a5a5a5a5a5a5a5ULL);
 	num = 2;
-	CHECK_OK(ioas_iova_ranges(e.fd, e.ioas, r, &num, NULL));
+	CHECK_OK(ioas_iova_ranges(e.fd, e.ioas, r, &num, &align));
 	CHECK(num == 2);
+	CHECK(align == dom_env_align(&e));
+	CHECK(r[0].start == dom_env_first(&e) && r[0].last == hole - 1);
 	CHECK(r[1].start == hole + (1UL << 20) &&
 	      r[1].last == dom_env_last(&e));
 
