@@ -14,114 +14,26 @@
 #define APERTURE_SIZE (MOCK_APERTURE_LAST - MOCK_APERTURE_START + 1)
 
 /*
- * The IOAS tests that hold whatever mirrors the IOAS run three times: with
- * no domain (an access reads the IOAS back), one and two mock domains.
+ * The tests that hold whatever mirrors the IOAS run once per domain
+ * variant (no domain, one, two: dom_env in util.h).
  */
-static const char *const domain_variants[] = {
-	"no_domain", "one_domain", "two_domains", NULL
-};
-
-/*
- * An fd with one IOAS and its domains: as many as the variant says, one
- * in a plain TEST.  @hwpt (of mock device @idev) is the first domain's,
- * @hwpt2 the second's.
- */
-struct env {
-	int fd;
-	__u32 ioas;
-	int ndomains;
-	__u32 stdev, hwpt, idev;
-	__u32 stdev2, hwpt2;
-	int afd;		/* no domain: the access that reads back */
-};
-
-static void env_setup(struct env *e)
-{
-	memset(e, 0, sizeof(*e));
-	e->afd = -1;
-	e->ndomains = tap_variant < 0 ? 1 : tap_variant;
-	e->fd = dev_iommu_open();
-	CHECK(e->fd >= 0);
-	CHECK_OK(ioas_alloc(e->fd, &e->ioas));
-	if (e->ndomains >= 1) {
-		CHECK_OK(mock_domain(e->fd, e->ioas, &e->stdev, &e->hwpt,
-				     &e->idev));
-		CHECK(e->stdev && e->hwpt);
-	}
-	if (e->ndomains >= 2) {
-		CHECK_OK(mock_domain(e->fd, e->ioas, &e->stdev2, &e->hwpt2,
-				     NULL));
-		CHECK(e->hwpt2 != e->hwpt || e->stdev2 != e->stdev);
-	}
-	if (!e->ndomains)
-		CHECK_OK(create_access(e->fd, e->ioas, 0, &e->afd));
-}
-
-static void env_teardown(struct env *e)
-{
-	if (e->stdev2)
-		CHECK_OK(iommu_destroy(e->fd, e->stdev2));
-	if (e->stdev)
-		CHECK_OK(iommu_destroy(e->fd, e->stdev));
-	if (e->afd >= 0)
-		CHECK_OK(close(e->afd));
-	CHECK_OK(iommu_destroy(e->fd, e->ioas));
-	CHECK_OK(close(e->fd));
-}
-
-/* Pins per mapping of a page: domains pin what they map, nothing else. */
-static unsigned int env_refs(const struct env *e, unsigned int mappings)
-{
-	return e->ndomains ? mappings : 0;
-}
-
-/*
- * @iova..+@len translates to @buf in every domain (MD_CHECK_MAP), or,
- * with none, reads back as @buf's bytes through the access.  -1 with
- * errno EINVAL when something there is not mapped.
- */
-static int env_check_map(struct env *e, __u64 iova, const void *buf,
-			 size_t len)
-{
-	char *tmp;
-	int rc;
-
-	if (e->ndomains) {
-		if (check_map(e->fd, e->hwpt, iova, buf, len))
-			return -1;
-		return e->ndomains < 2 ? 0 :
-			check_map(e->fd, e->hwpt2, iova, buf, len);
-	}
-	tmp = malloc(len);
-	if (!tmp)
-		return -1;
-	rc = access_rw(e->fd, e->afd, iova, tmp, len, 0);
-	if (rc && errno == ENOENT)
-		errno = EINVAL;
-	if (!rc && memcmp(tmp, buf, len)) {
-		errno = EIO;
-		rc = -1;
-	}
-	free(tmp);
-	return rc;
-}
 
 /*
  * Map @buf at @iova, check the mock page table (and the pin count when
  * @refs), unmap, and check the translation and pins are gone.
  */
-static void map_check_unmap(struct env *e, void *buf, size_t len, __u64 iova,
-			    bool refs)
+static void map_check_unmap(struct dom_env *e, void *buf, size_t len,
+			    __u64 iova, bool refs)
 {
 	__u64 unmapped = 0;
 
 	CHECK_OK(ioas_map_fixed(e->fd, e->ioas, buf, len, iova));
-	CHECK_OK(env_check_map(e, iova, buf, len));
+	CHECK_OK(dom_env_check_map(e, iova, buf, len));
 	if (refs)
-		CHECK_OK(check_refs(e->fd, buf, len, env_refs(e, 1)));
+		CHECK_OK(check_refs(e->fd, buf, len, dom_env_refs(e, 1)));
 	CHECK_OK(ioas_unmap(e->fd, e->ioas, iova, len, &unmapped));
 	CHECK(unmapped == len);
-	CHECK_ERRNO(env_check_map(e, iova, buf, len), EINVAL);
+	CHECK_ERRNO(dom_env_check_map(e, iova, buf, len), EINVAL);
 	if (refs)
 		CHECK_OK(check_refs(e->fd, buf, len, 0));
 }
@@ -129,13 +41,13 @@ static void map_check_unmap(struct env *e, void *buf, size_t len, __u64 iova,
 TEST_VARIANTS(map_fixed_sizes_and_iovas, domain_variants)
 {
 	static const unsigned int npages[] = { 1, 2, 16 };
-	struct env e;
+	struct dom_env e;
 	unsigned int i, j;
 	void *buf;
 
 	buf = buf_alloc(16 * PAGE_SIZE);
 	CHECK(buf);
-	CHECK_SUB(env_setup(&e));
+	CHECK_SUB(dom_env_setup(&e));
 	for (i = 0; i < ARRAY_SIZE(npages); i++) {
 		size_t len = npages[i] * PAGE_SIZE;
 		const __u64 iovas[] = {
@@ -152,19 +64,19 @@ TEST_VARIANTS(map_fixed_sizes_and_iovas, domain_variants)
 						  true));
 		}
 	}
-	CHECK_SUB(env_teardown(&e));
+	CHECK_SUB(dom_env_teardown(&e));
 	buf_free(buf, 16 * PAGE_SIZE);
 }
 
 TEST(map_permissions)
 {
-	struct env e;
+	struct dom_env e;
 	__u64 iova;
 	void *buf;
 
 	buf = buf_alloc(2 * PAGE_SIZE);
 	CHECK(buf);
-	CHECK_SUB(env_setup(&e));
+	CHECK_SUB(dom_env_setup(&e));
 
 	iova = MOCK_APERTURE_START;
 	CHECK_OK(ioas_map_flags(e.fd, e.ioas, buf, 2 * PAGE_SIZE, &iova,
@@ -183,7 +95,7 @@ TEST(map_permissions)
 	CHECK_OK(ioas_unmap_all(e.fd, e.ioas, &unmapped));
 	CHECK(unmapped == 4 * PAGE_SIZE);
 	CHECK_OK(check_refs(e.fd, buf, 2 * PAGE_SIZE, 0));
-	CHECK_SUB(env_teardown(&e));
+	CHECK_SUB(dom_env_teardown(&e));
 	buf_free(buf, 2 * PAGE_SIZE);
 }
 
@@ -191,13 +103,13 @@ TEST_VARIANTS(map_auto_iova, domain_variants)
 {
 	static const unsigned int npages[] = { 1, 4, 16 };
 	__u64 iovas[ARRAY_SIZE(npages)];
-	struct env e;
+	struct dom_env e;
 	unsigned int i, j;
 	void *buf;
 
 	buf = buf_alloc(16 * PAGE_SIZE);
 	CHECK(buf);
-	CHECK_SUB(env_setup(&e));
+	CHECK_SUB(dom_env_setup(&e));
 	for (i = 0; i < ARRAY_SIZE(npages); i++) {
 		size_t len = npages[i] * PAGE_SIZE;
 
@@ -206,7 +118,7 @@ TEST_VARIANTS(map_auto_iova, domain_variants)
 		CHECK(!e.ndomains || iovas[i] >= MOCK_APERTURE_START);
 		CHECK(!e.ndomains || iovas[i] + len - 1 <= MOCK_APERTURE_LAST);
 		CHECK(iovas[i] % MOCK_PAGE_SIZE == 0);
-		CHECK_OK(env_check_map(&e, iovas[i], buf, len));
+		CHECK_OK(dom_env_check_map(&e, iovas[i], buf, len));
 		/* No overlap with the earlier automatic IOVAs. */
 		for (j = 0; j < i; j++) {
 			size_t jlen = npages[j] * PAGE_SIZE;
@@ -222,7 +134,7 @@ TEST_VARIANTS(map_auto_iova, domain_variants)
 				    npages[i] * PAGE_SIZE, &unmapped));
 		CHECK(unmapped == npages[i] * PAGE_SIZE);
 	}
-	CHECK_SUB(env_teardown(&e));
+	CHECK_SUB(dom_env_teardown(&e));
 	buf_free(buf, 16 * PAGE_SIZE);
 }
 
@@ -230,12 +142,12 @@ TEST_VARIANTS(unmap_lengths_and_unmap_all, domain_variants)
 {
 	const __u64 base = MOCK_APERTURE_START;
 	__u64 unmapped;
-	struct env e;
+	struct dom_env e;
 	void *buf;
 
 	buf = buf_alloc(8 * PAGE_SIZE);
 	CHECK(buf);
-	CHECK_SUB(env_setup(&e));
+	CHECK_SUB(dom_env_setup(&e));
 
 	/* Areas of 1, 2 and 4 pages, with gaps between them. */
 	CHECK_OK(ioas_map_fixed(e.fd, e.ioas, buf, PAGE_SIZE, base));
@@ -250,18 +162,18 @@ TEST_VARIANTS(unmap_lengths_and_unmap_all, domain_variants)
 	unmapped = 0;
 	CHECK_OK(ioas_unmap(e.fd, e.ioas, base, 16 * PAGE_SIZE, &unmapped));
 	CHECK(unmapped == 3 * PAGE_SIZE);
-	CHECK_ERRNO(env_check_map(&e, base, buf, PAGE_SIZE), EINVAL);
-	CHECK_OK(env_check_map(&e, base + 16 * PAGE_SIZE, buf,
-			   4 * PAGE_SIZE));
+	CHECK_ERRNO(dom_env_check_map(&e, base, buf, PAGE_SIZE), EINVAL);
+	CHECK_OK(dom_env_check_map(&e, base + 16 * PAGE_SIZE, buf,
+				   4 * PAGE_SIZE));
 
 	/* Everything that is left. */
 	unmapped = 0;
 	CHECK_OK(ioas_unmap_all(e.fd, e.ioas, &unmapped));
 	CHECK(unmapped == 12 * PAGE_SIZE);
-	CHECK_ERRNO(env_check_map(&e, base + 16 * PAGE_SIZE, buf,
-			      4 * PAGE_SIZE), EINVAL);
-	CHECK_ERRNO(env_check_map(&e, base + 64 * PAGE_SIZE, buf,
-			      8 * PAGE_SIZE), EINVAL);
+	CHECK_ERRNO(dom_env_check_map(&e, base + 16 * PAGE_SIZE, buf,
+				      4 * PAGE_SIZE), EINVAL);
+	CHECK_ERRNO(dom_env_check_map(&e, base + 64 * PAGE_SIZE, buf,
+				      8 * PAGE_SIZE), EINVAL);
 	CHECK_OK(check_refs(e.fd, buf, 8 * PAGE_SIZE, 0));
 
 	/* Unmap-all of nothing succeeds and reports 0 bytes. */
@@ -269,7 +181,7 @@ TEST_VARIANTS(unmap_lengths_and_unmap_all, domain_variants)
 	CHECK_OK(ioas_unmap_all(e.fd, e.ioas, &unmapped));
 	CHECK(unmapped == 0);
 
-	CHECK_SUB(env_teardown(&e));
+	CHECK_SUB(dom_env_teardown(&e));
 	buf_free(buf, 8 * PAGE_SIZE);
 }
 
@@ -326,7 +238,7 @@ TEST(maps_before_attach_reach_new_domains)
 
 TEST(map_half_page_offsets)
 {
-	struct env e;
+	struct dom_env e;
 	char *buf;
 
 	/*
@@ -335,7 +247,7 @@ TEST(map_half_page_offsets)
 	 */
 	buf = buf_alloc(4 * PAGE_SIZE);
 	CHECK(buf);
-	CHECK_SUB(env_setup(&e));
+	CHECK_SUB(dom_env_setup(&e));
 	CHECK_OK(ioas_map_fixed(e.fd, e.ioas, buf, 2 * PAGE_SIZE,
 				MOCK_APERTURE_START + MOCK_PAGE_SIZE));
 	CHECK_OK(check_map(e.fd, e.hwpt, MOCK_APERTURE_START + MOCK_PAGE_SIZE,
@@ -355,7 +267,7 @@ TEST(map_half_page_offsets)
 	__u64 unmapped = 0;
 	CHECK_OK(ioas_unmap_all(e.fd, e.ioas, &unmapped));
 	CHECK(unmapped == 3 * PAGE_SIZE + 3 * MOCK_PAGE_SIZE);
-	CHECK_SUB(env_teardown(&e));
+	CHECK_SUB(dom_env_teardown(&e));
 	buf_free(buf, 4 * PAGE_SIZE);
 }
 
@@ -364,12 +276,12 @@ TEST(map_errors)
 	const __u64 iova = MOCK_APERTURE_START;
 	struct iommu_ioas_map cmd;
 	__u64 v;
-	struct env e;
+	struct dom_env e;
 	char *buf;
 
 	buf = buf_alloc(4 * PAGE_SIZE);
 	CHECK(buf);
-	CHECK_SUB(env_setup(&e));
+	CHECK_SUB(dom_env_setup(&e));
 
 	/* Unknown flags and reserved field. */
 	v = iova;
@@ -472,17 +384,17 @@ TEST(map_errors)
 	CHECK(unmapped == 4 * PAGE_SIZE);
 	CHECK_OK(check_refs(e.fd, buf, 4 * PAGE_SIZE, 0));
 
-	CHECK_SUB(env_teardown(&e));
+	CHECK_SUB(dom_env_teardown(&e));
 	buf_free(buf, 4 * PAGE_SIZE);
 }
 
 TEST(map_unmapped_user_memory_efault)
 {
 	const __u64 iova = MOCK_APERTURE_START + (1UL << 20);
-	struct env e;
+	struct dom_env e;
 	char *hole, *buf;
 
-	CHECK_SUB(env_setup(&e));
+	CHECK_SUB(dom_env_setup(&e));
 
 	/* Entirely unmapped. */
 	hole = unmapped_va(4 * PAGE_SIZE);
@@ -514,19 +426,19 @@ TEST(map_unmapped_user_memory_efault)
 	CHECK_OK(check_map(e.fd, e.hwpt, iova, buf, 2 * PAGE_SIZE));
 	CHECK_OK(ioas_unmap(e.fd, e.ioas, iova, 2 * PAGE_SIZE, NULL));
 
-	CHECK_SUB(env_teardown(&e));
+	CHECK_SUB(dom_env_teardown(&e));
 	buf_free(buf, 2 * PAGE_SIZE);
 }
 
 TEST(unmap_errors)
 {
 	const __u64 iova = MOCK_APERTURE_START + 16 * PAGE_SIZE;
-	struct env e;
+	struct dom_env e;
 	void *buf;
 
 	buf = buf_alloc(4 * PAGE_SIZE);
 	CHECK(buf);
-	CHECK_SUB(env_setup(&e));
+	CHECK_SUB(dom_env_setup(&e));
 
 	/* Nothing mapped at all. */
 	CHECK_ERRNO(ioas_unmap(e.fd, e.ioas, iova, PAGE_SIZE, NULL), ENOENT);
@@ -565,7 +477,7 @@ TEST(unmap_errors)
 	CHECK(unmapped == 4 * PAGE_SIZE);
 	CHECK_OK(check_refs(e.fd, buf, 4 * PAGE_SIZE, 0));
 
-	CHECK_SUB(env_teardown(&e));
+	CHECK_SUB(dom_env_teardown(&e));
 	buf_free(buf, 4 * PAGE_SIZE);
 }
 
@@ -580,17 +492,18 @@ struct rand_map {
 	bool live;
 };
 
-static void rand_check_all(struct env *e, const struct rand_map *m)
+static void rand_check_all(struct dom_env *e, const struct rand_map *m)
 {
 	unsigned int i;
 
 	for (i = 0; i < RAND_MAPS; i++) {
 		if (m[i].live)
-			CHECK_OK(env_check_map(e, m[i].iova, m[i].uptr,
-					   m[i].len));
+			CHECK_OK(dom_env_check_map(e, m[i].iova, m[i].uptr,
+						   m[i].len));
 		else
-			CHECK_ERRNO(env_check_map(e, m[i].iova,
-					      m[i].uptr, m[i].len), EINVAL);
+			CHECK_ERRNO(dom_env_check_map(e, m[i].iova,
+						      m[i].uptr, m[i].len),
+				    EINVAL);
 	}
 }
 
@@ -615,12 +528,12 @@ TEST_VARIANTS(random_map_unmap_sequence, domain_variants)
 	unsigned int order[RAND_MAPS];
 	uint64_t rng = 0x10bad5eedULL;
 	unsigned int i, step;
-	struct env e;
+	struct dom_env e;
 	char *buf;
 
 	buf = buf_alloc(RAND_BUF_PAGES * PAGE_SIZE);
 	CHECK(buf);
-	CHECK_SUB(env_setup(&e));
+	CHECK_SUB(dom_env_setup(&e));
 
 	/* Each map lives in its own slot of the IOVA space: no overlap. */
 	for (i = 0; i < RAND_MAPS; i++) {
@@ -663,67 +576,67 @@ TEST_VARIANTS(random_map_unmap_sequence, domain_variants)
 	CHECK_OK(ioas_unmap_all(e.fd, e.ioas, &unmapped));
 	CHECK(unmapped == 0);
 
-	CHECK_SUB(env_teardown(&e));
+	CHECK_SUB(dom_env_teardown(&e));
 	buf_free(buf, RAND_BUF_PAGES * PAGE_SIZE);
 }
 
 TEST_VARIANTS(map_private_anonymous_memory, domain_variants)
 {
 	const size_t len = 8 * PAGE_SIZE;
-	struct env e;
+	struct dom_env e;
 	void *buf;
 
 	buf = buf_alloc(len);
 	CHECK(buf);
-	CHECK_SUB(env_setup(&e));
+	CHECK_SUB(dom_env_setup(&e));
 	CHECK_SUB(map_check_unmap(&e, buf, len, MOCK_APERTURE_START, true));
-	CHECK_SUB(env_teardown(&e));
+	CHECK_SUB(dom_env_teardown(&e));
 	buf_free(buf, len);
 }
 
 TEST_VARIANTS(map_shared_anonymous_memory, domain_variants)
 {
 	const size_t len = 8 * PAGE_SIZE;
-	struct env e;
+	struct dom_env e;
 	void *buf;
 
 	buf = buf_alloc_shared(len);
 	CHECK(buf);
-	CHECK_SUB(env_setup(&e));
+	CHECK_SUB(dom_env_setup(&e));
 	CHECK_SUB(map_check_unmap(&e, buf, len, MOCK_APERTURE_START, true));
-	CHECK_SUB(env_teardown(&e));
+	CHECK_SUB(dom_env_teardown(&e));
 	buf_free(buf, len);
 }
 
 TEST_VARIANTS(map_shared_memfd_memory, domain_variants)
 {
 	const size_t len = 8 * PAGE_SIZE;
-	struct env e;
+	struct dom_env e;
 	int memfd = -1;
 	void *buf;
 
 	buf = buf_alloc_memfd(len, &memfd);
 	CHECK(buf);
-	CHECK_SUB(env_setup(&e));
+	CHECK_SUB(dom_env_setup(&e));
 	CHECK_SUB(map_check_unmap(&e, buf, len, MOCK_APERTURE_START, true));
 	/* A window in the middle of the file mapping. */
 	CHECK_SUB(map_check_unmap(&e, (char *)buf + 3 * PAGE_SIZE,
 				  2 * PAGE_SIZE,
 				  MOCK_APERTURE_START + (1UL << 20), true));
-	CHECK_SUB(env_teardown(&e));
+	CHECK_SUB(dom_env_teardown(&e));
 	buf_free(buf, len);
 	close(memfd);
 }
 
 TEST_VARIANTS(map_hugetlb_memory, domain_variants)
 {
-	struct env e;
+	struct dom_env e;
 	void *buf;
 
 	buf = buf_alloc_huge(HUGEPAGE_SIZE);
 	if (!buf)
 		SKIP("no 2 MiB hugetlb page (vm.nr_hugepages = 0?)");
-	CHECK_SUB(env_setup(&e));
+	CHECK_SUB(dom_env_setup(&e));
 	/* Compound pages: MD_CHECK_REFS skips them, so only the map. */
 	CHECK_SUB(map_check_unmap(&e, buf, HUGEPAGE_SIZE,
 				  MOCK_APERTURE_START + HUGEPAGE_SIZE, false));
@@ -731,7 +644,7 @@ TEST_VARIANTS(map_hugetlb_memory, domain_variants)
 	CHECK_SUB(map_check_unmap(&e, (char *)buf + 3 * PAGE_SIZE,
 				  5 * PAGE_SIZE,
 				  MOCK_APERTURE_START + 7 * PAGE_SIZE, false));
-	CHECK_SUB(env_teardown(&e));
+	CHECK_SUB(dom_env_teardown(&e));
 	buf_free(buf, HUGEPAGE_SIZE);
 }
 
@@ -743,13 +656,13 @@ TEST(two_hundred_thousand_maps)
 {
 	const unsigned int n = 200000, pages = 64;
 	__u64 unmapped = 0;
-	struct env e;
+	struct dom_env e;
 	unsigned int i;
 	char *buf;
 
 	buf = buf_alloc(pages * PAGE_SIZE);
 	CHECK(buf);
-	CHECK_SUB(env_setup(&e));
+	CHECK_SUB(dom_env_setup(&e));
 	for (i = 0; i < n; i++)
 		if (ioas_map_fixed(e.fd, e.ioas, buf + (i % pages) * PAGE_SIZE,
 				   PAGE_SIZE, MOCK_APERTURE_START +
@@ -764,7 +677,7 @@ TEST(two_hundred_thousand_maps)
 	CHECK_OK(ioas_unmap_all(e.fd, e.ioas, &unmapped));
 	CHECK(unmapped == (__u64)n * PAGE_SIZE);
 	CHECK_OK(check_refs(e.fd, buf, pages * PAGE_SIZE, 0));
-	CHECK_SUB(env_teardown(&e));
+	CHECK_SUB(dom_env_teardown(&e));
 	buf_free(buf, pages * PAGE_SIZE);
 }
 
@@ -785,7 +698,7 @@ TEST(pin_state_runs_and_breaks)
 {
 	const size_t npages = 1100, len = npages * PAGE_SIZE;
 	const __u64 iova = MOCK_APERTURE_START;
-	struct env e;
+	struct dom_env e;
 	int afd, i;
 	__u32 id;
 	char *buf;
@@ -799,7 +712,7 @@ TEST(pin_state_runs_and_breaks)
 	for (i = npages - 1; i >= 300; i--)
 		buf[(size_t)i * PAGE_SIZE] = 1;
 
-	CHECK_SUB(env_setup(&e));
+	CHECK_SUB(dom_env_setup(&e));
 	/* Whole chunks, first use: runs or splits. */
 	CHECK_OK(ioas_map_fixed(e.fd, e.ioas, buf, len, iova));
 	CHECK_OK(check_map(e.fd, e.hwpt, iova, buf, len));
@@ -866,6 +779,6 @@ TEST(pin_state_runs_and_breaks)
 		CHECK_OK(iommu_destroy(e.fd, ioas2));
 	}
 	CHECK_OK(check_refs(e.fd, buf, len, 0));
-	CHECK_SUB(env_teardown(&e));
+	CHECK_SUB(dom_env_teardown(&e));
 	munmap(buf, len);
 }

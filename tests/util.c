@@ -946,3 +946,102 @@ int kmod_unload(const char *name)
 {
 	return syscall(SYS_delete_module, name, O_NONBLOCK);
 }
+
+const char *const domain_variants[] = {
+	"no_domain", "one_domain", "two_domains", NULL
+};
+
+void dom_env_setup_fd(struct dom_env *e, int fd)
+{
+	__u32 hwpt;
+
+	memset(e, 0, sizeof(*e));
+	e->afd = -1;
+	e->ndomains = tap_variant < 0 ? 1 : tap_variant;
+	e->own_fd = fd < 0;
+	e->fd = e->own_fd ? dev_iommu_open() : fd;
+	CHECK(e->fd >= 0);
+	CHECK_OK(ioas_alloc(e->fd, &e->ioas));
+	if (!e->ndomains) {
+		CHECK_OK(create_access(e->fd, e->ioas, 0, &e->afd));
+		return;
+	}
+	CHECK_OK(mock_domain(e->fd, e->ioas, &e->stdev, &e->hwpt, &e->idev));
+	CHECK(e->stdev && e->hwpt && e->idev);
+	if (e->ndomains < 2)
+		return;
+	/*
+	 * A second mock device attached to the IOAS would share the first
+	 * one's automatic domain: allocate the second domain explicitly.
+	 */
+	CHECK_OK(hwpt_alloc(e->fd, e->idev, e->ioas, 0, &e->hwpt2));
+	CHECK(e->hwpt2 != e->hwpt);
+	CHECK_OK(mock_domain(e->fd, e->hwpt2, &e->stdev2, &hwpt, NULL));
+	CHECK(hwpt == e->hwpt2 && e->stdev2 != e->stdev);
+}
+
+void dom_env_setup(struct dom_env *e)
+{
+	dom_env_setup_fd(e, -1);
+}
+
+void dom_env_teardown(struct dom_env *e)
+{
+	if (e->stdev2)
+		CHECK_OK(iommu_destroy(e->fd, e->stdev2));
+	if (e->hwpt2)
+		CHECK_OK(iommu_destroy(e->fd, e->hwpt2));
+	if (e->stdev)
+		CHECK_OK(iommu_destroy(e->fd, e->stdev));
+	if (e->afd >= 0)
+		CHECK_OK(close(e->afd));
+	CHECK_OK(iommu_destroy(e->fd, e->ioas));
+	if (e->own_fd)
+		CHECK_OK(close(e->fd));
+}
+
+unsigned int dom_env_refs(const struct dom_env *e, unsigned int mappings)
+{
+	return e->ndomains ? mappings : 0;
+}
+
+int dom_env_check_map(struct dom_env *e, __u64 iova, const void *buf,
+		      size_t len)
+{
+	char *tmp;
+	int rc;
+
+	if (e->ndomains) {
+		if (check_map(e->fd, e->hwpt, iova, buf, len))
+			return -1;
+		return e->ndomains < 2 ? 0 :
+			check_map(e->fd, e->hwpt2, iova, buf, len);
+	}
+	tmp = malloc(len);
+	if (!tmp)
+		return -1;
+	rc = access_rw(e->fd, e->afd, iova, tmp, len, 0);
+	if (rc && errno == ENOENT)
+		errno = EINVAL;
+	if (!rc && memcmp(tmp, buf, len)) {
+		errno = EIO;
+		rc = -1;
+	}
+	free(tmp);
+	return rc;
+}
+
+__u64 dom_env_first(const struct dom_env *e)
+{
+	return e->ndomains ? MOCK_APERTURE_START : 0;
+}
+
+__u64 dom_env_last(const struct dom_env *e)
+{
+	return e->ndomains ? MOCK_APERTURE_LAST : UINT64_MAX;
+}
+
+__u64 dom_env_align(const struct dom_env *e)
+{
+	return e->ndomains ? MOCK_PAGE_SIZE : 1;
+}

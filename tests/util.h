@@ -318,4 +318,46 @@ const char *lone_edu_bdf(int *group);
 /* A small deterministic PRNG (xorshift64*). */
 uint64_t rng_next(uint64_t *state);
 
+/*
+ * ---- the domain variants of the IOAS tests (map.c, copy.c, ioas.c) ----
+ *
+ * TEST_VARIANTS(name, domain_variants) runs a test three times, as
+ * name.no_domain, name.one_domain and name.two_domains, and
+ * dom_env_setup() gives it an IOAS with that many domains: none (a
+ * software access then reads the IOAS back), one mock domain, or two
+ * distinct ones (the second a HWPT allocated on the IOAS, with a mock
+ * device of its own).  In a plain TEST the IOAS has one domain.
+ */
+extern const char *const domain_variants[];
+
+struct dom_env {
+	int fd;
+	__u32 ioas;
+	int ndomains;			/* 0, 1 or 2 */
+	__u32 stdev, hwpt, idev;	/* the first domain and its device */
+	__u32 stdev2, hwpt2;		/* the second domain and its device */
+	int afd;			/* no domain: the access that reads */
+	bool own_fd;			/* teardown closes fd */
+};
+
+/* A new fd with the variant's IOAS. */
+void dom_env_setup(struct dom_env *e);
+/* The variant's IOAS on the open @fd (a second IOAS of that fd). */
+void dom_env_setup_fd(struct dom_env *e, int fd);
+/* Destroys what setup made (closes the fd if setup opened it). */
+void dom_env_teardown(struct dom_env *e);
+/* Pins per mapping of a page: the domains pin what they map, once. */
+unsigned int dom_env_refs(const struct dom_env *e, unsigned int mappings);
+/*
+ * [iova, iova+len) translates to @buf in every domain (MD_CHECK_MAP), or,
+ * with none, reads back as @buf's bytes through the access.  -1 with
+ * errno EINVAL when some of it is not mapped, EIO when the bytes differ.
+ */
+int dom_env_check_map(struct dom_env *e, __u64 iova, const void *buf,
+		      size_t len);
+/* What IOVA_RANGES reports for the IOAS when nothing is reserved. */
+__u64 dom_env_first(const struct dom_env *e);	/* 0, or the aperture's */
+__u64 dom_env_last(const struct dom_env *e);
+__u64 dom_env_align(const struct dom_env *e);	/* 1, or MOCK_PAGE_SIZE */
+
 #endif
