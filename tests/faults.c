@@ -25,13 +25,6 @@ static struct kfault_walk kfault = { .step = -1 };
 
 #define STEP(expr) KFAULT_STEP(&kfault, expr)
 
-static int change_process(int fd)
-{
-	struct iommu_ioas_change_process cmd = { .size = sizeof(cmd) };
-
-	return ioctl(fd, IOMMU_IOAS_CHANGE_PROCESS, &cmd);
-}
-
 /*
  * Everything a user does, end to end.  Returns 0 when all of it worked,
  * or the line of the step that failed.  *@afd gets the access fd.

@@ -19,20 +19,6 @@
 #define NPAGES 8
 #define LEN (NPAGES * PAGE_SIZE)
 
-static int map_file_fixed(int fd, __u32 ioas, int mfd, __u64 start,
-			  __u64 length, __u64 iova)
-{
-	return ioas_map_file(fd, ioas, mfd, start, length, &iova,
-			MAP_RW | IOMMU_IOAS_MAP_FIXED_IOVA);
-}
-
-static int change_process(int fd)
-{
-	struct iommu_ioas_change_process cmd = { .size = sizeof(cmd) };
-
-	return ioctl(fd, IOMMU_IOAS_CHANGE_PROCESS, &cmd);
-}
-
 /* The memfd's pages, as the process sees them through its mapping. */
 struct mfile {
 	int mfd;

@@ -454,13 +454,6 @@ TEST(hwpt_alloc_stalled_in_pin_blocks_nothing)
 	buf_free(m.buf, PAGE_SIZE);
 }
 
-static int change_process(int fd)
-{
-	struct iommu_ioas_change_process cmd = { .size = sizeof(cmd) };
-
-	return ioctl(fd, IOMMU_IOAS_CHANGE_PROCESS, &cmd);
-}
-
 /*
  * A mock device's attach to an IOAS with no domain, stuck pinning its
  * lazily mapped userfaultfd page before the attach's locks: maps into

@@ -946,3 +946,17 @@ int kmod_unload(const char *name)
 {
 	return syscall(SYS_delete_module, name, O_NONBLOCK);
 }
+
+int change_process(int fd)
+{
+	struct iommu_ioas_change_process cmd = { .size = sizeof(cmd) };
+
+	return ioctl(fd, IOMMU_IOAS_CHANGE_PROCESS, &cmd);
+}
+
+int map_file_fixed(int fd, __u32 ioas_id, int file_fd, __u64 start,
+		   __u64 length, __u64 iova)
+{
+	return ioas_map_file(fd, ioas_id, file_fd, start, length, &iova,
+			     MAP_RW | IOMMU_IOAS_MAP_FIXED_IOVA);
+}

@@ -318,4 +318,12 @@ const char *lone_edu_bdf(int *group);
 /* A small deterministic PRNG (xorshift64*). */
 uint64_t rng_next(uint64_t *state);
 
+/* ---- shared by several programs (issue 13) ---- */
+
+/* IOMMU_IOAS_CHANGE_PROCESS: this process takes over the fd's file maps. */
+int change_process(int fd);
+/* Read/write IOAS_MAP_FILE of [@start, @start+@length) at a fixed IOVA. */
+int map_file_fixed(int fd, __u32 ioas_id, int file_fd, __u64 start,
+		   __u64 length, __u64 iova);
+
 #endif
