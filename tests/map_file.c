@@ -15,7 +15,6 @@
 
 #include "util.h"
 
-#define FAIL_NTH "/sys/kernel/debug/iommufd/fail_nth"
 #define NPAGES 8
 #define LEN (NPAGES * PAGE_SIZE)
 
@@ -509,43 +508,20 @@ TEST(map_file_hugetlbfs)
 	close(mfd);
 }
 
-/*
- * The module's fault points (allocations, pins, domain maps) on a file
- * map, an attach, an access pin and a COPY: each failure unwinds.
- */
-static int arm(int n)
-{
-	char buf[16];
-	int fd = open(FAIL_NTH, O_WRONLY);
-	int len = snprintf(buf, sizeof(buf), "%d", n);
-	int rc = (fd >= 0 && write(fd, buf, len) == len) ? 0 : -1;
-
-	if (fd >= 0)
-		close(fd);
-	return rc;
-}
-
-static bool fired(void)
-{
-	char buf[16] = "";
-	int fd = open(FAIL_NTH, O_RDONLY);
-
-	if (fd < 0 || read(fd, buf, sizeof(buf) - 1) < 0)
-		buf[0] = 0;
-	if (fd >= 0)
-		close(fd);
-	return atoi(buf) <= 0;
-}
-
 /* The kernel's own injection (util.h's kfault_*), one step at a time. */
 static struct kfault_walk kfault = { .step = -1 };
 
 #define STEP(expr) KFAULT_STEP(&kfault, expr)
 
-static int fault_scenario(int fd, struct mfile *m, int *afd)
+/*
+ * The fault walks' scenario on the memfd @arg (a struct mfile): a file
+ * map, an attach, an access pin and a COPY.  0, or the failed line.
+ */
+static int fault_scenario(int fd, void *arg, int *afd)
 {
 	__u32 a, b, stdev, stdev2, pages_id;
 	__u64 at = MOCK_APERTURE_START;
+	struct mfile *m = arg;
 
 	STEP(ioas_alloc(fd, &a));
 	STEP(ioas_alloc(fd, &b));
@@ -570,91 +546,39 @@ static int fault_scenario(int fd, struct mfile *m, int *afd)
 	return 0;
 }
 
+/* The scenario on @m, its leftovers checked through @chk. */
+static struct fault_scenario fault_scenario_on(struct mfile *m, int chk)
+{
+	struct fault_scenario sc = {
+		.run = fault_scenario, .arg = m, .kw = &kfault, .chk = chk,
+		.buf = m->va, .len = LEN,
+	};
+
+	return sc;
+}
+
+/*
+ * The module's fault points (allocations, pins, domain maps) on the
+ * scenario: each failure unwinds.
+ */
 TEST(map_file_every_failure_unwinds)
 {
-	int n, line, fd, afd, chk, failures = 0;
+	struct fault_scenario sc;
+	int chk, failures;
 	struct mfile m;
 
-	if (access(FAIL_NTH, W_OK))
+	if (access(MODFAULT_NTH, W_OK))
 		SKIP("no fail_nth (module loaded without selftest=1)");
 	CHECK_SUB(mfile_new(&m, LEN));
 	chk = dev_iommu_open();
 	CHECK(chk >= 0);
-	for (n = 1; n < 1000; n++) {
-		fd = dev_iommu_open();
-		CHECK(fd >= 0);
-		afd = -1;
-		CHECK_OK(arm(n));
-		line = fault_scenario(fd, &m, &afd);
-		bool hit = fired();
-
-		CHECK_OK(arm(0));
-		if (afd >= 0)
-			close(afd);
-		close(fd);
-		if (!module_all_released()) {
-			tap_diag("failure point %d (step at line %d): %ld objects, %ld pinned pages left",
-				 n, line, module_stat("objects"),
-				 module_stat("pinned_pages"));
-			CHECK(!"everything unwound");
-		}
-		CHECK_OK(check_refs(chk, m.va, LEN, 0));
-		if (!hit) {
-			if (line)
-				tap_diag("no injected failure, yet line %d failed",
-					 line);
-			CHECK(line == 0);
-			break;
-		}
-		failures++;
-	}
+	sc = fault_scenario_on(&m, chk);
+	failures = fault_walk_module(&sc);
+	CHECK(failures >= 0);
 	tap_diag("%d injected failures, each unwound", failures);
 	CHECK(failures > 10);
 	close(chk);
 	mfile_free(&m);
-}
-
-/* A count no ioctl's path reaches: the walk of one step stops there. */
-#define KFAULT_MAX 2000
-
-/* Walk step @step: the number of fault points it has, -1 on a defect. */
-static int kfault_walk_step(int step, struct mfile *m, int chk)
-{
-	int n, line, fd, afd;
-
-	for (n = 1; n < KFAULT_MAX; n++) {
-		fd = dev_iommu_open();
-		if (fd < 0)
-			return -1;
-		afd = -1;
-		kfault.step = step;
-		kfault.nth = n;
-		kfault.cur = 0;
-		kfault.fired = false;
-		line = fault_scenario(fd, m, &afd);
-		kfault.step = -1;
-		if (afd >= 0)
-			close(afd);
-		close(fd);
-		if (!module_all_released() || check_refs(chk, m->va, LEN, 0)) {
-			tap_diag("step %d, kernel fault point %d (step at line %d): %ld objects, %ld pinned pages left",
-				 step, n, line, module_stat("objects"),
-				 module_stat("pinned_pages"));
-			return -1;
-		}
-		if (kfault.broken)
-			return -1;
-		if (!kfault.fired) {
-			if (line) {
-				tap_diag("step %d: no injected failure, yet line %d failed",
-					 step, line);
-				return -1;
-			}
-			return n - 1;
-		}
-	}
-	tap_diag("step %d: more than %d fault points", step, KFAULT_MAX);
-	return -1;
 }
 
 /*
@@ -664,7 +588,8 @@ static int kfault_walk_step(int step, struct mfile *m, int chk)
  */
 TEST(map_file_every_kernel_failure_unwinds)
 {
-	int step, points, total = 0, steps, chk, fd, afd = -1;
+	int step, points, total = 0, steps, chk;
+	struct fault_scenario sc;
 	struct mfile m;
 
 	if (kfault_setup())
@@ -672,15 +597,11 @@ TEST(map_file_every_kernel_failure_unwinds)
 	CHECK_SUB(mfile_new(&m, LEN));
 	chk = dev_iommu_open();
 	CHECK(chk >= 0);
-	fd = dev_iommu_open();
-	CHECK(fd >= 0);
-	kfault.cur = 0;
-	CHECK(fault_scenario(fd, &m, &afd) == 0);
-	steps = kfault.cur;
-	close(afd);
-	close(fd);
+	sc = fault_scenario_on(&m, chk);
+	steps = fault_scenario_steps(&sc);
+	CHECK(steps >= 0);
 	for (step = 0; step < steps; step++) {
-		points = kfault_walk_step(step, &m, chk);
+		points = fault_walk_kernel_step(&sc, step);
 		CHECK(points >= 0);
 		total += points;
 	}

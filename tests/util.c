@@ -960,3 +960,115 @@ int map_file_fixed(int fd, __u32 ioas_id, int file_fd, __u64 start,
 	return ioas_map_file(fd, ioas_id, file_fd, start, length, &iova,
 			     MAP_RW | IOMMU_IOAS_MAP_FIXED_IOVA);
 }
+
+/* The most fault points a walk tries: one that reaches more is a defect. */
+#define FAULT_WALK_MODULE_MAX 1000
+#define FAULT_WALK_KERNEL_MAX 2000
+
+/* One run of @sc on a new fd: 0 with the result in *@line, or -1. */
+static int fault_run(struct fault_scenario *sc, int *line)
+{
+	int fd = dev_iommu_open(), afd = -1;
+
+	if (fd < 0)
+		return -1;
+	*line = sc->run(fd, sc->arg, &afd);
+	if (afd >= 0)
+		close(afd);
+	close(fd);
+	return 0;
+}
+
+/* After a run: nothing left in the module, none of the pages pinned. */
+static bool fault_left_nothing(struct fault_scenario *sc)
+{
+	return module_all_released() &&
+	       !check_refs(sc->chk, sc->buf, sc->len, 0);
+}
+
+int fault_scenario_steps(struct fault_scenario *sc)
+{
+	int line;
+
+	sc->kw->step = -1;
+	sc->kw->cur = 0;
+	if (fault_run(sc, &line))
+		return -1;
+	if (line)
+		tap_diag("the scenario failed at line %d with nothing armed",
+			 line);
+	return line ? -1 : sc->kw->cur;
+}
+
+int fault_walk_module(struct fault_scenario *sc)
+{
+	int n, line, failures = 0;
+	bool hit;
+
+	for (n = 1; n < FAULT_WALK_MODULE_MAX; n++) {
+		if (modfault_arm(n))
+			return -1;
+		if (fault_run(sc, &line))
+			return -1;
+		hit = modfault_fired();
+		if (modfault_arm(0))
+			return -1;
+		if (!fault_left_nothing(sc)) {
+			tap_diag("failure point %d (step at line %d): %ld objects, %ld pinned pages, %ld bytes of pin state left",
+				 n, line, module_stat("objects"),
+				 module_stat("pinned_pages"),
+				 module_stat("pin_state_bytes"));
+			return -1;
+		}
+		if (!hit) {
+			/* Nothing failed: the whole scenario must have worked. */
+			if (line) {
+				tap_diag("no injected failure, yet line %d failed",
+					 line);
+				return -1;
+			}
+			break;
+		}
+		failures++;
+	}
+	return failures;
+}
+
+int fault_walk_kernel_step(struct fault_scenario *sc, int step)
+{
+	struct kfault_walk *kw = sc->kw;
+	int n, line;
+
+	for (n = 1; n < FAULT_WALK_KERNEL_MAX; n++) {
+		kw->step = step;
+		kw->nth = n;
+		kw->cur = 0;
+		kw->fired = false;
+		if (fault_run(sc, &line))
+			return -1;
+		kw->step = -1;
+		if (!fault_left_nothing(sc)) {
+			tap_diag("step %d, kernel fault point %d (step at line %d): %ld objects, %ld pinned pages, %ld bytes of pin state left",
+				 step, n, line, module_stat("objects"),
+				 module_stat("pinned_pages"),
+				 module_stat("pin_state_bytes"));
+			return -1;
+		}
+		if (kw->broken) {
+			tap_diag("cannot arm /proc/thread-self/fail-nth: %s",
+				 strerror(errno));
+			return -1;
+		}
+		if (!kw->fired) {
+			if (line) {
+				tap_diag("step %d: no injected failure, yet line %d failed",
+					 step, line);
+				return -1;
+			}
+			return n - 1;
+		}
+	}
+	tap_diag("step %d: more than %d fault points", step,
+		 FAULT_WALK_KERNEL_MAX);
+	return -1;
+}

@@ -326,4 +326,32 @@ int change_process(int fd);
 int map_file_fixed(int fd, __u32 ioas_id, int file_fd, __u64 start,
 		   __u64 length, __u64 iova);
 
+/*
+ * The fault walks of a scenario (faults.c, map_file.c).  @run makes its
+ * calls on a new iommufd @fd, each wrapped in KFAULT_STEP(@kw, ...), and
+ * returns 0 or the line of the call that failed; an access fd it opens
+ * goes in *@afd.  After each run both fds are closed and nothing may be
+ * left: no object, pin or pin state in the module, no page of
+ * [@buf, @buf + @len) pinned (asked through @chk, an iommufd of its own).
+ * A defect is described in a diagnostic line.
+ */
+struct fault_scenario {
+	int (*run)(int fd, void *arg, int *afd);
+	void *arg;
+	struct kfault_walk *kw;
+	int chk;
+	const void *buf;
+	size_t len;
+};
+
+/* One run with nothing armed: its number of steps, or -1 if one failed. */
+int fault_scenario_steps(struct fault_scenario *sc);
+/*
+ * The module's fault points (modfault_arm()): N = 1, 2, ... until a run
+ * no longer reaches the N-th.  How many failed runs, or -1 on a defect.
+ */
+int fault_walk_module(struct fault_scenario *sc);
+/* The kernel's fault points inside step @step: how many, or -1. */
+int fault_walk_kernel_step(struct fault_scenario *sc, int step);
+
 #endif
