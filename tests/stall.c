@@ -45,6 +45,7 @@ struct stall {
 	int fd;
 	int uffd;
 	void *page;		/* the userfaultfd page */
+	char *buf;		/* a page of ordinary memory */
 	enum stall_op op;
 	__u32 ioas;
 	__u64 iova;
@@ -208,6 +209,81 @@ static bool kernel_6_1(void)
 		CHECK((r) == 0);                                        \
 	} while (0)
 
+/* Start the stalling call of @s; skip the test where it cannot stall. */
+#define STALL_START(s)                                                  \
+	do {                                                            \
+		int __r = stall_start(s);                               \
+		SKIP_NO_STALL(__r);                                     \
+	} while (0)
+
+/*
+ * A stall test's set-up: the fd, the userfaultfd page, @s->buf and an
+ * IOAS (@s->ioas).
+ */
+static void stall_setup(struct stall *s)
+{
+	s->fd = dev_iommu_open();
+	CHECK(s->fd >= 0);
+	s->buf = buf_alloc(PAGE_SIZE);
+	CHECK(s->buf);
+	CHECK_OK(stall_page(s));
+	CHECK_OK(ioas_alloc(s->fd, &s->ioas));
+}
+
+/*
+ * The stall set up with a second IOAS (*@ioas2) holding a mock device
+ * (*@stdev), whose HWPT_ALLOC on @s->ioas is to stall.
+ */
+static void stall_setup_hwpt_alloc(struct stall *s, __u32 *ioas2,
+				   __u32 *stdev)
+{
+	CHECK_SUB(stall_setup(s));
+	CHECK_OK(ioas_alloc(s->fd, ioas2));
+	CHECK_OK(mock_domain(s->fd, *ioas2, stdev, NULL, &s->dev_id));
+	s->op = STALL_HWPT_ALLOC;
+}
+
+/* The end of a stall test: the IOAS and fd gone, nothing left behind. */
+static void stall_teardown(struct stall *s)
+{
+	CHECK_OK(iommu_destroy(s->fd, s->ioas));
+	CHECK_OK(close(s->fd));
+	CHECK(module_all_released());
+	buf_free(s->buf, PAGE_SIZE);
+}
+
+/*
+ * The stall set up for an IOAS_MAP of the userfaultfd page at IOVA_STALL
+ * into an IOAS with two domains: a mock device's (*@stdev, its automatic
+ * HWPT *@hwpt1, its id *@idev) and HWPT *@hwpt2.
+ */
+static void stall_setup_map(struct stall *s, __u32 *stdev, __u32 *hwpt1,
+			    __u32 *hwpt2, __u32 *idev)
+{
+	CHECK_SUB(stall_setup(s));
+	CHECK_OK(mock_domain(s->fd, s->ioas, stdev, hwpt1, idev));
+	CHECK_OK(hwpt_alloc(s->fd, *idev, s->ioas, 0, hwpt2));
+	s->op = STALL_MAP;
+	s->iova = IOVA_STALL;
+}
+
+/* The stall set up with the lone edu opened (@e) and bound (*@dev_id). */
+static void stall_setup_pci(struct stall *s, struct edu *e, __u32 *dev_id)
+{
+	CHECK_SUB(stall_setup(s));
+	CHECK_OK(edu_open(e, lone_edu));
+	s->edu = e;
+	CHECK_OK(from_lib(iommufd_pci_bind(e->dev, s->fd, dev_id)));
+}
+
+/* The end of a PCI stall test: everything unmapped, the edu closed. */
+static void stall_teardown_pci(struct stall *s, struct edu *e)
+{
+	CHECK_OK(ioas_unmap_all(s->fd, s->ioas, NULL));
+	edu_close(e);
+	CHECK_SUB(stall_teardown(s));
+}
+
 /*
  * IOAS_MAP stuck pinning a userfaultfd page with mock domains attached:
  * the unmap of another range, a new HWPT on the IOAS, a HWPT's destroy
@@ -217,24 +293,12 @@ static bool kernel_6_1(void)
 TEST(map_stalled_in_pin_blocks_nothing)
 {
 	struct stall s = { 0 };
-	__u32 stdev, hwpt1, hwpt2, hwpt3, idev;
+	__u32 stdev, hwpt2, hwpt3, idev;
 	__u64 unmapped;
-	char *buf;
-	int r;
 
-	s.fd = dev_iommu_open();
-	CHECK(s.fd >= 0);
-	buf = buf_alloc(PAGE_SIZE);
-	CHECK(buf);
-	CHECK_OK(ioas_alloc(s.fd, &s.ioas));
-	CHECK_OK(mock_domain(s.fd, s.ioas, &stdev, &hwpt1, &idev));
-	CHECK_OK(hwpt_alloc(s.fd, idev, s.ioas, 0, &hwpt2));
-	CHECK_OK(ioas_map_fixed(s.fd, s.ioas, buf, PAGE_SIZE, IOVA_OTHER));
-	CHECK_OK(stall_page(&s));
-	s.op = STALL_MAP;
-	s.iova = IOVA_STALL;
-	r = stall_start(&s);
-	SKIP_NO_STALL(r);
+	CHECK_SUB(stall_setup_map(&s, &stdev, NULL, &hwpt2, &idev));
+	CHECK_OK(ioas_map_fixed(s.fd, s.ioas, s.buf, PAGE_SIZE, IOVA_OTHER));
+	STALL_START(&s);
 
 	CHECK_PROMPT(&s, ioas_unmap(s.fd, s.ioas, IOVA_OTHER, PAGE_SIZE, NULL),
 		     "IOAS_UNMAP of another range");
@@ -252,10 +316,7 @@ TEST(map_stalled_in_pin_blocks_nothing)
 	CHECK_OK(ioas_unmap(s.fd, s.ioas, IOVA_STALL, PAGE_SIZE, &unmapped));
 	CHECK(unmapped == PAGE_SIZE);
 	CHECK_OK(check_refs(s.fd, s.page, PAGE_SIZE, 0));
-	CHECK_OK(iommu_destroy(s.fd, s.ioas));
-	CHECK_OK(close(s.fd));
-	CHECK(module_all_released());
-	buf_free(buf, PAGE_SIZE);
+	CHECK_SUB(stall_teardown(&s));
 }
 
 /*
@@ -267,18 +328,9 @@ TEST(map_stalled_then_resolved)
 {
 	struct stall s = { 0 };
 	__u32 stdev, hwpt1, hwpt2, idev;
-	int r;
 
-	s.fd = dev_iommu_open();
-	CHECK(s.fd >= 0);
-	CHECK_OK(ioas_alloc(s.fd, &s.ioas));
-	CHECK_OK(mock_domain(s.fd, s.ioas, &stdev, &hwpt1, &idev));
-	CHECK_OK(hwpt_alloc(s.fd, idev, s.ioas, 0, &hwpt2));
-	CHECK_OK(stall_page(&s));
-	s.op = STALL_MAP;
-	s.iova = IOVA_STALL;
-	r = stall_start(&s);
-	SKIP_NO_STALL(r);
+	CHECK_SUB(stall_setup_map(&s, &stdev, &hwpt1, &hwpt2, &idev));
+	STALL_START(&s);
 	CHECK_OK(stall_finish(&s));
 	CHECK(s.rc == 0);
 	CHECK_OK(check_map(s.fd, hwpt1, IOVA_STALL, s.page, PAGE_SIZE));
@@ -288,9 +340,7 @@ TEST(map_stalled_then_resolved)
 	CHECK_OK(check_refs(s.fd, s.page, PAGE_SIZE, 0));
 	CHECK_OK(iommu_destroy(s.fd, stdev));
 	CHECK_OK(iommu_destroy(s.fd, hwpt2));
-	CHECK_OK(iommu_destroy(s.fd, s.ioas));
-	CHECK_OK(close(s.fd));
-	CHECK(module_all_released());
+	CHECK_SUB(stall_teardown(&s));
 }
 
 /*
@@ -300,27 +350,19 @@ TEST(map_stalled_then_resolved)
  */
 TEST(copy_stalled_in_pin_blocks_nothing)
 {
-	__u32 stdev, hwpt, idev;
 	struct stall s = { 0 };
+	__u32 stdev, hwpt, idev;
 	__u64 unmapped;
-	char *buf;
-	int r;
 
-	s.fd = dev_iommu_open();
-	CHECK(s.fd >= 0);
-	buf = buf_alloc(PAGE_SIZE);
-	CHECK(buf);
-	CHECK_OK(stall_page(&s));
+	CHECK_SUB(stall_setup(&s));
 	CHECK_OK(ioas_alloc(s.fd, &s.src_ioas));
-	CHECK_OK(ioas_alloc(s.fd, &s.ioas));
 	CHECK_OK(ioas_map_fixed(s.fd, s.src_ioas, s.page, PAGE_SIZE,
 				IOVA_STALL));
 	CHECK_OK(mock_domain(s.fd, s.ioas, &stdev, &hwpt, &idev));
-	CHECK_OK(ioas_map_fixed(s.fd, s.ioas, buf, PAGE_SIZE, IOVA_OTHER));
+	CHECK_OK(ioas_map_fixed(s.fd, s.ioas, s.buf, PAGE_SIZE, IOVA_OTHER));
 	s.op = STALL_COPY;
 	s.iova = IOVA_STALL;
-	r = stall_start(&s);
-	SKIP_NO_STALL(r);
+	STALL_START(&s);
 
 	CHECK_PROMPT(&s, ioas_unmap(s.fd, s.ioas, IOVA_OTHER, PAGE_SIZE, NULL),
 		     "IOAS_UNMAP of another range of the destination");
@@ -333,11 +375,8 @@ TEST(copy_stalled_in_pin_blocks_nothing)
 	CHECK_OK(ioas_unmap(s.fd, s.ioas, IOVA_STALL, PAGE_SIZE, &unmapped));
 	CHECK(unmapped == PAGE_SIZE);
 	CHECK_OK(ioas_unmap_all(s.fd, s.src_ioas, NULL));
-	CHECK_OK(iommu_destroy(s.fd, s.ioas));
 	CHECK_OK(iommu_destroy(s.fd, s.src_ioas));
-	CHECK_OK(close(s.fd));
-	CHECK(module_all_released());
-	buf_free(buf, PAGE_SIZE);
+	CHECK_SUB(stall_teardown(&s));
 }
 
 /*
@@ -403,29 +442,19 @@ TEST(hwpt_alloc_stalled_in_pin_blocks_nothing)
 {
 	struct racing_map m = { 0 };
 	struct stall s = { 0 };
-	__u32 ioas2, stdev, hwpt, idev;
+	__u32 ioas2, stdev;
 	pthread_t th;
-	char *buf;
-	int afd, r;
+	int afd;
 
-	s.fd = dev_iommu_open();
-	CHECK(s.fd >= 0);
-	buf = buf_alloc(PAGE_SIZE);
+	CHECK_SUB(stall_setup_hwpt_alloc(&s, &ioas2, &stdev));
 	m.buf = buf_alloc(PAGE_SIZE);
-	CHECK(buf && m.buf);
-	CHECK_OK(stall_page(&s));
-	CHECK_OK(ioas_alloc(s.fd, &s.ioas));
-	CHECK_OK(ioas_alloc(s.fd, &ioas2));
-	CHECK_OK(mock_domain(s.fd, ioas2, &stdev, &hwpt, &idev));
+	CHECK(m.buf);
 	/* Lazy: no domain and no pinned access yet, so nothing is pinned. */
-	CHECK_OK(ioas_map_fixed(s.fd, s.ioas, buf, PAGE_SIZE, IOVA_OTHER));
+	CHECK_OK(ioas_map_fixed(s.fd, s.ioas, s.buf, PAGE_SIZE, IOVA_OTHER));
 	CHECK_OK(ioas_map_fixed(s.fd, s.ioas, s.page, PAGE_SIZE, IOVA_STALL));
 	CHECK_OK(create_access(s.fd, s.ioas,
 			       MOCK_FLAGS_ACCESS_CREATE_NEEDS_PIN_PAGES, &afd));
-	s.op = STALL_HWPT_ALLOC;
-	s.dev_id = idev;
-	r = stall_start(&s);
-	SKIP_NO_STALL(r);
+	STALL_START(&s);
 
 	CHECK_PROMPT(&s, ioas_unmap(s.fd, s.ioas, IOVA_OTHER, PAGE_SIZE, NULL),
 		     "IOAS_UNMAP of another range");
@@ -446,11 +475,8 @@ TEST(hwpt_alloc_stalled_in_pin_blocks_nothing)
 	CHECK_OK(check_refs(s.fd, s.page, PAGE_SIZE, 0));
 	CHECK_OK(ioas_unmap_all(s.fd, s.ioas, NULL));
 	CHECK_OK(iommu_destroy(s.fd, stdev));
-	CHECK_OK(iommu_destroy(s.fd, s.ioas));
 	CHECK_OK(iommu_destroy(s.fd, ioas2));
-	CHECK_OK(close(s.fd));
-	CHECK(module_all_released());
-	buf_free(buf, PAGE_SIZE);
+	CHECK_SUB(stall_teardown(&s));
 	buf_free(m.buf, PAGE_SIZE);
 }
 
@@ -464,20 +490,12 @@ TEST(hwpt_alloc_stalled_in_pin_blocks_nothing)
 TEST(mock_attach_stalled_in_pin_blocks_nothing)
 {
 	struct stall s = { 0 };
-	char *buf;
-	int r;
 
-	s.fd = dev_iommu_open();
-	CHECK(s.fd >= 0);
-	buf = buf_alloc(PAGE_SIZE);
-	CHECK(buf);
-	CHECK_OK(stall_page(&s));
-	CHECK_OK(ioas_alloc(s.fd, &s.ioas));
+	CHECK_SUB(stall_setup(&s));
 	CHECK_OK(ioas_map_fixed(s.fd, s.ioas, s.page, PAGE_SIZE, IOVA_STALL));
 	s.op = STALL_MOCK_ATTACH;
-	r = stall_start(&s);
-	SKIP_NO_STALL(r);
-	CHECK_PROMPT(&s, ioas_map_fixed(s.fd, s.ioas, buf, PAGE_SIZE,
+	STALL_START(&s);
+	CHECK_PROMPT(&s, ioas_map_fixed(s.fd, s.ioas, s.buf, PAGE_SIZE,
 					IOVA_OTHER),
 		     "IOAS_MAP into the IOAS being attached");
 	CHECK_ERRNO(change_process(s.fd), EBUSY);
@@ -486,17 +504,14 @@ TEST(mock_attach_stalled_in_pin_blocks_nothing)
 	CHECK(s.rc == 0);
 	CHECK_ERRNO(change_process(s.fd), EINVAL);
 	CHECK_OK(check_map(s.fd, s.hwpt_id, IOVA_STALL, s.page, PAGE_SIZE));
-	CHECK_OK(check_map(s.fd, s.hwpt_id, IOVA_OTHER, buf, PAGE_SIZE));
+	CHECK_OK(check_map(s.fd, s.hwpt_id, IOVA_OTHER, s.buf, PAGE_SIZE));
 	CHECK_OK(check_refs(s.fd, s.page, PAGE_SIZE, 1));
-	CHECK_OK(check_refs(s.fd, buf, PAGE_SIZE, 1));
+	CHECK_OK(check_refs(s.fd, s.buf, PAGE_SIZE, 1));
 	CHECK_OK(iommu_destroy(s.fd, s.stdev_id));
 	CHECK_OK(check_refs(s.fd, s.page, PAGE_SIZE, 0));
-	CHECK_OK(check_refs(s.fd, buf, PAGE_SIZE, 0));
+	CHECK_OK(check_refs(s.fd, s.buf, PAGE_SIZE, 0));
 	CHECK_OK(ioas_unmap_all(s.fd, s.ioas, NULL));
-	CHECK_OK(iommu_destroy(s.fd, s.ioas));
-	CHECK_OK(close(s.fd));
-	CHECK(module_all_released());
-	buf_free(buf, PAGE_SIZE);
+	CHECK_SUB(stall_teardown(&s));
 }
 
 /*
@@ -507,26 +522,17 @@ TEST(mock_attach_stalled_in_pin_blocks_nothing)
  */
 TEST(hwpt_alloc_forgets_failed_pin_of_unmapped_area)
 {
-	__u32 ioas2, stdev, hwpt, idev;
 	struct stall s = { 0 };
+	__u32 ioas2, stdev;
 	char *none;
-	int r;
 
-	s.fd = dev_iommu_open();
-	CHECK(s.fd >= 0);
+	CHECK_SUB(stall_setup_hwpt_alloc(&s, &ioas2, &stdev));
 	none = mmap(NULL, PAGE_SIZE, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS,
 		    -1, 0);
 	CHECK(none != MAP_FAILED);
-	CHECK_OK(stall_page(&s));
-	CHECK_OK(ioas_alloc(s.fd, &s.ioas));
-	CHECK_OK(ioas_alloc(s.fd, &ioas2));
-	CHECK_OK(mock_domain(s.fd, ioas2, &stdev, &hwpt, &idev));
 	CHECK_OK(ioas_map_fixed(s.fd, s.ioas, none, PAGE_SIZE, IOVA_OTHER));
 	CHECK_OK(ioas_map_fixed(s.fd, s.ioas, s.page, PAGE_SIZE, IOVA_RACE));
-	s.op = STALL_HWPT_ALLOC;
-	s.dev_id = idev;
-	r = stall_start(&s);
-	SKIP_NO_STALL(r);
+	STALL_START(&s);
 	CHECK_PROMPT(&s, ioas_unmap(s.fd, s.ioas, IOVA_OTHER, PAGE_SIZE, NULL),
 		     "IOAS_UNMAP of the area that cannot be pinned");
 	CHECK_OK(stall_finish(&s));
@@ -536,10 +542,8 @@ TEST(hwpt_alloc_forgets_failed_pin_of_unmapped_area)
 	CHECK_OK(ioas_unmap_all(s.fd, s.ioas, NULL));
 	CHECK_OK(check_refs(s.fd, s.page, PAGE_SIZE, 0));
 	CHECK_OK(iommu_destroy(s.fd, stdev));
-	CHECK_OK(iommu_destroy(s.fd, s.ioas));
 	CHECK_OK(iommu_destroy(s.fd, ioas2));
-	CHECK_OK(close(s.fd));
-	CHECK(module_all_released());
+	CHECK_SUB(stall_teardown(&s));
 	munmap(none, PAGE_SIZE);
 }
 
@@ -600,20 +604,12 @@ TEST(pci_unbind_not_held_by_stalled_map)
 	struct stall s = { 0 };
 	__u32 dev_id, pt;
 	struct edu e;
-	char *buf;
 	int r;
 
 	if (!lone_edu[0])
 		SKIP("no edu device alone in an IOMMU group");
-	s.fd = dev_iommu_open();
-	CHECK(s.fd >= 0);
-	buf = buf_alloc(PAGE_SIZE);
-	CHECK(buf);
-	CHECK_OK(stall_page(&s));
-	CHECK_OK(ioas_alloc(s.fd, &s.ioas));
-	CHECK_OK(ioas_map_fixed(s.fd, s.ioas, buf, PAGE_SIZE, IOVA_A));
-	CHECK_OK(edu_open(&e, lone_edu));
-	CHECK_OK(from_lib(iommufd_pci_bind(e.dev, s.fd, &dev_id)));
+	CHECK_SUB(stall_setup_pci(&s, &e, &dev_id));
+	CHECK_OK(ioas_map_fixed(s.fd, s.ioas, s.buf, PAGE_SIZE, IOVA_A));
 	pt = s.ioas;
 	CHECK_OK(from_lib(iommufd_pci_attach(e.dev, &pt)));
 	s.op = STALL_MAP;
@@ -630,12 +626,7 @@ TEST(pci_unbind_not_held_by_stalled_map)
 	CHECK_OK(stall_finish(&s));
 	CHECK(s.rc == 0);	/* no domain left: mapped lazily */
 	CHECK_OK(check_refs(s.fd, s.page, PAGE_SIZE, 0));
-	CHECK_OK(ioas_unmap_all(s.fd, s.ioas, NULL));
-	CHECK_OK(iommu_destroy(s.fd, s.ioas));
-	edu_close(&e);
-	CHECK_OK(close(s.fd));
-	CHECK(module_all_released());
-	buf_free(buf, PAGE_SIZE);
+	CHECK_SUB(stall_teardown_pci(&s, &e));
 	/* Back to the driver for the tests that follow. */
 	CHECK_OK(from_lib(iommufd_pci_driver_bind(lone_edu)));
 }
@@ -656,15 +647,9 @@ TEST(pci_attach_stalled_in_pin_blocks_unbind)
 
 	if (!lone_edu[0])
 		SKIP("no edu device alone in an IOMMU group");
-	s.fd = dev_iommu_open();
-	CHECK(s.fd >= 0);
-	CHECK_OK(stall_page(&s));
-	CHECK_OK(ioas_alloc(s.fd, &s.ioas));
+	CHECK_SUB(stall_setup_pci(&s, &e, &dev_id));
 	CHECK_OK(ioas_map_fixed(s.fd, s.ioas, s.page, PAGE_SIZE, IOVA_B));
-	CHECK_OK(edu_open(&e, lone_edu));
-	CHECK_OK(from_lib(iommufd_pci_bind(e.dev, s.fd, &dev_id)));
 	s.op = STALL_PCI_ATTACH;
-	s.edu = &e;
 	r = stall_start(&s);
 	if (r == 1) {
 		/* 6.1: the pin failed at once; nothing is left pinned. */
@@ -685,11 +670,7 @@ TEST(pci_attach_stalled_in_pin_blocks_unbind)
 		tap_diag("ATTACH: %s", strerror(s.err));
 	CHECK(s.rc == -1 && s.err == ENODEV);
 	CHECK_OK(check_refs(s.fd, s.page, PAGE_SIZE, 0));
-	CHECK_OK(ioas_unmap_all(s.fd, s.ioas, NULL));
-	CHECK_OK(iommu_destroy(s.fd, s.ioas));
-	edu_close(&e);
-	CHECK_OK(close(s.fd));
-	CHECK(module_all_released());
+	CHECK_SUB(stall_teardown_pci(&s, &e));
 	/* Back to the driver for the tests that follow. */
 	CHECK_OK(from_lib(iommufd_pci_driver_bind(lone_edu)));
 }
@@ -704,28 +685,19 @@ TEST(pci_attach_stalled_then_resolved)
 	struct stall s = { 0 };
 	__u32 dev_id;
 	struct edu e;
-	char *buf;
 	int r;
 
 	if (!lone_edu[0])
 		SKIP("no edu device alone in an IOMMU group");
-	s.fd = dev_iommu_open();
-	CHECK(s.fd >= 0);
-	buf = buf_alloc(PAGE_SIZE);
-	CHECK(buf);
-	CHECK_OK(stall_page(&s));
-	CHECK_OK(ioas_alloc(s.fd, &s.ioas));
+	CHECK_SUB(stall_setup_pci(&s, &e, &dev_id));
 	CHECK_OK(ioas_map_fixed(s.fd, s.ioas, s.page, PAGE_SIZE, IOVA_B));
-	CHECK_OK(edu_open(&e, lone_edu));
-	CHECK_OK(from_lib(iommufd_pci_bind(e.dev, s.fd, &dev_id)));
 	s.op = STALL_PCI_ATTACH;
-	s.edu = &e;
 	r = stall_start(&s);
 	if (r == 1)
 		edu_close(&e);
 	SKIP_NO_STALL(r);
 	/* The IOAS's other users are not held up either. */
-	CHECK_PROMPT(&s, ioas_map_fixed(s.fd, s.ioas, buf, PAGE_SIZE, IOVA_A),
+	CHECK_PROMPT(&s, ioas_map_fixed(s.fd, s.ioas, s.buf, PAGE_SIZE, IOVA_A),
 		     "IOAS_MAP into the IOAS being attached");
 	CHECK_OK(stall_finish(&s));
 	if (s.rc)
@@ -733,16 +705,11 @@ TEST(pci_attach_stalled_then_resolved)
 	CHECK(s.rc == 0 && s.hwpt_id != s.ioas);
 	CHECK_OK(check_refs(s.fd, s.page, PAGE_SIZE, 1));
 	/* Mapped after the pre-pin: pinned by the attach itself. */
-	CHECK_OK(check_refs(s.fd, buf, PAGE_SIZE, 1));
+	CHECK_OK(check_refs(s.fd, s.buf, PAGE_SIZE, 1));
 	CHECK_OK(from_lib(iommufd_pci_detach(e.dev)));
 	CHECK_OK(check_refs(s.fd, s.page, PAGE_SIZE, 0));
-	CHECK_OK(check_refs(s.fd, buf, PAGE_SIZE, 0));
-	CHECK_OK(ioas_unmap_all(s.fd, s.ioas, NULL));
-	CHECK_OK(iommu_destroy(s.fd, s.ioas));
-	edu_close(&e);
-	CHECK_OK(close(s.fd));
-	CHECK(module_all_released());
-	buf_free(buf, PAGE_SIZE);
+	CHECK_OK(check_refs(s.fd, s.buf, PAGE_SIZE, 0));
+	CHECK_SUB(stall_teardown_pci(&s, &e));
 }
 
 int main(void)
