@@ -965,6 +965,13 @@ int map_file_fixed(int fd, __u32 ioas_id, int file_fd, __u64 start,
 #define FAULT_WALK_MODULE_MAX 1000
 #define FAULT_WALK_KERNEL_MAX 2000
 
+static void fault_close(int fd, int afd)
+{
+	if (afd >= 0)
+		close(afd);
+	close(fd);
+}
+
 /* One run of @sc on a new fd: 0 with the result in *@line, or -1. */
 static int fault_run(struct fault_scenario *sc, int *line)
 {
@@ -973,9 +980,7 @@ static int fault_run(struct fault_scenario *sc, int *line)
 	if (fd < 0)
 		return -1;
 	*line = sc->run(fd, sc->arg, &afd);
-	if (afd >= 0)
-		close(afd);
-	close(fd);
+	fault_close(fd, afd);
 	return 0;
 }
 
@@ -1002,17 +1007,20 @@ int fault_scenario_steps(struct fault_scenario *sc)
 
 int fault_walk_module(struct fault_scenario *sc)
 {
-	int n, line, failures = 0;
+	int n, line, fd, afd, failures = 0;
 	bool hit;
 
 	for (n = 1; n < FAULT_WALK_MODULE_MAX; n++) {
-		if (modfault_arm(n))
+		/* Opened before the count starts: the scenario's points only. */
+		fd = dev_iommu_open();
+		if (fd < 0 || modfault_arm(n))
 			return -1;
-		if (fault_run(sc, &line))
-			return -1;
+		afd = -1;
+		line = sc->run(fd, sc->arg, &afd);
 		hit = modfault_fired();
 		if (modfault_arm(0))
 			return -1;
+		fault_close(fd, afd);
 		if (!fault_left_nothing(sc)) {
 			tap_diag("failure point %d (step at line %d): %ld objects, %ld pinned pages, %ld bytes of pin state left",
 				 n, line, module_stat("objects"),
