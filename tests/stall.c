@@ -276,6 +276,18 @@ static void stall_setup_pci(struct stall *s, struct edu *e, __u32 *dev_id)
 	CHECK_OK(from_lib(iommufd_pci_bind(e->dev, s->fd, dev_id)));
 }
 
+/*
+ * The same for iommufd-pci's ATTACH to the IOAS, where the userfaultfd
+ * page is mapped lazily (at IOVA_B).
+ */
+static void stall_setup_pci_attach(struct stall *s, struct edu *e,
+				   __u32 *dev_id)
+{
+	CHECK_SUB(stall_setup_pci(s, e, dev_id));
+	CHECK_OK(ioas_map_fixed(s->fd, s->ioas, s->page, PAGE_SIZE, IOVA_B));
+	s->op = STALL_PCI_ATTACH;
+}
+
 /* The end of a PCI stall test: everything unmapped, the edu closed. */
 static void stall_teardown_pci(struct stall *s, struct edu *e)
 {
@@ -647,9 +659,7 @@ TEST(pci_attach_stalled_in_pin_blocks_unbind)
 
 	if (!lone_edu[0])
 		SKIP("no edu device alone in an IOMMU group");
-	CHECK_SUB(stall_setup_pci(&s, &e, &dev_id));
-	CHECK_OK(ioas_map_fixed(s.fd, s.ioas, s.page, PAGE_SIZE, IOVA_B));
-	s.op = STALL_PCI_ATTACH;
+	CHECK_SUB(stall_setup_pci_attach(&s, &e, &dev_id));
 	r = stall_start(&s);
 	if (r == 1) {
 		/* 6.1: the pin failed at once; nothing is left pinned. */
@@ -689,9 +699,7 @@ TEST(pci_attach_stalled_then_resolved)
 
 	if (!lone_edu[0])
 		SKIP("no edu device alone in an IOMMU group");
-	CHECK_SUB(stall_setup_pci(&s, &e, &dev_id));
-	CHECK_OK(ioas_map_fixed(s.fd, s.ioas, s.page, PAGE_SIZE, IOVA_B));
-	s.op = STALL_PCI_ATTACH;
+	CHECK_SUB(stall_setup_pci_attach(&s, &e, &dev_id));
 	r = stall_start(&s);
 	if (r == 1)
 		edu_close(&e);
