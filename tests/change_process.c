@@ -126,29 +126,6 @@ static long lck(const struct proc_env *e, long npages)
 	return e->mm_mode ? npages : 0;
 }
 
-/* Run @fn(@arg) in a child; its result is its exit status. */
-static int run_child(int (*fn)(int), int arg)
-{
-	pid_t pid = fork_flushed();
-
-	if (pid < 0)
-		return -1;
-	if (!pid) {
-		int line;
-
-		/* A child that died is seen by the write, not a signal. */
-		signal(SIGPIPE, SIG_IGN);
-		line = fn(arg);
-
-		if (line)
-			printf("# pid %d: the check at line %d failed (errno %d %s)\n",
-			       (int)getpid(), line, errno, strerror(errno));
-		fflush(stdout);
-		_exit(line != 0);
-	}
-	return wait_child(pid);
-}
-
 /* A child of the test process: the line of its failed check, or 0. */
 static int child_result(pid_t pid)
 {

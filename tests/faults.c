@@ -164,13 +164,14 @@ static int points_to_enomem(int fd, __u32 ioas, char *buf, size_t len,
 }
 
 /* In a child: the line of the check that failed, 0 if all held. */
-static int charge_before_pin_child(void)
+static int charge_before_pin_child(int unused)
 {
 	const size_t limit = 600 * PAGE_SIZE;
 	char *buf = buf_alloc(1024 * PAGE_SIZE);
 	int fd = dev_iommu_open(), small, big;
 	__u32 ioas, stdev;
 
+	(void)unused;
 	STEP(!buf || fd < 0);
 	STEP(drop_cap_ipc_lock());
 	STEP(set_memlock_rlimit(limit));
@@ -201,20 +202,9 @@ static int charge_before_pin_child(void)
  */
 TEST(over_limit_map_pins_nothing)
 {
-	pid_t pid;
-
 	if (access(MODFAULT_NTH, W_OK))
 		SKIP("no fail_nth (module loaded without selftest=1)");
-	pid = fork_flushed();
-	CHECK(pid >= 0);
-	if (!pid) {
-		int line = charge_before_pin_child();
-
-		if (line)
-			printf("# child: the check at line %d failed\n", line);
-		_exit(line != 0);
-	}
-	CHECK_OK(wait_child(pid));
+	CHECK_OK(run_child(charge_before_pin_child, 0));
 }
 
 int main(void)

@@ -368,7 +368,7 @@ TEST(map_file_truncate_and_close)
 }
 
 /* In a child without CAP_IPC_LOCK: the line of a failed check, or 0. */
-static int accounting_child(void)
+static int accounting_child(int unused)
 {
 	const size_t limit = 16 * PAGE_SIZE;
 	long pin0, pin1;
@@ -376,6 +376,7 @@ static int accounting_child(void)
 	__u32 ioas, stdev;
 	int fd;
 
+	(void)unused;
 	m.len = 32 * PAGE_SIZE;
 	m.va = buf_alloc_memfd(m.len, &m.mfd);
 	fd = dev_iommu_open();
@@ -415,13 +416,14 @@ static int accounting_child(void)
 }
 
 /* The same in per-process mode: VmLck is charged too. */
-static int accounting_mm_child(void)
+static int accounting_mm_child(int unused)
 {
 	long lck0, pin0;
 	struct mfile m;
 	__u32 ioas, stdev;
 	int fd;
 
+	(void)unused;
 	m.len = 32 * PAGE_SIZE;
 	m.va = buf_alloc_memfd(m.len, &m.mfd);
 	fd = dev_iommu_open();
@@ -457,19 +459,8 @@ static const char *const account_variants[] = { "user", "mm", NULL };
 
 TEST_VARIANTS(map_file_accounting, account_variants)
 {
-	pid_t pid = fork_flushed();
-
-	CHECK(pid >= 0);
-	if (!pid) {
-		int line = tap_variant ? accounting_mm_child() :
-					 accounting_child();
-
-		if (line)
-			printf("# child: the check at line %d failed (errno %d)\n",
-			       line, errno);
-		_exit(line != 0);
-	}
-	CHECK_OK(wait_child(pid));
+	CHECK_OK(run_child(tap_variant ? accounting_mm_child : accounting_child,
+			   0));
 	CHECK(module_all_released());
 }
 

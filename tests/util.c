@@ -3,6 +3,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
@@ -1079,4 +1080,23 @@ int fault_walk_kernel_step(struct fault_scenario *sc, int step)
 	tap_diag("step %d: more than %d fault points", step,
 		 FAULT_WALK_KERNEL_MAX);
 	return -1;
+}
+
+int run_child(int (*fn)(int), int arg)
+{
+	pid_t pid = fork_flushed();
+	int line;
+
+	if (pid < 0)
+		return -1;
+	if (!pid) {
+		signal(SIGPIPE, SIG_IGN);
+		line = fn(arg);
+		if (line)
+			printf("# pid %d: the check at line %d failed (errno %d %s)\n",
+			       (int)getpid(), line, errno, strerror(errno));
+		fflush(stdout);
+		_exit(line != 0);
+	}
+	return wait_child(pid);
 }

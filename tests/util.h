@@ -354,4 +354,25 @@ int fault_walk_module(struct fault_scenario *sc);
 /* The kernel's fault points inside step @step: how many, or -1. */
 int fault_walk_kernel_step(struct fault_scenario *sc, int step);
 
+/*
+ * Run @fn(@arg) in a forked child, SIGPIPE ignored (a pipe whose reader
+ * died is seen by the write): @fn returns 0, or the line of its failed
+ * check, which the child reports.  0 when the child exited with 0.
+ */
+int run_child(int (*fn)(int), int arg);
+
+/*
+ * Run @call, which ends in _exit() (its CHILD_*() checks report a
+ * failure), in a forked child; stop the test as failed unless the child
+ * exited with 0.
+ */
+#define CHECK_IN_CHILD(call)                                            \
+	do {                                                            \
+		pid_t __pid = fork_flushed();                           \
+		CHECK(__pid >= 0);                                      \
+		if (!__pid)                                             \
+			call;                                           \
+		CHECK_OK(wait_child(__pid));                            \
+	} while (0)
+
 #endif
