@@ -53,21 +53,6 @@ static void dbuf_free(struct dbuf *d)
 	close(d->dfd);
 }
 
-/* One fd, one IOAS, and a mock domain on it. */
-struct env {
-	int fd;
-	__u32 ioas, stdev, hwpt;
-};
-
-static void env_setup(struct env *e)
-{
-	memset(e, 0, sizeof(*e));
-	e->fd = dev_iommu_open();
-	CHECK(e->fd >= 0);
-	CHECK_OK(ioas_alloc(e->fd, &e->ioas));
-	CHECK_OK(mock_domain(e->fd, e->ioas, &e->stdev, &e->hwpt, NULL));
-}
-
 /*
  * A dma-buf of another exporter, or -1: the system dma-heap (6.12 has
  * it; Debian's 6.1 has no exporter user space can reach).
@@ -184,10 +169,10 @@ TEST(map_file_dmabuf_errors)
 {
 	__u64 iova = 0;
 	struct dbuf d;
-	struct env e;
+	struct ioas_env e;
 	int other;
 
-	CHECK_SUB(env_setup(&e));
+	CHECK_SUB(ioas_env_setup(&e, true));
 	CHECK_SUB(dbuf_new(&d, e.fd, LEN));
 	CHECK_ERRNO(ioas_map_file(e.fd, e.ioas, d.dfd, 0, 0, &iova, MAP_RW),
 		    EINVAL);
@@ -229,9 +214,9 @@ TEST(map_file_dmabuf_contents_in_domains)
 	__u32 ioas2, hwpt2, stdev2, stdev3, hwpt3;
 	__u64 iova = 0, iova2 = 0;
 	struct dbuf d;
-	struct env e;
+	struct ioas_env e;
 
-	CHECK_SUB(env_setup(&e));
+	CHECK_SUB(ioas_env_setup(&e, true));
 	CHECK_SUB(dbuf_new(&d, e.fd, LEN));
 	/* The whole dma-buf at an IOVA the kernel picks. */
 	CHECK_OK(ioas_map_file(e.fd, e.ioas, d.dfd, 0, LEN, &iova, MAP_RW));
@@ -277,7 +262,7 @@ TEST(map_file_dmabuf_not_charged)
 	long pin0, lck0;
 	__u64 iova = 0;
 	struct dbuf d;
-	struct env e;
+	struct ioas_env e;
 
 	/* Charged per process (set before any object): VmLck would show. */
 	e.fd = dev_iommu_open();
@@ -320,10 +305,10 @@ TEST(revoke_clears_every_domain)
 	void *buf = buf_alloc(PAGE_SIZE);
 	int fd2;
 	struct dbuf d;
-	struct env e;
+	struct ioas_env e;
 
 	CHECK(buf);
-	CHECK_SUB(env_setup(&e));
+	CHECK_SUB(ioas_env_setup(&e, true));
 	CHECK_SUB(dbuf_new(&d, e.fd, LEN));
 	CHECK_OK(map_fixed(e.fd, e.ioas, d.dfd, 0, LEN, IOVA));
 	CHECK_OK(mock_domain(e.fd, e.ioas, &stdev2, &hwpt2, NULL));
@@ -426,9 +411,9 @@ TEST(mapping_outlives_the_dmabuf_fd)
 {
 	__u64 iova = 0;
 	struct dbuf d;
-	struct env e;
+	struct ioas_env e;
 
-	CHECK_SUB(env_setup(&e));
+	CHECK_SUB(ioas_env_setup(&e, true));
 	CHECK_SUB(dbuf_new(&d, e.fd, LEN));
 	CHECK_OK(ioas_map_file(e.fd, e.ioas, d.dfd, 0, LEN, &iova, MAP_RW));
 	/* The mapping holds the dma-buf: its memory stays. */
@@ -447,10 +432,10 @@ TEST(accesses_refused)
 	int afd, afd2;
 	__u32 pid;
 	struct dbuf d;
-	struct env e;
+	struct ioas_env e;
 
 	CHECK(buf);
-	CHECK_SUB(env_setup(&e));
+	CHECK_SUB(ioas_env_setup(&e, true));
 	CHECK_SUB(dbuf_new(&d, e.fd, LEN));
 	CHECK_OK(map_fixed(e.fd, e.ioas, d.dfd, 0, LEN, IOVA));
 	CHECK_OK(ioas_map_fixed(e.fd, e.ioas, buf, PAGE_SIZE, IOVA + LEN));

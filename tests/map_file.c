@@ -40,32 +40,15 @@ static void mfile_free(struct mfile *m)
 		close(m->mfd);
 }
 
-/* One fd, one IOAS, and a mock domain unless @domain is false. */
-struct env {
-	int fd;
-	__u32 ioas, stdev, hwpt;
-};
-
-static void env_setup(struct env *e, bool domain)
-{
-	memset(e, 0, sizeof(*e));
-	e->fd = dev_iommu_open();
-	CHECK(e->fd >= 0);
-	CHECK_OK(ioas_alloc(e->fd, &e->ioas));
-	if (domain)
-		CHECK_OK(mock_domain(e->fd, e->ioas, &e->stdev, &e->hwpt,
-				     NULL));
-}
-
 TEST(map_file_argument_errors)
 {
 	__u64 iova = MOCK_APERTURE_START;
 	struct mfile m;
-	struct env e;
+	struct ioas_env e;
 	int pfd[2];
 
 	CHECK_SUB(mfile_new(&m, LEN));
-	CHECK_SUB(env_setup(&e, true));
+	CHECK_SUB(ioas_env_setup(&e, true));
 	CHECK_ERRNO(ioas_map_file(e.fd, e.ioas, m.mfd, 0, LEN, &iova,
 			     MAP_RW | (1U << 5)), EOPNOTSUPP);
 	iova = ~0ULL;
@@ -130,12 +113,12 @@ TEST(map_file_open_mode)
 {
 	__u64 iova = 0;
 	struct mfile m;
-	struct env e;
+	struct ioas_env e;
 	char path[64];
 	int ro;
 
 	CHECK_SUB(mfile_new(&m, LEN));
-	CHECK_SUB(env_setup(&e, true));
+	CHECK_SUB(ioas_env_setup(&e, true));
 	snprintf(path, sizeof(path), "/proc/self/fd/%d", m.mfd);
 	ro = open(path, O_RDONLY);
 	CHECK(ro >= 0);
@@ -162,10 +145,10 @@ TEST(map_file_contents_and_pins)
 	__u32 stdev2, hwpt2;
 	__u64 iova = 0, unmapped = 0;
 	struct mfile m;
-	struct env e;
+	struct ioas_env e;
 
 	CHECK_SUB(mfile_new(&m, LEN));
-	CHECK_SUB(env_setup(&e, true));
+	CHECK_SUB(ioas_env_setup(&e, true));
 	CHECK_OK(map_file_fixed(e.fd, e.ioas, m.mfd, PAGE_SIZE, 4 * PAGE_SIZE,
 				MOCK_APERTURE_START));
 	CHECK_OK(check_map(e.fd, e.hwpt, MOCK_APERTURE_START,
@@ -212,11 +195,11 @@ TEST(map_file_contents_and_pins)
 TEST(map_file_close_releases)
 {
 	struct mfile m;
-	struct env e;
+	struct ioas_env e;
 	int chk;
 
 	CHECK_SUB(mfile_new(&m, LEN));
-	CHECK_SUB(env_setup(&e, true));
+	CHECK_SUB(ioas_env_setup(&e, true));
 	CHECK_OK(map_file_fixed(e.fd, e.ioas, m.mfd, 0, LEN,
 				MOCK_APERTURE_START));
 	CHECK_OK(check_refs(e.fd, m.va, LEN, 1));
@@ -238,11 +221,11 @@ TEST(map_file_lazy_access_and_attach)
 	__u32 pages_id, stdev, hwpt;
 	char tmp[64], want[64];
 	struct mfile m;
-	struct env e;
+	struct ioas_env e;
 	int afd;
 
 	CHECK_SUB(mfile_new(&m, LEN));
-	CHECK_SUB(env_setup(&e, false));
+	CHECK_SUB(ioas_env_setup(&e, false));
 	CHECK_OK(map_file_fixed(e.fd, e.ioas, m.mfd, 0, LEN,
 				MOCK_APERTURE_START));
 	CHECK(module_stat("pinned_pages") == 0);
@@ -281,10 +264,10 @@ TEST(map_file_copy)
 	__u32 ioas2, stdev2, hwpt2;
 	__u64 dst = 0;
 	struct mfile m;
-	struct env e;
+	struct ioas_env e;
 
 	CHECK_SUB(mfile_new(&m, LEN));
-	CHECK_SUB(env_setup(&e, true));
+	CHECK_SUB(ioas_env_setup(&e, true));
 	CHECK_OK(ioas_alloc(e.fd, &ioas2));
 	CHECK_OK(mock_domain(e.fd, ioas2, &stdev2, &hwpt2, NULL));
 	CHECK_OK(map_file_fixed(e.fd, e.ioas, m.mfd, 0, LEN,
@@ -318,12 +301,12 @@ TEST(map_file_truncate_and_close)
 	__u32 stdev, hwpt, pages_id;
 	char tmp[64], want[64];
 	struct mfile m;
-	struct env e;
+	struct ioas_env e;
 	int afd;
 
 	CHECK_SUB(mfile_new(&m, LEN));
 	memcpy(want, m.va + 2 * PAGE_SIZE, sizeof(want));
-	CHECK_SUB(env_setup(&e, true));
+	CHECK_SUB(ioas_env_setup(&e, true));
 	CHECK_OK(map_file_fixed(e.fd, e.ioas, m.mfd, 0, LEN,
 				MOCK_APERTURE_START));
 	CHECK_OK(create_access(e.fd, e.ioas, 0, &afd));
@@ -342,7 +325,7 @@ TEST(map_file_truncate_and_close)
 
 	/* Lazy: truncated before anything pinned it. */
 	CHECK_SUB(mfile_new(&m, LEN));
-	CHECK_SUB(env_setup(&e, false));
+	CHECK_SUB(ioas_env_setup(&e, false));
 	CHECK_OK(map_file_fixed(e.fd, e.ioas, m.mfd, 0, LEN,
 				MOCK_APERTURE_START));
 	/* Past EOF from the start: the map is taken, the pin fails. */
@@ -469,7 +452,7 @@ TEST(map_file_hugetlbfs)
 {
 	const size_t len = 2 * HUGEPAGE_SIZE;
 	__u64 iova = 0;
-	struct env e;
+	struct ioas_env e;
 	char *va;
 	int mfd;
 
@@ -482,7 +465,7 @@ TEST(map_file_hugetlbfs)
 		SKIP("no 2 MiB pages to map");
 	/* Only the first huge page exists; the second is made by the pin. */
 	memset(va, 0x3c, HUGEPAGE_SIZE / 2);
-	CHECK_SUB(env_setup(&e, true));
+	CHECK_SUB(ioas_env_setup(&e, true));
 	CHECK_OK(ioas_map_file(e.fd, e.ioas, mfd, PAGE_SIZE, len - PAGE_SIZE,
 			       &iova, MAP_RW));
 	CHECK(module_stat("pinned_pages") == (long)((len - PAGE_SIZE) /

@@ -1100,3 +1100,14 @@ int run_child(int (*fn)(int), int arg)
 	}
 	return wait_child(pid);
 }
+
+void ioas_env_setup(struct ioas_env *e, bool domain)
+{
+	memset(e, 0, sizeof(*e));
+	e->fd = dev_iommu_open();
+	CHECK(e->fd >= 0);
+	CHECK_OK(ioas_alloc(e->fd, &e->ioas));
+	if (domain)
+		CHECK_OK(mock_domain(e->fd, e->ioas, &e->stdev, &e->hwpt,
+				     NULL));
+}

@@ -375,4 +375,13 @@ int run_child(int (*fn)(int), int arg);
 		CHECK_OK(wait_child(__pid));                            \
 	} while (0)
 
+/* One iommufd, one IOAS, and a mock device on it (its HWPT) if asked. */
+struct ioas_env {
+	int fd;
+	__u32 ioas, stdev, hwpt;
+};
+
+/* Open @e: a mock domain on the IOAS unless @domain is false. */
+void ioas_env_setup(struct ioas_env *e, bool domain);
+
 #endif
