@@ -350,25 +350,42 @@ TEST(map_file_truncate_and_close)
 	CHECK(module_all_released());
 }
 
+/*
+ * The start of the accounting children: a 32-page memfd in @m, no
+ * CAP_IPC_LOCK and a 16-page RLIMIT_MEMLOCK, an fd (per-process mode if
+ * @mm_mode) with an IOAS and a mock domain.  0, or the failed line.
+ */
+static int accounting_setup(struct mfile *m, int *fd, __u32 *ioas,
+			    bool mm_mode)
+{
+	__u32 stdev;
+
+	m->len = 32 * PAGE_SIZE;
+	m->va = buf_alloc_memfd(m->len, &m->mfd);
+	*fd = dev_iommu_open();
+	if (!m->va || *fd < 0)
+		return __LINE__;
+	if (mm_mode && option_set(*fd, IOMMU_OPTION_RLIMIT_MODE, 0, 1))
+		return __LINE__;
+	if (drop_cap_ipc_lock() || set_memlock_rlimit(16 * PAGE_SIZE))
+		return __LINE__;
+	if (ioas_alloc(*fd, ioas) ||
+	    mock_domain(*fd, *ioas, &stdev, NULL, NULL))
+		return __LINE__;
+	return 0;
+}
+
 /* In a child without CAP_IPC_LOCK: the line of a failed check, or 0. */
 static int accounting_child(int unused)
 {
-	const size_t limit = 16 * PAGE_SIZE;
 	long pin0, pin1;
 	struct mfile m;
-	__u32 ioas, stdev;
-	int fd;
+	__u32 ioas;
+	int fd, line = accounting_setup(&m, &fd, &ioas, false);
 
 	(void)unused;
-	m.len = 32 * PAGE_SIZE;
-	m.va = buf_alloc_memfd(m.len, &m.mfd);
-	fd = dev_iommu_open();
-	if (!m.va || fd < 0)
-		return __LINE__;
-	if (drop_cap_ipc_lock() || set_memlock_rlimit(limit))
-		return __LINE__;
-	if (ioas_alloc(fd, &ioas) || mock_domain(fd, ioas, &stdev, NULL, NULL))
-		return __LINE__;
+	if (line)
+		return line;
 	pin0 = proc_status_kb("VmPin");
 	if (map_file_fixed(fd, ioas, m.mfd, 0, 12 * PAGE_SIZE,
 			   MOCK_APERTURE_START))
@@ -403,21 +420,12 @@ static int accounting_mm_child(int unused)
 {
 	long lck0, pin0;
 	struct mfile m;
-	__u32 ioas, stdev;
-	int fd;
+	__u32 ioas;
+	int fd, line = accounting_setup(&m, &fd, &ioas, true);
 
 	(void)unused;
-	m.len = 32 * PAGE_SIZE;
-	m.va = buf_alloc_memfd(m.len, &m.mfd);
-	fd = dev_iommu_open();
-	if (!m.va || fd < 0)
-		return __LINE__;
-	if (option_set(fd, IOMMU_OPTION_RLIMIT_MODE, 0, 1))
-		return __LINE__;
-	if (drop_cap_ipc_lock() || set_memlock_rlimit(16 * PAGE_SIZE))
-		return __LINE__;
-	if (ioas_alloc(fd, &ioas) || mock_domain(fd, ioas, &stdev, NULL, NULL))
-		return __LINE__;
+	if (line)
+		return line;
 	lck0 = proc_status_kb("VmLck");
 	pin0 = proc_status_kb("VmPin");
 	if (map_file_fixed(fd, ioas, m.mfd, 0, 12 * PAGE_SIZE,
