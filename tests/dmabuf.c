@@ -23,13 +23,6 @@
 #define LEN (NPAGES * PAGE_SIZE)
 #define IOVA ((__u64)MOCK_APERTURE_START + (1UL << 20))
 
-static int map_fixed(int fd, __u32 ioas, int dfd, __u64 start, __u64 length,
-		     __u64 iova)
-{
-	return ioas_map_file(fd, ioas, dfd, start, length, &iova,
-			     MAP_RW | IOMMU_IOAS_MAP_FIXED_IOVA);
-}
-
 /* A dma-buf of the test exporter, mmapped and filled with a pattern. */
 struct dbuf {
 	int dfd;
@@ -191,8 +184,9 @@ TEST(map_file_dmabuf_errors)
 	/* The MAP rules of the IOAS: 2 KiB offsets (mock), free IOVA. */
 	CHECK_ERRNO(ioas_map_file(e.fd, e.ioas, d.dfd, 512, PAGE_SIZE, &iova,
 				  MAP_RW), EINVAL);
-	CHECK_OK(map_fixed(e.fd, e.ioas, d.dfd, 0, LEN, IOVA));
-	CHECK_ERRNO(map_fixed(e.fd, e.ioas, d.dfd, 0, PAGE_SIZE, IOVA), EEXIST);
+	CHECK_OK(map_file_fixed(e.fd, e.ioas, d.dfd, 0, LEN, IOVA));
+	CHECK_ERRNO(map_file_fixed(e.fd, e.ioas, d.dfd, 0, PAGE_SIZE, IOVA),
+		    EEXIST);
 	/* Whole areas only, as for any mapping. */
 	CHECK_ERRNO(ioas_unmap(e.fd, e.ioas, IOVA, PAGE_SIZE, NULL), ENOENT);
 	other = foreign_dmabuf();
@@ -222,13 +216,13 @@ TEST(map_file_dmabuf_contents_in_domains)
 	CHECK_OK(ioas_map_file(e.fd, e.ioas, d.dfd, 0, LEN, &iova, MAP_RW));
 	CHECK_OK(check_map(e.fd, e.hwpt, iova, d.va, LEN));
 	/* Part of it, from an offset, at a fixed IOVA. */
-	CHECK_OK(map_fixed(e.fd, e.ioas, d.dfd, 2 * PAGE_SIZE, 3 * PAGE_SIZE,
-			   IOVA));
+	CHECK_OK(map_file_fixed(e.fd, e.ioas, d.dfd, 2 * PAGE_SIZE,
+				3 * PAGE_SIZE, IOVA));
 	CHECK_OK(check_map(e.fd, e.hwpt, IOVA, d.va + 2 * PAGE_SIZE,
 			   3 * PAGE_SIZE));
 	/* Half pages (the mock's 2 KiB granule). */
-	CHECK_OK(map_fixed(e.fd, e.ioas, d.dfd, PAGE_SIZE / 2, PAGE_SIZE,
-			   IOVA + LEN));
+	CHECK_OK(map_file_fixed(e.fd, e.ioas, d.dfd, PAGE_SIZE / 2, PAGE_SIZE,
+				IOVA + LEN));
 	CHECK_OK(check_map(e.fd, e.hwpt, IOVA + LEN, d.va + PAGE_SIZE / 2,
 			   PAGE_SIZE));
 	/* A domain attached later gets them all too. */
@@ -310,7 +304,7 @@ TEST(revoke_clears_every_domain)
 	CHECK(buf);
 	CHECK_SUB(ioas_env_setup(&e, true));
 	CHECK_SUB(dbuf_new(&d, e.fd, LEN));
-	CHECK_OK(map_fixed(e.fd, e.ioas, d.dfd, 0, LEN, IOVA));
+	CHECK_OK(map_file_fixed(e.fd, e.ioas, d.dfd, 0, LEN, IOVA));
 	CHECK_OK(mock_domain(e.fd, e.ioas, &stdev2, &hwpt2, NULL));
 	/* A copy in another IOAS, and a map on another iommufd. */
 	CHECK_OK(ioas_alloc(e.fd, &ioas2));
@@ -322,7 +316,8 @@ TEST(revoke_clears_every_domain)
 
 	CHECK_OK(ioas_alloc(fd2, &ioas_b));
 	CHECK_OK(mock_domain(fd2, ioas_b, &stdev_b, &hwpt_b, NULL));
-	CHECK_OK(map_fixed(fd2, ioas_b, d.dfd, PAGE_SIZE, PAGE_SIZE, IOVA));
+	CHECK_OK(map_file_fixed(fd2, ioas_b, d.dfd, PAGE_SIZE, PAGE_SIZE,
+				IOVA));
 	CHECK_OK(check_map(e.fd, e.hwpt, IOVA, d.va, LEN));
 	CHECK_OK(check_map(e.fd, hwpt2, IOVA, d.va, LEN));
 	CHECK_OK(check_map(e.fd, hwpt3, iova2, d.va, LEN));
@@ -346,7 +341,8 @@ TEST(revoke_clears_every_domain)
 	/* New maps of it: ENODEV, through any iommufd. */
 	CHECK_ERRNO(ioas_map_file(e.fd, e.ioas, d.dfd, 0, LEN, &iova3, MAP_RW),
 		    ENODEV);
-	CHECK_ERRNO(map_fixed(fd2, ioas_b, d.dfd, 0, LEN, IOVA + LEN), ENODEV);
+	CHECK_ERRNO(map_file_fixed(fd2, ioas_b, d.dfd, 0, LEN, IOVA + LEN),
+		    ENODEV);
 	/* A new domain still attaches, with nothing at the dead area. */
 	CHECK_OK(mock_domain(e.fd, e.ioas, &stdev4, &hwpt4, NULL));
 	CHECK_ERRNO(check_map(e.fd, hwpt4, IOVA, d.va, PAGE_SIZE), EINVAL);
@@ -364,7 +360,7 @@ TEST(revoke_clears_every_domain)
 	/* UNMAP of the dead area succeeds, and FIXED takes its IOVA again. */
 	CHECK_OK(ioas_unmap(e.fd, e.ioas, IOVA, LEN, &unmapped));
 	CHECK(unmapped == LEN);
-	CHECK_OK(map_fixed(e.fd, e.ioas, d.dfd, 0, LEN, IOVA));
+	CHECK_OK(map_file_fixed(e.fd, e.ioas, d.dfd, 0, LEN, IOVA));
 	CHECK_OK(check_map(e.fd, e.hwpt, IOVA, d.va, LEN));
 	CHECK_OK(check_map(e.fd, hwpt2, IOVA, d.va, LEN));
 	CHECK_OK(check_map(e.fd, hwpt4, IOVA, d.va, LEN));
@@ -372,7 +368,8 @@ TEST(revoke_clears_every_domain)
 	CHECK_ERRNO(check_map(e.fd, hwpt3, iova2, d.va, PAGE_SIZE), EINVAL);
 	CHECK_OK(ioas_unmap(e.fd, ioas2, iova2, LEN, NULL));
 	CHECK_OK(ioas_unmap(fd2, ioas_b, IOVA, PAGE_SIZE, NULL));
-	CHECK_OK(map_fixed(fd2, ioas_b, d.dfd, PAGE_SIZE, PAGE_SIZE, IOVA));
+	CHECK_OK(map_file_fixed(fd2, ioas_b, d.dfd, PAGE_SIZE, PAGE_SIZE,
+				IOVA));
 	CHECK_OK(check_map(fd2, hwpt_b, IOVA, d.va + PAGE_SIZE, PAGE_SIZE));
 	/* A domain going away after a revoke has nothing to clear. */
 	CHECK_OK(dmabuf_revoke(e.fd, d.dfd, true));
@@ -396,7 +393,7 @@ TEST(revoke_before_any_domain)
 	CHECK(fd >= 0);
 	CHECK_OK(ioas_alloc(fd, &ioas));
 	CHECK_SUB(dbuf_new(&d, fd, LEN));
-	CHECK_OK(map_fixed(fd, ioas, d.dfd, 0, LEN, IOVA));
+	CHECK_OK(map_file_fixed(fd, ioas, d.dfd, 0, LEN, IOVA));
 	CHECK_OK(dmabuf_revoke(fd, d.dfd, true));
 	CHECK_OK(mock_domain(fd, ioas, &stdev, &hwpt, NULL));
 	CHECK_ERRNO(check_map(fd, hwpt, IOVA, d.va, PAGE_SIZE), EINVAL);
@@ -437,7 +434,7 @@ TEST(accesses_refused)
 	CHECK(buf);
 	CHECK_SUB(ioas_env_setup(&e, true));
 	CHECK_SUB(dbuf_new(&d, e.fd, LEN));
-	CHECK_OK(map_fixed(e.fd, e.ioas, d.dfd, 0, LEN, IOVA));
+	CHECK_OK(map_file_fixed(e.fd, e.ioas, d.dfd, 0, LEN, IOVA));
 	CHECK_OK(ioas_map_fixed(e.fd, e.ioas, buf, PAGE_SIZE, IOVA + LEN));
 	CHECK_OK(create_access(e.fd, e.ioas,
 			       MOCK_FLAGS_ACCESS_CREATE_NEEDS_PIN_PAGES, &afd));
@@ -499,7 +496,7 @@ TEST(vfio_type1_cut_refused)
 	CHECK_OK(ioctl(fd, VFIO_SET_IOMMU, VFIO_TYPE1_IOMMU));
 	CHECK_OK(mock_domain(fd, ioas, &stdev, &hwpt, NULL));
 	CHECK_SUB(dbuf_new(&d, fd, LEN));
-	CHECK_OK(map_fixed(fd, ioas, d.dfd, 0, LEN, IOVA));
+	CHECK_OK(map_file_fixed(fd, ioas, d.dfd, 0, LEN, IOVA));
 	/* Part of it, at either end or inside: not cut. */
 	CHECK_ERRNO(unmap_dma(fd, IOVA, PAGE_SIZE, NULL), EOPNOTSUPP);
 	CHECK_ERRNO(unmap_dma(fd, IOVA + PAGE_SIZE, PAGE_SIZE, NULL),
@@ -533,7 +530,7 @@ TEST(change_process_refused)
 	CHECK_OK(ioas_alloc(fd, &ioas2));
 	CHECK_OK(ioctl(fd, IOMMU_IOAS_CHANGE_PROCESS, &cmd));
 	CHECK_SUB(dbuf_new(&d, fd, LEN));
-	CHECK_OK(map_fixed(fd, ioas2, d.dfd, 0, LEN, IOVA));
+	CHECK_OK(map_file_fixed(fd, ioas2, d.dfd, 0, LEN, IOVA));
 	CHECK_ERRNO(ioctl(fd, IOMMU_IOAS_CHANGE_PROCESS, &cmd), EINVAL);
 	CHECK_OK(ioas_unmap(fd, ioas2, IOVA, LEN, NULL));
 	CHECK_OK(ioctl(fd, IOMMU_IOAS_CHANGE_PROCESS, &cmd));
@@ -662,7 +659,7 @@ TEST(revoke_races_map_unmap_attach)
 	CHECK(!pthread_create(&rev, NULL, race_revoker, &r));
 	CHECK(!pthread_create(&att, NULL, race_attacher, &r));
 	for (i = 0; i < 3000; i++) {
-		int rc = map_fixed(r.fd, r.ioas, r.dfd, 0, LEN, IOVA);
+		int rc = map_file_fixed(r.fd, r.ioas, r.dfd, 0, LEN, IOVA);
 
 		if (rc && errno != ENODEV) {
 			tap_diag("map: errno %d", errno);
@@ -684,7 +681,7 @@ TEST(revoke_races_map_unmap_attach)
 	CHECK(maps > 0);
 	/* Settled: a map now is live in the domain. */
 	CHECK_OK(dmabuf_revoke(r.fd, r.dfd, false));
-	CHECK_OK(map_fixed(r.fd, r.ioas, r.dfd, 0, LEN, IOVA));
+	CHECK_OK(map_file_fixed(r.fd, r.ioas, r.dfd, 0, LEN, IOVA));
 	unsigned char *va = mmap(NULL, LEN, PROT_READ, MAP_SHARED, r.dfd, 0);
 
 	CHECK(va != MAP_FAILED);

@@ -1012,7 +1012,7 @@ int fault_walk_module(struct fault_scenario *sc)
 	bool hit;
 
 	for (n = 1; n < FAULT_WALK_MODULE_MAX; n++) {
-		/* Opened before the count starts: the scenario's points only. */
+		/* Opened before arming: only the scenario's points count. */
 		fd = dev_iommu_open();
 		if (fd < 0 || modfault_arm(n))
 			return -1;
@@ -1030,7 +1030,7 @@ int fault_walk_module(struct fault_scenario *sc)
 			return -1;
 		}
 		if (!hit) {
-			/* Nothing failed: the whole scenario must have worked. */
+			/* Nothing failed: the whole scenario must work. */
 			if (line) {
 				tap_diag("no injected failure, yet line %d failed",
 					 line);
