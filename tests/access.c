@@ -423,35 +423,29 @@ static void *access_pages_checking(void *arg)
  */
 TEST(unmap_not_held_by_stuck_access_pin)
 {
+	struct uffd_stuck u;
 	struct stuck_pin p;
 	__u32 ioas;
-	pthread_t th;
-	char *buf, *fill;
-	int uffd;
+	char *buf;
 
 	buf = buf_alloc(PAGE_SIZE);
-	fill = calloc(1, PAGE_SIZE);
 	p.fd = dev_iommu_open();
-	CHECK(buf && fill && p.fd >= 0);
-	uffd = uffd_page(&p.uptr);
-	CHECK(uffd >= 0);
+	CHECK(buf && p.fd >= 0);
+	CHECK_OK(uffd_stuck_page(&u));
+	p.uptr = u.page;
 	CHECK_OK(ioas_alloc(p.fd, &ioas));
 	CHECK_OK(ioas_map_fixed(p.fd, ioas, buf, PAGE_SIZE, IOVA));
 	CHECK_OK(create_access(p.fd, ioas, PIN, &p.afd));
-	CHECK(!pthread_create(&th, NULL, access_pages_checking, &p));
-	CHECK_OK(uffd_wait_fault(uffd, 5000));
+	CHECK_OK(uffd_stuck_start(&u, access_pages_checking, &p));
 
 	CHECK_OK(ioas_unmap(p.fd, ioas, IOVA, PAGE_SIZE, NULL));
-	CHECK_OK(uffd_resolve(uffd, p.uptr, fill));
-	pthread_join(th, NULL);
+	CHECK_OK(uffd_stuck_release(&u));
 	/* The area it meant to pin is gone. */
 	CHECK(p.rc != 0);
 	CHECK_OK(check_refs(p.fd, buf, PAGE_SIZE, 0));
 	CHECK_OK(close(p.afd));
 	CHECK_OK(iommu_destroy(p.fd, ioas));
-	close(uffd);
 	close(p.fd);
-	free(fill);
 	buf_free(buf, PAGE_SIZE);
 }
 

@@ -248,35 +248,26 @@ static void *hw_info_into(void *arg)
 TEST(unbind_not_held_by_stuck_hw_info)
 {
 	struct stuck_hw_info h;
+	struct uffd_stuck u;
 	__u32 ioas, stdev, hwpt;
-	struct timespec t0, t1;
-	pthread_t th;
-	char *fill;
-	int uffd;
+	struct timespec t0;
 
 	h.fd = dev_iommu_open();
 	CHECK(h.fd >= 0);
-	uffd = uffd_page(&h.page);
-	fill = calloc(1, PAGE_SIZE);
-	CHECK(uffd >= 0 && fill);
+	CHECK_OK(uffd_stuck_page(&u));
+	h.page = u.page;
 	CHECK_OK(ioas_alloc(h.fd, &ioas));
 	CHECK_OK(mock_domain(h.fd, ioas, &stdev, &hwpt, &h.idev));
-	CHECK(!pthread_create(&th, NULL, hw_info_into, &h));
-	CHECK_OK(uffd_wait_fault(uffd, 5000));
+	CHECK_OK(uffd_stuck_start(&u, hw_info_into, &h));
 
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	CHECK_OK(iommu_destroy(h.fd, stdev));
-	clock_gettime(CLOCK_MONOTONIC, &t1);
-	tap_diag("unbind took %ld ms", (long)((t1.tv_sec - t0.tv_sec) * 1000 +
-					      (t1.tv_nsec - t0.tv_nsec) / 1000000));
-	CHECK(t1.tv_sec - t0.tv_sec < 2);
+	tap_diag("unbind took %ld ms", ms_since(&t0));
+	CHECK(ms_since(&t0) < 2000);
 
-	CHECK_OK(uffd_resolve(uffd, h.page, fill));
-	pthread_join(th, NULL);
+	CHECK_OK(uffd_stuck_release(&u));
 	CHECK_OK(iommu_destroy(h.fd, ioas));
-	close(uffd);
 	close(h.fd);
-	free(fill);
 }
 
 struct stuck_call {
@@ -299,15 +290,6 @@ static void *iova_ranges_into(void *arg)
 	return NULL;
 }
 
-static long ms_since(const struct timespec *t0)
-{
-	struct timespec t1;
-
-	clock_gettime(CLOCK_MONOTONIC, &t1);
-	return (t1.tv_sec - t0->tv_sec) * 1000 +
-	       (t1.tv_nsec - t0->tv_nsec) / 1000000;
-}
-
 /*
  * IOAS_IOVA_RANGES whose output is stuck in a page fault holds no lock
  * of the IOAS: maps, unmaps and a device's attach and removal go on.
@@ -315,21 +297,19 @@ static long ms_since(const struct timespec *t0)
 TEST(iova_ranges_stuck_in_fault_blocks_nothing)
 {
 	__u32 stdev, hwpt, idev;
+	struct uffd_stuck u;
 	struct stuck_call c;
 	struct timespec t0;
-	pthread_t th;
-	char *fill, *buf;
-	int uffd;
+	char *buf;
 
 	c.fd = dev_iommu_open();
 	CHECK(c.fd >= 0);
-	uffd = uffd_page(&c.page);
-	fill = calloc(1, PAGE_SIZE);
 	buf = buf_alloc(PAGE_SIZE);
-	CHECK(uffd >= 0 && fill && buf);
+	CHECK(buf);
+	CHECK_OK(uffd_stuck_page(&u));
+	c.page = u.page;
 	CHECK_OK(ioas_alloc(c.fd, &c.id));
-	CHECK(!pthread_create(&th, NULL, iova_ranges_into, &c));
-	CHECK_OK(uffd_wait_fault(uffd, 5000));
+	CHECK_OK(uffd_stuck_start(&u, iova_ranges_into, &c));
 
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	CHECK_OK(mock_domain(c.fd, c.id, &stdev, &hwpt, &idev));
@@ -339,12 +319,9 @@ TEST(iova_ranges_stuck_in_fault_blocks_nothing)
 	tap_diag("attach, map, unmap, removal took %ld ms", ms_since(&t0));
 	CHECK(ms_since(&t0) < 2000);
 
-	CHECK_OK(uffd_resolve(uffd, c.page, fill));
-	pthread_join(th, NULL);
+	CHECK_OK(uffd_stuck_release(&u));
 	CHECK_OK(iommu_destroy(c.fd, c.id));
-	close(uffd);
 	close(c.fd);
-	free(fill);
 	buf_free(buf, PAGE_SIZE);
 }
 
@@ -363,21 +340,17 @@ static void *check_map_from(void *arg)
 TEST(check_map_stuck_in_fault_holds_no_hwpt)
 {
 	__u32 ioas, stdev, idev;
+	struct uffd_stuck u;
 	struct stuck_call c;
 	struct timespec t0;
-	pthread_t th;
-	char *fill;
-	int uffd;
 
 	c.fd = dev_iommu_open();
 	CHECK(c.fd >= 0);
-	uffd = uffd_page(&c.page);
-	fill = calloc(1, PAGE_SIZE);
-	CHECK(uffd >= 0 && fill);
+	CHECK_OK(uffd_stuck_page(&u));
+	c.page = u.page;
 	CHECK_OK(ioas_alloc(c.fd, &ioas));
 	CHECK_OK(mock_domain(c.fd, ioas, &stdev, &c.id, &idev));
-	CHECK(!pthread_create(&th, NULL, check_map_from, &c));
-	CHECK_OK(uffd_wait_fault(uffd, 5000));
+	CHECK_OK(uffd_stuck_start(&u, check_map_from, &c));
 
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	CHECK_OK(iommu_destroy(c.fd, stdev));
@@ -386,11 +359,8 @@ TEST(check_map_stuck_in_fault_holds_no_hwpt)
 	/* Its automatic HWPT went with it. */
 	CHECK_OK(iommu_destroy(c.fd, ioas));
 
-	CHECK_OK(uffd_resolve(uffd, c.page, fill));
-	pthread_join(th, NULL);
-	close(uffd);
+	CHECK_OK(uffd_stuck_release(&u));
 	close(c.fd);
-	free(fill);
 }
 
 TEST(hwpt_alloc_paging)

@@ -43,8 +43,8 @@ enum stall_op {
 /* One call stuck in a userfaultfd page fault, in a thread of its own. */
 struct stall {
 	int fd;
-	int uffd;
-	void *page;		/* the userfaultfd page */
+	struct uffd_stuck stuck;	/* the thread of the call */
+	void *page;		/* the userfaultfd page (@stuck's) */
 	char *buf;		/* a page of ordinary memory */
 	enum stall_op op;
 	__u32 ioas;
@@ -54,17 +54,13 @@ struct stall {
 	__u32 hwpt_id;		/* out of HWPT_ALLOC, PCI_/MOCK_ATTACH */
 	__u32 stdev_id;		/* out of STALL_MOCK_ATTACH */
 	struct edu *edu;	/* STALL_PCI_ATTACH: to @ioas */
-	pthread_t th;
 	volatile bool done;
 	int rc, err;		/* the call's result */
-	bool resolved;
 	/* The watchdog of the check under way. */
 	pthread_t wd;
 	volatile bool wd_stop;
 	volatile bool wd_fired;
 };
-
-static char fill[PAGE_SIZE];
 
 static void *stall_thread(void *arg)
 {
@@ -92,47 +88,19 @@ static void *stall_thread(void *arg)
 	return NULL;
 }
 
-/* The userfaultfd page the call will stall on. */
-static int stall_page(struct stall *s)
-{
-	s->uffd = uffd_page(&s->page);
-	return s->uffd < 0 ? -1 : 0;
-}
-
 /*
  * Start the stalling call; 0 once it is stuck in the fault, 1 when this
  * kernel's pin fails at once instead (6.1), -1 on other failures.
  */
 static int stall_start(struct stall *s)
 {
-	if (pthread_create(&s->th, NULL, stall_thread, s))
-		return -1;
-	if (!uffd_wait_fault(s->uffd, 5000))
+	if (!uffd_stuck_start(&s->stuck, stall_thread, s))
 		return 0;
-	pthread_join(s->th, NULL);
 	if (s->done && s->rc == -1 && s->err == EFAULT)
 		return 1;
 	tap_diag("the call neither stalled nor failed with EFAULT: rc %d, %s",
 		 s->rc, strerror(s->err));
 	return -1;
-}
-
-static int stall_resolve(struct stall *s)
-{
-	if (s->resolved)
-		return 0;
-	s->resolved = true;
-	return uffd_resolve(s->uffd, s->page, fill);
-}
-
-/* Resolve the fault (unless the watchdog did) and wait for the call. */
-static int stall_finish(struct stall *s)
-{
-	int rc = stall_resolve(s);
-
-	pthread_join(s->th, NULL);
-	close(s->uffd);
-	return rc;
 }
 
 static void *watchdog(void *arg)
@@ -144,18 +112,9 @@ static void *watchdog(void *arg)
 		usleep(10000);
 	if (!s->wd_stop) {
 		s->wd_fired = true;
-		stall_resolve(s);
+		uffd_stuck_resolve(&s->stuck);
 	}
 	return NULL;
-}
-
-static long ms_since(const struct timespec *t0)
-{
-	struct timespec t1;
-
-	clock_gettime(CLOCK_MONOTONIC, &t1);
-	return (t1.tv_sec - t0->tv_sec) * 1000 +
-	       (t1.tv_nsec - t0->tv_nsec) / 1000000;
 }
 
 /*
@@ -226,7 +185,8 @@ static void stall_setup(struct stall *s)
 	CHECK(s->fd >= 0);
 	s->buf = buf_alloc(PAGE_SIZE);
 	CHECK(s->buf);
-	CHECK_OK(stall_page(s));
+	CHECK_OK(uffd_stuck_page(&s->stuck));
+	s->page = s->stuck.page;
 	CHECK_OK(ioas_alloc(s->fd, &s->ioas));
 }
 
@@ -320,7 +280,7 @@ TEST(map_stalled_in_pin_blocks_nothing)
 	CHECK_PROMPT(&s, iommu_destroy(s.fd, stdev),
 		     "the mock device's removal (automatic HWPT)");
 
-	CHECK_OK(stall_finish(&s));
+	CHECK_OK(uffd_stuck_release(&s.stuck));
 	CHECK(s.rc == 0);
 	CHECK_OK(check_map(s.fd, hwpt3, IOVA_STALL, s.page, PAGE_SIZE));
 	CHECK_OK(check_refs(s.fd, s.page, PAGE_SIZE, 1));
@@ -343,7 +303,7 @@ TEST(map_stalled_then_resolved)
 
 	CHECK_SUB(stall_setup_map(&s, &stdev, &hwpt1, &hwpt2, &idev));
 	STALL_START(&s);
-	CHECK_OK(stall_finish(&s));
+	CHECK_OK(uffd_stuck_release(&s.stuck));
 	CHECK(s.rc == 0);
 	CHECK_OK(check_map(s.fd, hwpt1, IOVA_STALL, s.page, PAGE_SIZE));
 	CHECK_OK(check_map(s.fd, hwpt2, IOVA_STALL, s.page, PAGE_SIZE));
@@ -381,7 +341,7 @@ TEST(copy_stalled_in_pin_blocks_nothing)
 	CHECK_PROMPT(&s, iommu_destroy(s.fd, stdev),
 		     "the destination's mock device's removal");
 
-	CHECK_OK(stall_finish(&s));
+	CHECK_OK(uffd_stuck_release(&s.stuck));
 	CHECK(s.rc == 0);	/* no domain left: copied lazily */
 	CHECK_OK(check_refs(s.fd, s.page, PAGE_SIZE, 0));
 	CHECK_OK(ioas_unmap(s.fd, s.ioas, IOVA_STALL, PAGE_SIZE, &unmapped));
@@ -476,7 +436,7 @@ TEST(hwpt_alloc_stalled_in_pin_blocks_nothing)
 	CHECK(!pthread_create(&th, NULL, racing_map, &m));
 	usleep(100000);
 
-	CHECK_OK(stall_finish(&s));
+	CHECK_OK(uffd_stuck_release(&s.stuck));
 	pthread_join(th, NULL);
 	CHECK(s.rc == 0);
 	CHECK(m.rc == 0);
@@ -512,7 +472,7 @@ TEST(mock_attach_stalled_in_pin_blocks_nothing)
 		     "IOAS_MAP into the IOAS being attached");
 	CHECK_ERRNO(change_process(s.fd), EBUSY);
 	CHECK(!s.done);
-	CHECK_OK(stall_finish(&s));
+	CHECK_OK(uffd_stuck_release(&s.stuck));
 	CHECK(s.rc == 0);
 	CHECK_ERRNO(change_process(s.fd), EINVAL);
 	CHECK_OK(check_map(s.fd, s.hwpt_id, IOVA_STALL, s.page, PAGE_SIZE));
@@ -547,7 +507,7 @@ TEST(hwpt_alloc_forgets_failed_pin_of_unmapped_area)
 	STALL_START(&s);
 	CHECK_PROMPT(&s, ioas_unmap(s.fd, s.ioas, IOVA_OTHER, PAGE_SIZE, NULL),
 		     "IOAS_UNMAP of the area that cannot be pinned");
-	CHECK_OK(stall_finish(&s));
+	CHECK_OK(uffd_stuck_release(&s.stuck));
 	CHECK(s.rc == 0);
 	CHECK_OK(check_map(s.fd, s.hwpt_id, IOVA_RACE, s.page, PAGE_SIZE));
 	CHECK_OK(iommu_destroy(s.fd, s.hwpt_id));
@@ -635,7 +595,7 @@ TEST(pci_unbind_not_held_by_stalled_map)
 		     "iommufd-pci's unbind in sysfs");
 	CHECK_ERRNO(iommu_destroy(s.fd, dev_id), ENOENT);
 
-	CHECK_OK(stall_finish(&s));
+	CHECK_OK(uffd_stuck_release(&s.stuck));
 	CHECK(s.rc == 0);	/* no domain left: mapped lazily */
 	CHECK_OK(check_refs(s.fd, s.page, PAGE_SIZE, 0));
 	CHECK_SUB(stall_teardown_pci(&s, &e));
@@ -665,7 +625,7 @@ TEST(pci_attach_stalled_in_pin_blocks_unbind)
 		/* 6.1: the pin failed at once; nothing is left pinned. */
 		CHECK(s.err == EFAULT);
 		/* Filled first: reading the missing page would wait. */
-		CHECK_OK(stall_resolve(&s));
+		CHECK_OK(uffd_stuck_resolve(&s.stuck));
 		CHECK_OK(check_refs(s.fd, s.page, PAGE_SIZE, 0));
 		edu_close(&e);
 	}
@@ -675,7 +635,7 @@ TEST(pci_attach_stalled_in_pin_blocks_unbind)
 		     "iommufd-pci's unbind in sysfs during a stalled ATTACH");
 	CHECK_ERRNO(iommu_destroy(s.fd, dev_id), ENOENT);
 
-	CHECK_OK(stall_finish(&s));
+	CHECK_OK(uffd_stuck_release(&s.stuck));
 	if (s.rc)
 		tap_diag("ATTACH: %s", strerror(s.err));
 	CHECK(s.rc == -1 && s.err == ENODEV);
@@ -707,7 +667,7 @@ TEST(pci_attach_stalled_then_resolved)
 	/* The IOAS's other users are not held up either. */
 	CHECK_PROMPT(&s, ioas_map_fixed(s.fd, s.ioas, s.buf, PAGE_SIZE, IOVA_A),
 		     "IOAS_MAP into the IOAS being attached");
-	CHECK_OK(stall_finish(&s));
+	CHECK_OK(uffd_stuck_release(&s.stuck));
 	if (s.rc)
 		tap_diag("ATTACH: %s", strerror(s.err));
 	CHECK(s.rc == 0 && s.hwpt_id != s.ioas);
@@ -722,7 +682,6 @@ TEST(pci_attach_stalled_then_resolved)
 
 int main(void)
 {
-	memset(fill, 0x5a, sizeof(fill));
 	find_devices();
 	return tap_run();
 }

@@ -1111,3 +1111,49 @@ void ioas_env_setup(struct ioas_env *e, bool domain)
 		CHECK_OK(mock_domain(e->fd, e->ioas, &e->stdev, &e->hwpt,
 				     NULL));
 }
+
+int uffd_stuck_page(struct uffd_stuck *u)
+{
+	u->resolved = false;
+	u->uffd = uffd_page(&u->page);
+	return u->uffd < 0 ? -1 : 0;
+}
+
+int uffd_stuck_start(struct uffd_stuck *u, void *(*fn)(void *), void *arg)
+{
+	if (pthread_create(&u->th, NULL, fn, arg))
+		return -1;
+	if (!uffd_wait_fault(u->uffd, 5000))
+		return 0;
+	pthread_join(u->th, NULL);
+	return -1;
+}
+
+int uffd_stuck_resolve(struct uffd_stuck *u)
+{
+	static char fill[PAGE_SIZE];
+
+	if (u->resolved)
+		return 0;
+	u->resolved = true;
+	memset(fill, 0x5a, sizeof(fill));
+	return uffd_resolve(u->uffd, u->page, fill);
+}
+
+int uffd_stuck_release(struct uffd_stuck *u)
+{
+	int rc = uffd_stuck_resolve(u);
+
+	pthread_join(u->th, NULL);
+	close(u->uffd);
+	return rc;
+}
+
+long ms_since(const struct timespec *t0)
+{
+	struct timespec t1;
+
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	return (t1.tv_sec - t0->tv_sec) * 1000 +
+	       (t1.tv_nsec - t0->tv_nsec) / 1000000;
+}

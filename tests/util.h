@@ -384,4 +384,32 @@ struct ioas_env {
 /* Open @e: a mock domain on the IOAS unless @domain is false. */
 void ioas_env_setup(struct ioas_env *e, bool domain);
 
+#include <pthread.h>
+#include <time.h>
+
+/*
+ * A thread stuck in a userfaultfd fault, then released.
+ * uffd_stuck_page() makes @u->page (its first touch blocks);
+ * uffd_stuck_start() runs @fn(@arg) in a new thread and waits up to 5 s
+ * for it to be stuck touching the page: 0, or -1 when it is not (then the
+ * thread has been joined, unless it could not be created);
+ * uffd_stuck_resolve() fills the page (0x5a bytes) and lets the thread
+ * go on, the first time it is called; uffd_stuck_release() resolves,
+ * joins the thread and closes the userfaultfd.  Each returns 0 or -1.
+ */
+struct uffd_stuck {
+	int uffd;
+	void *page;
+	pthread_t th;
+	volatile bool resolved;
+};
+
+int uffd_stuck_page(struct uffd_stuck *u);
+int uffd_stuck_start(struct uffd_stuck *u, void *(*fn)(void *), void *arg);
+int uffd_stuck_resolve(struct uffd_stuck *u);
+int uffd_stuck_release(struct uffd_stuck *u);
+
+/* Milliseconds since @t0 (CLOCK_MONOTONIC). */
+long ms_since(const struct timespec *t0);
+
 #endif
