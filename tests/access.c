@@ -132,10 +132,7 @@ TEST(access_pages_share_domain_pins)
 
 	buf = buf_alloc(len);
 	CHECK(buf);
-	fd = dev_iommu_open();
-	CHECK(fd >= 0);
-	CHECK_OK(ioas_alloc(fd, &ioas));
-	CHECK_OK(mock_domain(fd, ioas, &stdev, NULL, NULL));
+	CHECK_SUB(open_mock_domain(&fd, &ioas, &stdev, NULL, NULL));
 	CHECK_OK(ioas_map_fixed(fd, ioas, buf, len, IOVA));
 	CHECK_OK(create_access(fd, ioas, PIN, &afd));
 	CHECK_OK(check_refs(fd, buf, len, 1));

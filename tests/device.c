@@ -18,10 +18,7 @@ TEST(mock_domain_returns_ids)
 	__u32 ioas, stdev = 0, hwpt = 0, idev = 0;
 	int fd;
 
-	fd = dev_iommu_open();
-	CHECK(fd >= 0);
-	CHECK_OK(ioas_alloc(fd, &ioas));
-	CHECK_OK(mock_domain(fd, ioas, &stdev, &hwpt, &idev));
+	CHECK_SUB(open_mock_domain(&fd, &ioas, &stdev, &hwpt, &idev));
 	CHECK(stdev && hwpt && idev);
 	CHECK(stdev != hwpt && stdev != idev && hwpt != idev);
 	CHECK(stdev != ioas && hwpt != ioas && idev != ioas);
@@ -74,10 +71,7 @@ TEST(device_object_not_destroyable)
 	int fd;
 
 	/* The device belongs to its (mock) driver until it unbinds. */
-	fd = dev_iommu_open();
-	CHECK(fd >= 0);
-	CHECK_OK(ioas_alloc(fd, &ioas));
-	CHECK_OK(mock_domain(fd, ioas, &stdev, &hwpt, &idev));
+	CHECK_SUB(open_mock_domain(&fd, &ioas, &stdev, &hwpt, &idev));
 	CHECK_ERRNO(iommu_destroy(fd, idev), EBUSY);
 	CHECK_OK(iommu_destroy(fd, stdev));
 	/* Unbinding took the device object with it. */
@@ -91,10 +85,7 @@ TEST(auto_hwpt_lifetime)
 	__u32 ioas, stdev, hwpt, idev;
 	int fd;
 
-	fd = dev_iommu_open();
-	CHECK(fd >= 0);
-	CHECK_OK(ioas_alloc(fd, &ioas));
-	CHECK_OK(mock_domain(fd, ioas, &stdev, &hwpt, &idev));
+	CHECK_SUB(open_mock_domain(&fd, &ioas, &stdev, &hwpt, &idev));
 	/* In use by the device. */
 	CHECK_ERRNO(iommu_destroy(fd, hwpt), EBUSY);
 	CHECK_ERRNO(iommu_destroy(fd, ioas), EBUSY);
@@ -371,10 +362,7 @@ TEST(hwpt_alloc_paging)
 
 	buf = buf_alloc(4 * PAGE_SIZE);
 	CHECK(buf);
-	fd = dev_iommu_open();
-	CHECK(fd >= 0);
-	CHECK_OK(ioas_alloc(fd, &ioas));
-	CHECK_OK(mock_domain(fd, ioas, &stdev, &hwpt, &idev));
+	CHECK_SUB(open_mock_domain(&fd, &ioas, &stdev, &hwpt, &idev));
 	CHECK_OK(ioas_map_fixed(fd, ioas, buf, 2 * PAGE_SIZE, IOVA));
 
 	/* The mock's domains may be nesting parents, as upstream's. */
@@ -420,10 +408,7 @@ TEST(hwpt_alloc_errors)
 	__u32 data = 0;
 	int fd;
 
-	fd = dev_iommu_open();
-	CHECK(fd >= 0);
-	CHECK_OK(ioas_alloc(fd, &ioas));
-	CHECK_OK(mock_domain(fd, ioas, &stdev, &hwpt, &idev));
+	CHECK_SUB(open_mock_domain(&fd, &ioas, &stdev, &hwpt, &idev));
 
 	CHECK_ERRNO(hwpt_alloc(fd, idev, ioas, 1u << 30, &out), EOPNOTSUPP);
 	CHECK_ERRNO(hwpt_alloc(fd, BAD_ID, ioas, 0, &out), ENOENT);
@@ -541,10 +526,7 @@ TEST(get_hw_info)
 	unsigned int i;
 	int fd;
 
-	fd = dev_iommu_open();
-	CHECK(fd >= 0);
-	CHECK_OK(ioas_alloc(fd, &ioas));
-	CHECK_OK(mock_domain(fd, ioas, &stdev, NULL, &idev));
+	CHECK_SUB(open_mock_domain(&fd, &ioas, &stdev, NULL, &idev));
 
 	/* Exactly the mock's 8 bytes. */
 	memset(data, 0xff, sizeof(data));
@@ -633,10 +615,7 @@ TEST(dev_check_cache)
 	__u32 ioas, stdev, idev, i;
 	int fd;
 
-	fd = dev_iommu_open();
-	CHECK(fd >= 0);
-	CHECK_OK(ioas_alloc(fd, &ioas));
-	CHECK_OK(mock_domain(fd, ioas, &stdev, NULL, &idev));
+	CHECK_SUB(open_mock_domain(&fd, &ioas, &stdev, NULL, &idev));
 	for (i = 0; i < MOCK_DEV_CACHE_NUM; i++)
 		CHECK_OK(dev_check_cache(fd, idev, i,
 					 IOMMU_TEST_DEV_CACHE_DEFAULT));
@@ -662,10 +641,7 @@ TEST(two_devices_on_one_ioas)
 	 * kernel's choice; both must see the IOAS either way. */
 	buf = buf_alloc(2 * PAGE_SIZE);
 	CHECK(buf);
-	fd = dev_iommu_open();
-	CHECK(fd >= 0);
-	CHECK_OK(ioas_alloc(fd, &ioas));
-	CHECK_OK(mock_domain(fd, ioas, &stdev1, &hwpt1, &idev1));
+	CHECK_SUB(open_mock_domain(&fd, &ioas, &stdev1, &hwpt1, &idev1));
 	CHECK_OK(ioas_map_fixed(fd, ioas, buf, 2 * PAGE_SIZE, IOVA));
 	CHECK_OK(mock_domain(fd, ioas, &stdev2, &hwpt2, &idev2));
 	CHECK(idev1 != idev2 && stdev1 != stdev2);
@@ -711,10 +687,7 @@ TEST(get_hw_info_input_type)
 	unsigned int i;
 	int fd;
 
-	fd = dev_iommu_open();
-	CHECK(fd >= 0);
-	CHECK_OK(ioas_alloc(fd, &ioas));
-	CHECK_OK(mock_domain(fd, ioas, &stdev, NULL, &idev));
+	CHECK_SUB(open_mock_domain(&fd, &ioas, &stdev, NULL, &idev));
 	info = (struct iommu_test_hw_info *)data;
 
 	/* Asking for the mock's own type, or for the default one. */
@@ -816,10 +789,7 @@ TEST(hwpt_alloc_selftest_data)
 	unsigned char big[80];
 	int fd;
 
-	fd = dev_iommu_open();
-	CHECK(fd >= 0);
-	CHECK_OK(ioas_alloc(fd, &ioas));
-	CHECK_OK(mock_domain(fd, ioas, &stdev, NULL, &idev));
+	CHECK_SUB(open_mock_domain(&fd, &ioas, &stdev, NULL, &idev));
 
 	/* Both page table types, with the whole struct or just iotlb. */
 	CHECK_OK(hwpt_alloc_data(fd, idev, ioas, 0, IOMMU_HWPT_DATA_SELFTEST,
@@ -977,10 +947,7 @@ TEST(attach_other_page_sizes)
 
 	buf = buf_alloc(2 * PAGE_SIZE);
 	CHECK(buf);
-	fd = dev_iommu_open();
-	CHECK(fd >= 0);
-	CHECK_OK(ioas_alloc(fd, &ioas));
-	CHECK_OK(mock_domain(fd, ioas, &stdev, &dflt, &idev));
+	CHECK_SUB(open_mock_domain(&fd, &ioas, &stdev, &dflt, &idev));
 	CHECK_OK(ioas_iova_ranges(fd, ioas, ranges, &num, &align));
 	CHECK(align == MOCK_PAGE_SIZE);
 	CHECK_OK(ioas_map_fixed(fd, ioas, buf, 2 * PAGE_SIZE, IOVA));

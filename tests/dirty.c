@@ -86,10 +86,7 @@ TEST(hw_info_capability)
 	__u64 data, caps;
 	int fd;
 
-	fd = dev_iommu_open();
-	CHECK(fd >= 0);
-	CHECK_OK(ioas_alloc(fd, &ioas));
-	CHECK_OK(mock_domain(fd, ioas, &stdev, &hwpt, &idev));
+	CHECK_SUB(open_mock_domain(&fd, &ioas, &stdev, &hwpt, &idev));
 	len = sizeof(data);
 	CHECK_OK(get_hw_info(fd, idev, &data, &len, NULL, &caps));
 	CHECK(caps & IOMMU_HW_CAP_DIRTY_TRACKING);

@@ -650,10 +650,7 @@ TEST(revoke_races_map_unmap_attach)
 	__u32 stdev, hwpt;
 	int i, maps = 0, nodev = 0;
 
-	r.fd = dev_iommu_open();
-	CHECK(r.fd >= 0);
-	CHECK_OK(ioas_alloc(r.fd, &r.ioas));
-	CHECK_OK(mock_domain(r.fd, r.ioas, &stdev, &hwpt, NULL));
+	CHECK_SUB(open_mock_domain(&r.fd, &r.ioas, &stdev, &hwpt, NULL));
 	r.dfd = dmabuf_get(r.fd, LEN, O_RDWR | O_CLOEXEC);
 	CHECK(r.dfd >= 0);
 	CHECK(!pthread_create(&rev, NULL, race_revoker, &r));

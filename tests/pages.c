@@ -442,10 +442,7 @@ TEST(close_with_access_releases_pins)
 
 	buf = buf_alloc(len);
 	CHECK(buf);
-	fd = dev_iommu_open();
-	CHECK(fd >= 0);
-	CHECK_OK(ioas_alloc(fd, &ioas));
-	CHECK_OK(mock_domain(fd, ioas, NULL, NULL, NULL));
+	CHECK_SUB(open_mock_domain(&fd, &ioas, NULL, NULL, NULL));
 	CHECK_OK(ioas_map_fixed(fd, ioas, buf, len, IOVA));
 	CHECK_OK(create_access(fd, ioas,
 			       MOCK_FLAGS_ACCESS_CREATE_NEEDS_PIN_PAGES,

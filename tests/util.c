@@ -1157,3 +1157,12 @@ long ms_since(const struct timespec *t0)
 	return (t1.tv_sec - t0->tv_sec) * 1000 +
 	       (t1.tv_nsec - t0->tv_nsec) / 1000000;
 }
+
+void open_mock_domain(int *fd, __u32 *ioas, __u32 *stdev, __u32 *hwpt,
+		      __u32 *idev)
+{
+	*fd = dev_iommu_open();
+	CHECK(*fd >= 0);
+	CHECK_OK(ioas_alloc(*fd, ioas));
+	CHECK_OK(mock_domain(*fd, *ioas, stdev, hwpt, idev));
+}

@@ -412,4 +412,11 @@ int uffd_stuck_release(struct uffd_stuck *u);
 /* Milliseconds since @t0 (CLOCK_MONOTONIC). */
 long ms_since(const struct timespec *t0);
 
+/*
+ * A new iommufd (*@fd) with an IOAS (*@ioas) and a mock device attached
+ * to it (*@stdev, *@hwpt, *@idev as from mock_domain(); each may be NULL).
+ */
+void open_mock_domain(int *fd, __u32 *ioas, __u32 *stdev, __u32 *hwpt,
+		      __u32 *idev);
+
 #endif
