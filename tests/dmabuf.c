@@ -549,10 +549,12 @@ TEST(change_process_refused)
 			return __LINE__;                                \
 	} while (0)
 
-static int fault_scenario(int fd, int *dfd)
+static int fault_scenario(int fd, void *unused, int *dfd)
 {
 	__u32 ioas, ioas2, stdev, hwpt, stdev2;
 	__u64 iova = 0, iova2 = IOVA;
+
+	(void)unused;
 
 	STEP(*dfd = dmabuf_get(fd, 4 * PAGE_SIZE, O_RDWR | O_CLOEXEC));
 	STEP(ioas_alloc(fd, &ioas));
@@ -575,37 +577,13 @@ static int fault_scenario(int fd, int *dfd)
 
 TEST(every_failure_unwinds)
 {
-	int n, line, fd, dfd, failures = 0;
+	struct fault_scenario sc = { .run = fault_scenario };
+	int failures;
 
 	if (access(MODFAULT_NTH, W_OK))
 		SKIP("no fail_nth (module loaded without selftest=1)");
-	for (n = 1; n < 1000; n++) {
-		fd = dev_iommu_open();
-		CHECK(fd >= 0);
-		dfd = -1;
-		CHECK_OK(modfault_arm(n));
-		line = fault_scenario(fd, &dfd);
-		bool hit = modfault_fired();
-
-		CHECK_OK(modfault_arm(0));
-		if (dfd >= 0)
-			close(dfd);
-		close(fd);
-		if (!module_all_released()) {
-			tap_diag("failure point %d (step at line %d): %ld objects, %ld bytes of state left",
-				 n, line, module_stat("objects"),
-				 module_stat("pin_state_bytes"));
-			CHECK(!"everything unwound");
-		}
-		if (!hit) {
-			if (line)
-				tap_diag("no injected failure, yet line %d failed",
-					 line);
-			CHECK(line == 0);
-			break;
-		}
-		failures++;
-	}
+	failures = fault_walk_module(&sc);
+	CHECK(failures >= 0);
 	tap_diag("%d injected failures, each unwound", failures);
 	CHECK(failures > 10);
 }

@@ -989,7 +989,7 @@ static int fault_run(struct fault_scenario *sc, int *line)
 static bool fault_left_nothing(struct fault_scenario *sc)
 {
 	return module_all_released() &&
-	       !check_refs(sc->chk, sc->buf, sc->len, 0);
+	       (!sc->len || !check_refs(sc->chk, sc->buf, sc->len, 0));
 }
 
 int fault_scenario_steps(struct fault_scenario *sc)

@@ -330,10 +330,11 @@ int map_file_fixed(int fd, __u32 ioas_id, int file_fd, __u64 start,
  * The fault walks of a scenario (faults.c, map_file.c).  @run makes its
  * calls on a new iommufd @fd, each wrapped in KFAULT_STEP(@kw, ...), and
  * returns 0 or the line of the call that failed; an access fd it opens
- * goes in *@afd.  After each run both fds are closed and nothing may be
- * left: no object, pin or pin state in the module, no page of
- * [@buf, @buf + @len) pinned (asked through @chk, an iommufd of its own).
- * A defect is described in a diagnostic line.
+ * goes in *@afd (any fd to close after the run).  After each run both
+ * fds are closed and nothing may be left: no object, pin or pin state in
+ * the module, no page of [@buf, @buf + @len) pinned (asked through @chk,
+ * an iommufd of its own; nothing asked when @len is 0).  @kw is needed
+ * by the kernel's walks only.  A defect is described in a diagnostic line.
  */
 struct fault_scenario {
 	int (*run)(int fd, void *arg, int *afd);
