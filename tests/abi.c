@@ -275,10 +275,7 @@ TEST(short_struct_accepted_and_output_limited)
 	__u32 ioas, stdev, hwpt, idev;
 	int fd;
 
-	fd = dev_iommu_open();
-	CHECK(fd >= 0);
-	CHECK_OK(ioas_alloc(fd, &ioas));
-	CHECK_OK(mock_domain(fd, ioas, &stdev, &hwpt, &idev));
+	CHECK_SUB(open_mock_domain(&fd, &ioas, &stdev, &hwpt, &idev));
 
 	/*
 	 * HWPT_ALLOC with only the 24 bytes up to __reserved: the fields
@@ -380,10 +377,7 @@ TEST(destroy_ioas_in_use_ebusy)
 	__u32 ioas, stdev, hwpt, idev;
 	int fd;
 
-	fd = dev_iommu_open();
-	CHECK(fd >= 0);
-	CHECK_OK(ioas_alloc(fd, &ioas));
-	CHECK_OK(mock_domain(fd, ioas, &stdev, &hwpt, &idev));
+	CHECK_SUB(open_mock_domain(&fd, &ioas, &stdev, &hwpt, &idev));
 	CHECK_ERRNO(iommu_destroy(fd, ioas), EBUSY);
 	/* Still there and usable after the refused destroy. */
 	__u32 num = 0;

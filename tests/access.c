@@ -23,6 +23,30 @@ static __u64 ioas_alignment(int fd, __u32 ioas)
 	return align;
 }
 
+/*
+ * The start of most tests here: *@buf (@len bytes) mapped at IOVA in a
+ * new IOAS (*@ioas) of a new fd (*@fd).
+ */
+static void open_mapped(int *fd, __u32 *ioas, char **buf, size_t len)
+{
+	*buf = buf_alloc(len);
+	CHECK(*buf);
+	*fd = dev_iommu_open();
+	CHECK(*fd >= 0);
+	CHECK_OK(ioas_alloc(*fd, ioas));
+	CHECK_OK(ioas_map_fixed(*fd, *ioas, *buf, len, IOVA));
+}
+
+/* Their end: the access @afd closed, the IOAS emptied and destroyed. */
+static void close_mapped(int fd, __u32 ioas, int afd, char *buf, size_t len)
+{
+	CHECK_OK(close(afd));
+	CHECK_OK(ioas_unmap_all(fd, ioas, NULL));
+	CHECK_OK(iommu_destroy(fd, ioas));
+	close(fd);
+	buf_free(buf, len);
+}
+
 TEST(create_access)
 {
 	int fd, afd_pin, afd_plain, afd;
@@ -62,12 +86,7 @@ TEST(access_pages_pin_and_unpin)
 	int fd, afd;
 	char *buf;
 
-	buf = buf_alloc(len);
-	CHECK(buf);
-	fd = dev_iommu_open();
-	CHECK(fd >= 0);
-	CHECK_OK(ioas_alloc(fd, &ioas));
-	CHECK_OK(ioas_map_fixed(fd, ioas, buf, len, IOVA));
+	CHECK_SUB(open_mapped(&fd, &ioas, &buf, len));
 	CHECK_OK(create_access(fd, ioas, PIN, &afd));
 	CHECK_OK(check_refs(fd, buf, len, 0));
 
@@ -101,11 +120,7 @@ TEST(access_pages_pin_and_unpin)
 	CHECK_OK(destroy_access_pages(fd, afd, id));
 	CHECK_OK(check_refs(fd, buf, len, 0));
 
-	CHECK_OK(close(afd));
-	CHECK_OK(ioas_unmap_all(fd, ioas, NULL));
-	CHECK_OK(iommu_destroy(fd, ioas));
-	close(fd);
-	buf_free(buf, len);
+	CHECK_SUB(close_mapped(fd, ioas, afd, buf, len));
 }
 
 TEST(access_pages_share_domain_pins)
@@ -117,10 +132,7 @@ TEST(access_pages_share_domain_pins)
 
 	buf = buf_alloc(len);
 	CHECK(buf);
-	fd = dev_iommu_open();
-	CHECK(fd >= 0);
-	CHECK_OK(ioas_alloc(fd, &ioas));
-	CHECK_OK(mock_domain(fd, ioas, &stdev, NULL, NULL));
+	CHECK_SUB(open_mock_domain(&fd, &ioas, &stdev, NULL, NULL));
 	CHECK_OK(ioas_map_fixed(fd, ioas, buf, len, IOVA));
 	CHECK_OK(create_access(fd, ioas, PIN, &afd));
 	CHECK_OK(check_refs(fd, buf, len, 1));
@@ -133,11 +145,7 @@ TEST(access_pages_share_domain_pins)
 	CHECK_OK(destroy_access_pages(fd, afd, id));
 	CHECK_OK(check_refs(fd, buf, len, 0));
 
-	CHECK_OK(close(afd));
-	CHECK_OK(ioas_unmap_all(fd, ioas, NULL));
-	CHECK_OK(iommu_destroy(fd, ioas));
-	close(fd);
-	buf_free(buf, len);
+	CHECK_SUB(close_mapped(fd, ioas, afd, buf, len));
 }
 
 TEST(access_pages_errors)
@@ -148,12 +156,7 @@ TEST(access_pages_errors)
 	__u64 ro_iova = IOVA + (1UL << 20);
 	char *buf;
 
-	buf = buf_alloc(len);
-	CHECK(buf);
-	fd = dev_iommu_open();
-	CHECK(fd >= 0);
-	CHECK_OK(ioas_alloc(fd, &ioas));
-	CHECK_OK(ioas_map_fixed(fd, ioas, buf, len, IOVA));
+	CHECK_SUB(open_mapped(&fd, &ioas, &buf, len));
 	CHECK_OK(ioas_map_flags(fd, ioas, buf, len, &ro_iova,
 				IOMMU_IOAS_MAP_FIXED_IOVA |
 				IOMMU_IOAS_MAP_READABLE));
@@ -192,11 +195,7 @@ TEST(access_pages_errors)
 	CHECK_OK(destroy_access_pages(fd, afd, id));
 
 	CHECK_OK(close(plain));
-	CHECK_OK(close(afd));
-	CHECK_OK(ioas_unmap_all(fd, ioas, NULL));
-	CHECK_OK(iommu_destroy(fd, ioas));
-	close(fd);
-	buf_free(buf, len);
+	CHECK_SUB(close_mapped(fd, ioas, afd, buf, len));
 }
 
 /* Read and write through @afd and compare with the memory behind. */
@@ -253,12 +252,7 @@ TEST(access_rw_read_write)
 	int fd, afd;
 	char *buf;
 
-	buf = buf_alloc(len);
-	CHECK(buf);
-	fd = dev_iommu_open();
-	CHECK(fd >= 0);
-	CHECK_OK(ioas_alloc(fd, &ioas));
-	CHECK_OK(ioas_map_fixed(fd, ioas, buf, len, IOVA));
+	CHECK_SUB(open_mapped(&fd, &ioas, &buf, len));
 	CHECK_OK(create_access(fd, ioas, 0, &afd));
 
 	/* Unpinned pages, then the slow path. */
@@ -274,11 +268,7 @@ TEST(access_rw_read_write)
 	CHECK_OK(check_refs(fd, buf, len, 1));
 	CHECK_OK(iommu_destroy(fd, stdev));
 
-	CHECK_OK(close(afd));
-	CHECK_OK(ioas_unmap_all(fd, ioas, NULL));
-	CHECK_OK(iommu_destroy(fd, ioas));
-	close(fd);
-	buf_free(buf, len);
+	CHECK_SUB(close_mapped(fd, ioas, afd, buf, len));
 }
 
 TEST(access_rw_across_areas)
@@ -329,12 +319,7 @@ TEST(access_rw_errors)
 	__u32 ioas;
 	int fd, afd;
 
-	buf = buf_alloc(len);
-	CHECK(buf);
-	fd = dev_iommu_open();
-	CHECK(fd >= 0);
-	CHECK_OK(ioas_alloc(fd, &ioas));
-	CHECK_OK(ioas_map_fixed(fd, ioas, buf, len, IOVA));
+	CHECK_SUB(open_mapped(&fd, &ioas, &buf, len));
 	CHECK_OK(ioas_map_flags(fd, ioas, buf, len, &ro_iova,
 				IOMMU_IOAS_MAP_FIXED_IOVA |
 				IOMMU_IOAS_MAP_READABLE));
@@ -355,11 +340,7 @@ TEST(access_rw_errors)
 		    ENOMEM);
 	CHECK_ERRNO(access_rw(fd, afd, IOVA, tmp, 8, 1u << 5), EOPNOTSUPP);
 
-	CHECK_OK(close(afd));
-	CHECK_OK(ioas_unmap_all(fd, ioas, NULL));
-	CHECK_OK(iommu_destroy(fd, ioas));
-	close(fd);
-	buf_free(buf, len);
+	CHECK_SUB(close_mapped(fd, ioas, afd, buf, len));
 }
 
 TEST(unmap_notifies_pinning_access)
@@ -413,11 +394,7 @@ TEST(unmap_notifies_pinning_access)
 	CHECK_OK(destroy_access_pages(fd, afd, ida));
 
 	CHECK_OK(iommu_destroy(fd, stdev));
-	CHECK_OK(close(afd));
-	CHECK_OK(ioas_unmap_all(fd, ioas, NULL));
-	CHECK_OK(iommu_destroy(fd, ioas));
-	close(fd);
-	buf_free(buf, 2 * len);
+	CHECK_SUB(close_mapped(fd, ioas, afd, buf, 2 * len));
 }
 
 struct stuck_pin {
@@ -443,35 +420,29 @@ static void *access_pages_checking(void *arg)
  */
 TEST(unmap_not_held_by_stuck_access_pin)
 {
+	struct uffd_stuck u;
 	struct stuck_pin p;
 	__u32 ioas;
-	pthread_t th;
-	char *buf, *fill;
-	int uffd;
+	char *buf;
 
 	buf = buf_alloc(PAGE_SIZE);
-	fill = calloc(1, PAGE_SIZE);
 	p.fd = dev_iommu_open();
-	CHECK(buf && fill && p.fd >= 0);
-	uffd = uffd_page(&p.uptr);
-	CHECK(uffd >= 0);
+	CHECK(buf && p.fd >= 0);
+	CHECK_OK(uffd_stuck_page(&u));
+	p.uptr = u.page;
 	CHECK_OK(ioas_alloc(p.fd, &ioas));
 	CHECK_OK(ioas_map_fixed(p.fd, ioas, buf, PAGE_SIZE, IOVA));
 	CHECK_OK(create_access(p.fd, ioas, PIN, &p.afd));
-	CHECK(!pthread_create(&th, NULL, access_pages_checking, &p));
-	CHECK_OK(uffd_wait_fault(uffd, 5000));
+	CHECK_OK(uffd_stuck_start(&u, access_pages_checking, &p));
 
 	CHECK_OK(ioas_unmap(p.fd, ioas, IOVA, PAGE_SIZE, NULL));
-	CHECK_OK(uffd_resolve(uffd, p.uptr, fill));
-	pthread_join(th, NULL);
+	CHECK_OK(uffd_stuck_release(&u));
 	/* The area it meant to pin is gone. */
 	CHECK(p.rc != 0);
 	CHECK_OK(check_refs(p.fd, buf, PAGE_SIZE, 0));
 	CHECK_OK(close(p.afd));
 	CHECK_OK(iommu_destroy(p.fd, ioas));
-	close(uffd);
 	close(p.fd);
-	free(fill);
 	buf_free(buf, PAGE_SIZE);
 }
 
@@ -671,12 +642,7 @@ TEST(close_access_fd_releases_pins)
 	int fd, afd;
 	char *buf;
 
-	buf = buf_alloc(len);
-	CHECK(buf);
-	fd = dev_iommu_open();
-	CHECK(fd >= 0);
-	CHECK_OK(ioas_alloc(fd, &ioas));
-	CHECK_OK(ioas_map_fixed(fd, ioas, buf, len, IOVA));
+	CHECK_SUB(open_mapped(&fd, &ioas, &buf, len));
 	CHECK_OK(create_access(fd, ioas, PIN, &afd));
 	CHECK_OK(access_pages(fd, afd, IOVA, buf, len, 0, &id));
 	CHECK_OK(access_pages(fd, afd, IOVA, buf, PAGE_SIZE, 0, &id));

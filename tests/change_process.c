@@ -31,29 +31,6 @@
 #define IOVA(n) (MOCK_APERTURE_START + (n) * PAGE_SIZE)
 #define NOBODY 65534
 
-static int change_process(int fd)
-{
-	struct iommu_ioas_change_process cmd = { .size = sizeof(cmd) };
-
-	return ioctl(fd, IOMMU_IOAS_CHANGE_PROCESS, &cmd);
-}
-
-static int map_file_fixed(int fd, __u32 ioas, int mfd, __u64 start,
-			  __u64 length, __u64 iova)
-{
-	struct iommu_ioas_map_file cmd = {
-		.size = sizeof(cmd),
-		.flags = MAP_RW | IOMMU_IOAS_MAP_FIXED_IOVA,
-		.ioas_id = ioas,
-		.fd = mfd,
-		.start = start,
-		.length = length,
-		.iova = iova,
-	};
-
-	return ioctl(fd, IOMMU_IOAS_MAP_FILE, &cmd);
-}
-
 /* ioctl() returned -1 with errno @err. */
 static bool fails_with(int rc, int err)
 {
@@ -149,29 +126,6 @@ static long lck(const struct proc_env *e, long npages)
 	return e->mm_mode ? npages : 0;
 }
 
-/* Run @fn(@arg) in a child; its result is its exit status. */
-static int run_child(int (*fn)(int), int arg)
-{
-	pid_t pid = fork_flushed();
-
-	if (pid < 0)
-		return -1;
-	if (!pid) {
-		int line;
-
-		/* A child that died is seen by the write, not a signal. */
-		signal(SIGPIPE, SIG_IGN);
-		line = fn(arg);
-
-		if (line)
-			printf("# pid %d: the check at line %d failed (errno %d %s)\n",
-			       (int)getpid(), line, errno, strerror(errno));
-		fflush(stdout);
-		_exit(line != 0);
-	}
-	return wait_child(pid);
-}
-
 /* A child of the test process: the line of its failed check, or 0. */
 static int child_result(pid_t pid)
 {
@@ -241,6 +195,63 @@ static void child_exit(int line)
 		       (int)getpid(), line, errno, strerror(errno));
 	fflush(stdout);
 	_exit(line != 0);
+}
+
+/*
+ * The set-up of a scenario where the test process and its child meet:
+ * proc_setup(), the channel open, the charge before any pin in *@c0,
+ * then @map_pages of the memfd mapped at IOVA(0).  0, or the failed line.
+ */
+static int meet_setup(struct proc_env *e, struct chan *ch, struct charge *c0,
+		      bool mm_mode, size_t limit_pages, bool domain,
+		      long map_pages)
+{
+	int line = proc_setup(e, mm_mode, limit_pages, domain);
+
+	if (line)
+		return line;
+	if (chan_open(ch))
+		return __LINE__;
+	*c0 = charge_now();
+	if (map_file_fixed(e->fd, e->ioas, e->mfd, 0, map_pages * PAGE_SIZE,
+			   IOVA(0)))
+		return __LINE__;
+	return 0;
+}
+
+/* The child at the meeting point: tell the parent, wait for its reply. */
+static void child_meet(struct chan *ch)
+{
+	if (!chan_send(ch->to_parent[1]) || !chan_recv(ch->to_child[0]))
+		child_exit(__LINE__);
+}
+
+/* The test process at the meeting point: whether the child got there. */
+static bool parent_meet(struct chan *ch)
+{
+	chan_parent(ch);
+	return chan_recv(ch->to_parent[0]);
+}
+
+/*
+ * Let the child go on and wait for it; true when something failed:
+ * *@line is then the line of the parent's failed check, or of this one.
+ */
+static bool parent_release(struct chan *ch, pid_t pid, int *line)
+{
+	chan_send(ch->to_child[1]);
+	if (child_result(pid) && !*line)
+		*line = __LINE__;
+	return *line != 0;
+}
+
+/* The end of a scenario: close the fd; 0 if the module is back to zero. */
+static int proc_done(struct proc_env *e, struct chan *ch)
+{
+	if (ch)
+		chan_close(ch);
+	close(e->fd);
+	return module_all_released() ? 0 : __LINE__;
 }
 
 /* ---------------------------------------------------------------- */
@@ -362,8 +373,7 @@ static int user_va_proc(int mm_mode)
 	    module_stat("pinned_pages") != 0 ||
 	    !charged(c0, charge_now(), 0, 0))
 		return __LINE__;
-	close(e.fd);
-	return module_all_released() ? 0 : __LINE__;
+	return proc_done(&e, NULL);
 }
 
 static const char *const account_variants[] = { "user", "mm", NULL };
@@ -385,16 +395,12 @@ static int takeover_proc(int mm_mode)
 	struct proc_env e;
 	struct charge c0;
 	struct chan ch;
-	int line = proc_setup(&e, mm_mode, 16, true);
+	int line = meet_setup(&e, &ch, &c0, mm_mode, 16, true, 12);
 	pid_t pid;
 
 	if (line)
 		return line;
-	if (chan_open(&ch))
-		return __LINE__;
-	c0 = charge_now();
-	if (map_file_fixed(e.fd, e.ioas, e.mfd, 0, 12 * PAGE_SIZE, IOVA(0)) ||
-	    !charged(c0, charge_now(), 12, lck(&e, 12)))
+	if (!charged(c0, charge_now(), 12, lck(&e, 12)))
 		return __LINE__;
 	pid = fork_flushed();
 	if (!pid) {
@@ -407,21 +413,18 @@ static int takeover_proc(int mm_mode)
 		if (!charged(g0, g1, 12, lck(&e, 12)))
 			child_exit(__LINE__);
 		/* The parent looks at its own charge meanwhile. */
-		if (!chan_send(ch.to_parent[1]) || !chan_recv(ch.to_child[0]))
-			child_exit(__LINE__);
+		child_meet(&ch);
 		/* Again: nothing to move. */
 		if (change_process(e.fd) || !charged(g1, charge_now(), 0, 0))
 			child_exit(__LINE__);
 		child_exit(0);
 	}
-	chan_parent(&ch);
-	if (!chan_recv(ch.to_parent[0]))
+	if (!parent_meet(&ch))
 		line = __LINE__;
 	else if (!charged(c0, charge_now(), 0, 0))
 		line = __LINE__;
-	chan_send(ch.to_child[1]);
-	if (child_result(pid) || line)
-		return line ? line : __LINE__;
+	if (parent_release(&ch, pid, &line))
+		return line;
 	if (module_stat("pinned_pages") != 12)
 		return __LINE__;
 	/* The mappings still work; the parent takes them back. */
@@ -436,9 +439,7 @@ static int takeover_proc(int mm_mode)
 	if (ioas_unmap_all(e.fd, e.ioas, NULL) ||
 	    !charged(c0, charge_now(), 0, 0))
 		return __LINE__;
-	chan_close(&ch);
-	close(e.fd);
-	return module_all_released() ? 0 : __LINE__;
+	return proc_done(&e, &ch);
 }
 
 TEST_VARIANTS(change_process_fork_takeover, account_variants)
@@ -525,17 +526,12 @@ static int enomem_mm_proc(int unused)
 	struct proc_env e;
 	struct charge c0, c1;
 	struct chan ch;
-	int line = proc_setup(&e, true, 64, true);
+	int line = meet_setup(&e, &ch, &c0, true, 64, true, 12);
 	pid_t pid;
 
 	(void)unused;
 	if (line)
 		return line;
-	if (chan_open(&ch))
-		return __LINE__;
-	c0 = charge_now();
-	if (map_file_fixed(e.fd, e.ioas, e.mfd, 0, 12 * PAGE_SIZE, IOVA(0)))
-		return __LINE__;
 	c1 = charge_now();
 	if (!charged(c0, c1, 12, 12))
 		return __LINE__;
@@ -548,8 +544,7 @@ static int enomem_mm_proc(int unused)
 		    !fails_with(change_process(e.fd), ENOMEM) ||
 		    !charged(g0, charge_now(), 0, 0))
 			child_exit(__LINE__);
-		if (!chan_send(ch.to_parent[1]) || !chan_recv(ch.to_child[0]))
-			child_exit(__LINE__);
+		child_meet(&ch);
 		/* Exactly at the limit: taken. */
 		if (set_memlock_rlimit(12 * PAGE_SIZE) ||
 		    change_process(e.fd) ||
@@ -562,21 +557,17 @@ static int enomem_mm_proc(int unused)
 			child_exit(__LINE__);
 		child_exit(0);
 	}
-	chan_parent(&ch);
-	if (!chan_recv(ch.to_parent[0]))
+	if (!parent_meet(&ch))
 		line = __LINE__;
 	else if (!charged(c1, charge_now(), 0, 0) ||
 		 module_stat("pinned_pages") != 12)
 		line = __LINE__;
-	chan_send(ch.to_child[1]);
-	if (child_result(pid) || line)
-		return line ? line : __LINE__;
+	if (parent_release(&ch, pid, &line))
+		return line;
 	if (!charged(c0, charge_now(), 0, 0) ||
 	    module_stat("pinned_pages") != 12)
 		return __LINE__;
-	chan_close(&ch);
-	close(e.fd);
-	return module_all_released() ? 0 : __LINE__;
+	return proc_done(&e, &ch);
 }
 
 TEST(change_process_enomem_per_process)
@@ -595,17 +586,12 @@ static int per_user_proc(int unused)
 	struct proc_env e;
 	struct charge c0;
 	struct chan ch;
-	int line = proc_setup(&e, false, 16, true);
+	int line = meet_setup(&e, &ch, &c0, false, 16, true, 12);
 	pid_t pid;
 
 	(void)unused;
 	if (line)
 		return line;
-	if (chan_open(&ch))
-		return __LINE__;
-	c0 = charge_now();
-	if (map_file_fixed(e.fd, e.ioas, e.mfd, 0, 12 * PAGE_SIZE, IOVA(0)))
-		return __LINE__;
 	/* This user has 12 of its 16 pages: 8 more do not fit. */
 	if (!fails_with(map_file_fixed(e.fd, e.ioas, e.mfd, 16 * PAGE_SIZE,
 				       8 * PAGE_SIZE, IOVA(16)), ENOMEM))
@@ -641,12 +627,10 @@ static int per_user_proc(int unused)
 				   4 * PAGE_SIZE, IOVA(16)) ||
 		    !charged(g0, charge_from(sfd), 16, 0))
 			child_exit(__LINE__);
-		if (!chan_send(ch.to_parent[1]) || !chan_recv(ch.to_child[0]))
-			child_exit(__LINE__);
+		child_meet(&ch);
 		child_exit(0);
 	}
-	chan_parent(&ch);
-	if (!chan_recv(ch.to_parent[0]))
+	if (!parent_meet(&ch))
 		line = __LINE__;
 	else if (!charged(c0, charge_now(), 0, 0))
 		line = __LINE__;
@@ -658,16 +642,13 @@ static int per_user_proc(int unused)
 					    IOVA(48)), ENOMEM) ||
 		 !charged(c0, charge_now(), 16, 0))
 		line = __LINE__;
-	chan_send(ch.to_child[1]);
-	if (child_result(pid) || line)
-		return line ? line : __LINE__;
+	if (parent_release(&ch, pid, &line))
+		return line;
 	if (module_stat("pinned_pages") != 32 ||
 	    ioas_unmap_all(e.fd, e.ioas, NULL) ||
 	    !charged(c0, charge_now(), 0, 0))
 		return __LINE__;
-	chan_close(&ch);
-	close(e.fd);
-	return module_all_released() ? 0 : __LINE__;
+	return proc_done(&e, &ch);
 }
 
 TEST(change_process_per_user)
@@ -685,16 +666,12 @@ static int lazy_proc(int mm_mode)
 	struct proc_env e;
 	struct charge c0;
 	struct chan ch;
-	int line = proc_setup(&e, mm_mode, 64, false);
+	int line = meet_setup(&e, &ch, &c0, mm_mode, 64, false, 8);
 	pid_t pid;
 
 	if (line)
 		return line;
-	if (chan_open(&ch))
-		return __LINE__;
-	c0 = charge_now();
-	if (map_file_fixed(e.fd, e.ioas, e.mfd, 0, 8 * PAGE_SIZE, IOVA(0)) ||
-	    !charged(c0, charge_now(), 0, 0))
+	if (!charged(c0, charge_now(), 0, 0))
 		return __LINE__;
 	pid = fork_flushed();
 	if (!pid) {
@@ -716,8 +693,7 @@ static int lazy_proc(int mm_mode)
 		if (mock_domain(e.fd, e.ioas, &stdev, NULL, NULL) ||
 		    !charged(g0, charge_now(), 8, lck(&e, 8)))
 			child_exit(__LINE__);
-		if (!chan_send(ch.to_parent[1]) || !chan_recv(ch.to_child[0]))
-			child_exit(__LINE__);
+		child_meet(&ch);
 		if (destroy_access_pages(e.fd, afd, pages_id) ||
 		    iommu_destroy(e.fd, stdev) ||
 		    !charged(g0, charge_now(), 0, 0))
@@ -729,15 +705,13 @@ static int lazy_proc(int mm_mode)
 		close(afd);
 		child_exit(0);
 	}
-	chan_parent(&ch);
-	if (!chan_recv(ch.to_parent[0]))
+	if (!parent_meet(&ch))
 		line = __LINE__;
 	else if (!charged(c0, charge_now(), 0, 0) ||
 		 module_stat("pinned_pages") != 8)
 		line = __LINE__;
-	chan_send(ch.to_child[1]);
-	if (child_result(pid) || line)
-		return line ? line : __LINE__;
+	if (parent_release(&ch, pid, &line))
+		return line;
 	if (module_stat("pinned_pages") != 8 ||
 	    !charged(c0, charge_now(), 0, 0))
 		return __LINE__;
@@ -837,17 +811,12 @@ static int race_proc(int mm_mode)
 	struct proc_env e;
 	struct charge c0;
 	struct chan ch;
-	int busy = 0, line = proc_setup(&e, mm_mode, 4096, true);
+	int busy = 0, line = meet_setup(&e, &ch, &c0, mm_mode, 4096, true, 8);
 	pthread_t th, th2;
 	pid_t pid;
 
 	if (line)
 		return line;
-	if (chan_open(&ch))
-		return __LINE__;
-	c0 = charge_now();
-	if (map_file_fixed(e.fd, e.ioas, e.mfd, 0, 8 * PAGE_SIZE, IOVA(0)))
-		return __LINE__;
 	/* Unpinned until copied into @ioas3 or given a domain. */
 	if (ioas_alloc(e.fd, &r.ioas2) || ioas_alloc(e.fd, &r.ioas3) ||
 	    mock_domain(e.fd, r.ioas3, NULL, NULL, NULL) ||
@@ -897,15 +866,12 @@ static int race_proc(int mm_mode)
 		      !charged(c0, charge_now(), 8, lck(&e, 8)) ||
 		      module_stat("pinned_pages") != 8))
 		line = __LINE__;
-	chan_send(ch.to_child[1]);
-	if (child_result(pid) || line)
-		return line ? line : __LINE__;
+	if (parent_release(&ch, pid, &line))
+		return line;
 	if (ioas_unmap_all(e.fd, e.ioas, NULL) ||
 	    !charged(c0, charge_now(), 0, 0))
 		return __LINE__;
-	chan_close(&ch);
-	close(e.fd);
-	return module_all_released() ? 0 : __LINE__;
+	return proc_done(&e, &ch);
 }
 
 TEST_VARIANTS(change_process_races_map_unmap, account_variants)
@@ -963,8 +929,7 @@ static int faults_proc(int unused)
 	if (child_result(pid) || !charged(c0, charge_now(), 0, 0) ||
 	    !charged(c1, c0, -8, -8))
 		return __LINE__;
-	close(e.fd);
-	return module_all_released() ? 0 : __LINE__;
+	return proc_done(&e, NULL);
 }
 
 TEST(change_process_every_failure_unwinds)

@@ -18,10 +18,7 @@ TEST(mock_domain_returns_ids)
 	__u32 ioas, stdev = 0, hwpt = 0, idev = 0;
 	int fd;
 
-	fd = dev_iommu_open();
-	CHECK(fd >= 0);
-	CHECK_OK(ioas_alloc(fd, &ioas));
-	CHECK_OK(mock_domain(fd, ioas, &stdev, &hwpt, &idev));
+	CHECK_SUB(open_mock_domain(&fd, &ioas, &stdev, &hwpt, &idev));
 	CHECK(stdev && hwpt && idev);
 	CHECK(stdev != hwpt && stdev != idev && hwpt != idev);
 	CHECK(stdev != ioas && hwpt != ioas && idev != ioas);
@@ -74,10 +71,7 @@ TEST(device_object_not_destroyable)
 	int fd;
 
 	/* The device belongs to its (mock) driver until it unbinds. */
-	fd = dev_iommu_open();
-	CHECK(fd >= 0);
-	CHECK_OK(ioas_alloc(fd, &ioas));
-	CHECK_OK(mock_domain(fd, ioas, &stdev, &hwpt, &idev));
+	CHECK_SUB(open_mock_domain(&fd, &ioas, &stdev, &hwpt, &idev));
 	CHECK_ERRNO(iommu_destroy(fd, idev), EBUSY);
 	CHECK_OK(iommu_destroy(fd, stdev));
 	/* Unbinding took the device object with it. */
@@ -91,10 +85,7 @@ TEST(auto_hwpt_lifetime)
 	__u32 ioas, stdev, hwpt, idev;
 	int fd;
 
-	fd = dev_iommu_open();
-	CHECK(fd >= 0);
-	CHECK_OK(ioas_alloc(fd, &ioas));
-	CHECK_OK(mock_domain(fd, ioas, &stdev, &hwpt, &idev));
+	CHECK_SUB(open_mock_domain(&fd, &ioas, &stdev, &hwpt, &idev));
 	/* In use by the device. */
 	CHECK_ERRNO(iommu_destroy(fd, hwpt), EBUSY);
 	CHECK_ERRNO(iommu_destroy(fd, ioas), EBUSY);
@@ -248,35 +239,26 @@ static void *hw_info_into(void *arg)
 TEST(unbind_not_held_by_stuck_hw_info)
 {
 	struct stuck_hw_info h;
+	struct uffd_stuck u;
 	__u32 ioas, stdev, hwpt;
-	struct timespec t0, t1;
-	pthread_t th;
-	char *fill;
-	int uffd;
+	struct timespec t0;
 
 	h.fd = dev_iommu_open();
 	CHECK(h.fd >= 0);
-	uffd = uffd_page(&h.page);
-	fill = calloc(1, PAGE_SIZE);
-	CHECK(uffd >= 0 && fill);
+	CHECK_OK(uffd_stuck_page(&u));
+	h.page = u.page;
 	CHECK_OK(ioas_alloc(h.fd, &ioas));
 	CHECK_OK(mock_domain(h.fd, ioas, &stdev, &hwpt, &h.idev));
-	CHECK(!pthread_create(&th, NULL, hw_info_into, &h));
-	CHECK_OK(uffd_wait_fault(uffd, 5000));
+	CHECK_OK(uffd_stuck_start(&u, hw_info_into, &h));
 
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	CHECK_OK(iommu_destroy(h.fd, stdev));
-	clock_gettime(CLOCK_MONOTONIC, &t1);
-	tap_diag("unbind took %ld ms", (long)((t1.tv_sec - t0.tv_sec) * 1000 +
-					      (t1.tv_nsec - t0.tv_nsec) / 1000000));
-	CHECK(t1.tv_sec - t0.tv_sec < 2);
+	tap_diag("unbind took %ld ms", ms_since(&t0));
+	CHECK(ms_since(&t0) < 2000);
 
-	CHECK_OK(uffd_resolve(uffd, h.page, fill));
-	pthread_join(th, NULL);
+	CHECK_OK(uffd_stuck_release(&u));
 	CHECK_OK(iommu_destroy(h.fd, ioas));
-	close(uffd);
 	close(h.fd);
-	free(fill);
 }
 
 struct stuck_call {
@@ -299,15 +281,6 @@ static void *iova_ranges_into(void *arg)
 	return NULL;
 }
 
-static long ms_since(const struct timespec *t0)
-{
-	struct timespec t1;
-
-	clock_gettime(CLOCK_MONOTONIC, &t1);
-	return (t1.tv_sec - t0->tv_sec) * 1000 +
-	       (t1.tv_nsec - t0->tv_nsec) / 1000000;
-}
-
 /*
  * IOAS_IOVA_RANGES whose output is stuck in a page fault holds no lock
  * of the IOAS: maps, unmaps and a device's attach and removal go on.
@@ -315,21 +288,19 @@ static long ms_since(const struct timespec *t0)
 TEST(iova_ranges_stuck_in_fault_blocks_nothing)
 {
 	__u32 stdev, hwpt, idev;
+	struct uffd_stuck u;
 	struct stuck_call c;
 	struct timespec t0;
-	pthread_t th;
-	char *fill, *buf;
-	int uffd;
+	char *buf;
 
 	c.fd = dev_iommu_open();
 	CHECK(c.fd >= 0);
-	uffd = uffd_page(&c.page);
-	fill = calloc(1, PAGE_SIZE);
 	buf = buf_alloc(PAGE_SIZE);
-	CHECK(uffd >= 0 && fill && buf);
+	CHECK(buf);
+	CHECK_OK(uffd_stuck_page(&u));
+	c.page = u.page;
 	CHECK_OK(ioas_alloc(c.fd, &c.id));
-	CHECK(!pthread_create(&th, NULL, iova_ranges_into, &c));
-	CHECK_OK(uffd_wait_fault(uffd, 5000));
+	CHECK_OK(uffd_stuck_start(&u, iova_ranges_into, &c));
 
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	CHECK_OK(mock_domain(c.fd, c.id, &stdev, &hwpt, &idev));
@@ -339,12 +310,9 @@ TEST(iova_ranges_stuck_in_fault_blocks_nothing)
 	tap_diag("attach, map, unmap, removal took %ld ms", ms_since(&t0));
 	CHECK(ms_since(&t0) < 2000);
 
-	CHECK_OK(uffd_resolve(uffd, c.page, fill));
-	pthread_join(th, NULL);
+	CHECK_OK(uffd_stuck_release(&u));
 	CHECK_OK(iommu_destroy(c.fd, c.id));
-	close(uffd);
 	close(c.fd);
-	free(fill);
 	buf_free(buf, PAGE_SIZE);
 }
 
@@ -363,21 +331,17 @@ static void *check_map_from(void *arg)
 TEST(check_map_stuck_in_fault_holds_no_hwpt)
 {
 	__u32 ioas, stdev, idev;
+	struct uffd_stuck u;
 	struct stuck_call c;
 	struct timespec t0;
-	pthread_t th;
-	char *fill;
-	int uffd;
 
 	c.fd = dev_iommu_open();
 	CHECK(c.fd >= 0);
-	uffd = uffd_page(&c.page);
-	fill = calloc(1, PAGE_SIZE);
-	CHECK(uffd >= 0 && fill);
+	CHECK_OK(uffd_stuck_page(&u));
+	c.page = u.page;
 	CHECK_OK(ioas_alloc(c.fd, &ioas));
 	CHECK_OK(mock_domain(c.fd, ioas, &stdev, &c.id, &idev));
-	CHECK(!pthread_create(&th, NULL, check_map_from, &c));
-	CHECK_OK(uffd_wait_fault(uffd, 5000));
+	CHECK_OK(uffd_stuck_start(&u, check_map_from, &c));
 
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	CHECK_OK(iommu_destroy(c.fd, stdev));
@@ -386,11 +350,8 @@ TEST(check_map_stuck_in_fault_holds_no_hwpt)
 	/* Its automatic HWPT went with it. */
 	CHECK_OK(iommu_destroy(c.fd, ioas));
 
-	CHECK_OK(uffd_resolve(uffd, c.page, fill));
-	pthread_join(th, NULL);
-	close(uffd);
+	CHECK_OK(uffd_stuck_release(&u));
 	close(c.fd);
-	free(fill);
 }
 
 TEST(hwpt_alloc_paging)
@@ -401,10 +362,7 @@ TEST(hwpt_alloc_paging)
 
 	buf = buf_alloc(4 * PAGE_SIZE);
 	CHECK(buf);
-	fd = dev_iommu_open();
-	CHECK(fd >= 0);
-	CHECK_OK(ioas_alloc(fd, &ioas));
-	CHECK_OK(mock_domain(fd, ioas, &stdev, &hwpt, &idev));
+	CHECK_SUB(open_mock_domain(&fd, &ioas, &stdev, &hwpt, &idev));
 	CHECK_OK(ioas_map_fixed(fd, ioas, buf, 2 * PAGE_SIZE, IOVA));
 
 	/* The mock's domains may be nesting parents, as upstream's. */
@@ -450,10 +408,7 @@ TEST(hwpt_alloc_errors)
 	__u32 data = 0;
 	int fd;
 
-	fd = dev_iommu_open();
-	CHECK(fd >= 0);
-	CHECK_OK(ioas_alloc(fd, &ioas));
-	CHECK_OK(mock_domain(fd, ioas, &stdev, &hwpt, &idev));
+	CHECK_SUB(open_mock_domain(&fd, &ioas, &stdev, &hwpt, &idev));
 
 	CHECK_ERRNO(hwpt_alloc(fd, idev, ioas, 1u << 30, &out), EOPNOTSUPP);
 	CHECK_ERRNO(hwpt_alloc(fd, BAD_ID, ioas, 0, &out), ENOENT);
@@ -571,10 +526,7 @@ TEST(get_hw_info)
 	unsigned int i;
 	int fd;
 
-	fd = dev_iommu_open();
-	CHECK(fd >= 0);
-	CHECK_OK(ioas_alloc(fd, &ioas));
-	CHECK_OK(mock_domain(fd, ioas, &stdev, NULL, &idev));
+	CHECK_SUB(open_mock_domain(&fd, &ioas, &stdev, NULL, &idev));
 
 	/* Exactly the mock's 8 bytes. */
 	memset(data, 0xff, sizeof(data));
@@ -663,10 +615,7 @@ TEST(dev_check_cache)
 	__u32 ioas, stdev, idev, i;
 	int fd;
 
-	fd = dev_iommu_open();
-	CHECK(fd >= 0);
-	CHECK_OK(ioas_alloc(fd, &ioas));
-	CHECK_OK(mock_domain(fd, ioas, &stdev, NULL, &idev));
+	CHECK_SUB(open_mock_domain(&fd, &ioas, &stdev, NULL, &idev));
 	for (i = 0; i < MOCK_DEV_CACHE_NUM; i++)
 		CHECK_OK(dev_check_cache(fd, idev, i,
 					 IOMMU_TEST_DEV_CACHE_DEFAULT));
@@ -692,10 +641,7 @@ TEST(two_devices_on_one_ioas)
 	 * kernel's choice; both must see the IOAS either way. */
 	buf = buf_alloc(2 * PAGE_SIZE);
 	CHECK(buf);
-	fd = dev_iommu_open();
-	CHECK(fd >= 0);
-	CHECK_OK(ioas_alloc(fd, &ioas));
-	CHECK_OK(mock_domain(fd, ioas, &stdev1, &hwpt1, &idev1));
+	CHECK_SUB(open_mock_domain(&fd, &ioas, &stdev1, &hwpt1, &idev1));
 	CHECK_OK(ioas_map_fixed(fd, ioas, buf, 2 * PAGE_SIZE, IOVA));
 	CHECK_OK(mock_domain(fd, ioas, &stdev2, &hwpt2, &idev2));
 	CHECK(idev1 != idev2 && stdev1 != stdev2);
@@ -741,10 +687,7 @@ TEST(get_hw_info_input_type)
 	unsigned int i;
 	int fd;
 
-	fd = dev_iommu_open();
-	CHECK(fd >= 0);
-	CHECK_OK(ioas_alloc(fd, &ioas));
-	CHECK_OK(mock_domain(fd, ioas, &stdev, NULL, &idev));
+	CHECK_SUB(open_mock_domain(&fd, &ioas, &stdev, NULL, &idev));
 	info = (struct iommu_test_hw_info *)data;
 
 	/* Asking for the mock's own type, or for the default one. */
@@ -846,10 +789,7 @@ TEST(hwpt_alloc_selftest_data)
 	unsigned char big[80];
 	int fd;
 
-	fd = dev_iommu_open();
-	CHECK(fd >= 0);
-	CHECK_OK(ioas_alloc(fd, &ioas));
-	CHECK_OK(mock_domain(fd, ioas, &stdev, NULL, &idev));
+	CHECK_SUB(open_mock_domain(&fd, &ioas, &stdev, NULL, &idev));
 
 	/* Both page table types, with the whole struct or just iotlb. */
 	CHECK_OK(hwpt_alloc_data(fd, idev, ioas, 0, IOMMU_HWPT_DATA_SELFTEST,
@@ -1007,10 +947,7 @@ TEST(attach_other_page_sizes)
 
 	buf = buf_alloc(2 * PAGE_SIZE);
 	CHECK(buf);
-	fd = dev_iommu_open();
-	CHECK(fd >= 0);
-	CHECK_OK(ioas_alloc(fd, &ioas));
-	CHECK_OK(mock_domain(fd, ioas, &stdev, &dflt, &idev));
+	CHECK_SUB(open_mock_domain(&fd, &ioas, &stdev, &dflt, &idev));
 	CHECK_OK(ioas_iova_ranges(fd, ioas, ranges, &num, &align));
 	CHECK(align == MOCK_PAGE_SIZE);
 	CHECK_OK(ioas_map_fixed(fd, ioas, buf, 2 * PAGE_SIZE, IOVA));

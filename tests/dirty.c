@@ -86,10 +86,7 @@ TEST(hw_info_capability)
 	__u64 data, caps;
 	int fd;
 
-	fd = dev_iommu_open();
-	CHECK(fd >= 0);
-	CHECK_OK(ioas_alloc(fd, &ioas));
-	CHECK_OK(mock_domain(fd, ioas, &stdev, &hwpt, &idev));
+	CHECK_SUB(open_mock_domain(&fd, &ioas, &stdev, &hwpt, &idev));
 	len = sizeof(data);
 	CHECK_OK(get_hw_info(fd, idev, &data, &len, NULL, &caps));
 	CHECK(caps & IOMMU_HW_CAP_DIRTY_TRACKING);
@@ -660,31 +657,24 @@ TEST(bitmap_fault_holds_nothing)
 {
 	unsigned char leaves[NLEAVES / 8];
 	struct stalled_get s = { 0 };
-	static char fill[PAGE_SIZE];
-	pthread_t thread;
+	struct uffd_stuck u;
 	struct env e;
-	void *page;
-	int uffd;
 
 	CHECK_SUB(env_open(&e, IOMMU_HWPT_ALLOC_DIRTY_TRACKING));
 	CHECK_OK(set_dirty(e.fd, e.hwpt, IOMMU_HWPT_DIRTY_TRACKING_ENABLE));
 	pattern(leaves, 4);
 	CHECK_SUB(mark_leaves(&e, leaves));
-	uffd = uffd_page(&page);
-	if (uffd < 0)
+	if (uffd_stuck_page(&u))
 		SKIP("no userfaultfd");
 	s.fd = e.fd;
 	s.hwpt = e.hwpt;
-	s.map = page;
-	CHECK_OK(pthread_create(&thread, NULL, stalled_get_thread, &s));
-	CHECK_OK(uffd_wait_fault(uffd, 5000));
+	s.map = u.page;
+	CHECK_OK(uffd_stuck_start(&u, stalled_get_thread, &s));
 	/* The GET waits in the fault: the HWPT is not held. */
 	CHECK_OK(iommu_destroy(e.fd, e.hwpt));
-	CHECK_OK(uffd_resolve(uffd, page, fill));
-	CHECK_OK(pthread_join(thread, NULL));
+	CHECK_OK(uffd_stuck_release(&u));
 	CHECK(s.rc == -1 && s.err == ENOENT);
-	close(uffd);
-	munmap(page, PAGE_SIZE);
+	munmap(u.page, PAGE_SIZE);
 	env_close(&e);
 }
 

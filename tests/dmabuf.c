@@ -23,13 +23,6 @@
 #define LEN (NPAGES * PAGE_SIZE)
 #define IOVA ((__u64)MOCK_APERTURE_START + (1UL << 20))
 
-static int map_fixed(int fd, __u32 ioas, int dfd, __u64 start, __u64 length,
-		     __u64 iova)
-{
-	return ioas_map_file(fd, ioas, dfd, start, length, &iova,
-			     MAP_RW | IOMMU_IOAS_MAP_FIXED_IOVA);
-}
-
 /* A dma-buf of the test exporter, mmapped and filled with a pattern. */
 struct dbuf {
 	int dfd;
@@ -51,21 +44,6 @@ static void dbuf_free(struct dbuf *d)
 {
 	munmap(d->va, d->len);
 	close(d->dfd);
-}
-
-/* One fd, one IOAS, and a mock domain on it. */
-struct env {
-	int fd;
-	__u32 ioas, stdev, hwpt;
-};
-
-static void env_setup(struct env *e)
-{
-	memset(e, 0, sizeof(*e));
-	e->fd = dev_iommu_open();
-	CHECK(e->fd >= 0);
-	CHECK_OK(ioas_alloc(e->fd, &e->ioas));
-	CHECK_OK(mock_domain(e->fd, e->ioas, &e->stdev, &e->hwpt, NULL));
 }
 
 /*
@@ -184,10 +162,10 @@ TEST(map_file_dmabuf_errors)
 {
 	__u64 iova = 0;
 	struct dbuf d;
-	struct env e;
+	struct ioas_env e;
 	int other;
 
-	CHECK_SUB(env_setup(&e));
+	CHECK_SUB(ioas_env_setup(&e, true));
 	CHECK_SUB(dbuf_new(&d, e.fd, LEN));
 	CHECK_ERRNO(ioas_map_file(e.fd, e.ioas, d.dfd, 0, 0, &iova, MAP_RW),
 		    EINVAL);
@@ -206,8 +184,9 @@ TEST(map_file_dmabuf_errors)
 	/* The MAP rules of the IOAS: 2 KiB offsets (mock), free IOVA. */
 	CHECK_ERRNO(ioas_map_file(e.fd, e.ioas, d.dfd, 512, PAGE_SIZE, &iova,
 				  MAP_RW), EINVAL);
-	CHECK_OK(map_fixed(e.fd, e.ioas, d.dfd, 0, LEN, IOVA));
-	CHECK_ERRNO(map_fixed(e.fd, e.ioas, d.dfd, 0, PAGE_SIZE, IOVA), EEXIST);
+	CHECK_OK(map_file_fixed(e.fd, e.ioas, d.dfd, 0, LEN, IOVA));
+	CHECK_ERRNO(map_file_fixed(e.fd, e.ioas, d.dfd, 0, PAGE_SIZE, IOVA),
+		    EEXIST);
 	/* Whole areas only, as for any mapping. */
 	CHECK_ERRNO(ioas_unmap(e.fd, e.ioas, IOVA, PAGE_SIZE, NULL), ENOENT);
 	other = foreign_dmabuf();
@@ -229,21 +208,21 @@ TEST(map_file_dmabuf_contents_in_domains)
 	__u32 ioas2, hwpt2, stdev2, stdev3, hwpt3;
 	__u64 iova = 0, iova2 = 0;
 	struct dbuf d;
-	struct env e;
+	struct ioas_env e;
 
-	CHECK_SUB(env_setup(&e));
+	CHECK_SUB(ioas_env_setup(&e, true));
 	CHECK_SUB(dbuf_new(&d, e.fd, LEN));
 	/* The whole dma-buf at an IOVA the kernel picks. */
 	CHECK_OK(ioas_map_file(e.fd, e.ioas, d.dfd, 0, LEN, &iova, MAP_RW));
 	CHECK_OK(check_map(e.fd, e.hwpt, iova, d.va, LEN));
 	/* Part of it, from an offset, at a fixed IOVA. */
-	CHECK_OK(map_fixed(e.fd, e.ioas, d.dfd, 2 * PAGE_SIZE, 3 * PAGE_SIZE,
-			   IOVA));
+	CHECK_OK(map_file_fixed(e.fd, e.ioas, d.dfd, 2 * PAGE_SIZE,
+				3 * PAGE_SIZE, IOVA));
 	CHECK_OK(check_map(e.fd, e.hwpt, IOVA, d.va + 2 * PAGE_SIZE,
 			   3 * PAGE_SIZE));
 	/* Half pages (the mock's 2 KiB granule). */
-	CHECK_OK(map_fixed(e.fd, e.ioas, d.dfd, PAGE_SIZE / 2, PAGE_SIZE,
-			   IOVA + LEN));
+	CHECK_OK(map_file_fixed(e.fd, e.ioas, d.dfd, PAGE_SIZE / 2, PAGE_SIZE,
+				IOVA + LEN));
 	CHECK_OK(check_map(e.fd, e.hwpt, IOVA + LEN, d.va + PAGE_SIZE / 2,
 			   PAGE_SIZE));
 	/* A domain attached later gets them all too. */
@@ -277,7 +256,7 @@ TEST(map_file_dmabuf_not_charged)
 	long pin0, lck0;
 	__u64 iova = 0;
 	struct dbuf d;
-	struct env e;
+	struct ioas_env e;
 
 	/* Charged per process (set before any object): VmLck would show. */
 	e.fd = dev_iommu_open();
@@ -320,12 +299,12 @@ TEST(revoke_clears_every_domain)
 	void *buf = buf_alloc(PAGE_SIZE);
 	int fd2;
 	struct dbuf d;
-	struct env e;
+	struct ioas_env e;
 
 	CHECK(buf);
-	CHECK_SUB(env_setup(&e));
+	CHECK_SUB(ioas_env_setup(&e, true));
 	CHECK_SUB(dbuf_new(&d, e.fd, LEN));
-	CHECK_OK(map_fixed(e.fd, e.ioas, d.dfd, 0, LEN, IOVA));
+	CHECK_OK(map_file_fixed(e.fd, e.ioas, d.dfd, 0, LEN, IOVA));
 	CHECK_OK(mock_domain(e.fd, e.ioas, &stdev2, &hwpt2, NULL));
 	/* A copy in another IOAS, and a map on another iommufd. */
 	CHECK_OK(ioas_alloc(e.fd, &ioas2));
@@ -337,7 +316,8 @@ TEST(revoke_clears_every_domain)
 
 	CHECK_OK(ioas_alloc(fd2, &ioas_b));
 	CHECK_OK(mock_domain(fd2, ioas_b, &stdev_b, &hwpt_b, NULL));
-	CHECK_OK(map_fixed(fd2, ioas_b, d.dfd, PAGE_SIZE, PAGE_SIZE, IOVA));
+	CHECK_OK(map_file_fixed(fd2, ioas_b, d.dfd, PAGE_SIZE, PAGE_SIZE,
+				IOVA));
 	CHECK_OK(check_map(e.fd, e.hwpt, IOVA, d.va, LEN));
 	CHECK_OK(check_map(e.fd, hwpt2, IOVA, d.va, LEN));
 	CHECK_OK(check_map(e.fd, hwpt3, iova2, d.va, LEN));
@@ -361,7 +341,8 @@ TEST(revoke_clears_every_domain)
 	/* New maps of it: ENODEV, through any iommufd. */
 	CHECK_ERRNO(ioas_map_file(e.fd, e.ioas, d.dfd, 0, LEN, &iova3, MAP_RW),
 		    ENODEV);
-	CHECK_ERRNO(map_fixed(fd2, ioas_b, d.dfd, 0, LEN, IOVA + LEN), ENODEV);
+	CHECK_ERRNO(map_file_fixed(fd2, ioas_b, d.dfd, 0, LEN, IOVA + LEN),
+		    ENODEV);
 	/* A new domain still attaches, with nothing at the dead area. */
 	CHECK_OK(mock_domain(e.fd, e.ioas, &stdev4, &hwpt4, NULL));
 	CHECK_ERRNO(check_map(e.fd, hwpt4, IOVA, d.va, PAGE_SIZE), EINVAL);
@@ -379,7 +360,7 @@ TEST(revoke_clears_every_domain)
 	/* UNMAP of the dead area succeeds, and FIXED takes its IOVA again. */
 	CHECK_OK(ioas_unmap(e.fd, e.ioas, IOVA, LEN, &unmapped));
 	CHECK(unmapped == LEN);
-	CHECK_OK(map_fixed(e.fd, e.ioas, d.dfd, 0, LEN, IOVA));
+	CHECK_OK(map_file_fixed(e.fd, e.ioas, d.dfd, 0, LEN, IOVA));
 	CHECK_OK(check_map(e.fd, e.hwpt, IOVA, d.va, LEN));
 	CHECK_OK(check_map(e.fd, hwpt2, IOVA, d.va, LEN));
 	CHECK_OK(check_map(e.fd, hwpt4, IOVA, d.va, LEN));
@@ -387,7 +368,8 @@ TEST(revoke_clears_every_domain)
 	CHECK_ERRNO(check_map(e.fd, hwpt3, iova2, d.va, PAGE_SIZE), EINVAL);
 	CHECK_OK(ioas_unmap(e.fd, ioas2, iova2, LEN, NULL));
 	CHECK_OK(ioas_unmap(fd2, ioas_b, IOVA, PAGE_SIZE, NULL));
-	CHECK_OK(map_fixed(fd2, ioas_b, d.dfd, PAGE_SIZE, PAGE_SIZE, IOVA));
+	CHECK_OK(map_file_fixed(fd2, ioas_b, d.dfd, PAGE_SIZE, PAGE_SIZE,
+				IOVA));
 	CHECK_OK(check_map(fd2, hwpt_b, IOVA, d.va + PAGE_SIZE, PAGE_SIZE));
 	/* A domain going away after a revoke has nothing to clear. */
 	CHECK_OK(dmabuf_revoke(e.fd, d.dfd, true));
@@ -411,7 +393,7 @@ TEST(revoke_before_any_domain)
 	CHECK(fd >= 0);
 	CHECK_OK(ioas_alloc(fd, &ioas));
 	CHECK_SUB(dbuf_new(&d, fd, LEN));
-	CHECK_OK(map_fixed(fd, ioas, d.dfd, 0, LEN, IOVA));
+	CHECK_OK(map_file_fixed(fd, ioas, d.dfd, 0, LEN, IOVA));
 	CHECK_OK(dmabuf_revoke(fd, d.dfd, true));
 	CHECK_OK(mock_domain(fd, ioas, &stdev, &hwpt, NULL));
 	CHECK_ERRNO(check_map(fd, hwpt, IOVA, d.va, PAGE_SIZE), EINVAL);
@@ -426,9 +408,9 @@ TEST(mapping_outlives_the_dmabuf_fd)
 {
 	__u64 iova = 0;
 	struct dbuf d;
-	struct env e;
+	struct ioas_env e;
 
-	CHECK_SUB(env_setup(&e));
+	CHECK_SUB(ioas_env_setup(&e, true));
 	CHECK_SUB(dbuf_new(&d, e.fd, LEN));
 	CHECK_OK(ioas_map_file(e.fd, e.ioas, d.dfd, 0, LEN, &iova, MAP_RW));
 	/* The mapping holds the dma-buf: its memory stays. */
@@ -447,12 +429,12 @@ TEST(accesses_refused)
 	int afd, afd2;
 	__u32 pid;
 	struct dbuf d;
-	struct env e;
+	struct ioas_env e;
 
 	CHECK(buf);
-	CHECK_SUB(env_setup(&e));
+	CHECK_SUB(ioas_env_setup(&e, true));
 	CHECK_SUB(dbuf_new(&d, e.fd, LEN));
-	CHECK_OK(map_fixed(e.fd, e.ioas, d.dfd, 0, LEN, IOVA));
+	CHECK_OK(map_file_fixed(e.fd, e.ioas, d.dfd, 0, LEN, IOVA));
 	CHECK_OK(ioas_map_fixed(e.fd, e.ioas, buf, PAGE_SIZE, IOVA + LEN));
 	CHECK_OK(create_access(e.fd, e.ioas,
 			       MOCK_FLAGS_ACCESS_CREATE_NEEDS_PIN_PAGES, &afd));
@@ -514,7 +496,7 @@ TEST(vfio_type1_cut_refused)
 	CHECK_OK(ioctl(fd, VFIO_SET_IOMMU, VFIO_TYPE1_IOMMU));
 	CHECK_OK(mock_domain(fd, ioas, &stdev, &hwpt, NULL));
 	CHECK_SUB(dbuf_new(&d, fd, LEN));
-	CHECK_OK(map_fixed(fd, ioas, d.dfd, 0, LEN, IOVA));
+	CHECK_OK(map_file_fixed(fd, ioas, d.dfd, 0, LEN, IOVA));
 	/* Part of it, at either end or inside: not cut. */
 	CHECK_ERRNO(unmap_dma(fd, IOVA, PAGE_SIZE, NULL), EOPNOTSUPP);
 	CHECK_ERRNO(unmap_dma(fd, IOVA + PAGE_SIZE, PAGE_SIZE, NULL),
@@ -548,7 +530,7 @@ TEST(change_process_refused)
 	CHECK_OK(ioas_alloc(fd, &ioas2));
 	CHECK_OK(ioctl(fd, IOMMU_IOAS_CHANGE_PROCESS, &cmd));
 	CHECK_SUB(dbuf_new(&d, fd, LEN));
-	CHECK_OK(map_fixed(fd, ioas2, d.dfd, 0, LEN, IOVA));
+	CHECK_OK(map_file_fixed(fd, ioas2, d.dfd, 0, LEN, IOVA));
 	CHECK_ERRNO(ioctl(fd, IOMMU_IOAS_CHANGE_PROCESS, &cmd), EINVAL);
 	CHECK_OK(ioas_unmap(fd, ioas2, IOVA, LEN, NULL));
 	CHECK_OK(ioctl(fd, IOMMU_IOAS_CHANGE_PROCESS, &cmd));
@@ -567,10 +549,12 @@ TEST(change_process_refused)
 			return __LINE__;                                \
 	} while (0)
 
-static int fault_scenario(int fd, int *dfd)
+static int fault_scenario(int fd, void *unused, int *dfd)
 {
 	__u32 ioas, ioas2, stdev, hwpt, stdev2;
 	__u64 iova = 0, iova2 = IOVA;
+
+	(void)unused;
 
 	STEP(*dfd = dmabuf_get(fd, 4 * PAGE_SIZE, O_RDWR | O_CLOEXEC));
 	STEP(ioas_alloc(fd, &ioas));
@@ -593,37 +577,13 @@ static int fault_scenario(int fd, int *dfd)
 
 TEST(every_failure_unwinds)
 {
-	int n, line, fd, dfd, failures = 0;
+	struct fault_scenario sc = { .run = fault_scenario };
+	int failures;
 
 	if (access(MODFAULT_NTH, W_OK))
 		SKIP("no fail_nth (module loaded without selftest=1)");
-	for (n = 1; n < 1000; n++) {
-		fd = dev_iommu_open();
-		CHECK(fd >= 0);
-		dfd = -1;
-		CHECK_OK(modfault_arm(n));
-		line = fault_scenario(fd, &dfd);
-		bool hit = modfault_fired();
-
-		CHECK_OK(modfault_arm(0));
-		if (dfd >= 0)
-			close(dfd);
-		close(fd);
-		if (!module_all_released()) {
-			tap_diag("failure point %d (step at line %d): %ld objects, %ld bytes of state left",
-				 n, line, module_stat("objects"),
-				 module_stat("pin_state_bytes"));
-			CHECK(!"everything unwound");
-		}
-		if (!hit) {
-			if (line)
-				tap_diag("no injected failure, yet line %d failed",
-					 line);
-			CHECK(line == 0);
-			break;
-		}
-		failures++;
-	}
+	failures = fault_walk_module(&sc);
+	CHECK(failures >= 0);
 	tap_diag("%d injected failures, each unwound", failures);
 	CHECK(failures > 10);
 }
@@ -668,16 +628,13 @@ TEST(revoke_races_map_unmap_attach)
 	__u32 stdev, hwpt;
 	int i, maps = 0, nodev = 0;
 
-	r.fd = dev_iommu_open();
-	CHECK(r.fd >= 0);
-	CHECK_OK(ioas_alloc(r.fd, &r.ioas));
-	CHECK_OK(mock_domain(r.fd, r.ioas, &stdev, &hwpt, NULL));
+	CHECK_SUB(open_mock_domain(&r.fd, &r.ioas, &stdev, &hwpt, NULL));
 	r.dfd = dmabuf_get(r.fd, LEN, O_RDWR | O_CLOEXEC);
 	CHECK(r.dfd >= 0);
 	CHECK(!pthread_create(&rev, NULL, race_revoker, &r));
 	CHECK(!pthread_create(&att, NULL, race_attacher, &r));
 	for (i = 0; i < 3000; i++) {
-		int rc = map_fixed(r.fd, r.ioas, r.dfd, 0, LEN, IOVA);
+		int rc = map_file_fixed(r.fd, r.ioas, r.dfd, 0, LEN, IOVA);
 
 		if (rc && errno != ENODEV) {
 			tap_diag("map: errno %d", errno);
@@ -699,7 +656,7 @@ TEST(revoke_races_map_unmap_attach)
 	CHECK(maps > 0);
 	/* Settled: a map now is live in the domain. */
 	CHECK_OK(dmabuf_revoke(r.fd, r.dfd, false));
-	CHECK_OK(map_fixed(r.fd, r.ioas, r.dfd, 0, LEN, IOVA));
+	CHECK_OK(map_file_fixed(r.fd, r.ioas, r.dfd, 0, LEN, IOVA));
 	unsigned char *va = mmap(NULL, LEN, PROT_READ, MAP_SHARED, r.dfd, 0);
 
 	CHECK(va != MAP_FAILED);

@@ -25,22 +25,17 @@ static struct kfault_walk kfault = { .step = -1 };
 
 #define STEP(expr) KFAULT_STEP(&kfault, expr)
 
-static int change_process(int fd)
-{
-	struct iommu_ioas_change_process cmd = { .size = sizeof(cmd) };
-
-	return ioctl(fd, IOMMU_IOAS_CHANGE_PROCESS, &cmd);
-}
-
 /*
- * Everything a user does, end to end.  Returns 0 when all of it worked,
- * or the line of the step that failed.  *@afd gets the access fd.
+ * Everything a user does, end to end, on the 16 pages at @arg.  Returns
+ * 0 when all of it worked, or the line of the step that failed.  *@afd
+ * gets the access fd.
  */
-static int scenario(int fd, char *buf, int *afd)
+static int scenario(int fd, void *arg, int *afd)
 {
 	__u32 a, b, stdev, hwpt, idev, stdev2, hwpt2, explicit, pid, dirty;
 	__u64 iova = MOCK_APERTURE_START + 16 * PAGE_SIZE, at;
 	__u64 bits = 0x5555;
+	char *buf = arg;
 	char tmp[32];
 
 	STEP(ioas_alloc(fd, &a));
@@ -74,9 +69,21 @@ static int scenario(int fd, char *buf, int *afd)
 	return 0;
 }
 
+/* The scenario on 16 pages of @buf, its leftovers checked through @chk. */
+static struct fault_scenario scenario_on(char *buf, int chk)
+{
+	struct fault_scenario sc = {
+		.run = scenario, .arg = buf, .kw = &kfault, .chk = chk,
+		.buf = buf, .len = 16 * PAGE_SIZE,
+	};
+
+	return sc;
+}
+
 TEST(every_failure_unwinds)
 {
-	int n, line, fd, afd, chk, failures = 0;
+	struct fault_scenario sc;
+	int chk, failures;
 	char *buf;
 
 	if (access(MODFAULT_NTH, W_OK))
@@ -85,90 +92,13 @@ TEST(every_failure_unwinds)
 	CHECK(buf);
 	chk = dev_iommu_open();
 	CHECK(chk >= 0);
-	for (n = 1; n < 1000; n++) {
-		fd = dev_iommu_open();
-		CHECK(fd >= 0);
-		afd = -1;
-		CHECK_OK(modfault_arm(n));
-		line = scenario(fd, buf, &afd);
-		bool hit = modfault_fired();
-
-		CHECK_OK(modfault_arm(0));
-		if (afd >= 0)
-			close(afd);
-		close(fd);
-		if (module_stat("objects") != 0 || module_stat("pinned_pages") != 0 ||
-		    module_stat("pin_state_bytes") != 0) {
-			tap_diag("failure point %d (step at line %d): %ld objects, %ld pinned pages left",
-				 n, line, module_stat("objects"),
-				 module_stat("pinned_pages"));
-			CHECK(!"everything unwound");
-		}
-		CHECK_OK(check_refs(chk, buf, 16 * PAGE_SIZE, 0));
-		if (!hit) {
-			/* Nothing failed: the whole sequence must have worked. */
-			if (line)
-				tap_diag("no injected failure, yet line %d failed", line);
-			CHECK(line == 0);
-			break;
-		}
-		failures++;
-	}
+	sc = scenario_on(buf, chk);
+	failures = fault_walk_module(&sc);
+	CHECK(failures >= 0);
 	tap_diag("%d injected failures, each unwound", failures);
 	CHECK(failures > 20);
 	close(chk);
 	buf_free(buf, 16 * PAGE_SIZE);
-}
-
-/* A count no ioctl's path reaches: the walk of one step stops there. */
-#define KFAULT_MAX 2000
-
-/*
- * Walks one step: N = 1, 2, ... until the step's ioctl no longer reaches
- * the N-th point.  Returns the number of points it has, -1 on a defect.
- */
-static int kfault_walk_step(int step, char *buf, int chk)
-{
-	int n, line, fd, afd;
-
-	for (n = 1; n < KFAULT_MAX; n++) {
-		fd = dev_iommu_open();
-		if (fd < 0)
-			return -1;
-		afd = -1;
-		kfault.step = step;
-		kfault.nth = n;
-		kfault.cur = 0;
-		kfault.fired = false;
-		line = scenario(fd, buf, &afd);
-		kfault.step = -1;
-		if (afd >= 0)
-			close(afd);
-		close(fd);
-		if (!module_all_released() ||
-		    check_refs(chk, buf, 16 * PAGE_SIZE, 0)) {
-			tap_diag("step %d, kernel fault point %d (step at line %d): %ld objects, %ld pinned pages, %ld bytes of pin state left",
-				 step, n, line, module_stat("objects"),
-				 module_stat("pinned_pages"),
-				 module_stat("pin_state_bytes"));
-			return -1;
-		}
-		if (kfault.broken) {
-			tap_diag("cannot arm /proc/thread-self/fail-nth: %s",
-				 strerror(errno));
-			return -1;
-		}
-		if (!kfault.fired) {
-			if (line) {
-				tap_diag("step %d: no injected failure, yet line %d failed",
-					 step, line);
-				return -1;
-			}
-			return n - 1;
-		}
-	}
-	tap_diag("step %d: more than %d fault points", step, KFAULT_MAX);
-	return -1;
 }
 
 /*
@@ -178,7 +108,8 @@ static int kfault_walk_step(int step, char *buf, int chk)
  */
 TEST(every_kernel_failure_unwinds)
 {
-	int step, points, total = 0, steps, chk, fd, afd = -1;
+	int step, points, total = 0, steps, chk;
+	struct fault_scenario sc;
 	char *buf;
 
 	if (kfault_setup())
@@ -189,16 +120,12 @@ TEST(every_kernel_failure_unwinds)
 	buf_fill(buf, 16 * PAGE_SIZE, 7);
 	chk = dev_iommu_open();
 	CHECK(chk >= 0);
+	sc = scenario_on(buf, chk);
 	/* How many steps (ioctls) the scenario has: once, unarmed. */
-	fd = dev_iommu_open();
-	CHECK(fd >= 0);
-	kfault.cur = 0;
-	CHECK(scenario(fd, buf, &afd) == 0);
-	steps = kfault.cur;
-	close(afd);
-	close(fd);
+	steps = fault_scenario_steps(&sc);
+	CHECK(steps >= 0);
 	for (step = 0; step < steps; step++) {
-		points = kfault_walk_step(step, buf, chk);
+		points = fault_walk_kernel_step(&sc, step);
 		CHECK(points >= 0);
 		/* Each ioctl copies its argument in, at least. */
 		if (!points)
@@ -237,13 +164,14 @@ static int points_to_enomem(int fd, __u32 ioas, char *buf, size_t len,
 }
 
 /* In a child: the line of the check that failed, 0 if all held. */
-static int charge_before_pin_child(void)
+static int charge_before_pin_child(int unused)
 {
 	const size_t limit = 600 * PAGE_SIZE;
 	char *buf = buf_alloc(1024 * PAGE_SIZE);
 	int fd = dev_iommu_open(), small, big;
 	__u32 ioas, stdev;
 
+	(void)unused;
 	STEP(!buf || fd < 0);
 	STEP(drop_cap_ipc_lock());
 	STEP(set_memlock_rlimit(limit));
@@ -274,20 +202,9 @@ static int charge_before_pin_child(void)
  */
 TEST(over_limit_map_pins_nothing)
 {
-	pid_t pid;
-
 	if (access(MODFAULT_NTH, W_OK))
 		SKIP("no fail_nth (module loaded without selftest=1)");
-	pid = fork_flushed();
-	CHECK(pid >= 0);
-	if (!pid) {
-		int line = charge_before_pin_child();
-
-		if (line)
-			printf("# child: the check at line %d failed\n", line);
-		_exit(line != 0);
-	}
-	CHECK_OK(wait_child(pid));
+	CHECK_OK(run_child(charge_before_pin_child, 0));
 }
 
 int main(void)

@@ -182,24 +182,29 @@ TEST(edu_bound_to_iommufd_pci)
 	tap_diag("edu %s: %s", lone_edu, node);
 }
 
-/* The gap the module fills: KVM refuses our file without it. */
-TEST(file_add_refused_without_the_module)
+/* Without the module KVM's VFIO device refuses @fd (EINVAL); @fd closed. */
+static void kvm_refuses(int fd)
 {
-	int vm, dev, fd;
+	int vm, dev;
 
-	NEED_KVM();
-	if (!node[0])
-		SKIP("no edu bound to iommufd-pci");
-	if (module_loaded("vfio"))
-		SKIP("the kernel's vfio is loaded (" SHIM " cannot load beside it)");
-	CHECK(!module_loaded(SHIM));
-	fd = open(node, O_RDWR | O_CLOEXEC);
 	CHECK(fd >= 0);
 	CHECK_OK(vfio_kvm_device(&vm, &dev));
 	CHECK_ERRNO(vfio_file(dev, KVM_DEV_VFIO_FILE_ADD, fd), EINVAL);
 	close(dev);
 	close(vm);
 	close(fd);
+}
+
+/* The gap the module fills: KVM refuses our file without it. */
+TEST(file_add_refused_without_the_module)
+{
+	NEED_KVM();
+	if (!node[0])
+		SKIP("no edu bound to iommufd-pci");
+	if (module_loaded("vfio"))
+		SKIP("the kernel's vfio is loaded (" SHIM " cannot load beside it)");
+	CHECK(!module_loaded(SHIM));
+	CHECK_SUB(kvm_refuses(open(node, O_RDWR | O_CLOEXEC)));
 }
 
 TEST(module_loads)
@@ -325,19 +330,11 @@ TEST(kernel_vfio_refused_while_loaded)
 
 TEST(module_unloads_and_kvm_refuses_again)
 {
-	int vm, dev, fd;
-
 	NEED_SHIM();
 	CHECK_OK(kmod_unload(SHIM));
 	shim_loaded = false;
 	CHECK(!module_loaded(SHIM));
-	fd = open_when_free();
-	CHECK(fd >= 0);
-	CHECK_OK(vfio_kvm_device(&vm, &dev));
-	CHECK_ERRNO(vfio_file(dev, KVM_DEV_VFIO_FILE_ADD, fd), EINVAL);
-	close(dev);
-	close(vm);
-	close(fd);
+	CHECK_SUB(kvm_refuses(open_when_free()));
 }
 
 /* And the other way round: with the kernel's vfio loaded, it is refused. */

@@ -15,23 +15,8 @@
 
 #include "util.h"
 
-#define FAIL_NTH "/sys/kernel/debug/iommufd/fail_nth"
 #define NPAGES 8
 #define LEN (NPAGES * PAGE_SIZE)
-
-static int map_file_fixed(int fd, __u32 ioas, int mfd, __u64 start,
-			  __u64 length, __u64 iova)
-{
-	return ioas_map_file(fd, ioas, mfd, start, length, &iova,
-			MAP_RW | IOMMU_IOAS_MAP_FIXED_IOVA);
-}
-
-static int change_process(int fd)
-{
-	struct iommu_ioas_change_process cmd = { .size = sizeof(cmd) };
-
-	return ioctl(fd, IOMMU_IOAS_CHANGE_PROCESS, &cmd);
-}
 
 /* The memfd's pages, as the process sees them through its mapping. */
 struct mfile {
@@ -55,32 +40,15 @@ static void mfile_free(struct mfile *m)
 		close(m->mfd);
 }
 
-/* One fd, one IOAS, and a mock domain unless @domain is false. */
-struct env {
-	int fd;
-	__u32 ioas, stdev, hwpt;
-};
-
-static void env_setup(struct env *e, bool domain)
-{
-	memset(e, 0, sizeof(*e));
-	e->fd = dev_iommu_open();
-	CHECK(e->fd >= 0);
-	CHECK_OK(ioas_alloc(e->fd, &e->ioas));
-	if (domain)
-		CHECK_OK(mock_domain(e->fd, e->ioas, &e->stdev, &e->hwpt,
-				     NULL));
-}
-
 TEST(map_file_argument_errors)
 {
 	__u64 iova = MOCK_APERTURE_START;
 	struct mfile m;
-	struct env e;
+	struct ioas_env e;
 	int pfd[2];
 
 	CHECK_SUB(mfile_new(&m, LEN));
-	CHECK_SUB(env_setup(&e, true));
+	CHECK_SUB(ioas_env_setup(&e, true));
 	CHECK_ERRNO(ioas_map_file(e.fd, e.ioas, m.mfd, 0, LEN, &iova,
 			     MAP_RW | (1U << 5)), EOPNOTSUPP);
 	iova = ~0ULL;
@@ -145,12 +113,12 @@ TEST(map_file_open_mode)
 {
 	__u64 iova = 0;
 	struct mfile m;
-	struct env e;
+	struct ioas_env e;
 	char path[64];
 	int ro;
 
 	CHECK_SUB(mfile_new(&m, LEN));
-	CHECK_SUB(env_setup(&e, true));
+	CHECK_SUB(ioas_env_setup(&e, true));
 	snprintf(path, sizeof(path), "/proc/self/fd/%d", m.mfd);
 	ro = open(path, O_RDONLY);
 	CHECK(ro >= 0);
@@ -177,10 +145,10 @@ TEST(map_file_contents_and_pins)
 	__u32 stdev2, hwpt2;
 	__u64 iova = 0, unmapped = 0;
 	struct mfile m;
-	struct env e;
+	struct ioas_env e;
 
 	CHECK_SUB(mfile_new(&m, LEN));
-	CHECK_SUB(env_setup(&e, true));
+	CHECK_SUB(ioas_env_setup(&e, true));
 	CHECK_OK(map_file_fixed(e.fd, e.ioas, m.mfd, PAGE_SIZE, 4 * PAGE_SIZE,
 				MOCK_APERTURE_START));
 	CHECK_OK(check_map(e.fd, e.hwpt, MOCK_APERTURE_START,
@@ -227,11 +195,11 @@ TEST(map_file_contents_and_pins)
 TEST(map_file_close_releases)
 {
 	struct mfile m;
-	struct env e;
+	struct ioas_env e;
 	int chk;
 
 	CHECK_SUB(mfile_new(&m, LEN));
-	CHECK_SUB(env_setup(&e, true));
+	CHECK_SUB(ioas_env_setup(&e, true));
 	CHECK_OK(map_file_fixed(e.fd, e.ioas, m.mfd, 0, LEN,
 				MOCK_APERTURE_START));
 	CHECK_OK(check_refs(e.fd, m.va, LEN, 1));
@@ -253,11 +221,11 @@ TEST(map_file_lazy_access_and_attach)
 	__u32 pages_id, stdev, hwpt;
 	char tmp[64], want[64];
 	struct mfile m;
-	struct env e;
+	struct ioas_env e;
 	int afd;
 
 	CHECK_SUB(mfile_new(&m, LEN));
-	CHECK_SUB(env_setup(&e, false));
+	CHECK_SUB(ioas_env_setup(&e, false));
 	CHECK_OK(map_file_fixed(e.fd, e.ioas, m.mfd, 0, LEN,
 				MOCK_APERTURE_START));
 	CHECK(module_stat("pinned_pages") == 0);
@@ -296,10 +264,10 @@ TEST(map_file_copy)
 	__u32 ioas2, stdev2, hwpt2;
 	__u64 dst = 0;
 	struct mfile m;
-	struct env e;
+	struct ioas_env e;
 
 	CHECK_SUB(mfile_new(&m, LEN));
-	CHECK_SUB(env_setup(&e, true));
+	CHECK_SUB(ioas_env_setup(&e, true));
 	CHECK_OK(ioas_alloc(e.fd, &ioas2));
 	CHECK_OK(mock_domain(e.fd, ioas2, &stdev2, &hwpt2, NULL));
 	CHECK_OK(map_file_fixed(e.fd, e.ioas, m.mfd, 0, LEN,
@@ -333,12 +301,12 @@ TEST(map_file_truncate_and_close)
 	__u32 stdev, hwpt, pages_id;
 	char tmp[64], want[64];
 	struct mfile m;
-	struct env e;
+	struct ioas_env e;
 	int afd;
 
 	CHECK_SUB(mfile_new(&m, LEN));
 	memcpy(want, m.va + 2 * PAGE_SIZE, sizeof(want));
-	CHECK_SUB(env_setup(&e, true));
+	CHECK_SUB(ioas_env_setup(&e, true));
 	CHECK_OK(map_file_fixed(e.fd, e.ioas, m.mfd, 0, LEN,
 				MOCK_APERTURE_START));
 	CHECK_OK(create_access(e.fd, e.ioas, 0, &afd));
@@ -357,7 +325,7 @@ TEST(map_file_truncate_and_close)
 
 	/* Lazy: truncated before anything pinned it. */
 	CHECK_SUB(mfile_new(&m, LEN));
-	CHECK_SUB(env_setup(&e, false));
+	CHECK_SUB(ioas_env_setup(&e, false));
 	CHECK_OK(map_file_fixed(e.fd, e.ioas, m.mfd, 0, LEN,
 				MOCK_APERTURE_START));
 	/* Past EOF from the start: the map is taken, the pin fails. */
@@ -382,24 +350,42 @@ TEST(map_file_truncate_and_close)
 	CHECK(module_all_released());
 }
 
-/* In a child without CAP_IPC_LOCK: the line of a failed check, or 0. */
-static int accounting_child(void)
+/*
+ * The start of the accounting children: a 32-page memfd in @m, no
+ * CAP_IPC_LOCK and a 16-page RLIMIT_MEMLOCK, an fd (per-process mode if
+ * @mm_mode) with an IOAS and a mock domain.  0, or the failed line.
+ */
+static int accounting_setup(struct mfile *m, int *fd, __u32 *ioas,
+			    bool mm_mode)
 {
-	const size_t limit = 16 * PAGE_SIZE;
+	__u32 stdev;
+
+	m->len = 32 * PAGE_SIZE;
+	m->va = buf_alloc_memfd(m->len, &m->mfd);
+	*fd = dev_iommu_open();
+	if (!m->va || *fd < 0)
+		return __LINE__;
+	if (mm_mode && option_set(*fd, IOMMU_OPTION_RLIMIT_MODE, 0, 1))
+		return __LINE__;
+	if (drop_cap_ipc_lock() || set_memlock_rlimit(16 * PAGE_SIZE))
+		return __LINE__;
+	if (ioas_alloc(*fd, ioas) ||
+	    mock_domain(*fd, *ioas, &stdev, NULL, NULL))
+		return __LINE__;
+	return 0;
+}
+
+/* In a child without CAP_IPC_LOCK: the line of a failed check, or 0. */
+static int accounting_child(int unused)
+{
 	long pin0, pin1;
 	struct mfile m;
-	__u32 ioas, stdev;
-	int fd;
+	__u32 ioas;
+	int fd, line = accounting_setup(&m, &fd, &ioas, false);
 
-	m.len = 32 * PAGE_SIZE;
-	m.va = buf_alloc_memfd(m.len, &m.mfd);
-	fd = dev_iommu_open();
-	if (!m.va || fd < 0)
-		return __LINE__;
-	if (drop_cap_ipc_lock() || set_memlock_rlimit(limit))
-		return __LINE__;
-	if (ioas_alloc(fd, &ioas) || mock_domain(fd, ioas, &stdev, NULL, NULL))
-		return __LINE__;
+	(void)unused;
+	if (line)
+		return line;
 	pin0 = proc_status_kb("VmPin");
 	if (map_file_fixed(fd, ioas, m.mfd, 0, 12 * PAGE_SIZE,
 			   MOCK_APERTURE_START))
@@ -430,24 +416,16 @@ static int accounting_child(void)
 }
 
 /* The same in per-process mode: VmLck is charged too. */
-static int accounting_mm_child(void)
+static int accounting_mm_child(int unused)
 {
 	long lck0, pin0;
 	struct mfile m;
-	__u32 ioas, stdev;
-	int fd;
+	__u32 ioas;
+	int fd, line = accounting_setup(&m, &fd, &ioas, true);
 
-	m.len = 32 * PAGE_SIZE;
-	m.va = buf_alloc_memfd(m.len, &m.mfd);
-	fd = dev_iommu_open();
-	if (!m.va || fd < 0)
-		return __LINE__;
-	if (option_set(fd, IOMMU_OPTION_RLIMIT_MODE, 0, 1))
-		return __LINE__;
-	if (drop_cap_ipc_lock() || set_memlock_rlimit(16 * PAGE_SIZE))
-		return __LINE__;
-	if (ioas_alloc(fd, &ioas) || mock_domain(fd, ioas, &stdev, NULL, NULL))
-		return __LINE__;
+	(void)unused;
+	if (line)
+		return line;
 	lck0 = proc_status_kb("VmLck");
 	pin0 = proc_status_kb("VmPin");
 	if (map_file_fixed(fd, ioas, m.mfd, 0, 12 * PAGE_SIZE,
@@ -472,19 +450,8 @@ static const char *const account_variants[] = { "user", "mm", NULL };
 
 TEST_VARIANTS(map_file_accounting, account_variants)
 {
-	pid_t pid = fork_flushed();
-
-	CHECK(pid >= 0);
-	if (!pid) {
-		int line = tap_variant ? accounting_mm_child() :
-					 accounting_child();
-
-		if (line)
-			printf("# child: the check at line %d failed (errno %d)\n",
-			       line, errno);
-		_exit(line != 0);
-	}
-	CHECK_OK(wait_child(pid));
+	CHECK_OK(run_child(tap_variant ? accounting_mm_child : accounting_child,
+			   0));
 	CHECK(module_all_released());
 }
 
@@ -493,7 +460,7 @@ TEST(map_file_hugetlbfs)
 {
 	const size_t len = 2 * HUGEPAGE_SIZE;
 	__u64 iova = 0;
-	struct env e;
+	struct ioas_env e;
 	char *va;
 	int mfd;
 
@@ -506,7 +473,7 @@ TEST(map_file_hugetlbfs)
 		SKIP("no 2 MiB pages to map");
 	/* Only the first huge page exists; the second is made by the pin. */
 	memset(va, 0x3c, HUGEPAGE_SIZE / 2);
-	CHECK_SUB(env_setup(&e, true));
+	CHECK_SUB(ioas_env_setup(&e, true));
 	CHECK_OK(ioas_map_file(e.fd, e.ioas, mfd, PAGE_SIZE, len - PAGE_SIZE,
 			       &iova, MAP_RW));
 	CHECK(module_stat("pinned_pages") == (long)((len - PAGE_SIZE) /
@@ -523,43 +490,20 @@ TEST(map_file_hugetlbfs)
 	close(mfd);
 }
 
-/*
- * The module's fault points (allocations, pins, domain maps) on a file
- * map, an attach, an access pin and a COPY: each failure unwinds.
- */
-static int arm(int n)
-{
-	char buf[16];
-	int fd = open(FAIL_NTH, O_WRONLY);
-	int len = snprintf(buf, sizeof(buf), "%d", n);
-	int rc = (fd >= 0 && write(fd, buf, len) == len) ? 0 : -1;
-
-	if (fd >= 0)
-		close(fd);
-	return rc;
-}
-
-static bool fired(void)
-{
-	char buf[16] = "";
-	int fd = open(FAIL_NTH, O_RDONLY);
-
-	if (fd < 0 || read(fd, buf, sizeof(buf) - 1) < 0)
-		buf[0] = 0;
-	if (fd >= 0)
-		close(fd);
-	return atoi(buf) <= 0;
-}
-
 /* The kernel's own injection (util.h's kfault_*), one step at a time. */
 static struct kfault_walk kfault = { .step = -1 };
 
 #define STEP(expr) KFAULT_STEP(&kfault, expr)
 
-static int fault_scenario(int fd, struct mfile *m, int *afd)
+/*
+ * The fault walks' scenario on the memfd @arg (a struct mfile): a file
+ * map, an attach, an access pin and a COPY.  0, or the failed line.
+ */
+static int fault_scenario(int fd, void *arg, int *afd)
 {
 	__u32 a, b, stdev, stdev2, pages_id;
 	__u64 at = MOCK_APERTURE_START;
+	struct mfile *m = arg;
 
 	STEP(ioas_alloc(fd, &a));
 	STEP(ioas_alloc(fd, &b));
@@ -584,91 +528,39 @@ static int fault_scenario(int fd, struct mfile *m, int *afd)
 	return 0;
 }
 
+/* The scenario on @m, its leftovers checked through @chk. */
+static struct fault_scenario fault_scenario_on(struct mfile *m, int chk)
+{
+	struct fault_scenario sc = {
+		.run = fault_scenario, .arg = m, .kw = &kfault, .chk = chk,
+		.buf = m->va, .len = LEN,
+	};
+
+	return sc;
+}
+
+/*
+ * The module's fault points (allocations, pins, domain maps) on the
+ * scenario: each failure unwinds.
+ */
 TEST(map_file_every_failure_unwinds)
 {
-	int n, line, fd, afd, chk, failures = 0;
+	struct fault_scenario sc;
+	int chk, failures;
 	struct mfile m;
 
-	if (access(FAIL_NTH, W_OK))
+	if (access(MODFAULT_NTH, W_OK))
 		SKIP("no fail_nth (module loaded without selftest=1)");
 	CHECK_SUB(mfile_new(&m, LEN));
 	chk = dev_iommu_open();
 	CHECK(chk >= 0);
-	for (n = 1; n < 1000; n++) {
-		fd = dev_iommu_open();
-		CHECK(fd >= 0);
-		afd = -1;
-		CHECK_OK(arm(n));
-		line = fault_scenario(fd, &m, &afd);
-		bool hit = fired();
-
-		CHECK_OK(arm(0));
-		if (afd >= 0)
-			close(afd);
-		close(fd);
-		if (!module_all_released()) {
-			tap_diag("failure point %d (step at line %d): %ld objects, %ld pinned pages left",
-				 n, line, module_stat("objects"),
-				 module_stat("pinned_pages"));
-			CHECK(!"everything unwound");
-		}
-		CHECK_OK(check_refs(chk, m.va, LEN, 0));
-		if (!hit) {
-			if (line)
-				tap_diag("no injected failure, yet line %d failed",
-					 line);
-			CHECK(line == 0);
-			break;
-		}
-		failures++;
-	}
+	sc = fault_scenario_on(&m, chk);
+	failures = fault_walk_module(&sc);
+	CHECK(failures >= 0);
 	tap_diag("%d injected failures, each unwound", failures);
 	CHECK(failures > 10);
 	close(chk);
 	mfile_free(&m);
-}
-
-/* A count no ioctl's path reaches: the walk of one step stops there. */
-#define KFAULT_MAX 2000
-
-/* Walk step @step: the number of fault points it has, -1 on a defect. */
-static int kfault_walk_step(int step, struct mfile *m, int chk)
-{
-	int n, line, fd, afd;
-
-	for (n = 1; n < KFAULT_MAX; n++) {
-		fd = dev_iommu_open();
-		if (fd < 0)
-			return -1;
-		afd = -1;
-		kfault.step = step;
-		kfault.nth = n;
-		kfault.cur = 0;
-		kfault.fired = false;
-		line = fault_scenario(fd, m, &afd);
-		kfault.step = -1;
-		if (afd >= 0)
-			close(afd);
-		close(fd);
-		if (!module_all_released() || check_refs(chk, m->va, LEN, 0)) {
-			tap_diag("step %d, kernel fault point %d (step at line %d): %ld objects, %ld pinned pages left",
-				 step, n, line, module_stat("objects"),
-				 module_stat("pinned_pages"));
-			return -1;
-		}
-		if (kfault.broken)
-			return -1;
-		if (!kfault.fired) {
-			if (line) {
-				tap_diag("step %d: no injected failure, yet line %d failed",
-					 step, line);
-				return -1;
-			}
-			return n - 1;
-		}
-	}
-	tap_diag("step %d: more than %d fault points", step, KFAULT_MAX);
-	return -1;
 }
 
 /*
@@ -678,7 +570,8 @@ static int kfault_walk_step(int step, struct mfile *m, int chk)
  */
 TEST(map_file_every_kernel_failure_unwinds)
 {
-	int step, points, total = 0, steps, chk, fd, afd = -1;
+	int step, points, total = 0, steps, chk;
+	struct fault_scenario sc;
 	struct mfile m;
 
 	if (kfault_setup())
@@ -686,15 +579,11 @@ TEST(map_file_every_kernel_failure_unwinds)
 	CHECK_SUB(mfile_new(&m, LEN));
 	chk = dev_iommu_open();
 	CHECK(chk >= 0);
-	fd = dev_iommu_open();
-	CHECK(fd >= 0);
-	kfault.cur = 0;
-	CHECK(fault_scenario(fd, &m, &afd) == 0);
-	steps = kfault.cur;
-	close(afd);
-	close(fd);
+	sc = fault_scenario_on(&m, chk);
+	steps = fault_scenario_steps(&sc);
+	CHECK(steps >= 0);
 	for (step = 0; step < steps; step++) {
-		points = kfault_walk_step(step, &m, chk);
+		points = fault_walk_kernel_step(&sc, step);
 		CHECK(points >= 0);
 		total += points;
 	}

@@ -201,24 +201,12 @@ static void rlimit_child(bool per_process)
 
 TEST(rlimit_memlock_per_user)
 {
-	pid_t pid;
-
-	pid = fork_flushed();
-	CHECK(pid >= 0);
-	if (!pid)
-		rlimit_child(false);
-	CHECK_OK(wait_child(pid));
+	CHECK_IN_CHILD(rlimit_child(false));
 }
 
 TEST(rlimit_memlock_per_process)
 {
-	pid_t pid;
-
-	pid = fork_flushed();
-	CHECK(pid >= 0);
-	if (!pid)
-		rlimit_child(true);
-	CHECK_OK(wait_child(pid));
+	CHECK_IN_CHILD(rlimit_child(true));
 }
 
 /*
@@ -282,13 +270,7 @@ static void rlimit_multi_chunk_child(void)
 
 TEST(rlimit_memlock_charged_once_per_call)
 {
-	pid_t pid;
-
-	pid = fork_flushed();
-	CHECK(pid >= 0);
-	if (!pid)
-		rlimit_multi_chunk_child();
-	CHECK_OK(wait_child(pid));
+	CHECK_IN_CHILD(rlimit_multi_chunk_child());
 }
 
 /* In a child that keeps CAP_IPC_LOCK: the 16-page limit is not applied. */
@@ -323,19 +305,8 @@ static void cap_ipc_lock_child(bool per_process)
 
 TEST(cap_ipc_lock_bypasses_rlimit)
 {
-	pid_t pid;
-
-	pid = fork_flushed();
-	CHECK(pid >= 0);
-	if (!pid)
-		cap_ipc_lock_child(false);
-	CHECK_OK(wait_child(pid));
-
-	pid = fork_flushed();
-	CHECK(pid >= 0);
-	if (!pid)
-		cap_ipc_lock_child(true);
-	CHECK_OK(wait_child(pid));
+	CHECK_IN_CHILD(cap_ipc_lock_child(false));
+	CHECK_IN_CHILD(cap_ipc_lock_child(true));
 }
 
 /*
@@ -471,10 +442,7 @@ TEST(close_with_access_releases_pins)
 
 	buf = buf_alloc(len);
 	CHECK(buf);
-	fd = dev_iommu_open();
-	CHECK(fd >= 0);
-	CHECK_OK(ioas_alloc(fd, &ioas));
-	CHECK_OK(mock_domain(fd, ioas, NULL, NULL, NULL));
+	CHECK_SUB(open_mock_domain(&fd, &ioas, NULL, NULL, NULL));
 	CHECK_OK(ioas_map_fixed(fd, ioas, buf, len, IOVA));
 	CHECK_OK(create_access(fd, ioas,
 			       MOCK_FLAGS_ACCESS_CREATE_NEEDS_PIN_PAGES,

@@ -43,8 +43,9 @@ enum stall_op {
 /* One call stuck in a userfaultfd page fault, in a thread of its own. */
 struct stall {
 	int fd;
-	int uffd;
-	void *page;		/* the userfaultfd page */
+	struct uffd_stuck stuck;	/* the thread of the call */
+	void *page;		/* the userfaultfd page (@stuck's) */
+	char *buf;		/* a page of ordinary memory */
 	enum stall_op op;
 	__u32 ioas;
 	__u64 iova;
@@ -53,17 +54,13 @@ struct stall {
 	__u32 hwpt_id;		/* out of HWPT_ALLOC, PCI_/MOCK_ATTACH */
 	__u32 stdev_id;		/* out of STALL_MOCK_ATTACH */
 	struct edu *edu;	/* STALL_PCI_ATTACH: to @ioas */
-	pthread_t th;
 	volatile bool done;
 	int rc, err;		/* the call's result */
-	bool resolved;
 	/* The watchdog of the check under way. */
 	pthread_t wd;
 	volatile bool wd_stop;
 	volatile bool wd_fired;
 };
-
-static char fill[PAGE_SIZE];
 
 static void *stall_thread(void *arg)
 {
@@ -91,47 +88,19 @@ static void *stall_thread(void *arg)
 	return NULL;
 }
 
-/* The userfaultfd page the call will stall on. */
-static int stall_page(struct stall *s)
-{
-	s->uffd = uffd_page(&s->page);
-	return s->uffd < 0 ? -1 : 0;
-}
-
 /*
  * Start the stalling call; 0 once it is stuck in the fault, 1 when this
  * kernel's pin fails at once instead (6.1), -1 on other failures.
  */
 static int stall_start(struct stall *s)
 {
-	if (pthread_create(&s->th, NULL, stall_thread, s))
-		return -1;
-	if (!uffd_wait_fault(s->uffd, 5000))
+	if (!uffd_stuck_start(&s->stuck, stall_thread, s))
 		return 0;
-	pthread_join(s->th, NULL);
 	if (s->done && s->rc == -1 && s->err == EFAULT)
 		return 1;
 	tap_diag("the call neither stalled nor failed with EFAULT: rc %d, %s",
 		 s->rc, strerror(s->err));
 	return -1;
-}
-
-static int stall_resolve(struct stall *s)
-{
-	if (s->resolved)
-		return 0;
-	s->resolved = true;
-	return uffd_resolve(s->uffd, s->page, fill);
-}
-
-/* Resolve the fault (unless the watchdog did) and wait for the call. */
-static int stall_finish(struct stall *s)
-{
-	int rc = stall_resolve(s);
-
-	pthread_join(s->th, NULL);
-	close(s->uffd);
-	return rc;
 }
 
 static void *watchdog(void *arg)
@@ -143,18 +112,9 @@ static void *watchdog(void *arg)
 		usleep(10000);
 	if (!s->wd_stop) {
 		s->wd_fired = true;
-		stall_resolve(s);
+		uffd_stuck_resolve(&s->stuck);
 	}
 	return NULL;
-}
-
-static long ms_since(const struct timespec *t0)
-{
-	struct timespec t1;
-
-	clock_gettime(CLOCK_MONOTONIC, &t1);
-	return (t1.tv_sec - t0->tv_sec) * 1000 +
-	       (t1.tv_nsec - t0->tv_nsec) / 1000000;
 }
 
 /*
@@ -208,6 +168,94 @@ static bool kernel_6_1(void)
 		CHECK((r) == 0);                                        \
 	} while (0)
 
+/* Start the stalling call of @s; skip the test where it cannot stall. */
+#define STALL_START(s)                                                  \
+	do {                                                            \
+		int __r = stall_start(s);                               \
+		SKIP_NO_STALL(__r);                                     \
+	} while (0)
+
+/*
+ * A stall test's set-up: the fd, the userfaultfd page, @s->buf and an
+ * IOAS (@s->ioas).
+ */
+static void stall_setup(struct stall *s)
+{
+	s->fd = dev_iommu_open();
+	CHECK(s->fd >= 0);
+	s->buf = buf_alloc(PAGE_SIZE);
+	CHECK(s->buf);
+	CHECK_OK(uffd_stuck_page(&s->stuck));
+	s->page = s->stuck.page;
+	CHECK_OK(ioas_alloc(s->fd, &s->ioas));
+}
+
+/*
+ * The stall set up with a second IOAS (*@ioas2) holding a mock device
+ * (*@stdev), whose HWPT_ALLOC on @s->ioas is to stall.
+ */
+static void stall_setup_hwpt_alloc(struct stall *s, __u32 *ioas2,
+				   __u32 *stdev)
+{
+	CHECK_SUB(stall_setup(s));
+	CHECK_OK(ioas_alloc(s->fd, ioas2));
+	CHECK_OK(mock_domain(s->fd, *ioas2, stdev, NULL, &s->dev_id));
+	s->op = STALL_HWPT_ALLOC;
+}
+
+/* The end of a stall test: the IOAS and fd gone, nothing left behind. */
+static void stall_teardown(struct stall *s)
+{
+	CHECK_OK(iommu_destroy(s->fd, s->ioas));
+	CHECK_OK(close(s->fd));
+	CHECK(module_all_released());
+	buf_free(s->buf, PAGE_SIZE);
+}
+
+/*
+ * The stall set up for an IOAS_MAP of the userfaultfd page at IOVA_STALL
+ * into an IOAS with two domains: a mock device's (*@stdev, its automatic
+ * HWPT *@hwpt1, its id *@idev) and HWPT *@hwpt2.
+ */
+static void stall_setup_map(struct stall *s, __u32 *stdev, __u32 *hwpt1,
+			    __u32 *hwpt2, __u32 *idev)
+{
+	CHECK_SUB(stall_setup(s));
+	CHECK_OK(mock_domain(s->fd, s->ioas, stdev, hwpt1, idev));
+	CHECK_OK(hwpt_alloc(s->fd, *idev, s->ioas, 0, hwpt2));
+	s->op = STALL_MAP;
+	s->iova = IOVA_STALL;
+}
+
+/* The stall set up with the lone edu opened (@e) and bound (*@dev_id). */
+static void stall_setup_pci(struct stall *s, struct edu *e, __u32 *dev_id)
+{
+	CHECK_SUB(stall_setup(s));
+	CHECK_OK(edu_open(e, lone_edu));
+	s->edu = e;
+	CHECK_OK(from_lib(iommufd_pci_bind(e->dev, s->fd, dev_id)));
+}
+
+/*
+ * The same for iommufd-pci's ATTACH to the IOAS, where the userfaultfd
+ * page is mapped lazily (at IOVA_B).
+ */
+static void stall_setup_pci_attach(struct stall *s, struct edu *e,
+				   __u32 *dev_id)
+{
+	CHECK_SUB(stall_setup_pci(s, e, dev_id));
+	CHECK_OK(ioas_map_fixed(s->fd, s->ioas, s->page, PAGE_SIZE, IOVA_B));
+	s->op = STALL_PCI_ATTACH;
+}
+
+/* The end of a PCI stall test: everything unmapped, the edu closed. */
+static void stall_teardown_pci(struct stall *s, struct edu *e)
+{
+	CHECK_OK(ioas_unmap_all(s->fd, s->ioas, NULL));
+	edu_close(e);
+	CHECK_SUB(stall_teardown(s));
+}
+
 /*
  * IOAS_MAP stuck pinning a userfaultfd page with mock domains attached:
  * the unmap of another range, a new HWPT on the IOAS, a HWPT's destroy
@@ -217,24 +265,12 @@ static bool kernel_6_1(void)
 TEST(map_stalled_in_pin_blocks_nothing)
 {
 	struct stall s = { 0 };
-	__u32 stdev, hwpt1, hwpt2, hwpt3, idev;
+	__u32 stdev, hwpt2, hwpt3, idev;
 	__u64 unmapped;
-	char *buf;
-	int r;
 
-	s.fd = dev_iommu_open();
-	CHECK(s.fd >= 0);
-	buf = buf_alloc(PAGE_SIZE);
-	CHECK(buf);
-	CHECK_OK(ioas_alloc(s.fd, &s.ioas));
-	CHECK_OK(mock_domain(s.fd, s.ioas, &stdev, &hwpt1, &idev));
-	CHECK_OK(hwpt_alloc(s.fd, idev, s.ioas, 0, &hwpt2));
-	CHECK_OK(ioas_map_fixed(s.fd, s.ioas, buf, PAGE_SIZE, IOVA_OTHER));
-	CHECK_OK(stall_page(&s));
-	s.op = STALL_MAP;
-	s.iova = IOVA_STALL;
-	r = stall_start(&s);
-	SKIP_NO_STALL(r);
+	CHECK_SUB(stall_setup_map(&s, &stdev, NULL, &hwpt2, &idev));
+	CHECK_OK(ioas_map_fixed(s.fd, s.ioas, s.buf, PAGE_SIZE, IOVA_OTHER));
+	STALL_START(&s);
 
 	CHECK_PROMPT(&s, ioas_unmap(s.fd, s.ioas, IOVA_OTHER, PAGE_SIZE, NULL),
 		     "IOAS_UNMAP of another range");
@@ -244,7 +280,7 @@ TEST(map_stalled_in_pin_blocks_nothing)
 	CHECK_PROMPT(&s, iommu_destroy(s.fd, stdev),
 		     "the mock device's removal (automatic HWPT)");
 
-	CHECK_OK(stall_finish(&s));
+	CHECK_OK(uffd_stuck_release(&s.stuck));
 	CHECK(s.rc == 0);
 	CHECK_OK(check_map(s.fd, hwpt3, IOVA_STALL, s.page, PAGE_SIZE));
 	CHECK_OK(check_refs(s.fd, s.page, PAGE_SIZE, 1));
@@ -252,10 +288,7 @@ TEST(map_stalled_in_pin_blocks_nothing)
 	CHECK_OK(ioas_unmap(s.fd, s.ioas, IOVA_STALL, PAGE_SIZE, &unmapped));
 	CHECK(unmapped == PAGE_SIZE);
 	CHECK_OK(check_refs(s.fd, s.page, PAGE_SIZE, 0));
-	CHECK_OK(iommu_destroy(s.fd, s.ioas));
-	CHECK_OK(close(s.fd));
-	CHECK(module_all_released());
-	buf_free(buf, PAGE_SIZE);
+	CHECK_SUB(stall_teardown(&s));
 }
 
 /*
@@ -267,19 +300,10 @@ TEST(map_stalled_then_resolved)
 {
 	struct stall s = { 0 };
 	__u32 stdev, hwpt1, hwpt2, idev;
-	int r;
 
-	s.fd = dev_iommu_open();
-	CHECK(s.fd >= 0);
-	CHECK_OK(ioas_alloc(s.fd, &s.ioas));
-	CHECK_OK(mock_domain(s.fd, s.ioas, &stdev, &hwpt1, &idev));
-	CHECK_OK(hwpt_alloc(s.fd, idev, s.ioas, 0, &hwpt2));
-	CHECK_OK(stall_page(&s));
-	s.op = STALL_MAP;
-	s.iova = IOVA_STALL;
-	r = stall_start(&s);
-	SKIP_NO_STALL(r);
-	CHECK_OK(stall_finish(&s));
+	CHECK_SUB(stall_setup_map(&s, &stdev, &hwpt1, &hwpt2, &idev));
+	STALL_START(&s);
+	CHECK_OK(uffd_stuck_release(&s.stuck));
 	CHECK(s.rc == 0);
 	CHECK_OK(check_map(s.fd, hwpt1, IOVA_STALL, s.page, PAGE_SIZE));
 	CHECK_OK(check_map(s.fd, hwpt2, IOVA_STALL, s.page, PAGE_SIZE));
@@ -288,9 +312,7 @@ TEST(map_stalled_then_resolved)
 	CHECK_OK(check_refs(s.fd, s.page, PAGE_SIZE, 0));
 	CHECK_OK(iommu_destroy(s.fd, stdev));
 	CHECK_OK(iommu_destroy(s.fd, hwpt2));
-	CHECK_OK(iommu_destroy(s.fd, s.ioas));
-	CHECK_OK(close(s.fd));
-	CHECK(module_all_released());
+	CHECK_SUB(stall_teardown(&s));
 }
 
 /*
@@ -300,44 +322,33 @@ TEST(map_stalled_then_resolved)
  */
 TEST(copy_stalled_in_pin_blocks_nothing)
 {
-	__u32 stdev, hwpt, idev;
 	struct stall s = { 0 };
+	__u32 stdev, hwpt, idev;
 	__u64 unmapped;
-	char *buf;
-	int r;
 
-	s.fd = dev_iommu_open();
-	CHECK(s.fd >= 0);
-	buf = buf_alloc(PAGE_SIZE);
-	CHECK(buf);
-	CHECK_OK(stall_page(&s));
+	CHECK_SUB(stall_setup(&s));
 	CHECK_OK(ioas_alloc(s.fd, &s.src_ioas));
-	CHECK_OK(ioas_alloc(s.fd, &s.ioas));
 	CHECK_OK(ioas_map_fixed(s.fd, s.src_ioas, s.page, PAGE_SIZE,
 				IOVA_STALL));
 	CHECK_OK(mock_domain(s.fd, s.ioas, &stdev, &hwpt, &idev));
-	CHECK_OK(ioas_map_fixed(s.fd, s.ioas, buf, PAGE_SIZE, IOVA_OTHER));
+	CHECK_OK(ioas_map_fixed(s.fd, s.ioas, s.buf, PAGE_SIZE, IOVA_OTHER));
 	s.op = STALL_COPY;
 	s.iova = IOVA_STALL;
-	r = stall_start(&s);
-	SKIP_NO_STALL(r);
+	STALL_START(&s);
 
 	CHECK_PROMPT(&s, ioas_unmap(s.fd, s.ioas, IOVA_OTHER, PAGE_SIZE, NULL),
 		     "IOAS_UNMAP of another range of the destination");
 	CHECK_PROMPT(&s, iommu_destroy(s.fd, stdev),
 		     "the destination's mock device's removal");
 
-	CHECK_OK(stall_finish(&s));
+	CHECK_OK(uffd_stuck_release(&s.stuck));
 	CHECK(s.rc == 0);	/* no domain left: copied lazily */
 	CHECK_OK(check_refs(s.fd, s.page, PAGE_SIZE, 0));
 	CHECK_OK(ioas_unmap(s.fd, s.ioas, IOVA_STALL, PAGE_SIZE, &unmapped));
 	CHECK(unmapped == PAGE_SIZE);
 	CHECK_OK(ioas_unmap_all(s.fd, s.src_ioas, NULL));
-	CHECK_OK(iommu_destroy(s.fd, s.ioas));
 	CHECK_OK(iommu_destroy(s.fd, s.src_ioas));
-	CHECK_OK(close(s.fd));
-	CHECK(module_all_released());
-	buf_free(buf, PAGE_SIZE);
+	CHECK_SUB(stall_teardown(&s));
 }
 
 /*
@@ -403,29 +414,19 @@ TEST(hwpt_alloc_stalled_in_pin_blocks_nothing)
 {
 	struct racing_map m = { 0 };
 	struct stall s = { 0 };
-	__u32 ioas2, stdev, hwpt, idev;
+	__u32 ioas2, stdev;
 	pthread_t th;
-	char *buf;
-	int afd, r;
+	int afd;
 
-	s.fd = dev_iommu_open();
-	CHECK(s.fd >= 0);
-	buf = buf_alloc(PAGE_SIZE);
+	CHECK_SUB(stall_setup_hwpt_alloc(&s, &ioas2, &stdev));
 	m.buf = buf_alloc(PAGE_SIZE);
-	CHECK(buf && m.buf);
-	CHECK_OK(stall_page(&s));
-	CHECK_OK(ioas_alloc(s.fd, &s.ioas));
-	CHECK_OK(ioas_alloc(s.fd, &ioas2));
-	CHECK_OK(mock_domain(s.fd, ioas2, &stdev, &hwpt, &idev));
+	CHECK(m.buf);
 	/* Lazy: no domain and no pinned access yet, so nothing is pinned. */
-	CHECK_OK(ioas_map_fixed(s.fd, s.ioas, buf, PAGE_SIZE, IOVA_OTHER));
+	CHECK_OK(ioas_map_fixed(s.fd, s.ioas, s.buf, PAGE_SIZE, IOVA_OTHER));
 	CHECK_OK(ioas_map_fixed(s.fd, s.ioas, s.page, PAGE_SIZE, IOVA_STALL));
 	CHECK_OK(create_access(s.fd, s.ioas,
 			       MOCK_FLAGS_ACCESS_CREATE_NEEDS_PIN_PAGES, &afd));
-	s.op = STALL_HWPT_ALLOC;
-	s.dev_id = idev;
-	r = stall_start(&s);
-	SKIP_NO_STALL(r);
+	STALL_START(&s);
 
 	CHECK_PROMPT(&s, ioas_unmap(s.fd, s.ioas, IOVA_OTHER, PAGE_SIZE, NULL),
 		     "IOAS_UNMAP of another range");
@@ -435,7 +436,7 @@ TEST(hwpt_alloc_stalled_in_pin_blocks_nothing)
 	CHECK(!pthread_create(&th, NULL, racing_map, &m));
 	usleep(100000);
 
-	CHECK_OK(stall_finish(&s));
+	CHECK_OK(uffd_stuck_release(&s.stuck));
 	pthread_join(th, NULL);
 	CHECK(s.rc == 0);
 	CHECK(m.rc == 0);
@@ -446,19 +447,9 @@ TEST(hwpt_alloc_stalled_in_pin_blocks_nothing)
 	CHECK_OK(check_refs(s.fd, s.page, PAGE_SIZE, 0));
 	CHECK_OK(ioas_unmap_all(s.fd, s.ioas, NULL));
 	CHECK_OK(iommu_destroy(s.fd, stdev));
-	CHECK_OK(iommu_destroy(s.fd, s.ioas));
 	CHECK_OK(iommu_destroy(s.fd, ioas2));
-	CHECK_OK(close(s.fd));
-	CHECK(module_all_released());
-	buf_free(buf, PAGE_SIZE);
+	CHECK_SUB(stall_teardown(&s));
 	buf_free(m.buf, PAGE_SIZE);
-}
-
-static int change_process(int fd)
-{
-	struct iommu_ioas_change_process cmd = { .size = sizeof(cmd) };
-
-	return ioctl(fd, IOMMU_IOAS_CHANGE_PROCESS, &cmd);
 }
 
 /*
@@ -471,39 +462,28 @@ static int change_process(int fd)
 TEST(mock_attach_stalled_in_pin_blocks_nothing)
 {
 	struct stall s = { 0 };
-	char *buf;
-	int r;
 
-	s.fd = dev_iommu_open();
-	CHECK(s.fd >= 0);
-	buf = buf_alloc(PAGE_SIZE);
-	CHECK(buf);
-	CHECK_OK(stall_page(&s));
-	CHECK_OK(ioas_alloc(s.fd, &s.ioas));
+	CHECK_SUB(stall_setup(&s));
 	CHECK_OK(ioas_map_fixed(s.fd, s.ioas, s.page, PAGE_SIZE, IOVA_STALL));
 	s.op = STALL_MOCK_ATTACH;
-	r = stall_start(&s);
-	SKIP_NO_STALL(r);
-	CHECK_PROMPT(&s, ioas_map_fixed(s.fd, s.ioas, buf, PAGE_SIZE,
+	STALL_START(&s);
+	CHECK_PROMPT(&s, ioas_map_fixed(s.fd, s.ioas, s.buf, PAGE_SIZE,
 					IOVA_OTHER),
 		     "IOAS_MAP into the IOAS being attached");
 	CHECK_ERRNO(change_process(s.fd), EBUSY);
 	CHECK(!s.done);
-	CHECK_OK(stall_finish(&s));
+	CHECK_OK(uffd_stuck_release(&s.stuck));
 	CHECK(s.rc == 0);
 	CHECK_ERRNO(change_process(s.fd), EINVAL);
 	CHECK_OK(check_map(s.fd, s.hwpt_id, IOVA_STALL, s.page, PAGE_SIZE));
-	CHECK_OK(check_map(s.fd, s.hwpt_id, IOVA_OTHER, buf, PAGE_SIZE));
+	CHECK_OK(check_map(s.fd, s.hwpt_id, IOVA_OTHER, s.buf, PAGE_SIZE));
 	CHECK_OK(check_refs(s.fd, s.page, PAGE_SIZE, 1));
-	CHECK_OK(check_refs(s.fd, buf, PAGE_SIZE, 1));
+	CHECK_OK(check_refs(s.fd, s.buf, PAGE_SIZE, 1));
 	CHECK_OK(iommu_destroy(s.fd, s.stdev_id));
 	CHECK_OK(check_refs(s.fd, s.page, PAGE_SIZE, 0));
-	CHECK_OK(check_refs(s.fd, buf, PAGE_SIZE, 0));
+	CHECK_OK(check_refs(s.fd, s.buf, PAGE_SIZE, 0));
 	CHECK_OK(ioas_unmap_all(s.fd, s.ioas, NULL));
-	CHECK_OK(iommu_destroy(s.fd, s.ioas));
-	CHECK_OK(close(s.fd));
-	CHECK(module_all_released());
-	buf_free(buf, PAGE_SIZE);
+	CHECK_SUB(stall_teardown(&s));
 }
 
 /*
@@ -514,39 +494,28 @@ TEST(mock_attach_stalled_in_pin_blocks_nothing)
  */
 TEST(hwpt_alloc_forgets_failed_pin_of_unmapped_area)
 {
-	__u32 ioas2, stdev, hwpt, idev;
 	struct stall s = { 0 };
+	__u32 ioas2, stdev;
 	char *none;
-	int r;
 
-	s.fd = dev_iommu_open();
-	CHECK(s.fd >= 0);
+	CHECK_SUB(stall_setup_hwpt_alloc(&s, &ioas2, &stdev));
 	none = mmap(NULL, PAGE_SIZE, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS,
 		    -1, 0);
 	CHECK(none != MAP_FAILED);
-	CHECK_OK(stall_page(&s));
-	CHECK_OK(ioas_alloc(s.fd, &s.ioas));
-	CHECK_OK(ioas_alloc(s.fd, &ioas2));
-	CHECK_OK(mock_domain(s.fd, ioas2, &stdev, &hwpt, &idev));
 	CHECK_OK(ioas_map_fixed(s.fd, s.ioas, none, PAGE_SIZE, IOVA_OTHER));
 	CHECK_OK(ioas_map_fixed(s.fd, s.ioas, s.page, PAGE_SIZE, IOVA_RACE));
-	s.op = STALL_HWPT_ALLOC;
-	s.dev_id = idev;
-	r = stall_start(&s);
-	SKIP_NO_STALL(r);
+	STALL_START(&s);
 	CHECK_PROMPT(&s, ioas_unmap(s.fd, s.ioas, IOVA_OTHER, PAGE_SIZE, NULL),
 		     "IOAS_UNMAP of the area that cannot be pinned");
-	CHECK_OK(stall_finish(&s));
+	CHECK_OK(uffd_stuck_release(&s.stuck));
 	CHECK(s.rc == 0);
 	CHECK_OK(check_map(s.fd, s.hwpt_id, IOVA_RACE, s.page, PAGE_SIZE));
 	CHECK_OK(iommu_destroy(s.fd, s.hwpt_id));
 	CHECK_OK(ioas_unmap_all(s.fd, s.ioas, NULL));
 	CHECK_OK(check_refs(s.fd, s.page, PAGE_SIZE, 0));
 	CHECK_OK(iommu_destroy(s.fd, stdev));
-	CHECK_OK(iommu_destroy(s.fd, s.ioas));
 	CHECK_OK(iommu_destroy(s.fd, ioas2));
-	CHECK_OK(close(s.fd));
-	CHECK(module_all_released());
+	CHECK_SUB(stall_teardown(&s));
 	munmap(none, PAGE_SIZE);
 }
 
@@ -607,20 +576,12 @@ TEST(pci_unbind_not_held_by_stalled_map)
 	struct stall s = { 0 };
 	__u32 dev_id, pt;
 	struct edu e;
-	char *buf;
 	int r;
 
 	if (!lone_edu[0])
 		SKIP("no edu device alone in an IOMMU group");
-	s.fd = dev_iommu_open();
-	CHECK(s.fd >= 0);
-	buf = buf_alloc(PAGE_SIZE);
-	CHECK(buf);
-	CHECK_OK(stall_page(&s));
-	CHECK_OK(ioas_alloc(s.fd, &s.ioas));
-	CHECK_OK(ioas_map_fixed(s.fd, s.ioas, buf, PAGE_SIZE, IOVA_A));
-	CHECK_OK(edu_open(&e, lone_edu));
-	CHECK_OK(from_lib(iommufd_pci_bind(e.dev, s.fd, &dev_id)));
+	CHECK_SUB(stall_setup_pci(&s, &e, &dev_id));
+	CHECK_OK(ioas_map_fixed(s.fd, s.ioas, s.buf, PAGE_SIZE, IOVA_A));
 	pt = s.ioas;
 	CHECK_OK(from_lib(iommufd_pci_attach(e.dev, &pt)));
 	s.op = STALL_MAP;
@@ -634,15 +595,10 @@ TEST(pci_unbind_not_held_by_stalled_map)
 		     "iommufd-pci's unbind in sysfs");
 	CHECK_ERRNO(iommu_destroy(s.fd, dev_id), ENOENT);
 
-	CHECK_OK(stall_finish(&s));
+	CHECK_OK(uffd_stuck_release(&s.stuck));
 	CHECK(s.rc == 0);	/* no domain left: mapped lazily */
 	CHECK_OK(check_refs(s.fd, s.page, PAGE_SIZE, 0));
-	CHECK_OK(ioas_unmap_all(s.fd, s.ioas, NULL));
-	CHECK_OK(iommu_destroy(s.fd, s.ioas));
-	edu_close(&e);
-	CHECK_OK(close(s.fd));
-	CHECK(module_all_released());
-	buf_free(buf, PAGE_SIZE);
+	CHECK_SUB(stall_teardown_pci(&s, &e));
 	/* Back to the driver for the tests that follow. */
 	CHECK_OK(from_lib(iommufd_pci_driver_bind(lone_edu)));
 }
@@ -663,21 +619,13 @@ TEST(pci_attach_stalled_in_pin_blocks_unbind)
 
 	if (!lone_edu[0])
 		SKIP("no edu device alone in an IOMMU group");
-	s.fd = dev_iommu_open();
-	CHECK(s.fd >= 0);
-	CHECK_OK(stall_page(&s));
-	CHECK_OK(ioas_alloc(s.fd, &s.ioas));
-	CHECK_OK(ioas_map_fixed(s.fd, s.ioas, s.page, PAGE_SIZE, IOVA_B));
-	CHECK_OK(edu_open(&e, lone_edu));
-	CHECK_OK(from_lib(iommufd_pci_bind(e.dev, s.fd, &dev_id)));
-	s.op = STALL_PCI_ATTACH;
-	s.edu = &e;
+	CHECK_SUB(stall_setup_pci_attach(&s, &e, &dev_id));
 	r = stall_start(&s);
 	if (r == 1) {
 		/* 6.1: the pin failed at once; nothing is left pinned. */
 		CHECK(s.err == EFAULT);
 		/* Filled first: reading the missing page would wait. */
-		CHECK_OK(stall_resolve(&s));
+		CHECK_OK(uffd_stuck_resolve(&s.stuck));
 		CHECK_OK(check_refs(s.fd, s.page, PAGE_SIZE, 0));
 		edu_close(&e);
 	}
@@ -687,16 +635,12 @@ TEST(pci_attach_stalled_in_pin_blocks_unbind)
 		     "iommufd-pci's unbind in sysfs during a stalled ATTACH");
 	CHECK_ERRNO(iommu_destroy(s.fd, dev_id), ENOENT);
 
-	CHECK_OK(stall_finish(&s));
+	CHECK_OK(uffd_stuck_release(&s.stuck));
 	if (s.rc)
 		tap_diag("ATTACH: %s", strerror(s.err));
 	CHECK(s.rc == -1 && s.err == ENODEV);
 	CHECK_OK(check_refs(s.fd, s.page, PAGE_SIZE, 0));
-	CHECK_OK(ioas_unmap_all(s.fd, s.ioas, NULL));
-	CHECK_OK(iommu_destroy(s.fd, s.ioas));
-	edu_close(&e);
-	CHECK_OK(close(s.fd));
-	CHECK(module_all_released());
+	CHECK_SUB(stall_teardown_pci(&s, &e));
 	/* Back to the driver for the tests that follow. */
 	CHECK_OK(from_lib(iommufd_pci_driver_bind(lone_edu)));
 }
@@ -711,50 +655,33 @@ TEST(pci_attach_stalled_then_resolved)
 	struct stall s = { 0 };
 	__u32 dev_id;
 	struct edu e;
-	char *buf;
 	int r;
 
 	if (!lone_edu[0])
 		SKIP("no edu device alone in an IOMMU group");
-	s.fd = dev_iommu_open();
-	CHECK(s.fd >= 0);
-	buf = buf_alloc(PAGE_SIZE);
-	CHECK(buf);
-	CHECK_OK(stall_page(&s));
-	CHECK_OK(ioas_alloc(s.fd, &s.ioas));
-	CHECK_OK(ioas_map_fixed(s.fd, s.ioas, s.page, PAGE_SIZE, IOVA_B));
-	CHECK_OK(edu_open(&e, lone_edu));
-	CHECK_OK(from_lib(iommufd_pci_bind(e.dev, s.fd, &dev_id)));
-	s.op = STALL_PCI_ATTACH;
-	s.edu = &e;
+	CHECK_SUB(stall_setup_pci_attach(&s, &e, &dev_id));
 	r = stall_start(&s);
 	if (r == 1)
 		edu_close(&e);
 	SKIP_NO_STALL(r);
 	/* The IOAS's other users are not held up either. */
-	CHECK_PROMPT(&s, ioas_map_fixed(s.fd, s.ioas, buf, PAGE_SIZE, IOVA_A),
+	CHECK_PROMPT(&s, ioas_map_fixed(s.fd, s.ioas, s.buf, PAGE_SIZE, IOVA_A),
 		     "IOAS_MAP into the IOAS being attached");
-	CHECK_OK(stall_finish(&s));
+	CHECK_OK(uffd_stuck_release(&s.stuck));
 	if (s.rc)
 		tap_diag("ATTACH: %s", strerror(s.err));
 	CHECK(s.rc == 0 && s.hwpt_id != s.ioas);
 	CHECK_OK(check_refs(s.fd, s.page, PAGE_SIZE, 1));
 	/* Mapped after the pre-pin: pinned by the attach itself. */
-	CHECK_OK(check_refs(s.fd, buf, PAGE_SIZE, 1));
+	CHECK_OK(check_refs(s.fd, s.buf, PAGE_SIZE, 1));
 	CHECK_OK(from_lib(iommufd_pci_detach(e.dev)));
 	CHECK_OK(check_refs(s.fd, s.page, PAGE_SIZE, 0));
-	CHECK_OK(check_refs(s.fd, buf, PAGE_SIZE, 0));
-	CHECK_OK(ioas_unmap_all(s.fd, s.ioas, NULL));
-	CHECK_OK(iommu_destroy(s.fd, s.ioas));
-	edu_close(&e);
-	CHECK_OK(close(s.fd));
-	CHECK(module_all_released());
-	buf_free(buf, PAGE_SIZE);
+	CHECK_OK(check_refs(s.fd, s.buf, PAGE_SIZE, 0));
+	CHECK_SUB(stall_teardown_pci(&s, &e));
 }
 
 int main(void)
 {
-	memset(fill, 0x5a, sizeof(fill));
 	find_devices();
 	return tap_run();
 }

@@ -3,6 +3,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
@@ -1044,4 +1045,222 @@ __u64 dom_env_last(const struct dom_env *e)
 __u64 dom_env_align(const struct dom_env *e)
 {
 	return e->ndomains ? MOCK_PAGE_SIZE : 1;
+
+int change_process(int fd)
+{
+	struct iommu_ioas_change_process cmd = { .size = sizeof(cmd) };
+
+	return ioctl(fd, IOMMU_IOAS_CHANGE_PROCESS, &cmd);
+}
+
+int map_file_fixed(int fd, __u32 ioas_id, int file_fd, __u64 start,
+		   __u64 length, __u64 iova)
+{
+	return ioas_map_file(fd, ioas_id, file_fd, start, length, &iova,
+			     MAP_RW | IOMMU_IOAS_MAP_FIXED_IOVA);
+}
+
+/* The most fault points a walk tries: one that reaches more is a defect. */
+#define FAULT_WALK_MODULE_MAX 1000
+#define FAULT_WALK_KERNEL_MAX 2000
+
+static void fault_close(int fd, int afd)
+{
+	if (afd >= 0)
+		close(afd);
+	close(fd);
+}
+
+/* One run of @sc on a new fd: 0 with the result in *@line, or -1. */
+static int fault_run(struct fault_scenario *sc, int *line)
+{
+	int fd = dev_iommu_open(), afd = -1;
+
+	if (fd < 0)
+		return -1;
+	*line = sc->run(fd, sc->arg, &afd);
+	fault_close(fd, afd);
+	return 0;
+}
+
+/* After a run: nothing left in the module, none of the pages pinned. */
+static bool fault_left_nothing(struct fault_scenario *sc)
+{
+	return module_all_released() &&
+	       (!sc->len || !check_refs(sc->chk, sc->buf, sc->len, 0));
+}
+
+int fault_scenario_steps(struct fault_scenario *sc)
+{
+	int line;
+
+	sc->kw->step = -1;
+	sc->kw->cur = 0;
+	if (fault_run(sc, &line))
+		return -1;
+	if (line)
+		tap_diag("the scenario failed at line %d with nothing armed",
+			 line);
+	return line ? -1 : sc->kw->cur;
+}
+
+int fault_walk_module(struct fault_scenario *sc)
+{
+	int n, line, fd, afd, failures = 0;
+	bool hit;
+
+	for (n = 1; n < FAULT_WALK_MODULE_MAX; n++) {
+		/* Opened before arming: only the scenario's points count. */
+		fd = dev_iommu_open();
+		if (fd < 0 || modfault_arm(n))
+			return -1;
+		afd = -1;
+		line = sc->run(fd, sc->arg, &afd);
+		hit = modfault_fired();
+		if (modfault_arm(0))
+			return -1;
+		fault_close(fd, afd);
+		if (!fault_left_nothing(sc)) {
+			tap_diag("failure point %d (step at line %d): %ld objects, %ld pinned pages, %ld bytes of pin state left",
+				 n, line, module_stat("objects"),
+				 module_stat("pinned_pages"),
+				 module_stat("pin_state_bytes"));
+			return -1;
+		}
+		if (!hit) {
+			/* Nothing failed: the whole scenario must work. */
+			if (line) {
+				tap_diag("no injected failure, yet line %d failed",
+					 line);
+				return -1;
+			}
+			break;
+		}
+		failures++;
+	}
+	return failures;
+}
+
+int fault_walk_kernel_step(struct fault_scenario *sc, int step)
+{
+	struct kfault_walk *kw = sc->kw;
+	int n, line;
+
+	for (n = 1; n < FAULT_WALK_KERNEL_MAX; n++) {
+		kw->step = step;
+		kw->nth = n;
+		kw->cur = 0;
+		kw->fired = false;
+		if (fault_run(sc, &line))
+			return -1;
+		kw->step = -1;
+		if (!fault_left_nothing(sc)) {
+			tap_diag("step %d, kernel fault point %d (step at line %d): %ld objects, %ld pinned pages, %ld bytes of pin state left",
+				 step, n, line, module_stat("objects"),
+				 module_stat("pinned_pages"),
+				 module_stat("pin_state_bytes"));
+			return -1;
+		}
+		if (kw->broken) {
+			tap_diag("cannot arm /proc/thread-self/fail-nth: %s",
+				 strerror(errno));
+			return -1;
+		}
+		if (!kw->fired) {
+			if (line) {
+				tap_diag("step %d: no injected failure, yet line %d failed",
+					 step, line);
+				return -1;
+			}
+			return n - 1;
+		}
+	}
+	tap_diag("step %d: more than %d fault points", step,
+		 FAULT_WALK_KERNEL_MAX);
+	return -1;
+}
+
+int run_child(int (*fn)(int), int arg)
+{
+	pid_t pid = fork_flushed();
+	int line;
+
+	if (pid < 0)
+		return -1;
+	if (!pid) {
+		signal(SIGPIPE, SIG_IGN);
+		line = fn(arg);
+		if (line)
+			printf("# pid %d: the check at line %d failed (errno %d %s)\n",
+			       (int)getpid(), line, errno, strerror(errno));
+		fflush(stdout);
+		_exit(line != 0);
+	}
+	return wait_child(pid);
+}
+
+void ioas_env_setup(struct ioas_env *e, bool domain)
+{
+	memset(e, 0, sizeof(*e));
+	e->fd = dev_iommu_open();
+	CHECK(e->fd >= 0);
+	CHECK_OK(ioas_alloc(e->fd, &e->ioas));
+	if (domain)
+		CHECK_OK(mock_domain(e->fd, e->ioas, &e->stdev, &e->hwpt,
+				     NULL));
+}
+
+int uffd_stuck_page(struct uffd_stuck *u)
+{
+	u->resolved = false;
+	u->uffd = uffd_page(&u->page);
+	return u->uffd < 0 ? -1 : 0;
+}
+
+int uffd_stuck_start(struct uffd_stuck *u, void *(*fn)(void *), void *arg)
+{
+	if (pthread_create(&u->th, NULL, fn, arg))
+		return -1;
+	if (!uffd_wait_fault(u->uffd, 5000))
+		return 0;
+	pthread_join(u->th, NULL);
+	return -1;
+}
+
+int uffd_stuck_resolve(struct uffd_stuck *u)
+{
+	static char fill[PAGE_SIZE];
+
+	if (u->resolved)
+		return 0;
+	u->resolved = true;
+	memset(fill, 0x5a, sizeof(fill));
+	return uffd_resolve(u->uffd, u->page, fill);
+}
+
+int uffd_stuck_release(struct uffd_stuck *u)
+{
+	int rc = uffd_stuck_resolve(u);
+
+	pthread_join(u->th, NULL);
+	close(u->uffd);
+	return rc;
+}
+
+long ms_since(const struct timespec *t0)
+{
+	struct timespec t1;
+
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	return (t1.tv_sec - t0->tv_sec) * 1000 +
+	       (t1.tv_nsec - t0->tv_nsec) / 1000000;
+}
+
+void open_mock_domain(int *fd, __u32 *ioas, __u32 *stdev, __u32 *hwpt,
+		      __u32 *idev)
+{
+	*fd = dev_iommu_open();
+	CHECK(*fd >= 0);
+	CHECK_OK(ioas_alloc(*fd, ioas));
+	CHECK_OK(mock_domain(*fd, *ioas, stdev, hwpt, idev));
 }

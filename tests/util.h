@@ -360,4 +360,106 @@ __u64 dom_env_first(const struct dom_env *e);	/* 0, or the aperture's */
 __u64 dom_env_last(const struct dom_env *e);
 __u64 dom_env_align(const struct dom_env *e);	/* 1, or MOCK_PAGE_SIZE */
 
+/* ---- shared by several programs (issue 13) ---- */
+
+/* IOMMU_IOAS_CHANGE_PROCESS: this process takes over the fd's file maps. */
+int change_process(int fd);
+/* Read/write IOAS_MAP_FILE of [@start, @start+@length) at a fixed IOVA. */
+int map_file_fixed(int fd, __u32 ioas_id, int file_fd, __u64 start,
+		   __u64 length, __u64 iova);
+
+/*
+ * The fault walks of a scenario (faults.c, map_file.c).  @run makes its
+ * calls on a new iommufd @fd, each wrapped in KFAULT_STEP(@kw, ...), and
+ * returns 0 or the line of the call that failed; an access fd it opens
+ * goes in *@afd (any fd to close after the run).  After each run both
+ * fds are closed and nothing may be left: no object, pin or pin state in
+ * the module, no page of [@buf, @buf + @len) pinned (asked through @chk,
+ * an iommufd of its own; nothing asked when @len is 0).  @kw is needed
+ * by the kernel's walks only.  A defect is described in a diagnostic line.
+ */
+struct fault_scenario {
+	int (*run)(int fd, void *arg, int *afd);
+	void *arg;
+	struct kfault_walk *kw;
+	int chk;
+	const void *buf;
+	size_t len;
+};
+
+/* One run with nothing armed: its number of steps, or -1 if one failed. */
+int fault_scenario_steps(struct fault_scenario *sc);
+/*
+ * The module's fault points (modfault_arm()): N = 1, 2, ... until a run
+ * no longer reaches the N-th.  How many failed runs, or -1 on a defect.
+ */
+int fault_walk_module(struct fault_scenario *sc);
+/* The kernel's fault points inside step @step: how many, or -1. */
+int fault_walk_kernel_step(struct fault_scenario *sc, int step);
+
+/*
+ * Run @fn(@arg) in a forked child, SIGPIPE ignored (a pipe whose reader
+ * died is seen by the write): @fn returns 0, or the line of its failed
+ * check, which the child reports.  0 when the child exited with 0.
+ */
+int run_child(int (*fn)(int), int arg);
+
+/*
+ * Run @call, which ends in _exit() (its CHILD_*() checks report a
+ * failure), in a forked child; stop the test as failed unless the child
+ * exited with 0.
+ */
+#define CHECK_IN_CHILD(call)                                            \
+	do {                                                            \
+		pid_t __pid = fork_flushed();                           \
+		CHECK(__pid >= 0);                                      \
+		if (!__pid)                                             \
+			call;                                           \
+		CHECK_OK(wait_child(__pid));                            \
+	} while (0)
+
+/* One iommufd, one IOAS, and a mock device on it (its HWPT) if asked. */
+struct ioas_env {
+	int fd;
+	__u32 ioas, stdev, hwpt;
+};
+
+/* Open @e: a mock domain on the IOAS unless @domain is false. */
+void ioas_env_setup(struct ioas_env *e, bool domain);
+
+#include <pthread.h>
+#include <time.h>
+
+/*
+ * A thread stuck in a userfaultfd fault, then released.
+ * uffd_stuck_page() makes @u->page (its first touch blocks);
+ * uffd_stuck_start() runs @fn(@arg) in a new thread and waits up to 5 s
+ * for it to be stuck touching the page: 0, or -1 when it is not (then the
+ * thread has been joined, unless it could not be created);
+ * uffd_stuck_resolve() fills the page (0x5a bytes) and lets the thread
+ * go on, the first time it is called; uffd_stuck_release() resolves,
+ * joins the thread and closes the userfaultfd.  Each returns 0 or -1.
+ */
+struct uffd_stuck {
+	int uffd;
+	void *page;
+	pthread_t th;
+	volatile bool resolved;
+};
+
+int uffd_stuck_page(struct uffd_stuck *u);
+int uffd_stuck_start(struct uffd_stuck *u, void *(*fn)(void *), void *arg);
+int uffd_stuck_resolve(struct uffd_stuck *u);
+int uffd_stuck_release(struct uffd_stuck *u);
+
+/* Milliseconds since @t0 (CLOCK_MONOTONIC). */
+long ms_since(const struct timespec *t0);
+
+/*
+ * A new iommufd (*@fd) with an IOAS (*@ioas) and a mock device attached
+ * to it (*@stdev, *@hwpt, *@idev as from mock_domain(); each may be NULL).
+ */
+void open_mock_domain(int *fd, __u32 *ioas, __u32 *stdev, __u32 *hwpt,
+		      __u32 *idev);
+
 #endif
