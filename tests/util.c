@@ -1045,6 +1045,7 @@ __u64 dom_env_last(const struct dom_env *e)
 __u64 dom_env_align(const struct dom_env *e)
 {
 	return e->ndomains ? MOCK_PAGE_SIZE : 1;
+}
 
 int change_process(int fd)
 {
