@@ -2769,15 +2769,36 @@ TEST(module_failures_unwind_in_hot_reset)
 	CHECK(points > 0);
 }
 
+/* The N of @bdf's /dev/vfio/devices/vfioN; -1 when it has none. */
+static int vfio_index(const char *bdf)
+{
+	char path[256];
+	struct dirent *de;
+	int n = -1;
+	DIR *dir;
+
+	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/vfio-dev", bdf);
+	dir = opendir(path);
+	if (!dir)
+		return -1;
+	while ((de = readdir(dir)))
+		if (!strncmp(de->d_name, "vfio", 4) && de->d_name[4] >= '0' &&
+		    de->d_name[4] <= '9')
+			n = atoi(de->d_name + 4);
+	closedir(dir);
+	return n;
+}
+
 /*
  * The driver's probe (a user's bind through sysfs): each point fails the
- * bind with ENOMEM and leaves the device driverless; the next bind works.
+ * bind with ENOMEM and leaves the device driverless; the next bind works
+ * and gets the same device number (none was leaked).
  */
 TEST(module_failures_unwind_in_probe)
 {
 	const char *unbind = "/sys/bus/pci/drivers/iommufd-pci/unbind";
 	const char *bind = "/sys/bus/pci/drivers/iommufd-pci/bind";
-	int n, rc, err, fd;
+	int n, rc, err, fd, index;
 	struct edu e;
 	char drv[64];
 	bool fired;
@@ -2788,6 +2809,8 @@ TEST(module_failures_unwind_in_probe)
 		SKIP("no edu device");
 	/* Ours, with the override naming us: unbind and bind again. */
 	CHECK_OK(from_lib(iommufd_pci_driver_bind(lone_edu)));
+	index = vfio_index(lone_edu);
+	CHECK(index >= 0);
 	for (n = 1; n <= FP_MAX_POINTS; n++) {
 		CHECK_OK(sysfs_write(unbind, lone_edu));
 		CHECK_OK(modfault_arm(n));
@@ -2800,14 +2823,19 @@ TEST(module_failures_unwind_in_probe)
 		if (!fired) {
 			CHECK_OK(rc);
 			CHECK(!strcmp(drv, "iommufd-pci"));
+			CHECK(vfio_index(lone_edu) == index);
 			break;
 		}
 		if (rc != -1 || err != ENOMEM)
 			tap_diag("probe point %d: %d, errno %d (%s)", n, rc,
 				 err, strerror(err));
 		CHECK(rc == -1 && err == ENOMEM);
-		CHECK(drv[0] == 0);
+		CHECK(drv[0] == 0 && vfio_index(lone_edu) == -1);
 		CHECK_OK(sysfs_write(bind, lone_edu));
+		if (vfio_index(lone_edu) != index)
+			tap_diag("probe point %d: vfio%d after, vfio%d before", n,
+				 vfio_index(lone_edu), index);
+		CHECK(vfio_index(lone_edu) == index);
 	}
 	tap_diag("probe: %d fault points, each unwound", n - 1);
 	/* The device, its config view (2), its number and its directory. */
