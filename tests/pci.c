@@ -2798,7 +2798,7 @@ TEST(module_failures_unwind_in_probe)
 {
 	const char *unbind = "/sys/bus/pci/drivers/iommufd-pci/unbind";
 	const char *bind = "/sys/bus/pci/drivers/iommufd-pci/bind";
-	int n, rc, err, fd, index;
+	int n, rc, err, fd, devno;
 	struct edu e;
 	char drv[64];
 	bool fired;
@@ -2809,8 +2809,8 @@ TEST(module_failures_unwind_in_probe)
 		SKIP("no edu device");
 	/* Ours, with the override naming us: unbind and bind again. */
 	CHECK_OK(from_lib(iommufd_pci_driver_bind(lone_edu)));
-	index = vfio_index(lone_edu);
-	CHECK(index >= 0);
+	devno = vfio_index(lone_edu);
+	CHECK(devno >= 0);
 	for (n = 1; n <= FP_MAX_POINTS; n++) {
 		CHECK_OK(sysfs_write(unbind, lone_edu));
 		CHECK_OK(modfault_arm(n));
@@ -2823,7 +2823,7 @@ TEST(module_failures_unwind_in_probe)
 		if (!fired) {
 			CHECK_OK(rc);
 			CHECK(!strcmp(drv, "iommufd-pci"));
-			CHECK(vfio_index(lone_edu) == index);
+			CHECK(vfio_index(lone_edu) == devno);
 			break;
 		}
 		if (rc != -1 || err != ENOMEM)
@@ -2832,10 +2832,10 @@ TEST(module_failures_unwind_in_probe)
 		CHECK(rc == -1 && err == ENOMEM);
 		CHECK(drv[0] == 0 && vfio_index(lone_edu) == -1);
 		CHECK_OK(sysfs_write(bind, lone_edu));
-		if (vfio_index(lone_edu) != index)
+		if (vfio_index(lone_edu) != devno)
 			tap_diag("probe point %d: vfio%d after, vfio%d before", n,
-				 vfio_index(lone_edu), index);
-		CHECK(vfio_index(lone_edu) == index);
+				 vfio_index(lone_edu), devno);
+		CHECK(vfio_index(lone_edu) == devno);
 	}
 	tap_diag("probe: %d fault points, each unwound", n - 1);
 	/* The device, its config view (2), its number and its directory. */
