@@ -2,7 +2,8 @@
 /*
  * Fault injection for the tests (selftest=1 only; Debian's kernel has no
  * CONFIG_FAULT_INJECTION).  Every allocation and pin point of the module
- * asks iommufd_should_fail(); writing N to
+ * asks iommufd_should_fail(), and so does every one of iommufd_pci.ko
+ * (iommufd_fault.h; both modules count in one sequence); writing N to
  * /sys/kernel/debug/iommufd/fail_nth makes the N-th such point reached by
  * the writing process fail, once.  Reading it gives how many points are
  * left before that (0 or less: it fired).  A test walks N = 1, 2, ...
@@ -12,6 +13,7 @@
 #include <linux/atomic.h>
 #include <linux/debugfs.h>
 #include <linux/fs.h>
+#include <linux/module.h>
 #include <linux/sched.h>
 #include <linux/uaccess.h>
 
@@ -19,8 +21,19 @@
 
 static atomic_t fail_countdown = ATOMIC_INIT(0);
 static pid_t fail_tgid;
+/* Read inline by iommufd_should_fail(), in both modules. */
 bool iommufd_fail_armed;
+EXPORT_SYMBOL_NS_GPL(iommufd_fail_armed, IOMMUFD);
 
+/**
+ * __iommufd_should_fail() - is this the fault point to fail?
+ *
+ * Called through iommufd_should_fail() (iommufd_fault.h) at every fault
+ * point of iommufd.ko and iommufd_pci.ko while a count is armed: counts
+ * the points the arming process reaches, in any of its threads.
+ *
+ * Return: true for the N-th one (N as written to fail_nth), once.
+ */
 bool __iommufd_should_fail(void)
 {
 	if (task_tgid_nr(current) != READ_ONCE(fail_tgid) ||
@@ -30,6 +43,7 @@ bool __iommufd_should_fail(void)
 	WRITE_ONCE(iommufd_fail_armed, false);
 	return true;
 }
+EXPORT_SYMBOL_NS_GPL(__iommufd_should_fail, IOMMUFD);
 
 static ssize_t fail_nth_write(struct file *file, const char __user *buf,
 			      size_t count, loff_t *ppos)

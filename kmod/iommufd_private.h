@@ -29,8 +29,11 @@
  *   selftest.c      IOMMU_TEST_CMD (only with the selftest=1 parameter)
  *   bench.c         the benchmarks' floor: pin + map with no bookkeeping
  *   fault.c         fault injection at every allocation and pin point
+ *                   (the points and allocation wrappers: iommufd_fault.h,
+ *                   shared with iommufd_pci.ko)
  *   selftest_dmabuf.c  the test dma-buf exporter (DMABUF_GET, _REVOKE)
- * pci_user.c is another module (iommufd_pci.ko): it uses only iommufd.h.
+ * pci_user.c is another module (iommufd_pci.ko): it uses only iommufd.h
+ * and iommufd_fault.h (whose test-build check fault.c exports to it).
  *
  * Lock order (outer first):
  *   ictx->change_lock    only IOAS_CHANGE_PROCESS takes it, holding
@@ -106,6 +109,7 @@
 #include <linux/sched.h>
 
 #include "iommufd.h"
+#include "iommufd_fault.h"
 #include "uapi/linux/iommufd.h"
 
 struct dentry;
@@ -863,26 +867,10 @@ int iommufd_test_dmabuf_revoke(struct iommu_test_cmd *cmd);
 int iommufd_test_dmabuf_attach(struct iopt_dmabuf *imp);
 void iommufd_test_dmabuf_detach(struct iopt_dmabuf *imp);
 
-/*
- * True when the test's fault injection wants this point to fail.  Inline
- * so that the map/unmap/pin paths pay one unlikely branch when disarmed.
- */
-extern bool iommufd_fail_armed;
-bool __iommufd_should_fail(void);
-static inline bool iommufd_should_fail(void)
-{
-	return unlikely(READ_ONCE(iommufd_fail_armed)) &&
-	       __iommufd_should_fail();
-}
 void iommufd_fault_init(struct dentry *dir);
 #else
 /* The module users install: no mock domains, no injected faults. */
 static inline bool iommufd_is_mock_domain(struct iommufd_domain *domain)
-{
-	return false;
-}
-
-static inline bool iommufd_should_fail(void)
 {
 	return false;
 }
@@ -901,31 +889,6 @@ static inline void iommufd_test_dmabuf_detach(struct iopt_dmabuf *imp)
 {
 }
 #endif
-
-/*
- * The module's own allocations: each is a point the test build's fault
- * injection (debugfs fail_nth, fault.c) can fail, so every error path
- * after an allocation is walked; the production build just allocates.
- */
-static inline void *iommufd_kzalloc(size_t size, gfp_t gfp)
-{
-	return iommufd_should_fail() ? NULL : kzalloc(size, gfp);
-}
-
-static inline void *iommufd_kcalloc(size_t n, size_t size, gfp_t gfp)
-{
-	return iommufd_should_fail() ? NULL : kcalloc(n, size, gfp);
-}
-
-static inline void *iommufd_kmalloc_array(size_t n, size_t size, gfp_t gfp)
-{
-	return iommufd_should_fail() ? NULL : kmalloc_array(n, size, gfp);
-}
-
-static inline void *iommufd_kvcalloc(size_t n, size_t size, gfp_t gfp)
-{
-	return iommufd_should_fail() ? NULL : kvcalloc(n, size, gfp);
-}
 
 /* ------------------------------------------------------------- inspect */
 

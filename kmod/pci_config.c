@@ -479,8 +479,8 @@ int upci_config_init(struct upci_device *udev)
 {
 	int size = udev->pdev->cfg_size;
 
-	udev->vconfig = kzalloc(3 * size, GFP_KERNEL);
-	udev->cap_starts = bitmap_zalloc(size + 1, GFP_KERNEL);
+	udev->vconfig = iommufd_kzalloc(3 * size, GFP_KERNEL);
+	udev->cap_starts = iommufd_bitmap_zalloc(size + 1, GFP_KERNEL);
 	if (!udev->vconfig || !udev->cap_starts) {
 		upci_config_free(udev);
 		return -ENOMEM;

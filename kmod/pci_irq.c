@@ -211,8 +211,10 @@ static int upci_vector_request(struct upci_device *udev, unsigned int i,
 		get_cached_msi_msg(v->virq, &msg);
 		pci_write_msi_msg(v->virq, &msg);
 	}
-	rc = request_irq(v->virq, handler, irqflags, v->name,
-			 upci_vector_cookie(udev, i));
+	/* request_irq() allocates: a fault point. */
+	rc = iommufd_should_fail() ? -ENOMEM :
+		request_irq(v->virq, handler, irqflags, v->name,
+			    upci_vector_cookie(udev, i));
 	if (rc) {
 		v->trigger = NULL;
 		if (trigger)
@@ -228,7 +230,8 @@ static int upci_vectors_alloc(struct upci_device *udev, int index,
 {
 	lockdep_assert_held(&udev->lock);
 	/* Up to 2048 MSI-X vectors: not necessarily contiguous memory. */
-	udev->vec = kvcalloc(nvec, sizeof(*udev->vec), GFP_KERNEL_ACCOUNT);
+	udev->vec = iommufd_kvcalloc(nvec, sizeof(*udev->vec),
+				     GFP_KERNEL_ACCOUNT);
 	if (!udev->vec)
 		return -ENOMEM;
 	udev->nvec = nvec;
@@ -318,8 +321,10 @@ static int upci_msg_enable(struct upci_device *udev, unsigned int index,
 	rc = upci_vectors_alloc(udev, index, nvec);
 	if (rc)
 		return rc;
-	rc = pci_alloc_irq_vectors(pdev, 1, nvec,
-				   msix ? PCI_IRQ_MSIX : PCI_IRQ_MSI);
+	/* Allocates the vectors' descriptors: a fault point. */
+	rc = iommufd_should_fail() ? -ENOMEM :
+		pci_alloc_irq_vectors(pdev, 1, nvec,
+				      msix ? PCI_IRQ_MSIX : PCI_IRQ_MSI);
 	if (rc < (int)nvec) {
 		if (rc > 0)
 			pci_free_irq_vectors(pdev);
@@ -354,7 +359,7 @@ static int upci_msg_set_triggers(struct upci_device *udev,
 	int rc;
 
 	lockdep_assert_held(&udev->lock);
-	ctx = kvcalloc(hdr->count, sizeof(*ctx), GFP_KERNEL_ACCOUNT);
+	ctx = iommufd_kvcalloc(hdr->count, sizeof(*ctx), GFP_KERNEL_ACCOUNT);
 	if (!ctx)
 		return -ENOMEM;
 	rc = upci_eventfds_get(fds, hdr->count, ctx);
@@ -603,7 +608,7 @@ static int upci_unmaskfd_set(struct upci_device *udev, s32 fd)
 		return 0;
 	if (udev->unmaskfd)
 		return -EBUSY;
-	u = kzalloc(sizeof(*u), GFP_KERNEL_ACCOUNT);
+	u = iommufd_kzalloc(sizeof(*u), GFP_KERNEL_ACCOUNT);
 	if (!u)
 		return -ENOMEM;
 	file = fget(fd);

@@ -86,7 +86,8 @@ int upci_region_map_bars(struct upci_device *udev)
 	for (bar = 0; bar < PCI_STD_NUM_BARS; bar++) {
 		if (!pci_resource_len(udev->pdev, bar))
 			continue;
-		udev->bar_io[bar] = pci_iomap(udev->pdev, bar, 0);
+		udev->bar_io[bar] = iommufd_should_fail() ? NULL :
+				    pci_iomap(udev->pdev, bar, 0);
 		if (!udev->bar_io[bar]) {
 			upci_region_unmap_bars(udev);
 			return -ENOMEM;
@@ -378,7 +379,7 @@ ssize_t upci_region_rw(struct upci_device *udev, unsigned int index,
 	if (pos >= size)
 		return -EINVAL;
 	count = min_t(u64, count, size - pos);
-	kbuf = kmalloc(min_t(size_t, count, PAGE_SIZE), GFP_KERNEL);
+	kbuf = iommufd_kmalloc(min_t(size_t, count, PAGE_SIZE), GFP_KERNEL);
 	if (!kbuf)
 		return -ENOMEM;
 	while (done < count) {

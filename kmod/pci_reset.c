@@ -146,7 +146,7 @@ static void upci_affected_put(struct upci_affected *a)
  */
 static struct upci_affected *upci_affected_get(struct pci_dev *pdev)
 {
-	struct upci_affected *a = kzalloc(sizeof(*a), GFP_KERNEL);
+	struct upci_affected *a = iommufd_kzalloc(sizeof(*a), GFP_KERNEL);
 	int rc;
 
 	if (!a)
@@ -273,7 +273,7 @@ long upci_hot_reset_info(struct upci_device *udev, void __user *uarg)
 		rc = -ENOSPC;
 		goto out_hdr;
 	}
-	devs = kcalloc(a->n, sizeof(*devs), GFP_KERNEL);
+	devs = iommufd_kcalloc(a->n, sizeof(*devs), GFP_KERNEL);
 	if (!devs) {
 		rc = -ENOMEM;
 		goto out;

@@ -417,7 +417,7 @@ static void *upci_set_irqs_data(struct upci_device *udev,
 		return ERR_PTR(rc);
 	if (!size)
 		return NULL;
-	return memdup_user(uarg + sizeof(*hdr), size);
+	return iommufd_memdup_user(uarg + sizeof(*hdr), size);
 }
 
 /*
@@ -504,7 +504,8 @@ static ssize_t upci_config_user_rw(struct upci_device *udev,
 	if (pos >= udev->pdev->cfg_size)
 		return -EINVAL;
 	count = min_t(size_t, count, udev->pdev->cfg_size - pos);
-	kbuf = write ? memdup_user(buf, count) : kzalloc(count, GFP_KERNEL);
+	kbuf = write ? iommufd_memdup_user(buf, count) :
+		       iommufd_kzalloc(count, GFP_KERNEL);
 	if (IS_ERR_OR_NULL(kbuf))
 		return kbuf ? PTR_ERR(kbuf) : -ENOMEM;
 
@@ -649,6 +650,10 @@ EXPORT_SYMBOL_NS_GPL(iommufd_pci_file_enforced_coherent, IOMMUFD);
 static char *upci_devnode(COMPAT_DEVNODE_CONST struct device *dev, umode_t *mode, kuid_t *uid,
 			  kgid_t *gid)
 {
+	/*
+	 * Not a fault point: the driver core calls this, and a NULL only
+	 * makes it fall back to the plain name; no error path of ours.
+	 */
 	return kasprintf(GFP_KERNEL, "vfio/devices/%s", dev_name(dev));
 }
 
@@ -670,7 +675,7 @@ static void upci_dir_release(struct device *dir)
  */
 static struct device *upci_dir_add(struct pci_dev *pdev)
 {
-	struct device *dir = kzalloc(sizeof(*dir), GFP_KERNEL);
+	struct device *dir = iommufd_kzalloc(sizeof(*dir), GFP_KERNEL);
 	int rc;
 
 	if (!dir)
@@ -695,7 +700,7 @@ static struct upci_device *upci_alloc(struct pci_dev *pdev)
 	struct upci_device *udev;
 	int rc;
 
-	udev = kzalloc(sizeof(*udev), GFP_KERNEL);
+	udev = iommufd_kzalloc(sizeof(*udev), GFP_KERNEL);
 	if (!udev)
 		return ERR_PTR(-ENOMEM);
 	udev->pdev = pci_dev_get(pdev);
@@ -706,7 +711,8 @@ static struct upci_device *upci_alloc(struct pci_dev *pdev)
 	rc = upci_config_init(udev);
 	if (rc)
 		goto err_free;
-	udev->index = ida_alloc_max(&upci_ids, UPCI_MAX_DEVICES - 1,
+	udev->index = iommufd_should_fail() ? -ENOMEM :
+		      ida_alloc_max(&upci_ids, UPCI_MAX_DEVICES - 1,
 				    GFP_KERNEL);
 	if (udev->index < 0) {
 		rc = udev->index;

@@ -17,6 +17,11 @@
  * innermost of the mutexes: taken under udev->lock, never the reverse.
  * No pin of user memory under udev->lock but that of an area mapped while
  * ATTACH ran: its pins are taken before it (upci_attach_pin()).
+ *
+ * Every allocation goes through iommufd_fault.h's wrappers, and the other
+ * calls that fail when memory runs out (ida, iomap, IRQ vectors and
+ * handlers) ask iommufd_should_fail() first: the test build's fault
+ * injection fails each in turn (tests/pci.c walks them).
  */
 #ifndef IOMMUFD_PCI_USER_H
 #define IOMMUFD_PCI_USER_H
@@ -30,6 +35,7 @@
 #include <linux/wait.h>
 
 #include "iommufd.h"
+#include "iommufd_fault.h"
 #include "uapi/linux/iommufd_pci.h"
 
 #define UPCI_MAX_DEVICES 256

@@ -2025,6 +2025,862 @@ TEST(kernel_failures_unwind_on_real_iommu)
 	buf_free(dst, EDU_BUFFER_SIZE);
 }
 
+/* ------------------------------------------- the module's fault points */
+
+/*
+ * The test build fails the N-th fault point (allocation, IRQ vector or
+ * handler, BAR mapping, ...) of iommufd.ko and iommufd_pci.ko that this
+ * process reaches (debugfs fail_nth).  Each PCI-driver call below is
+ * walked: for N = 1, 2, ... a fresh device is brought to the state the
+ * call needs, the call runs with the N-th point armed, and a failure must
+ * be ENOMEM (or be absorbed by a fallback: the call works) and leave
+ * nothing behind -- the module's objects and pins as
+ * before, no IRQ, no MSI or MSI-X still enabled, the state the call was
+ * to change unchanged -- and the same call must then work; closing
+ * everything must leave the module at zero.  The walk of a call ends
+ * when it reaches the N-th point no more.
+ */
+
+#define FP_REGION(i) ((off_t)IOMMUFD_PCI_REGION_OFFSET(i))
+#define FP_MAX_POINTS 200
+#define PCI_CAP_ID_MSIX 0x11
+#define EDU_LIVENESS 0x04
+
+/* One walk's device, iommufd and whatever its setup made. */
+struct fp {
+	const char *bdf;
+	struct edu e;
+	int fd;			/* the iommufd */
+	__u32 dev_id, ioas, hwpt;
+	int efd[2];
+	char *src, *dst;	/* DMA buffers, the walk's */
+};
+
+enum fp_state { FP_OPEN, FP_BOUND, FP_ATTACHED };
+
+/*
+ * A call to walk.  @setup (optional) goes beyond @state; @call is the
+ * system call under test (0, or -1 and errno); @clean says, after a
+ * failure, that nothing of the call is left; @works, after a success,
+ * that it did what it should.  @want: the errno the call gives with no
+ * failure injected (0: none).  @min_points: how many points it has at
+ * least (of iommufd_pci.ko's own, unless iommufd.ko's too are known).
+ */
+struct fp_op {
+	const char *name;
+	char *bdf;
+	enum fp_state state;
+	int (*setup)(struct fp *f);
+	int (*call)(struct fp *f);
+	int (*clean)(struct fp *f);
+	int (*works)(struct fp *f);
+	int want;
+	int min_points;
+};
+
+static int fp_fail(const char *why)
+{
+	tap_diag("%s", why);
+	return -1;
+}
+
+static int devfd_of(struct fp *f)
+{
+	return iommufd_pci_fd(f->e.dev);
+}
+
+/* Is MSI or MSI-X enabled in @bdf's own config space? */
+static bool hw_msi_enabled(const char *bdf)
+{
+	uint8_t pos = 0, hdr[2];
+	uint16_t flags;
+	int n = 0;
+
+	if (hw_config_read(bdf, PCI_CAP_LIST, &pos, 1))
+		return true;
+	while (pos && n++ < 48) {
+		if (hw_config_read(bdf, pos, hdr, 2) ||
+		    hw_config_read(bdf, pos + 2, &flags, 2))
+			return true;
+		if (hdr[0] == PCI_CAP_ID_MSI && (flags & 1))
+			return true;
+		if (hdr[0] == PCI_CAP_ID_MSIX && (flags & 0x8000))
+			return true;
+		pos = hdr[1];
+	}
+	return false;
+}
+
+/* Does sysfs list MSI or MSI-X vectors allocated for @bdf? */
+static bool msi_irqs_listed(const char *bdf)
+{
+	char path[256];
+	struct dirent *de;
+	bool any = false;
+	DIR *dir;
+
+	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/msi_irqs", bdf);
+	dir = opendir(path);
+	if (!dir)
+		return false;
+	while ((de = readdir(dir)))
+		any |= de->d_name[0] != '.';
+	closedir(dir);
+	return any;
+}
+
+/* No handler of ours, no vectors, MSI and MSI-X off at the device. */
+static int fp_irqs_off(struct fp *f)
+{
+	if (irq_listed(f->bdf))
+		return fp_fail("an IRQ handler of ours is still listed");
+	if (msi_irqs_listed(f->bdf))
+		return fp_fail("MSI/MSI-X vectors are still allocated");
+	if (hw_msi_enabled(f->bdf))
+		return fp_fail("MSI or MSI-X is still enabled at the device");
+	return 0;
+}
+
+static int fp_bind(struct fp *f)
+{
+	struct iommufd_pci_bind b = { .argsz = sizeof(b), .iommufd = f->fd };
+
+	if (ioctl(devfd_of(f), IOMMUFD_PCI_BIND, &b))
+		return -1;
+	f->dev_id = b.out_devid;
+	return 0;
+}
+
+static int fp_attach_to(struct fp *f, __u32 pt_id)
+{
+	struct iommufd_pci_attach a = { .argsz = sizeof(a), .pt_id = pt_id };
+
+	return ioctl(devfd_of(f), IOMMUFD_PCI_ATTACH, &a);
+}
+
+static int fp_detach(struct fp *f)
+{
+	struct iommufd_pci_detach d = { .argsz = sizeof(d) };
+
+	return ioctl(devfd_of(f), IOMMUFD_PCI_DETACH, &d);
+}
+
+/* SET_IRQS with @count eventfds (or none: DATA_NONE) on @index. */
+static int fp_set_irqs(struct fp *f, uint32_t index, uint32_t flags,
+		       uint32_t count, const int *fds)
+{
+	struct {
+		struct iommufd_pci_irq_set hdr;
+		int32_t fd[2];
+	} req;
+	uint32_t i;
+
+	memset(&req, 0, sizeof(req));
+	req.hdr.argsz = sizeof(req);
+	req.hdr.flags = flags;
+	req.hdr.index = index;
+	req.hdr.count = count;
+	for (i = 0; fds && i < count && i < 2; i++)
+		req.fd[i] = fds[i];
+	return ioctl(devfd_of(f), IOMMUFD_PCI_SET_IRQS, &req);
+}
+
+static int fp_trigger(struct fp *f, uint32_t index, uint32_t count)
+{
+	return fp_set_irqs(f, index, IOMMUFD_PCI_IRQ_SET_DATA_NONE |
+			   IOMMUFD_PCI_IRQ_SET_ACTION_TRIGGER, count, NULL);
+}
+
+static int fp_eventfds(struct fp *f, uint32_t index, uint32_t count)
+{
+	return fp_set_irqs(f, index, IOMMUFD_PCI_IRQ_SET_DATA_EVENTFD |
+			   IOMMUFD_PCI_IRQ_SET_ACTION_TRIGGER, count, f->efd);
+}
+
+/* ---- BIND */
+
+static int bind_clean(struct fp *f)
+{
+	__u16 cmd = PCI_COMMAND_MEMORY;
+
+	/* Not bound: no ATTACH, no config write. */
+	if (fp_attach_to(f, 0) != -1 || errno != EINVAL)
+		return fp_fail("ATTACH after a failed BIND did not say EINVAL");
+	if (pwrite(devfd_of(f), &cmd, 2,
+		   FP_REGION(IOMMUFD_PCI_CONFIG_REGION) + PCI_COMMAND) != -1 ||
+	    errno != EINVAL)
+		return fp_fail("a config write after a failed BIND did not say EINVAL");
+	return 0;
+}
+
+/* The device answers through its BAR: the edu's ID register. */
+static int bar_works(struct fp *f)
+{
+	if (edu_enable(&f->e))
+		return fp_fail("the BAR could not be mapped or decoded");
+	if (f->e.regs[EDU_ID / 4] != 0x010000ed)
+		return fp_fail("the edu's ID register reads wrong");
+	return 0;
+}
+
+/* ---- ATTACH, replace, DETACH */
+
+static int map_setup(struct fp *f)
+{
+	if (ioas_alloc(f->fd, &f->ioas) ||
+	    ioas_map_fixed(f->fd, f->ioas, f->src, EDU_BUFFER_SIZE, IOVA_A) ||
+	    ioas_map_fixed(f->fd, f->ioas, f->dst, EDU_BUFFER_SIZE, IOVA_B))
+		return fp_fail("the IOAS could not be set up");
+	return 0;
+}
+
+static int attach_call(struct fp *f)
+{
+	return fp_attach_to(f, f->ioas);
+}
+
+static int attach_clean(struct fp *f)
+{
+	if (fp_detach(f) != -1 || errno != EINVAL)
+		return fp_fail("DETACH after a failed ATTACH did not say EINVAL");
+	return 0;
+}
+
+/* The device copies src to dst through the IOMMU. */
+static int dma_works(struct fp *f)
+{
+	buf_fill(f->src, EDU_BUFFER_SIZE, 5);
+	memset(f->dst, 0, EDU_BUFFER_SIZE);
+	if (!f->e.regs && edu_enable(&f->e))
+		return fp_fail("the BAR could not be mapped");
+	if (edu_load(&f->e, IOVA_A, EDU_DMA_MAX) ||
+	    edu_store(&f->e, IOVA_B, EDU_DMA_MAX) ||
+	    memcmp(f->src, f->dst, EDU_DMA_MAX))
+		return fp_fail("the DMA round trip failed");
+	return 0;
+}
+
+static int replace_setup(struct fp *f)
+{
+	if (map_setup(f) || attach_call(f) ||
+	    hwpt_alloc(f->fd, f->dev_id, f->ioas, 0, &f->hwpt))
+		return fp_fail("the replace could not be set up");
+	return 0;
+}
+
+static int replace_call(struct fp *f)
+{
+	return fp_attach_to(f, f->hwpt);
+}
+
+/* Still attached (to one of the two: both map the buffers). */
+static int replace_clean(struct fp *f)
+{
+	return dma_works(f);
+}
+
+static int detach_setup(struct fp *f)
+{
+	if (map_setup(f) || attach_call(f))
+		return fp_fail("the attach could not be set up");
+	return 0;
+}
+
+static int detach_works(struct fp *f)
+{
+	return attach_clean(f);
+}
+
+static int unbind_call(struct fp *f)
+{
+	return ioctl(devfd_of(f), IOMMUFD_PCI_UNBIND);
+}
+
+static int unbind_works(struct fp *f)
+{
+	return bind_clean(f);
+}
+
+/* ---- information */
+
+static int get_info_call(struct fp *f)
+{
+	struct iommufd_pci_device_info i = { .argsz = sizeof(i) };
+
+	return ioctl(devfd_of(f), IOMMUFD_PCI_GET_INFO, &i);
+}
+
+/* The region with a capability (the MSI-X BAR), else BAR0. */
+static int region_info_call(struct fp *f)
+{
+	struct {
+		struct iommufd_pci_region_info info;
+		char caps[64];
+	} r;
+	uint32_t i;
+	int rc = 0;
+
+	for (i = 0; i <= IOMMUFD_PCI_BAR5_REGION; i++) {
+		memset(&r, 0, sizeof(r));
+		r.info.argsz = sizeof(r);
+		r.info.index = i;
+		rc = ioctl(devfd_of(f), IOMMUFD_PCI_GET_REGION_INFO, &r);
+		if (rc || (r.info.flags & IOMMUFD_PCI_REGION_CAPS))
+			break;
+	}
+	return rc;
+}
+
+static int irq_info_call(struct fp *f)
+{
+	struct iommufd_pci_irq_info i = {
+		.argsz = sizeof(i), .index = IOMMUFD_PCI_MSI_IRQ_INDEX,
+	};
+
+	return ioctl(devfd_of(f), IOMMUFD_PCI_GET_IRQ_INFO, &i);
+}
+
+static int feature_call(struct fp *f)
+{
+	struct iommufd_pci_device_feature ft = {
+		.argsz = sizeof(ft),
+		.flags = IOMMUFD_PCI_FEATURE_PROBE | IOMMUFD_PCI_FEATURE_GET | 1,
+	};
+
+	return ioctl(devfd_of(f), IOMMUFD_PCI_DEVICE_FEATURE, &ft);
+}
+
+static int reset_call(struct fp *f)
+{
+	return ioctl(devfd_of(f), IOMMUFD_PCI_RESET);
+}
+
+/* ---- SET_IRQS */
+
+static int msi_call(struct fp *f)
+{
+	return fp_eventfds(f, IOMMUFD_PCI_MSI_IRQ_INDEX, 1);
+}
+
+/* Our handler is in, and the loopback signals each eventfd once. */
+static int irq_works(struct fp *f, uint32_t index, uint32_t count)
+{
+	uint32_t i;
+
+	if (!irq_listed(f->bdf))
+		return fp_fail("no handler of ours is listed");
+	if (fp_trigger(f, index, count))
+		return fp_fail("the loopback trigger failed");
+	for (i = 0; i < count; i++)
+		if (eventfd_wait(f->efd[i], 1000) != 1)
+			return fp_fail("an eventfd was not signalled");
+	return 0;
+}
+
+static int msi_works(struct fp *f)
+{
+	return irq_works(f, IOMMUFD_PCI_MSI_IRQ_INDEX, 1);
+}
+
+/* Two vectors: a failed request of the second frees the first. */
+static int msix_call(struct fp *f)
+{
+	return fp_eventfds(f, IOMMUFD_PCI_MSIX_IRQ_INDEX, 2);
+}
+
+static int msix_works(struct fp *f)
+{
+	return irq_works(f, IOMMUFD_PCI_MSIX_IRQ_INDEX, 2);
+}
+
+static int intx_call(struct fp *f)
+{
+	return fp_eventfds(f, IOMMUFD_PCI_INTX_IRQ_INDEX, 1);
+}
+
+static int intx_works(struct fp *f)
+{
+	return irq_works(f, IOMMUFD_PCI_INTX_IRQ_INDEX, 1);
+}
+
+static int unmaskfd_setup(struct fp *f)
+{
+	if (intx_call(f))
+		return fp_fail("INTx could not be enabled");
+	return 0;
+}
+
+static int unmaskfd_call(struct fp *f)
+{
+	return fp_set_irqs(f, IOMMUFD_PCI_INTX_IRQ_INDEX,
+			   IOMMUFD_PCI_IRQ_SET_DATA_EVENTFD |
+			   IOMMUFD_PCI_IRQ_SET_ACTION_UNMASK, 1, &f->efd[1]);
+}
+
+/* Registered: a second one is refused until it is unregistered. */
+static int unmaskfd_works(struct fp *f)
+{
+	if (unmaskfd_call(f) != -1 || errno != EBUSY)
+		return fp_fail("a second unmask eventfd was not refused (EBUSY)");
+	return intx_works(f);
+}
+
+static int req_call(struct fp *f)
+{
+	return fp_eventfds(f, IOMMUFD_PCI_REQ_IRQ_INDEX, 1);
+}
+
+static int req_works(struct fp *f)
+{
+	if (fp_trigger(f, IOMMUFD_PCI_REQ_IRQ_INDEX, 1) ||
+	    eventfd_wait(f->efd[0], 1000) != 1)
+		return fp_fail("the request eventfd was not signalled");
+	return 0;
+}
+
+/* ---- read and write */
+
+static int config_read_call(struct fp *f)
+{
+	uint8_t cfg[64];
+
+	return pread(devfd_of(f), cfg, sizeof(cfg),
+		     FP_REGION(IOMMUFD_PCI_CONFIG_REGION)) == sizeof(cfg) ?
+		       0 : -1;
+}
+
+/* BIND left the memory decode on, as the device had it: turn it off. */
+static int config_write_call(struct fp *f)
+{
+	__u16 cmd = 0;
+
+	return pwrite(devfd_of(f), &cmd, 2,
+		      FP_REGION(IOMMUFD_PCI_CONFIG_REGION) + PCI_COMMAND) == 2 ?
+		       0 : -1;
+}
+
+/* The user's command register says what was written. */
+static int config_write_works(struct fp *f)
+{
+	__u16 cmd = 0;
+
+	if (iommufd_pci_config_read(f->e.dev, PCI_COMMAND, &cmd, 2) ||
+	    (cmd & PCI_COMMAND_MEMORY))
+		return fp_fail("the command register did not take the write");
+	return 0;
+}
+
+/* As before the write: the memory decode still on. */
+static int config_write_clean(struct fp *f)
+{
+	__u16 cmd = 0;
+
+	if (iommufd_pci_config_read(f->e.dev, PCI_COMMAND, &cmd, 2) ||
+	    !(cmd & PCI_COMMAND_MEMORY))
+		return fp_fail("a failed config write changed the command register");
+	return 0;
+}
+
+static int bar_setup(struct fp *f)
+{
+	__u16 cmd = PCI_COMMAND_MEMORY;
+
+	return iommufd_pci_config_write(f->e.dev, PCI_COMMAND, &cmd, 2) ?
+		       fp_fail("the memory decode could not be enabled") : 0;
+}
+
+static int bar_read_call(struct fp *f)
+{
+	uint32_t id = 0;
+
+	if (pread(devfd_of(f), &id, 4, FP_REGION(IOMMUFD_PCI_BAR0_REGION)) != 4)
+		return -1;
+	if (id != 0x010000ed) {
+		errno = EIO;
+		return -1;
+	}
+	return 0;
+}
+
+/* The edu's liveness register answers the complement of what it got. */
+static int bar_write_call(struct fp *f)
+{
+	uint32_t v = 0x12345678;
+
+	return pwrite(devfd_of(f), &v, 4, FP_REGION(IOMMUFD_PCI_BAR0_REGION) +
+		      EDU_LIVENESS) == 4 ? 0 : -1;
+}
+
+static int bar_write_works(struct fp *f)
+{
+	uint32_t v = 0;
+
+	if (pread(devfd_of(f), &v, 4, FP_REGION(IOMMUFD_PCI_BAR0_REGION) +
+		  EDU_LIVENESS) != 4 || v != ~0x12345678u)
+		return fp_fail("the liveness register did not take the write");
+	return 0;
+}
+
+/* ---- hot reset (the edu pair behind the bridge, with the e1000) */
+
+struct fp_hot_reset_info {
+	struct iommufd_pci_hot_reset_info hdr;
+	struct iommufd_pci_dependent_device dev[8];
+};
+
+static int hot_reset_info_call(struct fp *f)
+{
+	struct fp_hot_reset_info i;
+
+	memset(&i, 0, sizeof(i));
+	i.hdr.argsz = sizeof(i);
+	if (ioctl(devfd_of(f), IOMMUFD_PCI_GET_HOT_RESET_INFO, &i))
+		return -1;
+	if (i.hdr.count != 3) {
+		errno = ERANGE;
+		return -1;
+	}
+	return 0;
+}
+
+static int hot_reset_call(struct fp *f)
+{
+	struct iommufd_pci_hot_reset r = { .argsz = sizeof(r) };
+
+	return ioctl(devfd_of(f), IOMMUFD_PCI_HOT_RESET, &r);
+}
+
+/* ---- the walk */
+
+static const struct fp_op fp_ops[] = {
+	{ "BIND", lone_edu, FP_OPEN, NULL, fp_bind, bind_clean, bar_works,
+	  0, 2 },
+	{ "ATTACH (IOAS, automatic domain)", lone_edu, FP_BOUND, map_setup,
+	  attach_call, attach_clean, dma_works, 0, 3 },
+	{ "ATTACH (replace with a HWPT)", lone_edu, FP_BOUND, replace_setup,
+	  replace_call, replace_clean, dma_works, 0, 0 },
+	{ "DETACH", lone_edu, FP_BOUND, detach_setup, fp_detach, NULL,
+	  detach_works, 0, 0 },
+	{ "UNBIND", lone_edu, FP_BOUND, NULL, unbind_call, NULL, unbind_works,
+	  0, 0 },
+	{ "GET_INFO", lone_edu, FP_OPEN, NULL, get_info_call, NULL, NULL, 0,
+	  0 },
+	{ "GET_REGION_INFO (MSI-X BAR, with its capability)", e1000e, FP_OPEN,
+	  NULL, region_info_call, NULL, NULL, 0, 0 },
+	{ "GET_IRQ_INFO", lone_edu, FP_OPEN, NULL, irq_info_call, NULL, NULL,
+	  0, 0 },
+	{ "DEVICE_FEATURE", lone_edu, FP_BOUND, NULL, feature_call, NULL, NULL,
+	  ENOTTY, 0 },
+	{ "RESET (the edu has none)", lone_edu, FP_BOUND, NULL, reset_call,
+	  NULL, NULL, EINVAL, 0 },
+	{ "SET_IRQS MSI eventfd", lone_edu, FP_BOUND, NULL, msi_call,
+	  fp_irqs_off, msi_works, 0, 5 },
+	{ "SET_IRQS MSI-X eventfds (2 vectors)", e1000e, FP_BOUND, NULL,
+	  msix_call, fp_irqs_off, msix_works, 0, 6 },
+	{ "SET_IRQS INTx eventfd", lone_edu, FP_BOUND, NULL, intx_call,
+	  fp_irqs_off, intx_works, 0, 3 },
+	{ "SET_IRQS INTx unmask eventfd", lone_edu, FP_BOUND, unmaskfd_setup,
+	  unmaskfd_call, NULL, unmaskfd_works, 0, 2 },
+	{ "SET_IRQS request eventfd", lone_edu, FP_BOUND, NULL, req_call, NULL,
+	  req_works, 0, 1 },
+	{ "config read", lone_edu, FP_OPEN, NULL, config_read_call, NULL, NULL,
+	  0, 1 },
+	{ "config write", lone_edu, FP_BOUND, NULL, config_write_call,
+	  config_write_clean, config_write_works, 0, 1 },
+	{ "BAR0 read", lone_edu, FP_BOUND, bar_setup, bar_read_call, NULL,
+	  NULL, 0, 1 },
+	{ "BAR0 write", lone_edu, FP_BOUND, bar_setup, bar_write_call, NULL,
+	  bar_write_works, 0, 1 },
+	{ "GET_HOT_RESET_INFO", pair_edu[0], FP_BOUND, NULL,
+	  hot_reset_info_call, NULL, NULL, 0, 2 },
+	{ "HOT_RESET", pair_edu[0], FP_BOUND, NULL, hot_reset_call, NULL,
+	  bar_works, 0, 1 },
+};
+
+/* A fresh iommufd and device, brought to @op's state (unarmed). */
+static int fp_open(struct fp *f, const struct fp_op *op)
+{
+	f->bdf = op->bdf;
+	f->fd = dev_iommu_open();
+	f->efd[0] = eventfd(0, EFD_CLOEXEC);
+	f->efd[1] = eventfd(0, EFD_CLOEXEC);
+	if (f->fd < 0 || f->efd[0] < 0 || f->efd[1] < 0 ||
+	    edu_open(&f->e, op->bdf))
+		return fp_fail("the device could not be opened");
+	if (op->state >= FP_BOUND && fp_bind(f))
+		return fp_fail("the device could not be bound");
+	if (op->setup && op->setup(f))
+		return -1;
+	return 0;
+}
+
+/* Close everything: nothing of the module may be left. */
+static int fp_close(struct fp *f)
+{
+	if (f->e.dev)
+		edu_close(&f->e);
+	if (f->fd >= 0)
+		close(f->fd);
+	if (f->efd[0] >= 0)
+		close(f->efd[0]);
+	if (f->efd[1] >= 0)
+		close(f->efd[1]);
+	if (!module_all_released())
+		return fp_fail("objects or pins left after close");
+	if (fp_irqs_off(f))
+		return fp_fail("interrupts left after close");
+	return 0;
+}
+
+/* Points whose failure the call absorbed, in the walk of one call. */
+static int fp_absorbed;
+
+/* Did the call give what it gives unarmed? */
+static int fp_as_wanted(const struct fp_op *op, int rc, int err)
+{
+	if (op->want ? rc == -1 && err == op->want : rc == 0)
+		return 0;
+	tap_diag("%s: returned %d, errno %d (%s); wanted %s", op->name, rc,
+		 err, strerror(err), op->want ? strerror(op->want) : "success");
+	return -1;
+}
+
+/*
+ * Fail point @n of @op's call: 1 when it fired and was unwound, 0 when the
+ * call reached fewer points (and worked), -1 on a defect.
+ */
+static int fp_walk_once(const struct fp_op *op, int n, struct fp *f)
+{
+	long objects, pinned;
+	int rc, err, ret = -1;
+	bool fired;
+	char *src = f->src, *dst = f->dst;
+
+	memset(f, 0, sizeof(*f));
+	f->src = src;
+	f->dst = dst;
+	f->fd = -1;
+	f->efd[0] = -1;
+	f->efd[1] = -1;
+	if (fp_open(f, op))
+		goto out;
+	objects = module_stat("objects");
+	pinned = module_stat("pinned_pages");
+	if (modfault_arm(n)) {
+		fp_fail("cannot arm fail_nth");
+		goto out;
+	}
+	errno = 0;
+	rc = op->call(f);
+	err = errno;
+	fired = modfault_fired();
+	modfault_arm(0);
+	if (fired && rc == -1 && err == ENOMEM) {
+		/* Unwound: nothing of the call is left, and it works now. */
+		if (module_stat("objects") != objects ||
+		    module_stat("pinned_pages") != pinned) {
+			tap_diag("%s: objects %ld -> %ld, pinned pages %ld -> %ld",
+				 op->name, objects, module_stat("objects"),
+				 pinned, module_stat("pinned_pages"));
+			goto out;
+		}
+		if (op->clean && op->clean(f))
+			goto out;
+		errno = 0;
+		rc = op->call(f);
+		err = errno;
+	} else if (fired && rc) {
+		tap_diag("%s: the failed point gave errno %d (%s), not ENOMEM",
+			 op->name, err, strerror(err));
+		goto out;
+	} else if (fired) {
+		/* A fallback took over (a pin retried later): it worked. */
+		fp_absorbed++;
+	}
+	if (fp_as_wanted(op, rc, err) || (!rc && op->works && op->works(f)))
+		goto out;
+	ret = fired;
+out:
+	if (fp_close(f))
+		ret = -1;
+	if (ret < 0)
+		tap_diag("%s: at fault point %d", op->name, n);
+	return ret;
+}
+
+/* The points @op's call reaches, each failed and unwound; -1: a defect. */
+static int fp_walk(const struct fp_op *op, char *src, char *dst)
+{
+	struct fp f = { .src = src, .dst = dst };
+	int n, rc;
+
+	fp_absorbed = 0;
+	for (n = 1; n <= FP_MAX_POINTS; n++) {
+		rc = fp_walk_once(op, n, &f);
+		if (rc < 0)
+			return -1;
+		if (!rc)
+			return n - 1;
+	}
+	tap_diag("%s: more than %d fault points", op->name, FP_MAX_POINTS);
+	return -1;
+}
+
+/* Walk the ops on @bdf; returns the points walked, -1 on a defect. */
+static int fp_walk_device(const char *bdf, char *src, char *dst)
+{
+	int total = 0, points;
+	size_t i;
+
+	for (i = 0; i < sizeof(fp_ops) / sizeof(fp_ops[0]); i++) {
+		if (fp_ops[i].bdf != bdf)
+			continue;
+		points = fp_walk(&fp_ops[i], src, dst);
+		if (points < 0)
+			return -1;
+		tap_diag("%s: %d fault points, each unwound", fp_ops[i].name,
+			 points);
+		if (fp_absorbed)
+			tap_diag("  (%d of them absorbed by a fallback: the call still worked)",
+				 fp_absorbed);
+		if (points < fp_ops[i].min_points) {
+			tap_diag("%s: fewer than the %d points it has", fp_ops[i].name,
+				 fp_ops[i].min_points);
+			return -1;
+		}
+		total += points;
+	}
+	return total;
+}
+
+/*
+ * Every fault point of both modules along each PCI-driver call the suite
+ * can drive on the lone edu and (MSI-X, region capability) the e1000e.
+ */
+TEST(module_failures_unwind_in_pci_calls)
+{
+	char *src, *dst;
+	int total, more;
+
+	if (access(MODFAULT_NTH, W_OK))
+		SKIP("no fail_nth: the production build (or selftest=0) has no fault injection");
+	if (!lone_edu[0])
+		SKIP("no edu device");
+	src = dma_buffer();
+	dst = dma_buffer();
+	CHECK(src && dst);
+	total = fp_walk_device(lone_edu, src, dst);
+	CHECK(total > 0);
+	if (e1000e[0]) {
+		more = fp_walk_device(e1000e, src, dst);
+		CHECK(more > 0);
+		total += more;
+	} else {
+		tap_diag("no e1000e: MSI-X and region capabilities not walked");
+	}
+	tap_diag("%d fault points in all", total);
+	buf_free(src, EDU_BUFFER_SIZE);
+	buf_free(dst, EDU_BUFFER_SIZE);
+}
+
+/* The hot reset calls, with the whole bus the caller's. */
+TEST(module_failures_unwind_in_hot_reset)
+{
+	int points;
+
+	if (access(MODFAULT_NTH, W_OK))
+		SKIP("no fail_nth: the production build (or selftest=0) has no fault injection");
+	if (!pair_edu[0][0] || !e1000[0])
+		SKIP("no edu pair with an e1000 behind the bridge");
+	CHECK_OK(rebind(e1000, "iommufd-pci"));
+	CHECK_OK(from_lib(iommufd_pci_driver_bind(pair_edu[1])));
+	points = fp_walk_device(pair_edu[0], NULL, NULL);
+	CHECK_OK(rebind(e1000, "e1000"));
+	CHECK(points > 0);
+}
+
+/* The N of @bdf's /dev/vfio/devices/vfioN; -1 when it has none. */
+static int vfio_index(const char *bdf)
+{
+	char path[256];
+	struct dirent *de;
+	int n = -1;
+	DIR *dir;
+
+	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/vfio-dev", bdf);
+	dir = opendir(path);
+	if (!dir)
+		return -1;
+	while ((de = readdir(dir)))
+		if (!strncmp(de->d_name, "vfio", 4) && de->d_name[4] >= '0' &&
+		    de->d_name[4] <= '9')
+			n = atoi(de->d_name + 4);
+	closedir(dir);
+	return n;
+}
+
+/*
+ * The driver's probe (a user's bind through sysfs): each point fails the
+ * bind with ENOMEM and leaves the device driverless; the next bind works
+ * and gets the same device number (none was leaked).
+ */
+TEST(module_failures_unwind_in_probe)
+{
+	const char *unbind = "/sys/bus/pci/drivers/iommufd-pci/unbind";
+	const char *bind = "/sys/bus/pci/drivers/iommufd-pci/bind";
+	int n, rc, err, fd, devno;
+	struct edu e;
+	char drv[64];
+	bool fired;
+
+	if (access(MODFAULT_NTH, W_OK))
+		SKIP("no fail_nth: the production build (or selftest=0) has no fault injection");
+	if (!lone_edu[0])
+		SKIP("no edu device");
+	/* Ours, with the override naming us: unbind and bind again. */
+	CHECK_OK(from_lib(iommufd_pci_driver_bind(lone_edu)));
+	devno = vfio_index(lone_edu);
+	CHECK(devno >= 0);
+	for (n = 1; n <= FP_MAX_POINTS; n++) {
+		CHECK_OK(sysfs_write(unbind, lone_edu));
+		CHECK_OK(modfault_arm(n));
+		errno = 0;
+		rc = sysfs_write(bind, lone_edu);
+		err = errno;
+		fired = modfault_fired();
+		CHECK_OK(modfault_arm(0));
+		driver_of(lone_edu, drv, sizeof(drv));
+		if (!fired) {
+			CHECK_OK(rc);
+			CHECK(!strcmp(drv, "iommufd-pci"));
+			CHECK(vfio_index(lone_edu) == devno);
+			break;
+		}
+		if (rc != -1 || err != ENOMEM)
+			tap_diag("probe point %d: %d, errno %d (%s)", n, rc,
+				 err, strerror(err));
+		CHECK(rc == -1 && err == ENOMEM);
+		CHECK(drv[0] == 0 && vfio_index(lone_edu) == -1);
+		CHECK_OK(sysfs_write(bind, lone_edu));
+		if (vfio_index(lone_edu) != devno)
+			tap_diag("probe point %d: vfio%d after, vfio%d before", n,
+				 vfio_index(lone_edu), devno);
+		CHECK(vfio_index(lone_edu) == devno);
+	}
+	tap_diag("probe: %d fault points, each unwound", n - 1);
+	/* The device, its config view (2), its number and its directory. */
+	CHECK(n - 1 >= 5);
+	/* Whole again: open, bind, the BAR answers. */
+	fd = dev_iommu_open();
+	CHECK(fd >= 0);
+	CHECK_OK(edu_open(&e, lone_edu));
+	CHECK_OK(from_lib(iommufd_pci_bind(e.dev, fd, NULL)));
+	CHECK_OK(edu_enable(&e));
+	CHECK(e.regs[EDU_ID / 4] == 0x010000ed);
+	edu_close(&e);
+	close(fd);
+}
+
 int main(void)
 {
 	find_devices();
