@@ -98,6 +98,7 @@ static struct iommufd_group *iommufd_group_create(struct device *dev,
 	struct iommufd_group *igroup;
 	int rc;
 
+	lockdep_assert_held(&iommufd_groups_lock);
 	igroup = iommufd_kzalloc(sizeof(*igroup), GFP_KERNEL);
 	if (!igroup)
 		return ERR_PTR(-ENOMEM);

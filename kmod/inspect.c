@@ -78,6 +78,10 @@ static void show_pages(struct seq_file *m, struct iopt_pages *pages)
 {
 	unsigned long pinned;
 
+	/*
+	 * source_task and source_user outlive the trylock only because the
+	 * caller, show_area(), holds (and asserts) the IOAS's iova_rwsem.
+	 */
 	if (!iopt_pages_try_pinned_in(pages, 0, pages->npages - 1, &pinned)) {
 		seq_printf(m, "pages id=%p busy=1\n", pages);
 		return;
@@ -93,6 +97,7 @@ static void show_area(struct seq_file *m, struct iommufd_ctx *ictx,
 {
 	unsigned long pinned;
 
+	lockdep_assert_held(&ioas->iopt.iova_rwsem);
 	if (!iopt_pages_try_pinned_in(area->pages, iopt_area_first_index(area),
 				      iopt_area_last_index(area), &pinned)) {
 		seq_printf(m, "area ctx=%u ioas=%u iova=%#lx last=%#lx busy=1\n",

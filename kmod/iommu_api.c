@@ -186,8 +186,10 @@ static int phys_attach(struct iommufd_device *idev, struct iommufd_domain *d,
 static void phys_detach(struct iommufd_device *idev)
 {
 	/* The device's HWPT is still set: its domain loses the device. */
-	struct kernel_domain *kd = to_kdomain(idev->hwpt->domain);
+	struct kernel_domain *kd;
 
+	lockdep_assert_held(&idev->lock);
+	kd = to_kdomain(idev->hwpt->domain);
 	down_write(&kd->hw_lock);
 	iommufd_group_detach(to_phys(idev)->igroup);
 	up_write(&kd->hw_lock);

@@ -862,6 +862,7 @@ int iommufd_test_dmabuf_get(struct iommu_test_cmd *cmd);
 int iommufd_test_dmabuf_revoke(struct iommu_test_cmd *cmd);
 int iommufd_test_dmabuf_attach(struct iopt_dmabuf *imp);
 void iommufd_test_dmabuf_detach(struct iopt_dmabuf *imp);
+void iommufd_test_dmabuf_assert_locked(struct iopt_dmabuf *imp);
 
 /*
  * True when the test's fault injection wants this point to fail.  Inline
@@ -898,6 +899,11 @@ static inline int iommufd_test_dmabuf_attach(struct iopt_dmabuf *imp)
 }
 
 static inline void iommufd_test_dmabuf_detach(struct iopt_dmabuf *imp)
+{
+}
+
+/* Nothing to check: without the test exporter nothing revokes. */
+static inline void iommufd_test_dmabuf_assert_locked(struct iopt_dmabuf *imp)
 {
 }
 #endif

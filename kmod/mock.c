@@ -82,6 +82,7 @@ static unsigned long mock_leaf(struct mock_domain *mock, unsigned long index,
 {
 	unsigned long head = round_down(index, MOCK_PER_HUGE);
 
+	lockdep_assert_held(&mock->pfns.xa_lock);
 	if (mock->small_leaf != MOCK_PAGE_SIZE &&
 	    xa_get_mark(&mock->pfns, head, MOCK_HUGE_LEAF)) {
 		*size = MOCK_HUGE_PAGE_SIZE;

@@ -800,6 +800,8 @@ void upci_irq_intx_user_mask(struct upci_device *udev, bool disable)
  * SET_IRQS on the error or request index, one eventfd in *@slot: an
  * eventfd sets it (-1 clears it); TRIGGER with no data and count 0
  * clears it; with count 1, no data or a true bool signals it now.
+ * Only upci_set_irqs() calls it, holding (and asserting) udev->lock,
+ * under which the error and AER paths read the slot.
  */
 static int upci_notify_set(struct eventfd_ctx **slot,
 			   const struct iommufd_pci_irq_set *hdr,
