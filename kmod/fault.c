@@ -21,6 +21,17 @@ static atomic_t fail_countdown = ATOMIC_INIT(0);
 static pid_t fail_tgid;
 bool iommufd_fail_armed;
 
+/**
+ * __iommufd_should_fail() - should this injection point fail?
+ *
+ * Called through iommufd_should_fail() only while injection is armed.
+ * Counts down in the process that armed it (debugfs fail_nth) and fires
+ * once, disarming injection.
+ *
+ * Context: any; no lock.
+ *
+ * Return: true at the armed count.
+ */
 bool __iommufd_should_fail(void)
 {
 	if (task_tgid_nr(current) != READ_ONCE(fail_tgid) ||
@@ -63,6 +74,12 @@ static const struct file_operations fail_nth_fops = {
 	.llseek = default_llseek,
 };
 
+/**
+ * iommufd_fault_init() - create the debugfs "fail_nth" file (selftest=1)
+ * @dir: the module's debugfs directory
+ *
+ * Context: module init.
+ */
 void iommufd_fault_init(struct dentry *dir)
 {
 	if (iommufd_selftest)

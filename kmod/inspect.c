@@ -34,6 +34,14 @@ static LIST_HEAD(iommufd_ctxs);
 static DEFINE_MUTEX(iommufd_ctxs_lock);
 static unsigned int iommufd_ctx_seq;
 
+/**
+ * iommufd_inspect_add() - list a new iommufd in the debugfs state file
+ * @ictx: the context, being opened
+ *
+ * Records its sequence number and the opening process's pid and name.
+ *
+ * Context: process (the opener); takes iommufd_ctxs_lock alone.
+ */
 void iommufd_inspect_add(struct iommufd_ctx *ictx)
 {
 	char *c;
@@ -50,6 +58,12 @@ void iommufd_inspect_add(struct iommufd_ctx *ictx)
 	mutex_unlock(&iommufd_ctxs_lock);
 }
 
+/**
+ * iommufd_inspect_del() - take an iommufd off the state file's list
+ * @ictx: the context, being released
+ *
+ * Context: process; takes iommufd_ctxs_lock alone.
+ */
 void iommufd_inspect_del(struct iommufd_ctx *ictx)
 {
 	mutex_lock(&iommufd_ctxs_lock);
@@ -281,6 +295,12 @@ static int iommufd_state_show(struct seq_file *m, void *unused)
 }
 DEFINE_SHOW_ATTRIBUTE(iommufd_state);
 
+/**
+ * iommufd_inspect_init() - create the debugfs "state" file
+ * @dir: the module's debugfs directory
+ *
+ * Context: module init.
+ */
 void iommufd_inspect_init(struct dentry *dir)
 {
 	debugfs_create_file("state", 0400, dir, NULL, &iommufd_state_fops);

@@ -385,6 +385,14 @@ err_free:
 }
 EXPORT_SYMBOL_NS_GPL(iommufd_device_bind_dev, IOMMUFD);
 
+/**
+ * iommufd_device_group_id() - the IOMMU group of a device, for debugfs
+ * @idev: the device
+ *
+ * Context: any; the caller keeps @idev bound (inspect.c holds idev->lock).
+ *
+ * Return: the group id, or -1 for a mock device (no IOMMU group).
+ */
 int iommufd_device_group_id(struct iommufd_device *idev)
 {
 	if (idev->ops != &phys_dev_ops)

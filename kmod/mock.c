@@ -167,12 +167,30 @@ struct iommufd_domain *iommufd_mock_domain_alloc(u32 pagetable_type)
 	return &mock->domain;
 }
 
+/**
+ * iommufd_is_mock_domain() - was @domain made by the mock IOMMU?
+ * @domain: a domain
+ *
+ * Context: any; no lock.
+ *
+ * Return: true for a mock domain.
+ */
 bool iommufd_is_mock_domain(struct iommufd_domain *domain)
 {
 	return domain->ops == &mock_domain_ops;
 }
 
-/* The physical address @iova translates to, or -ENOENT. */
+/**
+ * iommufd_mock_domain_lookup() - translate an IOVA through a mock domain
+ * @domain: a mock domain
+ * @iova: the IOVA
+ * @paddr: set to the physical address on success
+ *
+ * Context: no lock (an RCU lookup); the caller keeps @domain alive by
+ * holding its HWPT.
+ *
+ * Return: 0, or -ENOENT when nothing is mapped at @iova.
+ */
 int iommufd_mock_domain_lookup(struct iommufd_domain *domain,
 			       unsigned long iova, phys_addr_t *paddr)
 {
