@@ -106,8 +106,9 @@ static int iommufd_fops_release(struct inode *inode, struct file *filp)
  *
  * Copies at most the size the user gave.
  *
- * Context: process; copy_to_user() may fault and wait, so the caller
- * holds no lock or short-term reference that removal or unbind waits on.
+ * Context: process; copy_to_user() may fault and wait as long as the
+ * user makes it, so the caller holds no lock, and no reference to a
+ * device (its unbind waits for those).
  *
  * Return: 0, or -EFAULT (the caller must then undo the command).
  */
