@@ -275,8 +275,8 @@ static struct iopt_pages *__iopt_alloc_pages(unsigned long uptr,
  * Context: process; takes current->mm's mmap_lock (read) for a read-only
  * range.
  *
- * Return: the pages (one reference), or ERR_PTR(-EOVERFLOW) for a range
- * that wraps, ERR_PTR(-ENOMEM).
+ * Return: the pages (one reference), or ERR_PTR(-EOVERFLOW) for length 0
+ * or a range that wraps, ERR_PTR(-ENOMEM).
  */
 struct iopt_pages *iopt_alloc_pages(unsigned long uptr, unsigned long length,
 				    bool writable, u8 account_mode,
