@@ -222,7 +222,17 @@ err_put:
 	return rc;
 }
 
-/* Called by unmap with no IOAS lock held; may sleep in the callbacks. */
+/**
+ * iommufd_access_notify_unmap() - ask every access of an IOAS to unpin
+ * @iopt: the IOVA space being unmapped
+ * @iova: first IOVA of the range
+ * @length: bytes
+ *
+ * Runs each access's unmap callback, which unpins through this module.
+ *
+ * Context: process, may sleep in the callbacks.  Takes iopt->access_lock
+ * and holds it across them; the caller holds no lock of the IOAS.
+ */
 void iommufd_access_notify_unmap(struct io_pagetable *iopt,
 				 unsigned long iova, unsigned long length)
 {

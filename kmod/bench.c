@@ -157,7 +157,17 @@ out:
 	return rc;
 }
 
-/* @cmd->id is a bound, detached physical device. */
+/**
+ * iommufd_test_bench_floor() - IOMMU_TEST_OP_BENCH_FLOOR (test build)
+ * @ucmd: the command
+ * @cmd: the test command; @cmd->id a bound, detached physical device
+ *
+ * Context: process; no lock held.  Holds idev->lock while it pins and
+ * maps, so the device's detach and unbind wait for it.
+ *
+ * Return: 0; -EINVAL for bad arguments, a mock or an attached device;
+ * -EOPNOTSUPP for unknown flags; or a negative errno.
+ */
 int iommufd_test_bench_floor(struct iommufd_ucmd *ucmd,
 			     struct iommu_test_cmd *cmd)
 {

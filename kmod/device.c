@@ -80,6 +80,16 @@ void iommufd_device_unbind(struct iommufd_device *idev)
 }
 EXPORT_SYMBOL_NS_GPL(iommufd_device_unbind, IOMMUFD);
 
+/**
+ * iommufd_device_destroy() - destroy callback of a device object
+ * @obj: the device's object, detached already
+ *
+ * Calls the backend's release.
+ *
+ * Context: process; from object removal once no ioctl uses the device,
+ * when its driver unbinds it (the PCI driver holds its udev->lock then,
+ * the mock device's destroy no lock).
+ */
 void iommufd_device_destroy(struct iommufd_object *obj)
 {
 	struct iommufd_device *idev =

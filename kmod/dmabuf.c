@@ -205,8 +205,11 @@ out_free:
 	return rc;
 }
 
-static void iopt_dmabuf_drop_map(struct iopt_dmabuf_map *map)
+/* Clear one recorded mapping and forget it, under @imp's owner's mutex. */
+static void iopt_dmabuf_drop_map(struct iopt_dmabuf *imp,
+				 struct iopt_dmabuf_map *map)
 {
+	lockdep_assert_held(&imp->owner->mutex);
 	iopt_domain_unmap_now(map->domain, map->iova, map->length);
 	list_del(&map->item);
 	iommufd_stats_kmem(-(long)sizeof(*map));
@@ -229,7 +232,7 @@ void iopt_dmabuf_unfill_domain(struct iopt_area *area,
 	mutex_lock(&area->pages->mutex);
 	list_for_each_entry(map, &imp->maps, item) {
 		if (map->domain == domain && map->iova == area->node.start) {
-			iopt_dmabuf_drop_map(map);
+			iopt_dmabuf_drop_map(imp, map);
 			break;
 		}
 	}
@@ -248,9 +251,10 @@ void iopt_dmabuf_revoke(struct iopt_dmabuf *imp)
 {
 	struct iopt_dmabuf_map *map, *next;
 
+	iommufd_test_dmabuf_assert_locked(imp);
 	mutex_lock(&imp->owner->mutex);
 	imp->revoked = true;
 	list_for_each_entry_safe(map, next, &imp->maps, item)
-		iopt_dmabuf_drop_map(map);
+		iopt_dmabuf_drop_map(imp, map);
 	mutex_unlock(&imp->owner->mutex);
 }

@@ -32,6 +32,8 @@ EXPORT_SYMBOL_NS_GPL(iommufd_fail_armed, IOMMUFD);
  * point of iommufd.ko and iommufd_pci.ko while a count is armed: counts
  * the points the arming process reaches, in any of its threads.
  *
+ * Context: any; no lock.
+ *
  * Return: true for the N-th one (N as written to fail_nth), once.
  */
 bool __iommufd_should_fail(void)
@@ -77,6 +79,12 @@ static const struct file_operations fail_nth_fops = {
 	.llseek = default_llseek,
 };
 
+/**
+ * iommufd_fault_init() - create the debugfs "fail_nth" file (selftest=1)
+ * @dir: the module's debugfs directory
+ *
+ * Context: module init.
+ */
 void iommufd_fault_init(struct dentry *dir)
 {
 	if (iommufd_selftest)

@@ -98,6 +98,7 @@ static struct iommufd_group *iommufd_group_create(struct device *dev,
 	struct iommufd_group *igroup;
 	int rc;
 
+	lockdep_assert_held(&iommufd_groups_lock);
 	igroup = iommufd_kzalloc(sizeof(*igroup), GFP_KERNEL);
 	if (!igroup)
 		return ERR_PTR(-ENOMEM);
@@ -132,9 +133,22 @@ static int iommufd_check_interrupts(struct device *dev)
 	return 0;
 }
 
-/*
- * Join @dev's group to @ictx's security context, claiming the group if @dev
- * is its first bound device.
+/**
+ * iommufd_group_bind() - join @dev's IOMMU group to @ictx
+ * @dev: the device being bound
+ * @ictx: the iommufd it is bound to
+ *
+ * The group's first bound device claims DMA ownership of the group (it
+ * then sits in a blocking domain); later devices of the group join the
+ * same context, which must be @ictx.
+ *
+ * Context: process; takes iommufd_groups_lock, and the IOMMU core's
+ * group mutex inside it when claiming.
+ *
+ * Return: the group's context, or ERR_PTR(): -EPERM without interrupt
+ * remapping (unless allowed); -ENODEV with no IOMMU group; -EBUSY when
+ * the group belongs to another iommufd or a kernel driver uses it;
+ * -ENOMEM.
  */
 struct iommufd_group *iommufd_group_bind(struct device *dev,
 					 struct iommufd_ctx *ictx)
@@ -171,6 +185,15 @@ struct iommufd_group *iommufd_group_bind(struct device *dev,
 	return igroup;
 }
 
+/**
+ * iommufd_group_unbind() - undo iommufd_group_bind() for one device
+ * @igroup: the group's context
+ *
+ * The last device releases DMA ownership (the group goes back to its
+ * default domain) and frees @igroup.  The group must not be attached.
+ *
+ * Context: process; takes iommufd_groups_lock.
+ */
 void iommufd_group_unbind(struct iommufd_group *igroup)
 {
 	mutex_lock(&iommufd_groups_lock);
@@ -191,15 +214,34 @@ void iommufd_group_unbind(struct iommufd_group *igroup)
 	kfree(igroup);
 }
 
+/**
+ * iommufd_group_id() - the IOMMU group's id, for the debugfs state file
+ * @igroup: the group's context
+ *
+ * Context: any; no lock.
+ *
+ * Return: the id.
+ */
 int iommufd_group_id(struct iommufd_group *igroup)
 {
 	return iommu_group_id(igroup->group);
 }
 
-/*
- * Point the group at @domain for one more device, or, for a device moving
- * from @old (which it alone uses), switch the group.  A group attached
- * elsewhere by another device refuses with EINVAL.
+/**
+ * iommufd_group_attach() - point the group at @domain for one more device
+ * @igroup: the group's context
+ * @domain: the domain wanted
+ * @old: the domain the device moves from (which it alone uses), or NULL
+ *
+ * A group already using @domain only counts one more user.  A group
+ * attached elsewhere by another device refuses.
+ *
+ * Context: process; takes igroup->lock and, inside it, the IOMMU core's
+ * group mutex.  The caller (iommu_api.c) holds the domains' hw_lock for
+ * write.
+ *
+ * Return: 0; -EINVAL when the group uses another domain; or the IOMMU
+ * core's attach or replace error.
  */
 int iommufd_group_attach(struct iommufd_group *igroup,
 			 struct iommu_domain *domain, struct iommu_domain *old)
@@ -228,6 +270,15 @@ int iommufd_group_attach(struct iommufd_group *igroup,
 	return rc;
 }
 
+/**
+ * iommufd_group_detach() - one device no longer uses the group's domain
+ * @igroup: the group's context, attached
+ *
+ * The last user sends the group back to its blocking domain.
+ *
+ * Context: process; takes igroup->lock and, inside it, the IOMMU core's
+ * group mutex.  The caller holds the domain's hw_lock for write.
+ */
 void iommufd_group_detach(struct iommufd_group *igroup)
 {
 	mutex_lock(&igroup->lock);
@@ -239,9 +290,21 @@ void iommufd_group_detach(struct iommufd_group *igroup)
 	mutex_unlock(&igroup->lock);
 }
 
-/*
- * Reserve in @iopt the group's reserved regions (the MSI window, RMRRs):
- * DMA there never reaches memory, so nothing may be mapped there.
+/**
+ * iommufd_group_reserve() - reserve the group's reserved regions in @iopt
+ * @igroup: the group's context
+ * @iopt: the IOVA space the device attaches to
+ * @owner: the tag for iopt_remove_reserved_iova()
+ *
+ * DMA to the MSI window or an RMRR never reaches memory, so nothing may
+ * be mapped there.  Relaxable direct mappings are skipped.  On failure
+ * whatever was reserved for @owner is removed again.
+ *
+ * Context: process; takes iova_rwsem (write) per region, not
+ * igroup->lock.  Attach calls it with idev->lock held.
+ *
+ * Return: 0; -EADDRINUSE when a region is mapped or allowed; -ENOMEM; or
+ * the IOMMU core's error listing the regions.
  */
 int iommufd_group_reserve(struct iommufd_group *igroup,
 			  struct io_pagetable *iopt, void *owner)

@@ -71,6 +71,19 @@ err_free_domain:
 	return ERR_PTR(rc);
 }
 
+/**
+ * iommufd_hwpt_destroy() - destroy callback of a HWPT object
+ * @obj: the HWPT's object, with no device left
+ *
+ * Takes the domain out of its IOAS (iopt_remove_domain()), frees it and
+ * drops the IOAS.
+ *
+ * Context: process, may sleep; takes the IOAS's domains_rwsem and
+ * iova_rwsem (write) and pages->mutex.  Called with no lock held from
+ * IOMMU_DESTROY and fd release, and under idev->lock (and the PCI
+ * driver's udev->lock) when a detach drops an automatic HWPT's last
+ * device.
+ */
 void iommufd_hwpt_destroy(struct iommufd_object *obj)
 {
 	struct iommufd_hw_pagetable *hwpt =
@@ -154,6 +167,18 @@ static void iommufd_user_data_read(struct iommufd_user_data *ud,
 		ud->copy_rc = -EFAULT;
 }
 
+/**
+ * iommufd_hwpt_alloc_ioctl() - IOMMU_HWPT_ALLOC
+ * @ucmd: the command
+ *
+ * Allocates a domain of the device's kind and mirrors the IOAS into it.
+ * The device is let go before the domain is filled, and the fill pins
+ * before it takes the IOAS's locks.
+ *
+ * Context: process; no lock held.
+ *
+ * Return: 0 or a negative errno.
+ */
 int iommufd_hwpt_alloc_ioctl(struct iommufd_ucmd *ucmd)
 {
 	struct iommu_hwpt_alloc *cmd = ucmd->cmd;

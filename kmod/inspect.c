@@ -34,6 +34,14 @@ static LIST_HEAD(iommufd_ctxs);
 static DEFINE_MUTEX(iommufd_ctxs_lock);
 static unsigned int iommufd_ctx_seq;
 
+/**
+ * iommufd_inspect_add() - list a new iommufd in the debugfs state file
+ * @ictx: the context, being opened
+ *
+ * Records its sequence number and the opening process's pid and name.
+ *
+ * Context: process (the opener); takes iommufd_ctxs_lock alone.
+ */
 void iommufd_inspect_add(struct iommufd_ctx *ictx)
 {
 	char *c;
@@ -50,6 +58,12 @@ void iommufd_inspect_add(struct iommufd_ctx *ictx)
 	mutex_unlock(&iommufd_ctxs_lock);
 }
 
+/**
+ * iommufd_inspect_del() - take an iommufd off the state file's list
+ * @ictx: the context, being released
+ *
+ * Context: process; takes iommufd_ctxs_lock alone.
+ */
 void iommufd_inspect_del(struct iommufd_ctx *ictx)
 {
 	mutex_lock(&iommufd_ctxs_lock);
@@ -78,6 +92,10 @@ static void show_pages(struct seq_file *m, struct iopt_pages *pages)
 {
 	unsigned long pinned;
 
+	/*
+	 * source_task and source_user outlive the trylock only because the
+	 * caller, show_area(), holds (and asserts) the IOAS's iova_rwsem.
+	 */
 	if (!iopt_pages_try_pinned_in(pages, 0, pages->npages - 1, &pinned)) {
 		seq_printf(m, "pages id=%p busy=1\n", pages);
 		return;
@@ -93,6 +111,7 @@ static void show_area(struct seq_file *m, struct iommufd_ctx *ictx,
 {
 	unsigned long pinned;
 
+	lockdep_assert_held(&ioas->iopt.iova_rwsem);
 	if (!iopt_pages_try_pinned_in(area->pages, iopt_area_first_index(area),
 				      iopt_area_last_index(area), &pinned)) {
 		seq_printf(m, "area ctx=%u ioas=%u iova=%#lx last=%#lx busy=1\n",
@@ -276,6 +295,12 @@ static int iommufd_state_show(struct seq_file *m, void *unused)
 }
 DEFINE_SHOW_ATTRIBUTE(iommufd_state);
 
+/**
+ * iommufd_inspect_init() - create the debugfs "state" file
+ * @dir: the module's debugfs directory
+ *
+ * Context: module init.
+ */
 void iommufd_inspect_init(struct dentry *dir)
 {
 	debugfs_create_file("state", 0400, dir, NULL, &iommufd_state_fops);

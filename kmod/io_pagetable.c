@@ -18,6 +18,14 @@
 
 #include "iommufd_private.h"
 
+/**
+ * iopt_init_table() - set up an empty IOVA space
+ * @iopt: the io_pagetable, embedded in a new IOAS
+ *
+ * No areas, domains or accesses; alignment 1; large pages allowed.
+ *
+ * Context: no lock; the IOAS is not published yet.
+ */
 void iopt_init_table(struct io_pagetable *iopt)
 {
 	init_rwsem(&iopt->domains_rwsem);
@@ -44,6 +52,15 @@ static void iopt_free_tree(struct rb_root_cached *root)
 	}
 }
 
+/**
+ * iopt_destroy_table() - unmap everything and free the IOVA trees
+ * @iopt: the io_pagetable of an IOAS being destroyed
+ *
+ * Warns if a domain or an access is still attached.
+ *
+ * Context: process; takes the IOAS's locks through iopt_unmap_all().
+ * No other user of the IOAS is left.
+ */
 void iopt_destroy_table(struct io_pagetable *iopt)
 {
 	unsigned long unmapped;
@@ -56,9 +73,20 @@ void iopt_destroy_table(struct io_pagetable *iopt)
 	iopt_free_tree(&iopt->allowed_itree);
 }
 
-/*
- * The first area that ends at or after @start -- ends are sorted like
- * starts -- if it begins no later than @last.
+/**
+ * iopt_area_iter_first() - first area that intersects [@start, @last]
+ * @iopt: the IOVA space
+ * @start: first IOVA of the range
+ * @last: last IOVA of the range
+ *
+ * Finds the first area ending at or after @start (ends sort like starts)
+ * and returns it if it begins no later than @last.
+ *
+ * Context: caller holds @iopt->iova_rwsem (read or write; asserted).
+ * Areas being mapped or unmapped are returned too: check
+ * iopt_area_busy() before relying on their domains.
+ *
+ * Return: the area, or NULL.
  */
 struct iopt_area *iopt_area_iter_first(struct io_pagetable *iopt,
 				       unsigned long start, unsigned long last)
@@ -81,6 +109,17 @@ struct iopt_area *iopt_area_iter_first(struct io_pagetable *iopt,
 	return found && found->node.start <= last ? found : NULL;
 }
 
+/**
+ * iopt_area_iter_next() - the area after @area, if it begins by @last
+ * @area: an area returned by iopt_area_iter_first() or by this function
+ * @start: first IOVA of the range (unused: the tree is walked in order)
+ * @last: last IOVA of the range
+ *
+ * Context: caller holds the IOAS's iova_rwsem, as for
+ * iopt_area_iter_first() (asserted).  Busy areas are returned too.
+ *
+ * Return: the next area, or NULL.
+ */
 struct iopt_area *iopt_area_iter_next(struct iopt_area *area,
 				      unsigned long start, unsigned long last)
 {
@@ -158,11 +197,28 @@ static unsigned long iopt_area_length(struct iopt_area *area)
 	return area->node.last - area->node.start + 1;
 }
 
+/**
+ * iopt_area_first_index() - index of the first page of its pages @area uses
+ * @area: the area
+ *
+ * Context: any; the caller keeps the area's range from changing (holds
+ * the IOAS's iova_rwsem, or alone owns the area).
+ *
+ * Return: a page index into @area->pages.
+ */
 unsigned long iopt_area_first_index(struct iopt_area *area)
 {
 	return area->pages_byte >> PAGE_SHIFT;
 }
 
+/**
+ * iopt_area_last_index() - index of the last page of its pages @area uses
+ * @area: the area
+ *
+ * Context: as iopt_area_first_index().
+ *
+ * Return: a page index into @area->pages.
+ */
 unsigned long iopt_area_last_index(struct iopt_area *area)
 {
 	return (area->pages_byte + iopt_area_length(area) - 1) >> PAGE_SHIFT;
@@ -212,9 +268,17 @@ static void iopt_recalc_alignment(struct io_pagetable *iopt)
 	iopt->iova_alignment = align;
 }
 
-/*
- * HUGE_PAGES=0: map with PAGE_SIZE pages only.  Refused while domains hold
- * mappings, since those were already made with large pages.
+/**
+ * iopt_disable_large_pages() - map with PAGE_SIZE IOPTEs only (HUGE_PAGES=0)
+ * @iopt: the IOVA space
+ *
+ * Refused while a domain holds mappings, since those may already use
+ * large pages.  Raises the IOVA alignment to at least PAGE_SIZE.
+ *
+ * Context: process; takes domains_rwsem and iova_rwsem, both for write.
+ *
+ * Return: 0 (also when already disabled); -EINVAL while domains hold
+ * mappings; -EADDRINUSE when an area is not PAGE_SIZE aligned.
  */
 int iopt_disable_large_pages(struct io_pagetable *iopt)
 {
@@ -240,6 +304,14 @@ out:
 	return rc;
 }
 
+/**
+ * iopt_enable_large_pages() - allow large IOPTEs again (HUGE_PAGES=1)
+ * @iopt: the IOVA space
+ *
+ * Affects later mappings only; the IOVA alignment is recomputed.
+ *
+ * Context: process; takes iova_rwsem for write (not domains_rwsem).
+ */
 void iopt_enable_large_pages(struct io_pagetable *iopt)
 {
 	down_write(&iopt->iova_rwsem);
@@ -248,7 +320,19 @@ void iopt_enable_large_pages(struct io_pagetable *iopt)
 	up_write(&iopt->iova_rwsem);
 }
 
-/* An access that pins pages needs page-aligned areas. */
+/**
+ * iopt_add_access_alignment() - one more access needs areas aligned to @align
+ * @iopt: the IOVA space
+ * @align: the alignment the access needs (a power of two)
+ *
+ * An access that pins pages needs page-aligned areas; the requirement
+ * lasts until iopt_remove_access_alignment().
+ *
+ * Context: process; takes iova_rwsem for write.
+ *
+ * Return: 0, or -EADDRINUSE when an existing area is not so aligned
+ * (nothing changes then).
+ */
 int iopt_add_access_alignment(struct io_pagetable *iopt, unsigned long align)
 {
 	int rc;
@@ -264,6 +348,14 @@ int iopt_add_access_alignment(struct io_pagetable *iopt, unsigned long align)
 	return rc;
 }
 
+/**
+ * iopt_remove_access_alignment() - undo iopt_add_access_alignment()
+ * @iopt: the IOVA space
+ *
+ * When the last such access goes, the access alignment drops back to 1.
+ *
+ * Context: process; takes iova_rwsem for write.
+ */
 void iopt_remove_access_alignment(struct io_pagetable *iopt)
 {
 	down_write(&iopt->iova_rwsem);
@@ -314,6 +406,18 @@ static void __iopt_remove_reserved_iova(struct io_pagetable *iopt, void *owner)
 	}
 }
 
+/**
+ * iopt_reserve_iova() - forbid mappings in [@start, @last]
+ * @iopt: the IOVA space
+ * @start: first IOVA
+ * @last: last IOVA
+ * @owner: a tag for iopt_remove_reserved_iova() (may be NULL)
+ *
+ * Context: process; takes iova_rwsem for write.  Device attach calls it
+ * (through iommufd_group_reserve()) with idev->lock held.
+ *
+ * Return: 0; -EADDRINUSE when the range is mapped or allowed; -ENOMEM.
+ */
 int iopt_reserve_iova(struct io_pagetable *iopt, unsigned long start,
 		      unsigned long last, void *owner)
 {
@@ -325,6 +429,14 @@ int iopt_reserve_iova(struct io_pagetable *iopt, unsigned long start,
 	return rc;
 }
 
+/**
+ * iopt_remove_reserved_iova() - drop every reserved range of @owner
+ * @iopt: the IOVA space
+ * @owner: the tag given to iopt_reserve_iova()
+ *
+ * Context: process; takes iova_rwsem for write.  Device detach and
+ * replace call it with idev->lock held.
+ */
 void iopt_remove_reserved_iova(struct io_pagetable *iopt, void *owner)
 {
 	down_write(&iopt->iova_rwsem);
@@ -332,7 +444,16 @@ void iopt_remove_reserved_iova(struct io_pagetable *iopt, void *owner)
 	up_write(&iopt->iova_rwsem);
 }
 
-/* Replace the allowed list by @allowed (consumed on success). */
+/**
+ * iopt_set_allow_iova() - replace the allowed IOVA ranges (IOAS_ALLOW_IOVAS)
+ * @iopt: the IOVA space
+ * @allowed: the new ranges; on success @iopt takes them and the old ones
+ *           are freed, on failure they stay the caller's
+ *
+ * Context: process; takes iova_rwsem for write.
+ *
+ * Return: 0, or -EADDRINUSE when a new range overlaps a reserved one.
+ */
 int iopt_set_allow_iova(struct io_pagetable *iopt,
 			struct rb_root_cached *allowed)
 {
@@ -973,6 +1094,17 @@ void iopt_release_pins(struct iopt_hold *hold)
 	hold->iopt = NULL;
 }
 
+/**
+ * iopt_remove_domain() - stop mirroring the IOAS into @hwpt's domain
+ * @iopt: the IOVA space
+ * @hwpt: a HWPT whose domain iopt_add_domain() added
+ *
+ * Unmaps every area from the domain (unpinning what only it held), drops
+ * the domain's reserved ranges and recomputes the alignment.
+ *
+ * Context: process, may sleep; takes domains_rwsem and iova_rwsem (both
+ * for write) and, per area, pages->mutex.
+ */
 void iopt_remove_domain(struct io_pagetable *iopt,
 			struct iommufd_hw_pagetable *hwpt)
 {
@@ -1257,6 +1389,26 @@ out_free:
 	return rc;
 }
 
+/**
+ * iopt_map_user_pages() - map user memory into the IOAS (IOAS_MAP)
+ * @ictx: the context whose accounting mode charges the pins
+ * @iopt: the IOVA space
+ * @iova: in: the IOVA with IOMMUFD_IOVA_FIXED; out: the IOVA used
+ * @uptr: user address of the memory
+ * @length: bytes to map
+ * @iommu_prot: IOMMU_READ, IOMMU_WRITE, ...
+ * @flags: IOMMUFD_IOVA_FIXED or 0
+ *
+ * When the IOAS has a domain the pages are pinned first, with no lock
+ * of the IOAS held (a pin may wait on a user page fault); otherwise
+ * pinning waits until something uses them.
+ *
+ * Context: process; takes current->mm's mmap_lock, then domains_rwsem
+ * (read) and iova_rwsem (write) to insert the areas, and pages->mutex to
+ * program the domains.  The caller holds none of them.
+ *
+ * Return: 0 or a negative errno; nothing stays mapped on failure.
+ */
 int iopt_map_user_pages(struct iommufd_ctx *ictx, struct io_pagetable *iopt,
 			unsigned long *iova, unsigned long uptr,
 			unsigned long length, int iommu_prot,
@@ -1422,6 +1574,26 @@ out_unlock:
 	return rc;
 }
 
+/**
+ * iopt_copy_pages() - map in @dst the pages mapped in @src (IOAS_COPY)
+ * @dst: the IOVA space to map into
+ * @src: the IOVA space the range is mapped in (may be @dst)
+ * @dst_iova: in: the IOVA with IOMMUFD_IOVA_FIXED; out: the IOVA used
+ * @src_iova: first IOVA of the range in @src
+ * @length: bytes; the range must be fully mapped by settled areas
+ * @iommu_prot: IOMMU_READ, IOMMU_WRITE, ...
+ * @flags: IOMMUFD_IOVA_FIXED or 0
+ *
+ * The pages are shared, not pinned again: a page pinned in both counts
+ * once.  As in iopt_map_user_pages(), pinning for @dst's domains happens
+ * with none of @dst's locks held.
+ *
+ * Context: process; takes @src's iova_rwsem (read) to find the pages,
+ * drops it, then takes @dst's locks as iopt_map_user_pages() does.
+ *
+ * Return: 0; -EINVAL, -EOVERFLOW for a bad range; -ENOENT when the range
+ * has a hole or a busy area; or the errno of the map.
+ */
 int iopt_copy_pages(struct io_pagetable *dst, struct io_pagetable *src,
 		    unsigned long *dst_iova, unsigned long src_iova,
 		    unsigned long length, int iommu_prot, unsigned int flags)
@@ -1600,6 +1772,22 @@ int iopt_unmap_iova_or_none(struct io_pagetable *iopt, unsigned long iova,
 	return iopt_unmap_range(iopt, iova, last, unmapped);
 }
 
+/**
+ * iopt_unmap_iova() - unmap the areas inside a range (IOAS_UNMAP)
+ * @iopt: the IOVA space
+ * @iova: first IOVA of the range
+ * @length: its length in bytes, not 0
+ * @unmapped: set to the bytes unmapped on success
+ *
+ * Context: process, may sleep; takes domains_rwsem (read) and iova_rwsem
+ * (write), drops iova_rwsem while the domains are cleared, and calls the
+ * accesses' unmap callbacks with neither held.
+ *
+ * Return: 0; -ENOENT when nothing is mapped there or an area crosses an
+ * end of the range; -EINVAL, -EOVERFLOW for a bad range; -EBUSY while an
+ * area is being mapped or unmapped; -EDEADLK when an access never lets
+ * go of its pins.
+ */
 int iopt_unmap_iova(struct io_pagetable *iopt, unsigned long iova,
 		    unsigned long length, unsigned long *unmapped)
 {
@@ -1610,6 +1798,16 @@ int iopt_unmap_iova(struct io_pagetable *iopt, unsigned long iova,
 	return rc;
 }
 
+/**
+ * iopt_unmap_all() - unmap every area
+ * @iopt: the IOVA space
+ * @unmapped: set to the bytes unmapped on success (0 when empty)
+ *
+ * Context: as iopt_unmap_iova().
+ *
+ * Return: 0; -EBUSY while an area is being mapped or unmapped; -EDEADLK
+ * when an access never lets go of its pins.
+ */
 int iopt_unmap_all(struct io_pagetable *iopt, unsigned long *unmapped)
 {
 	return iopt_unmap_range(iopt, 0, ULONG_MAX, unmapped);

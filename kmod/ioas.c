@@ -25,6 +25,14 @@ struct iommufd_ioas *iommufd_ioas_alloc(struct iommufd_ctx *ictx)
 	return ioas;
 }
 
+/**
+ * iommufd_ioas_destroy() - destroy callback of an IOAS object
+ * @obj: the IOAS's object, with no HWPT or access left
+ *
+ * Unmaps everything and frees the IOVA trees.
+ *
+ * Context: process, may sleep; no lock held (IOMMU_DESTROY, fd release).
+ */
 void iommufd_ioas_destroy(struct iommufd_object *obj)
 {
 	struct iommufd_ioas *ioas = container_of(obj, struct iommufd_ioas, obj);
@@ -33,6 +41,14 @@ void iommufd_ioas_destroy(struct iommufd_object *obj)
 	mutex_destroy(&ioas->auto_lock);
 }
 
+/**
+ * iommufd_ioas_alloc_ioctl() - IOMMU_IOAS_ALLOC
+ * @ucmd: the command
+ *
+ * Context: process; no lock held.
+ *
+ * Return: 0, -EOPNOTSUPP for flags, -ENOMEM, or -EFAULT.
+ */
 int iommufd_ioas_alloc_ioctl(struct iommufd_ucmd *ucmd)
 {
 	struct iommu_ioas_alloc *cmd = ucmd->cmd;
@@ -124,6 +140,18 @@ long iommufd_iova_holes_snapshot(struct iommufd_ioas *ioas, u32 max,
 	}
 }
 
+/**
+ * iommufd_ioas_iova_ranges() - IOMMU_IOAS_IOVA_RANGES
+ * @ucmd: the command
+ *
+ * Reports the IOVA ranges a mapping can use, from a snapshot taken under
+ * iova_rwsem (read); copied out with no lock held.
+ *
+ * Context: process; no lock held.
+ *
+ * Return: 0; -EMSGSIZE when the user's array was too small (the count is
+ * reported); or a negative errno.
+ */
 int iommufd_ioas_iova_ranges(struct iommufd_ucmd *ucmd)
 {
 	struct iommu_ioas_iova_ranges *cmd = ucmd->cmd;
@@ -194,6 +222,16 @@ static void iommufd_free_ranges(struct rb_root_cached *root)
 	}
 }
 
+/**
+ * iommufd_ioas_allow_iovas() - IOMMU_IOAS_ALLOW_IOVAS
+ * @ucmd: the command
+ *
+ * The user's ranges are read with no reference on the IOAS held.
+ *
+ * Context: process; no lock held.  Takes iova_rwsem (write).
+ *
+ * Return: 0 or a negative errno.
+ */
 int iommufd_ioas_allow_iovas(struct iommufd_ucmd *ucmd)
 {
 	struct iommu_ioas_allow_iovas *cmd = ucmd->cmd;
@@ -276,6 +314,15 @@ static int iommufd_map_args(u32 uflags, u64 iova, u64 length,
 	return 0;
 }
 
+/**
+ * iommufd_ioas_map() - IOMMU_IOAS_MAP
+ * @ucmd: the command
+ *
+ * Context: process; no lock held (see iopt_map_user_pages()).  If the
+ * IOVA cannot be copied back the mapping is undone.
+ *
+ * Return: 0 or a negative errno.
+ */
 int iommufd_ioas_map(struct iommufd_ucmd *ucmd)
 {
 	struct iommu_ioas_map *cmd = ucmd->cmd;
@@ -304,6 +351,18 @@ out_put:
 	return rc;
 }
 
+/**
+ * iommufd_ioas_map_file() - IOMMU_IOAS_MAP_FILE
+ * @ucmd: the command
+ *
+ * A dma-buf fd maps the exporter's memory; any other fd is mapped as a
+ * file through its page cache (see iopt_map_file_pages()).
+ *
+ * Context: process; no lock held.  If the IOVA cannot be copied back the
+ * mapping is undone.
+ *
+ * Return: 0; -EBADF for a bad fd; or a negative errno.
+ */
 int iommufd_ioas_map_file(struct iommufd_ucmd *ucmd)
 {
 	struct iommu_ioas_map_file *cmd = ucmd->cmd;
@@ -348,6 +407,15 @@ out_put:
 	return rc;
 }
 
+/**
+ * iommufd_ioas_copy() - IOMMU_IOAS_COPY
+ * @ucmd: the command
+ *
+ * Context: process; no lock held (see iopt_copy_pages()).  If the IOVA
+ * cannot be copied back the mapping is undone.
+ *
+ * Return: 0 or a negative errno.
+ */
 int iommufd_ioas_copy(struct iommufd_ucmd *ucmd)
 {
 	struct iommu_ioas_copy *cmd = ucmd->cmd;
@@ -387,6 +455,14 @@ out_put_src:
 	return rc;
 }
 
+/**
+ * iommufd_ioas_unmap() - IOMMU_IOAS_UNMAP
+ * @ucmd: the command; iova 0 with length U64_MAX unmaps everything
+ *
+ * Context: process; no lock held (see iopt_unmap_iova()).
+ *
+ * Return: 0 or a negative errno.
+ */
 int iommufd_ioas_unmap(struct iommufd_ucmd *ucmd)
 {
 	struct iommu_ioas_unmap *cmd = ucmd->cmd;
@@ -620,6 +696,17 @@ static int iommufd_option_huge_pages(struct iommu_option *cmd,
 	return rc;
 }
 
+/**
+ * iommufd_option() - IOMMU_OPTION
+ * @ucmd: the command
+ *
+ * RLIMIT_MODE (per fd; set only with CAP_SYS_RESOURCE on an fd with no
+ * objects) and HUGE_PAGES (per IOAS).
+ *
+ * Context: process; no lock held.
+ *
+ * Return: 0 or a negative errno.
+ */
 int iommufd_option(struct iommufd_ucmd *ucmd)
 {
 	struct iommu_option *cmd = ucmd->cmd;

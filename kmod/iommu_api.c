@@ -186,8 +186,10 @@ static int phys_attach(struct iommufd_device *idev, struct iommufd_domain *d,
 static void phys_detach(struct iommufd_device *idev)
 {
 	/* The device's HWPT is still set: its domain loses the device. */
-	struct kernel_domain *kd = to_kdomain(idev->hwpt->domain);
+	struct kernel_domain *kd;
 
+	lockdep_assert_held(&idev->lock);
+	kd = to_kdomain(idev->hwpt->domain);
 	down_write(&kd->hw_lock);
 	iommufd_group_detach(to_phys(idev)->igroup);
 	up_write(&kd->hw_lock);
@@ -383,6 +385,14 @@ err_free:
 }
 EXPORT_SYMBOL_NS_GPL(iommufd_device_bind_dev, IOMMUFD);
 
+/**
+ * iommufd_device_group_id() - the IOMMU group of a device, for debugfs
+ * @idev: the device
+ *
+ * Context: any; the caller keeps @idev bound (inspect.c holds idev->lock).
+ *
+ * Return: the group id, or -1 for a mock device (no IOMMU group).
+ */
 int iommufd_device_group_id(struct iommufd_device *idev)
 {
 	if (idev->ops != &phys_dev_ops)

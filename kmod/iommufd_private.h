@@ -866,6 +866,7 @@ int iommufd_test_dmabuf_get(struct iommu_test_cmd *cmd);
 int iommufd_test_dmabuf_revoke(struct iommu_test_cmd *cmd);
 int iommufd_test_dmabuf_attach(struct iopt_dmabuf *imp);
 void iommufd_test_dmabuf_detach(struct iopt_dmabuf *imp);
+void iommufd_test_dmabuf_assert_locked(struct iopt_dmabuf *imp);
 
 void iommufd_fault_init(struct dentry *dir);
 #else
@@ -886,6 +887,11 @@ static inline int iommufd_test_dmabuf_attach(struct iopt_dmabuf *imp)
 }
 
 static inline void iommufd_test_dmabuf_detach(struct iopt_dmabuf *imp)
+{
+}
+
+/* Nothing to check: without the test exporter nothing revokes. */
+static inline void iommufd_test_dmabuf_assert_locked(struct iopt_dmabuf *imp)
 {
 }
 #endif

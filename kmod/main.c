@@ -99,6 +99,19 @@ static int iommufd_fops_release(struct inode *inode, struct file *filp)
 	return 0;
 }
 
+/**
+ * iommufd_ucmd_respond() - copy a command's result back to the user
+ * @ucmd: the command, with its kernel copy
+ * @cmd_len: the bytes of the command the kernel knows
+ *
+ * Copies at most the size the user gave.
+ *
+ * Context: process; copy_to_user() may fault and wait as long as the
+ * user makes it, so the caller holds no lock, and no reference to a
+ * device (its unbind waits for those).
+ *
+ * Return: 0, or -EFAULT (the caller must then undo the command).
+ */
 int iommufd_ucmd_respond(struct iommufd_ucmd *ucmd, size_t cmd_len)
 {
 	/* A failed copy-out must undo what the command did: test it too. */
@@ -110,10 +123,18 @@ int iommufd_ucmd_respond(struct iommufd_ucmd *ucmd, size_t cmd_len)
 	return 0;
 }
 
-/*
- * Copy back one u64 result at @offset of the command, the only field a
- * hot command changes: put_user() costs a fraction of copying the whole
- * command out.  The caller's buffer holds it (min_size covers it).
+/**
+ * iommufd_ucmd_respond_u64() - copy back one u64 field of a command
+ * @ucmd: the command
+ * @offset: the field's byte offset in the command (within min_size)
+ * @val: its value
+ *
+ * For hot commands that change one field: put_user() costs a fraction of
+ * copying the whole command out.
+ *
+ * Context: as iommufd_ucmd_respond().
+ *
+ * Return: 0, or -EFAULT.
  */
 int iommufd_ucmd_respond_u64(struct iommufd_ucmd *ucmd, size_t offset,
 			     u64 val)

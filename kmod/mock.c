@@ -82,6 +82,7 @@ static unsigned long mock_leaf(struct mock_domain *mock, unsigned long index,
 {
 	unsigned long head = round_down(index, MOCK_PER_HUGE);
 
+	lockdep_assert_held(&mock->pfns.xa_lock);
 	if (mock->small_leaf != MOCK_PAGE_SIZE &&
 	    xa_get_mark(&mock->pfns, head, MOCK_HUGE_LEAF)) {
 		*size = MOCK_HUGE_PAGE_SIZE;
@@ -166,12 +167,30 @@ struct iommufd_domain *iommufd_mock_domain_alloc(u32 pagetable_type)
 	return &mock->domain;
 }
 
+/**
+ * iommufd_is_mock_domain() - was @domain made by the mock IOMMU?
+ * @domain: a domain
+ *
+ * Context: any; no lock.
+ *
+ * Return: true for a mock domain.
+ */
 bool iommufd_is_mock_domain(struct iommufd_domain *domain)
 {
 	return domain->ops == &mock_domain_ops;
 }
 
-/* The physical address @iova translates to, or -ENOENT. */
+/**
+ * iommufd_mock_domain_lookup() - translate an IOVA through a mock domain
+ * @domain: a mock domain
+ * @iova: the IOVA
+ * @paddr: set to the physical address on success
+ *
+ * Context: no lock (an RCU lookup); the caller keeps @domain alive by
+ * holding its HWPT.
+ *
+ * Return: 0, or -ENOENT when nothing is mapped at @iova.
+ */
 int iommufd_mock_domain_lookup(struct iommufd_domain *domain,
 			       unsigned long iova, phys_addr_t *paddr)
 {

@@ -40,6 +40,21 @@ static const struct iommufd_object_ops iommufd_object_ops[] = {
 };
 static_assert(ARRAY_SIZE(iommufd_object_ops) == IOMMUFD_OBJ_MAX);
 
+/**
+ * iommufd_object_alloc_elm() - allocate an object and reserve its id
+ * @ictx: the iommufd
+ * @size: the size of the containing structure
+ * @type: the object type
+ *
+ * Use through iommufd_object_alloc().  The id stays invisible to lookups
+ * until iommufd_object_finalize().  The object starts with one user and
+ * one short-term user.
+ *
+ * Context: process; no lock (the object table locks itself).
+ *
+ * Return: the zeroed object, or ERR_PTR(): -ENOMEM, or -EBUSY when no id
+ * is left.
+ */
 struct iommufd_object *iommufd_object_alloc_elm(struct iommufd_ctx *ictx,
 						size_t size,
 						enum iommufd_object_type type)

@@ -259,6 +259,25 @@ static struct iopt_pages *__iopt_alloc_pages(unsigned long uptr,
 	return pages;
 }
 
+/**
+ * iopt_alloc_pages() - the pin state of a range of the caller's memory
+ * @uptr: user address of the range
+ * @length: bytes, not 0
+ * @writable: pin for writing
+ * @account_mode: how pins are charged (IOPT_ACCOUNT_*); none with
+ *                CAP_IPC_LOCK
+ * @with_area: allocate an area with it (iopt_pages_take_area())
+ *
+ * Nothing is pinned yet.  The caller's mm, process and user are recorded
+ * as the owner the pins are charged to.  A read-only range that covers a
+ * private file mapping is marked to be unshared when pinned.
+ *
+ * Context: process; takes current->mm's mmap_lock (read) for a read-only
+ * range.
+ *
+ * Return: the pages (one reference), or ERR_PTR(-EOVERFLOW) for length 0
+ * or a range that wraps, ERR_PTR(-ENOMEM).
+ */
 struct iopt_pages *iopt_alloc_pages(unsigned long uptr, unsigned long length,
 				    bool writable, u8 account_mode,
 				    bool with_area)
@@ -340,7 +359,16 @@ struct iopt_pages *iopt_alloc_file_pages(struct file *file,
 	return pages;
 }
 
-/* The zeroed area allocated with @pages, once; NULL afterwards. */
+/**
+ * iopt_pages_take_area() - the area allocated with @pages, once
+ * @pages: pages allocated with_area
+ *
+ * Context: no lock.  The first call, which finds the area, comes before
+ * the pages are shared (the map that allocated them); later calls only
+ * read the flag and get NULL.
+ *
+ * Return: the zeroed area, or NULL if already taken or never allocated.
+ */
 struct iopt_area *iopt_pages_take_area(struct iopt_pages *pages)
 {
 	if (!pages->spare_area)
@@ -386,12 +414,30 @@ static void iopt_release_pages(struct kref *kref)
 	kfree(pages);
 }
 
+/**
+ * iopt_put_pages() - drop a reference to @pages
+ * @pages: the pages; nothing of them may be pinned at the last put
+ *
+ * The last put frees them: fput() of a file, and for a dma-buf import
+ * iopt_dmabuf_put(), which takes the test exporter's lock.
+ *
+ * Context: process, may sleep.  Allowed under an IOAS's iova_rwsem.
+ */
 void iopt_put_pages(struct iopt_pages *pages)
 {
 	kref_put(&pages->kref, iopt_release_pages);
 }
 
-/* The pinned page at @index; the caller holds a use of it. */
+/**
+ * iopt_pages_page() - the pinned page at @index
+ * @pages: the pages
+ * @index: a page index into @pages
+ *
+ * Context: no lock: runs without @pages->mutex.  The caller holds a use
+ * (iopt_pages_use()) covering @index, which keeps the page pinned.
+ *
+ * Return: the page.
+ */
 struct page *iopt_pages_page(struct iopt_pages *pages, unsigned long index)
 {
 	struct iopt_chunk *ch = chunk_find(pages, index >> IOPT_CHUNK_SHIFT);
@@ -402,11 +448,21 @@ struct page *iopt_pages_page(struct iopt_pages *pages, unsigned long index)
 		    nth_page(ch->head, index & IOPT_CHUNK_MASK);
 }
 
-/*
- * The physically contiguous run of pinned pages from @index, at most @max
- * pages and not past its chunk: sets *@first to its first page and
- * returns its length.  A uniform chunk is one run, so filling a domain
- * does not look at its pages one by one.  The caller holds a use of them.
+/**
+ * iopt_pages_run() - the physically contiguous pinned run from @index
+ * @pages: the pages
+ * @index: a page index into @pages
+ * @max: the most pages wanted
+ * @first: set to the run's first page
+ *
+ * The run stops at @max pages and at the end of @index's chunk; a chunk
+ * pinned as one uniform run is returned whole, so filling a domain does
+ * not look at its pages one by one.
+ *
+ * Context: no lock: runs without @pages->mutex.  The caller holds a use
+ * covering the run.
+ *
+ * Return: the run's length in pages (at least 1 for @max >= 1).
  */
 unsigned long iopt_pages_run(struct iopt_pages *pages, unsigned long index,
 			     unsigned long max, struct page **first)
@@ -429,10 +485,20 @@ unsigned long iopt_pages_run(struct iopt_pages *pages, unsigned long index,
 	return n;
 }
 
-/*
- * How many pages of [first, last] are pinned now, into *@n; false, and
- * nothing counted, if the pin state is busy (for a reader that must not
- * wait on what a user may stall, such as a pin in a page fault).
+/**
+ * iopt_pages_try_pinned_in() - how many pages of [@first, @last] are pinned
+ * @pages: the pages
+ * @first: first page index
+ * @last: last page index
+ * @n: set to the count on success
+ *
+ * For readers that must not wait on what a user can stall (a pin
+ * waiting in a page fault holds @pages->mutex).
+ *
+ * Context: any sleeping context; only trylocks @pages->mutex.
+ *
+ * Return: true and *@n set; false, with nothing counted, when the mutex
+ * is busy.
  */
 bool iopt_pages_try_pinned_in(struct iopt_pages *pages, unsigned long first,
 			      unsigned long last, unsigned long *n)
@@ -928,10 +994,24 @@ static unsigned long __iopt_pages_unuse(struct iopt_pages *pages,
 	return unpinned;
 }
 
-/*
- * Add one user to every page in [first, last] (indexes into @pages),
- * pinning the pages that had none.  All or nothing.  Locked memory is
- * charged once, for every page the call will pin, before pinning any.
+/**
+ * iopt_pages_use() - add one user to every page in [@first, @last]
+ * @pages: the pages (not a dma-buf's)
+ * @first: first page index
+ * @last: last page index
+ *
+ * Pins the pages that had no user.  Locked memory is charged to the
+ * pages' owner (RLIMIT_MEMLOCK, per its accounting mode) once, for every
+ * page the call will pin, before pinning any.  All or nothing.
+ *
+ * Context: process; takes @pages->mutex and holds it across GUP, which
+ * may wait indefinitely on a user's page fault.  So a caller holding a
+ * lock that unmap, detach or device removal needs should only use pages
+ * that are pinned already (the map paths pin with no IOAS lock held; the
+ * access pin and rw paths hold iova_rwsem, a known exception).
+ *
+ * Return: 0; -EINVAL for a dma-buf's pages; -ENOMEM (also over the
+ * locked-memory limit), -EFAULT or another GUP error.
  */
 int iopt_pages_use(struct iopt_pages *pages, unsigned long first,
 		   unsigned long last)
@@ -997,9 +1077,18 @@ int iopt_pages_split_at(struct iopt_pages *pages, unsigned long index)
 	return rc;
 }
 
-/*
- * Drop one user of every page in [first, last]; unpin what has none left
- * and refund it in one go.
+/**
+ * iopt_pages_unuse() - drop one user of every page in [@first, @last]
+ * @pages: the pages
+ * @first: first page index
+ * @last: last page index
+ *
+ * Pages left with no user are unpinned and refunded in one go.
+ *
+ * Context: process; takes @pages->mutex, so it waits behind a pin of the
+ * same pages stalled in a page fault.  Domain removal calls it with
+ * domains_rwsem and iova_rwsem held for write, unmap with domains_rwsem
+ * held for read.
  */
 void iopt_pages_unuse(struct iopt_pages *pages, unsigned long first,
 		      unsigned long last)

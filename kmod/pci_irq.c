@@ -62,6 +62,15 @@ static bool upci_irq_is_msg(unsigned int index)
 	       index == IOMMUFD_PCI_MSIX_IRQ_INDEX;
 }
 
+/**
+ * upci_irq_init() - interrupt state of a new device
+ * @udev: the device, at probe
+ *
+ * No interrupt type in use; notes whether INTx can be masked at the
+ * device and turns INTx off there.
+ *
+ * Context: probe, before the device is published (no lock).
+ */
 void upci_irq_init(struct upci_device *udev)
 {
 	udev->irq_index = -1;
@@ -77,6 +86,13 @@ void upci_irq_init(struct upci_device *udev)
  * shutdown turns it on) and after each unbind (whose reset may not happen,
  * leaving the line raised).  A later kernel driver gets it back on from
  * pci_enable_device().
+ */
+/**
+ * upci_irq_quiesce() - INTx off at the device (see the comment above)
+ * @udev: the device
+ *
+ * Context: writes PCI_COMMAND without intx_lock, so only while no INTx
+ * handler is registered; after probe, the caller holds udev->lock.
  */
 void upci_irq_quiesce(struct upci_device *udev)
 {
@@ -108,6 +124,17 @@ static unsigned int upci_irq_count(struct upci_device *udev,
 	return 0;
 }
 
+/**
+ * upci_get_irq_info() - VFIO_DEVICE_GET_IRQ_INFO
+ * @udev: the device
+ * @info: in: the index; out: its count and flags
+ *
+ * Context: process; reads only what the device supports.  upci_ioctl()
+ * calls it with udev->lock held; it needs none.
+ *
+ * Return: 0, or -EINVAL for an unknown index (or the error index without
+ * PCIe).
+ */
 int upci_get_irq_info(struct upci_device *udev,
 		      struct iommufd_pci_irq_info *info)
 {
@@ -129,6 +156,17 @@ int upci_get_irq_info(struct upci_device *udev,
 /*
  * Check a SET_IRQS header (before any lock, so that its data can be
  * copied in first); *@size returns the bytes of data that follow it.
+ */
+/**
+ * upci_set_irqs_data_size() - check a SET_IRQS header
+ * @udev: the device
+ * @hdr: the header, copied in
+ * @size: set to the bytes of data that follow the header
+ *
+ * Context: process; called without udev->lock.
+ *
+ * Return: 0, or -EINVAL for a bad header or a range past the index's
+ * vectors.
  */
 int upci_set_irqs_data_size(struct upci_device *udev,
 			    const struct iommufd_pci_irq_set *hdr,
@@ -768,6 +806,14 @@ static int upci_intx_set(struct upci_device *udev,
 }
 
 /* After a reset restored the command register: the mask as it stands. */
+/**
+ * upci_irq_after_reset() - reapply the INTx state after a reset
+ * @udev: the device
+ *
+ * With INTx in use the mask is set again; otherwise INTx is turned off.
+ *
+ * Context: caller holds udev->lock (asserted).
+ */
 void upci_irq_after_reset(struct upci_device *udev)
 {
 	lockdep_assert_held(&udev->lock);
@@ -805,6 +851,8 @@ void upci_irq_intx_user_mask(struct upci_device *udev, bool disable)
  * SET_IRQS on the error or request index, one eventfd in *@slot: an
  * eventfd sets it (-1 clears it); TRIGGER with no data and count 0
  * clears it; with count 1, no data or a true bool signals it now.
+ * Only upci_set_irqs() calls it, holding (and asserting) udev->lock,
+ * under which the error and AER paths read the slot.
  */
 static int upci_notify_set(struct eventfd_ctx **slot,
 			   const struct iommufd_pci_irq_set *hdr,
@@ -904,6 +952,17 @@ pci_ers_result_t upci_irq_error_detected(struct pci_dev *pdev,
 }
 
 /* SET_IRQS, its header checked and its data copied in. */
+/**
+ * upci_set_irqs() - VFIO_DEVICE_SET_IRQS
+ * @udev: the device
+ * @hdr: the header, checked by upci_set_irqs_data_size()
+ * @data: the data that follows it, copied in
+ *
+ * Context: process; caller holds udev->lock (asserted).
+ *
+ * Return: 0; -EINVAL before BIND or for a request the index refuses; or
+ * the error of enabling vectors or of an eventfd.
+ */
 int upci_set_irqs(struct upci_device *udev, struct iommufd_pci_irq_set *hdr,
 		  const void *data)
 {
@@ -931,6 +990,14 @@ bool upci_irq_owns_intx_disable(struct upci_device *udev)
 }
 
 /* Must a write of the command register hold off the INTx handler? */
+/**
+ * upci_irq_intx_live() - must a command register write hold off INTx?
+ * @udev: the device
+ *
+ * Context: caller holds udev->lock (asserted).
+ *
+ * Return: true while the INTx handler may mask or unmask at the device.
+ */
 bool upci_irq_intx_live(struct upci_device *udev)
 {
 	lockdep_assert_held(&udev->lock);

@@ -68,6 +68,7 @@ void upci_reset_list_del(struct upci_device *udev)
  */
 static void upci_reset_hold(struct upci_device *udev, bool hot)
 {
+	lockdep_assert_held(&udev->lock);
 	if (hot)
 		down_write_nest_lock(&udev->mmio_lock, &upci_hot_reset_lock);
 	else
@@ -78,6 +79,7 @@ static void upci_reset_hold(struct upci_device *udev, bool hot)
 
 static void upci_reset_release(struct upci_device *udev)
 {
+	lockdep_assert_held_write(&udev->mmio_lock);
 	up_write(&udev->mmio_lock);
 	/* The restored command register may have missed an INTx mask. */
 	upci_irq_after_reset(udev);

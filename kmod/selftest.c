@@ -164,6 +164,14 @@ static const struct iommufd_device_ops mock_dev_ops = {
 	.nest_parent = true,	/* as upstream's mock */
 };
 
+/**
+ * iommufd_selftest_destroy() - destroy callback of a mock device object
+ * @obj: the selftest object
+ *
+ * Unbinds its mock device.
+ *
+ * Context: process; no lock held (IOMMU_DESTROY, fd release).
+ */
 void iommufd_selftest_destroy(struct iommufd_object *obj)
 {
 	struct selftest_obj *sobj = container_of(obj, struct selftest_obj, obj);
@@ -827,6 +835,14 @@ static int test_access_replace_ioas(struct iommu_test_cmd *cmd)
 	return rc;
 }
 
+/**
+ * iommufd_test() - IOMMU_TEST_CMD (test build, selftest=1)
+ * @ucmd: the command
+ *
+ * Context: process; no lock held.
+ *
+ * Return: the operation's result, or -EOPNOTSUPP for an unknown one.
+ */
 int iommufd_test(struct iommufd_ucmd *ucmd)
 {
 	struct iommu_test_cmd *cmd = ucmd->cmd;

@@ -222,3 +222,16 @@ void iommufd_test_dmabuf_detach(struct iopt_dmabuf *imp)
 	mutex_unlock(&sd->lock);
 	imp->on_exporter = false;
 }
+
+/**
+ * iommufd_test_dmabuf_assert_locked() - lockdep: the exporter's lock is held
+ * @imp: an import attached to this exporter
+ *
+ * For iopt_dmabuf_revoke(), which only this exporter calls, under its lock.
+ */
+void iommufd_test_dmabuf_assert_locked(struct iopt_dmabuf *imp)
+{
+	struct selftest_dmabuf *sd = imp->dmabuf->priv;
+
+	lockdep_assert_held(&sd->lock);
+}

@@ -16,27 +16,60 @@ static atomic_long_t iommufd_nr_pinned = ATOMIC_LONG_INIT(0);
 static atomic_long_t iommufd_kmem = ATOMIC_LONG_INIT(0);
 static struct dentry *iommufd_debugfs;
 
+/**
+ * iommufd_stats_object() - count live objects up or down
+ * @delta: +1 or -1
+ *
+ * Context: any; atomic.
+ */
 void iommufd_stats_object(int delta)
 {
 	atomic_long_add(delta, &iommufd_nr_objects);
 }
 
+/**
+ * iommufd_stats_pinned() - count pinned pages up or down
+ * @delta: pages pinned (positive) or unpinned (negative)
+ *
+ * Context: any; atomic.
+ */
 void iommufd_stats_pinned(long delta)
 {
 	atomic_long_add(delta, &iommufd_nr_pinned);
 }
 
-/* Bytes of per-page bookkeeping (pin state) held now. */
+/**
+ * iommufd_stats_kmem() - count bookkeeping bytes held
+ * @delta: bytes allocated (positive) or freed (negative)
+ *
+ * For pin state and other per-map allocations.
+ *
+ * Context: any; atomic.
+ */
 void iommufd_stats_kmem(long delta)
 {
 	atomic_long_add(delta, &iommufd_kmem);
 }
 
+/**
+ * iommufd_stats_nr_objects() - live objects now
+ *
+ * Context: any.
+ *
+ * Return: the count.
+ */
 long iommufd_stats_nr_objects(void)
 {
 	return atomic_long_read(&iommufd_nr_objects);
 }
 
+/**
+ * iommufd_stats_nr_pinned() - pinned pages now
+ *
+ * Context: any.
+ *
+ * Return: the count.
+ */
 long iommufd_stats_nr_pinned(void)
 {
 	return atomic_long_read(&iommufd_nr_pinned);
@@ -51,6 +84,13 @@ static int iommufd_stats_show(struct seq_file *m, void *unused)
 }
 DEFINE_SHOW_ATTRIBUTE(iommufd_stats);
 
+/**
+ * iommufd_stats_init() - create the module's debugfs directory and files
+ *
+ * Context: module init.  debugfs errors are ignored.
+ *
+ * Return: 0.
+ */
 int iommufd_stats_init(void)
 {
 	iommufd_debugfs = debugfs_create_dir("iommufd", NULL);
@@ -61,6 +101,13 @@ int iommufd_stats_init(void)
 	return 0;
 }
 
+/**
+ * iommufd_stats_exit() - remove the debugfs files and check for leaks
+ *
+ * Warns if any object, pinned page or bookkeeping byte is left.
+ *
+ * Context: module exit.
+ */
 void iommufd_stats_exit(void)
 {
 	debugfs_remove_recursive(iommufd_debugfs);
