@@ -86,30 +86,61 @@ void iommufd_hwpt_destroy(struct iommufd_object *obj)
 #define IOMMUFD_HWPT_ALLOC_FLAGS (IOMMU_HWPT_ALLOC_NEST_PARENT | \
 				  IOMMU_HWPT_ALLOC_DIRTY_TRACKING)
 
-/* Which IOAS does @pt_id name for a new paging HWPT? */
-static struct iommufd_ioas *iommufd_hwpt_parent(struct iommufd_ucmd *ucmd,
-						u32 pt_id)
+/*
+ * HWPT_ALLOC on a paging HWPT asks for a nested HWPT, which is not
+ * implemented: the request is judged as upstream judges it (the core's
+ * flags and parent checks, then the backend's data checks) and a valid
+ * one gets EOPNOTSUPP.
+ */
+static int iommufd_hwpt_nested_check(struct iommufd_device *idev,
+				     struct iommufd_hw_pagetable *parent,
+				     const struct iommu_hwpt_alloc *cmd,
+				     const struct iommufd_user_data *ud)
+{
+	int rc;
+
+	if ((cmd->flags & ~(IOMMU_HWPT_FAULT_ID_VALID |
+			    IOMMU_HWPT_ALLOC_PASID)) ||
+	    !cmd->data_len || !idev->ops->nested_check)
+		return -EOPNOTSUPP;
+	if (parent->auto_domain || !parent->nest_parent)
+		return -EINVAL;
+	rc = idev->ops->nested_check(idev, parent->domain,
+				     cmd->flags & ~IOMMU_HWPT_FAULT_ID_VALID,
+				     ud);
+	return rc ? rc : -EOPNOTSUPP;
+}
+
+/*
+ * Which IOAS does @cmd->pt_id name for a new paging HWPT?  A paging HWPT
+ * is a nesting parent: the error of iommufd_hwpt_nested_check().
+ */
+static struct iommufd_ioas *
+iommufd_hwpt_parent(struct iommufd_ucmd *ucmd, struct iommufd_device *idev,
+		    const struct iommu_hwpt_alloc *cmd,
+		    const struct iommufd_user_data *ud)
 {
 	struct iommufd_object *obj;
+	int rc;
 
 	/* An unknown id is as wrong as one of the wrong kind: EINVAL. */
-	obj = iommufd_get_object(ucmd->ictx, pt_id, IOMMUFD_OBJ_ANY);
+	obj = iommufd_get_object(ucmd->ictx, cmd->pt_id, IOMMUFD_OBJ_ANY);
 	if (IS_ERR(obj))
 		return ERR_PTR(-EINVAL);
 	switch (obj->type) {
 	case IOMMUFD_OBJ_IOAS:
 		return container_of(obj, struct iommufd_ioas, obj);
 	case IOMMUFD_OBJ_HWPT:
-		/*
-		 * A table nested on a paging HWPT: not implemented.  Without
-		 * nesting data upstream gives EINVAL too.
-		 */
-		iommufd_put_object(obj);
-		return ERR_PTR(-EINVAL);
+		rc = iommufd_hwpt_nested_check(idev,
+				container_of(obj, struct iommufd_hw_pagetable,
+					     obj), cmd, ud);
+		break;
 	default:
-		iommufd_put_object(obj);
-		return ERR_PTR(-EINVAL);
+		rc = -EINVAL;
+		break;
 	}
+	iommufd_put_object(obj);
+	return ERR_PTR(rc);
 }
 
 /**
@@ -176,7 +207,7 @@ int iommufd_hwpt_alloc_ioctl(struct iommufd_ucmd *ucmd)
 	idev = iommufd_get_device(ucmd, cmd->dev_id);
 	if (IS_ERR(idev))
 		return PTR_ERR(idev);
-	ioas = iommufd_hwpt_parent(ucmd, cmd->pt_id);
+	ioas = iommufd_hwpt_parent(ucmd, idev, cmd, &ud);
 	if (IS_ERR(ioas)) {
 		iommufd_put_object(&idev->obj);
 		return PTR_ERR(ioas);
@@ -218,6 +249,7 @@ int iommufd_hwpt_alloc_ioctl(struct iommufd_ucmd *ucmd)
 		rc = PTR_ERR(hwpt);
 		goto out_put_ioas;
 	}
+	hwpt->nest_parent = cmd->flags & IOMMU_HWPT_ALLOC_NEST_PARENT;
 	cmd->out_hwpt_id = hwpt->obj.id;
 	rc = iommufd_ucmd_respond(ucmd, sizeof(*cmd));
 	if (rc) {

@@ -444,6 +444,15 @@ struct iommufd_device_ops {
 	 */
 	struct iommufd_domain *(*domain_alloc_user)(struct iommufd_device *idev,
 			u32 flags, const struct iommufd_user_data *ud);
+	/*
+	 * Judge a nested HWPT's data on a parent of @parent_domain, as the
+	 * backend's driver would (its errno); 0 when the request is valid,
+	 * which still gets EOPNOTSUPP: nesting is not implemented.  @flags
+	 * without FAULT_ID_VALID.  NULL: the backend cannot nest (EOPNOTSUPP).
+	 */
+	int (*nested_check)(struct iommufd_device *idev,
+			    struct iommufd_domain *parent_domain, u32 flags,
+			    const struct iommufd_user_data *ud);
 	/* Can @domain be attached to @idev at all? */
 	bool (*domain_compatible)(struct iommufd_device *idev,
 				  struct iommufd_domain *domain);
@@ -719,6 +728,8 @@ struct iommufd_hw_pagetable {
 	struct iommufd_ioas *ioas;
 	struct iommufd_domain *domain;
 	bool auto_domain;
+	/* Made with HWPT_ALLOC_NEST_PARENT; set before it is published. */
+	bool nest_parent;
 	/*
 	 * The domain makes all DMA coherent: set at allocation, for a device
 	 * that can (before the first map), and never changed.  Devices that

@@ -464,8 +464,11 @@ TEST(hwpt_alloc_errors)
 	CHECK_ERRNO(hwpt_alloc(fd, BAD_ID, ioas, 1U << 31, &out), ENOENT);
 	CHECK_ERRNO(hwpt_alloc(fd, idev, BAD_ID, 1U << 31, &out), EINVAL);
 	CHECK_ERRNO(hwpt_alloc(fd, idev, ioas, 1U << 31, &out), EOPNOTSUPP);
-	/* A paging HWPT as the parent, with no nesting data. */
-	CHECK_ERRNO(hwpt_alloc(fd, idev, hwpt, 0, &out), EINVAL);
+	/*
+	 * A paging HWPT as the parent asks for a nested HWPT, which needs
+	 * data: none is EOPNOTSUPP before the parent is judged.
+	 */
+	CHECK_ERRNO(hwpt_alloc(fd, idev, hwpt, 0, &out), EOPNOTSUPP);
 
 	/* Data type NONE carries no data. */
 	memset(&cmd, 0, sizeof(cmd));
@@ -931,6 +934,90 @@ TEST(hwpt_alloc_selftest_data)
 	CHECK_OK(iommu_destroy(fd, hwpt));
 
 	/* None of the failures left anything behind. */
+	CHECK_OK(iommu_destroy(fd, stdev));
+	CHECK_OK(iommu_destroy(fd, ioas));
+	close(fd);
+}
+
+/*
+ * A nested HWPT (pt_id a paging HWPT) is not implemented, but a request
+ * for one is judged in upstream's order: the flags and the presence of
+ * data (EOPNOTSUPP), the parent (EINVAL), then the mock's data (type:
+ * EOPNOTSUPP, length: EINVAL, copy: EFAULT); a valid one is EOPNOTSUPP.
+ */
+TEST(hwpt_alloc_nested_checks)
+{
+	struct iommu_hwpt_selftest cfg = {
+		.iotlb = IOMMU_TEST_IOTLB_DEFAULT,
+	};
+	const __u32 st = IOMMU_HWPT_DATA_SELFTEST;
+	__u32 ioas, stdev, idev, auto_hwpt, parent, plain, out = 0;
+	unsigned char big[16] = { 0 };
+	int fd;
+
+	fd = dev_iommu_open();
+	CHECK(fd >= 0);
+	CHECK_OK(ioas_alloc(fd, &ioas));
+	CHECK_OK(mock_domain(fd, ioas, &stdev, &auto_hwpt, &idev));
+	CHECK_OK(hwpt_alloc(fd, idev, ioas, IOMMU_HWPT_ALLOC_NEST_PARENT,
+			    &parent));
+	CHECK_OK(hwpt_alloc(fd, idev, ioas, 0, &plain));
+
+	/* Flags other than FAULT_ID_VALID and PASID, before the parent. */
+	CHECK_ERRNO(hwpt_alloc_data(fd, idev, parent,
+				    IOMMU_HWPT_ALLOC_NEST_PARENT, st, &cfg,
+				    sizeof(cfg), &out), EOPNOTSUPP);
+	CHECK_ERRNO(hwpt_alloc_data(fd, idev, parent,
+				    IOMMU_HWPT_ALLOC_DIRTY_TRACKING, st, &cfg,
+				    sizeof(cfg), &out), EOPNOTSUPP);
+	CHECK_ERRNO(hwpt_alloc_data(fd, idev, plain,
+				    IOMMU_HWPT_ALLOC_NEST_PARENT, st, &cfg,
+				    sizeof(cfg), &out), EOPNOTSUPP);
+	/* No data, whatever the parent. */
+	CHECK_ERRNO(hwpt_alloc(fd, idev, parent, 0, &out), EOPNOTSUPP);
+	CHECK_ERRNO(hwpt_alloc(fd, idev, plain, 0, &out), EOPNOTSUPP);
+
+	/* Parents: an automatic domain, one made without NEST_PARENT. */
+	CHECK_ERRNO(hwpt_alloc_data(fd, idev, auto_hwpt, 0, st, &cfg,
+				    sizeof(cfg), &out), EINVAL);
+	CHECK_ERRNO(hwpt_alloc_data(fd, idev, plain, 0, st, &cfg,
+				    sizeof(cfg), &out), EINVAL);
+	/* ... judged before the data. */
+	CHECK_ERRNO(hwpt_alloc_data(fd, idev, plain, 0, st + 1, &cfg,
+				    sizeof(cfg), &out), EINVAL);
+	CHECK_ERRNO(hwpt_alloc_data(fd, idev, plain, 0, st, NULL,
+				    sizeof(cfg), &out), EINVAL);
+
+	/* The mock's data on a good parent. */
+	CHECK_ERRNO(hwpt_alloc_data(fd, idev, parent, 0, st + 1, &cfg,
+				    sizeof(cfg), &out), EOPNOTSUPP);
+	CHECK_ERRNO(hwpt_alloc_data(fd, idev, parent, 0, st, &cfg, 3, &out),
+		    EINVAL);
+	CHECK_ERRNO(hwpt_alloc_data(fd, idev, parent, 0, st, big, 9, &out),
+		    EINVAL);
+	CHECK_ERRNO(hwpt_alloc_data(fd, idev, parent, 0, st, NULL,
+				    sizeof(cfg), &out), EFAULT);
+	CHECK_ERRNO(hwpt_alloc_data(fd, idev, parent, 0, st,
+				    unmapped_va(PAGE_SIZE), sizeof(cfg), &out),
+		    EFAULT);
+	/* FAULT_ID_VALID and PASID pass the core: the length still counts. */
+	CHECK_ERRNO(hwpt_alloc_data(fd, idev, parent,
+				    IOMMU_HWPT_FAULT_ID_VALID |
+				    IOMMU_HWPT_ALLOC_PASID, st, &cfg, 3, &out),
+		    EINVAL);
+	/* Valid requests: nesting is not implemented. */
+	CHECK_ERRNO(hwpt_alloc_data(fd, idev, parent, 0, st, &cfg,
+				    sizeof(cfg), &out), EOPNOTSUPP);
+	CHECK_ERRNO(hwpt_alloc_data(fd, idev, parent, 0, st, &cfg, 4, &out),
+		    EOPNOTSUPP);
+	CHECK_ERRNO(hwpt_alloc_data(fd, idev, parent,
+				    IOMMU_HWPT_FAULT_ID_VALID, st, &cfg,
+				    sizeof(cfg), &out), EOPNOTSUPP);
+	CHECK(out == 0);
+
+	/* Nothing was made on the parent: it goes at once. */
+	CHECK_OK(iommu_destroy(fd, parent));
+	CHECK_OK(iommu_destroy(fd, plain));
 	CHECK_OK(iommu_destroy(fd, stdev));
 	CHECK_OK(iommu_destroy(fd, ioas));
 	close(fd);
