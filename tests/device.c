@@ -1023,6 +1023,79 @@ TEST(hwpt_alloc_nested_checks)
 	close(fd);
 }
 
+static int hwpt_alloc_fault(int fd, __u32 idev, __u32 pt_id, __u32 flags,
+			    __u32 fault_id, __u32 data_len)
+{
+	struct iommu_hwpt_selftest cfg = { .iotlb = IOMMU_TEST_IOTLB_DEFAULT };
+	struct iommu_hwpt_alloc cmd = {
+		.size = sizeof(cmd),
+		.flags = flags,
+		.dev_id = idev,
+		.pt_id = pt_id,
+		.fault_id = fault_id,
+	};
+
+	if (data_len) {
+		cmd.data_type = IOMMU_HWPT_DATA_SELFTEST;
+		cmd.data_len = data_len;
+		cmd.data_uptr = (uintptr_t)&cfg;
+	}
+	return ioctl(fd, IOMMU_HWPT_ALLOC, &cmd);
+}
+
+/*
+ * FAULT_ID_VALID on a paging HWPT passes the flag checks (not with
+ * NEST_PARENT); the device's and the data's errors come first, then the
+ * fault queue is looked up: none can exist here, so ENOENT, and the HWPT
+ * made on the way is gone.
+ */
+TEST(hwpt_alloc_fault_id)
+{
+	const __u32 fv = IOMMU_HWPT_FAULT_ID_VALID;
+	__u32 ioas, stdev, idev, nd_stdev, nd_idev;
+	__u64 iova;
+	void *buf;
+	int fd;
+
+	buf = buf_alloc(PAGE_SIZE);
+	CHECK(buf);
+	fd = dev_iommu_open();
+	CHECK(fd >= 0);
+	CHECK_OK(ioas_alloc(fd, &ioas));
+	CHECK_OK(mock_domain(fd, ioas, &stdev, NULL, &idev));
+	CHECK_OK(mock_domain_flags(fd, ioas, MOCK_FLAGS_DEVICE_NO_DIRTY,
+				   &nd_stdev, NULL, &nd_idev));
+	CHECK_OK(ioas_map_auto(fd, ioas, buf, PAGE_SIZE, &iova));
+
+	CHECK_ERRNO(hwpt_alloc_fault(fd, idev, ioas, fv, 0, 0), ENOENT);
+	CHECK_ERRNO(hwpt_alloc_fault(fd, idev, ioas, fv, UINT32_MAX, 0),
+		    ENOENT);
+	CHECK_ERRNO(hwpt_alloc_fault(fd, idev, ioas,
+				     fv | IOMMU_HWPT_ALLOC_DIRTY_TRACKING, 1,
+				     sizeof(struct iommu_hwpt_selftest)),
+		    ENOENT);
+	/* Not with NEST_PARENT, nor with an unknown flag. */
+	CHECK_ERRNO(hwpt_alloc_fault(fd, idev, ioas,
+				     fv | IOMMU_HWPT_ALLOC_NEST_PARENT, 1, 0),
+		    EOPNOTSUPP);
+	CHECK_ERRNO(hwpt_alloc_fault(fd, idev, ioas, fv | 1u << 30, 1, 0),
+		    EOPNOTSUPP);
+	/* The device and the data are judged before the fault queue. */
+	CHECK_ERRNO(hwpt_alloc_fault(fd, nd_idev, ioas,
+				     fv | IOMMU_HWPT_ALLOC_DIRTY_TRACKING, 1, 0),
+		    EOPNOTSUPP);
+	CHECK_ERRNO(hwpt_alloc_fault(fd, idev, ioas, fv, 1, 3), EINVAL);
+	CHECK_ERRNO(hwpt_alloc_fault(fd, BAD_ID, ioas, fv, 1, 0), ENOENT);
+	CHECK_ERRNO(hwpt_alloc_fault(fd, idev, BAD_ID, fv, 1, 0), EINVAL);
+
+	/* No HWPT is left holding the IOAS. */
+	CHECK_OK(iommu_destroy(fd, stdev));
+	CHECK_OK(iommu_destroy(fd, nd_stdev));
+	CHECK_OK(iommu_destroy(fd, ioas));
+	close(fd);
+	buf_free(buf, PAGE_SIZE);
+}
+
 /*
  * A HUGE mock page table: 1 MiB and CPU pages, the whole 56-bit IOVA
  * space, so alone on an IOAS it leaves the IOVA ranges open.
