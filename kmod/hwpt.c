@@ -274,3 +274,125 @@ out_put_ioas:
 	iommufd_put_object(&ioas->obj);
 	return rc;
 }
+
+/*
+ * The nesting commands below are not implemented: no nested HWPT, vIOMMU,
+ * vEVENTQ or HW queue object can exist.  Each judges its arguments in
+ * upstream's order, so a request gets upstream's errno up to the object
+ * it names, which is unknown here (ENOENT), or EOPNOTSUPP where upstream
+ * would go on to create something.
+ */
+
+/**
+ * iommufd_hwpt_invalidate() - IOMMU_HWPT_INVALIDATE
+ * @ucmd: the command; entry_num is written back (0: nothing handled)
+ *
+ * Only nested HWPTs and vIOMMUs take invalidations, and none exists.
+ *
+ * Return: -EOPNOTSUPP for a non-zero __reserved; -EINVAL for a bad array
+ * (with entries: no pointer, an entry length of 0 or above PAGE_SIZE, or
+ * more than 2^19 entries) or an object of another kind; -ENOENT for an
+ * unknown id; -EFAULT when entry_num cannot be written back.
+ */
+int iommufd_hwpt_invalidate(struct iommufd_ucmd *ucmd)
+{
+	struct iommu_hwpt_invalidate *cmd = ucmd->cmd;
+	struct iommufd_object *obj;
+	int rc;
+
+	if (cmd->__reserved) {
+		rc = -EOPNOTSUPP;
+	} else if (cmd->entry_num &&
+		   (!cmd->data_uptr || !cmd->entry_len ||
+		    cmd->entry_len > PAGE_SIZE || cmd->entry_num > 1U << 19)) {
+		rc = -EINVAL;
+	} else {
+		obj = iommufd_get_object(ucmd->ictx, cmd->hwpt_id,
+					 IOMMUFD_OBJ_ANY);
+		if (IS_ERR(obj)) {
+			rc = PTR_ERR(obj);
+		} else {
+			/* A paging HWPT, or any other kind: not nested. */
+			iommufd_put_object(obj);
+			rc = -EINVAL;
+		}
+	}
+	cmd->entry_num = 0;
+	if (iommufd_ucmd_respond(ucmd, sizeof(*cmd)))
+		return -EFAULT;
+	return rc;
+}
+
+/**
+ * iommufd_viommu_alloc() - IOMMU_VIOMMU_ALLOC
+ * @ucmd: the command
+ *
+ * Return: -EOPNOTSUPP for flags or type DEFAULT (0); -ENOENT for an
+ * unknown device; -EOPNOTSUPP otherwise (no backend makes vIOMMUs).
+ */
+int iommufd_viommu_alloc(struct iommufd_ucmd *ucmd)
+{
+	struct iommu_viommu_alloc *cmd = ucmd->cmd;
+	struct iommufd_device *idev;
+
+	if (cmd->flags || !cmd->type)
+		return -EOPNOTSUPP;
+	idev = iommufd_get_device(ucmd, cmd->dev_id);
+	if (IS_ERR(idev))
+		return PTR_ERR(idev);
+	iommufd_put_object(&idev->obj);
+	return -EOPNOTSUPP;
+}
+
+/**
+ * iommufd_vdevice_alloc() - IOMMU_VDEVICE_ALLOC
+ * @ucmd: the command
+ *
+ * Return: -ENOENT: the vIOMMU it names cannot exist (on 64-bit every
+ * virt_id fits an unsigned long, upstream's only earlier check).
+ */
+int iommufd_vdevice_alloc(struct iommufd_ucmd *ucmd)
+{
+	return -ENOENT;
+}
+
+/**
+ * iommufd_veventq_alloc() - IOMMU_VEVENTQ_ALLOC
+ * @ucmd: the command
+ *
+ * Return: -EOPNOTSUPP for flags, __reserved or type DEFAULT (0); -EINVAL
+ * for a depth of 0 or above 2^19; -ENOENT otherwise (no vIOMMU exists).
+ */
+int iommufd_veventq_alloc(struct iommufd_ucmd *ucmd)
+{
+	struct iommu_veventq_alloc *cmd = ucmd->cmd;
+
+	if (cmd->flags || cmd->__reserved || !cmd->type)
+		return -EOPNOTSUPP;
+	if (!cmd->veventq_depth || cmd->veventq_depth > 1U << 19)
+		return -EINVAL;
+	return -ENOENT;
+}
+
+/**
+ * iommufd_hw_queue_alloc() - IOMMU_HW_QUEUE_ALLOC
+ * @ucmd: the command
+ *
+ * Return: -EOPNOTSUPP for flags or type DEFAULT (0); -EINVAL for a length
+ * of 0; -EOVERFLOW when the range wraps; -ENOENT otherwise (no vIOMMU
+ * exists).
+ */
+int iommufd_hw_queue_alloc(struct iommufd_ucmd *ucmd)
+{
+	struct iommu_hw_queue_alloc *cmd = ucmd->cmd;
+	u64 last;
+
+	if (cmd->flags || !cmd->type)
+		return -EOPNOTSUPP;
+	if (!cmd->length)
+		return -EINVAL;
+	if (check_add_overflow(cmd->nesting_parent_iova, cmd->length - 1,
+			       &last))
+		return -EOVERFLOW;
+	return -ENOENT;
+}

@@ -12,7 +12,9 @@
  *                   charging it to RLIMIT_MEMLOCK
  *   dmabuf.c        IOAS_MAP_FILE of a dma-buf: the importer side, the
  *                   domain mappings of its areas and their revocation
- *   hwpt.c          hardware page tables (HWPT objects) and IOMMU_HWPT_ALLOC
+ *   hwpt.c          hardware page tables (HWPT objects) and IOMMU_HWPT_ALLOC;
+ *                   the argument checks of the nesting commands (not
+ *                   implemented: HWPT_INVALIDATE, vIOMMU, vDEVICE, ...)
  *   dirty.c         dirty tracking: SET_DIRTY_TRACKING, GET_DIRTY_BITMAP
  *                   and the walk that writes the user's bitmap
  *   device.c        device bind/attach/replace/detach/unbind (in-kernel API)
@@ -749,6 +751,12 @@ iommufd_hwpt_alloc(struct iommufd_ctx *ictx, struct iommufd_ioas *ioas,
 		   bool enforce_cc);
 void iommufd_hwpt_destroy(struct iommufd_object *obj);
 int iommufd_hwpt_alloc_ioctl(struct iommufd_ucmd *ucmd);
+/* Nesting commands, not implemented: their argument checks (hwpt.c). */
+int iommufd_hwpt_invalidate(struct iommufd_ucmd *ucmd);
+int iommufd_viommu_alloc(struct iommufd_ucmd *ucmd);
+int iommufd_vdevice_alloc(struct iommufd_ucmd *ucmd);
+int iommufd_veventq_alloc(struct iommufd_ucmd *ucmd);
+int iommufd_hw_queue_alloc(struct iommufd_ucmd *ucmd);
 int iommufd_hwpt_set_dirty_tracking(struct iommufd_ucmd *ucmd);
 int iommufd_hwpt_get_dirty_bitmap(struct iommufd_ucmd *ucmd);
 

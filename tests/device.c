@@ -1096,6 +1096,152 @@ TEST(hwpt_alloc_fault_id)
 	buf_free(buf, PAGE_SIZE);
 }
 
+static int hwpt_invalidate(int fd, __u32 id, const void *data, __u32 len,
+			   __u32 *num, __u32 reserved)
+{
+	struct iommu_hwpt_invalidate cmd = {
+		.size = sizeof(cmd),
+		.hwpt_id = id,
+		.data_uptr = (uintptr_t)data,
+		.data_type = 0xdeadbeef,
+		.entry_len = len,
+		.entry_num = *num,
+		.__reserved = reserved,
+	};
+	int rc = ioctl(fd, IOMMU_HWPT_INVALIDATE, &cmd);
+
+	*num = cmd.entry_num;
+	return rc;
+}
+
+/*
+ * The nesting commands are not implemented, but their arguments are
+ * judged in upstream's order up to the object they name, which cannot
+ * exist here: HWPT_INVALIDATE (entry_num always written back, 0),
+ * VIOMMU_ALLOC, VDEVICE_ALLOC, VEVENTQ_ALLOC and HW_QUEUE_ALLOC.
+ */
+TEST(nesting_commands_argument_checks)
+{
+	struct iommu_viommu_alloc va;
+	struct iommu_vdevice_alloc vd;
+	struct iommu_veventq_alloc vq;
+	struct iommu_hw_queue_alloc hq;
+	__u32 ioas, stdev, idev, hwpt, num;
+	__u64 entries[4] = { 0 };
+	int fd;
+
+	fd = dev_iommu_open();
+	CHECK(fd >= 0);
+	CHECK_OK(ioas_alloc(fd, &ioas));
+	CHECK_OK(mock_domain(fd, ioas, &stdev, &hwpt, &idev));
+
+	/* HWPT_INVALIDATE: __reserved, then the array, then the object. */
+	num = 2;
+	CHECK_ERRNO(hwpt_invalidate(fd, BAD_ID, NULL, 0, &num, 1), EOPNOTSUPP);
+	CHECK(num == 0);
+	num = 1;
+	CHECK_ERRNO(hwpt_invalidate(fd, BAD_ID, NULL, 8, &num, 0), EINVAL);
+	CHECK(num == 0);
+	num = 1;
+	CHECK_ERRNO(hwpt_invalidate(fd, hwpt, entries, 0, &num, 0), EINVAL);
+	num = 1;
+	CHECK_ERRNO(hwpt_invalidate(fd, hwpt, entries, PAGE_SIZE + 1, &num, 0),
+		    EINVAL);
+	num = (1U << 19) + 1;
+	CHECK_ERRNO(hwpt_invalidate(fd, hwpt, entries, 8, &num, 0), EINVAL);
+	CHECK(num == 0);
+	num = 0;
+	CHECK_ERRNO(hwpt_invalidate(fd, BAD_ID, NULL, 0, &num, 0), ENOENT);
+	num = 2;
+	CHECK_ERRNO(hwpt_invalidate(fd, BAD_ID, entries, 8, &num, 0), ENOENT);
+	CHECK(num == 0);
+	/* A paging HWPT, an IOAS, a device: not nested, EINVAL. */
+	num = 2;
+	CHECK_ERRNO(hwpt_invalidate(fd, hwpt, entries, 8, &num, 0), EINVAL);
+	CHECK(num == 0);
+	num = 0;
+	CHECK_ERRNO(hwpt_invalidate(fd, hwpt, NULL, 0, &num, 0), EINVAL);
+	CHECK_ERRNO(hwpt_invalidate(fd, ioas, NULL, 0, &num, 0), EINVAL);
+	CHECK_ERRNO(hwpt_invalidate(fd, idev, NULL, 0, &num, 0), EINVAL);
+
+	/* VIOMMU_ALLOC: flags and type DEFAULT, then the device. */
+	memset(&va, 0, sizeof(va));
+	va.size = sizeof(va);
+	va.dev_id = BAD_ID;
+	va.hwpt_id = hwpt;
+	va.flags = 1;
+	va.type = 0xdeadbeef;
+	CHECK_ERRNO(ioctl(fd, IOMMU_VIOMMU_ALLOC, &va), EOPNOTSUPP);
+	va.flags = 0;
+	va.type = 0;
+	CHECK_ERRNO(ioctl(fd, IOMMU_VIOMMU_ALLOC, &va), EOPNOTSUPP);
+	va.type = 0xdeadbeef;
+	CHECK_ERRNO(ioctl(fd, IOMMU_VIOMMU_ALLOC, &va), ENOENT);
+	va.dev_id = 0;
+	CHECK_ERRNO(ioctl(fd, IOMMU_VIOMMU_ALLOC, &va), ENOENT);
+	va.dev_id = idev;
+	CHECK_ERRNO(ioctl(fd, IOMMU_VIOMMU_ALLOC, &va), EOPNOTSUPP);
+
+	/* VDEVICE_ALLOC: whatever it names is no vIOMMU. */
+	memset(&vd, 0, sizeof(vd));
+	vd.size = sizeof(vd);
+	vd.dev_id = idev;
+	vd.virt_id = 0x99;
+	CHECK_ERRNO(ioctl(fd, IOMMU_VDEVICE_ALLOC, &vd), ENOENT);
+	vd.viommu_id = hwpt;
+	CHECK_ERRNO(ioctl(fd, IOMMU_VDEVICE_ALLOC, &vd), ENOENT);
+
+	/* VEVENTQ_ALLOC: flags, __reserved, type, depth, then the vIOMMU. */
+	memset(&vq, 0, sizeof(vq));
+	vq.size = sizeof(vq);
+	vq.viommu_id = BAD_ID;
+	vq.type = 0xbeefbeef;
+	vq.veventq_depth = 2;
+	vq.flags = 1;
+	CHECK_ERRNO(ioctl(fd, IOMMU_VEVENTQ_ALLOC, &vq), EOPNOTSUPP);
+	vq.flags = 0;
+	vq.__reserved = 1;
+	CHECK_ERRNO(ioctl(fd, IOMMU_VEVENTQ_ALLOC, &vq), EOPNOTSUPP);
+	vq.__reserved = 0;
+	vq.type = 0;
+	CHECK_ERRNO(ioctl(fd, IOMMU_VEVENTQ_ALLOC, &vq), EOPNOTSUPP);
+	vq.type = 0xbeefbeef;
+	vq.veventq_depth = 0;
+	CHECK_ERRNO(ioctl(fd, IOMMU_VEVENTQ_ALLOC, &vq), EINVAL);
+	vq.veventq_depth = (1U << 19) + 1;
+	CHECK_ERRNO(ioctl(fd, IOMMU_VEVENTQ_ALLOC, &vq), EINVAL);
+	vq.veventq_depth = 1U << 19;
+	CHECK_ERRNO(ioctl(fd, IOMMU_VEVENTQ_ALLOC, &vq), ENOENT);
+
+	/* HW_QUEUE_ALLOC: flags, type, length, overflow, then the vIOMMU. */
+	memset(&hq, 0, sizeof(hq));
+	hq.size = sizeof(hq);
+	hq.viommu_id = BAD_ID;
+	hq.type = 0xdeadbeef;
+	hq.nesting_parent_iova = MOCK_APERTURE_START;
+	hq.length = PAGE_SIZE;
+	hq.flags = 1;
+	CHECK_ERRNO(ioctl(fd, IOMMU_HW_QUEUE_ALLOC, &hq), EOPNOTSUPP);
+	hq.flags = 0;
+	hq.type = 0;
+	CHECK_ERRNO(ioctl(fd, IOMMU_HW_QUEUE_ALLOC, &hq), EOPNOTSUPP);
+	hq.type = 0xdeadbeef;
+	hq.length = 0;
+	CHECK_ERRNO(ioctl(fd, IOMMU_HW_QUEUE_ALLOC, &hq), EINVAL);
+	hq.nesting_parent_iova = ~0ULL;
+	hq.length = PAGE_SIZE;
+	CHECK_ERRNO(ioctl(fd, IOMMU_HW_QUEUE_ALLOC, &hq), EOVERFLOW);
+	hq.length = 1;
+	CHECK_ERRNO(ioctl(fd, IOMMU_HW_QUEUE_ALLOC, &hq), ENOENT);
+	hq.nesting_parent_iova = MOCK_APERTURE_START;
+	hq.length = PAGE_SIZE;
+	CHECK_ERRNO(ioctl(fd, IOMMU_HW_QUEUE_ALLOC, &hq), ENOENT);
+
+	CHECK_OK(iommu_destroy(fd, stdev));
+	CHECK_OK(iommu_destroy(fd, ioas));
+	close(fd);
+}
+
 /*
  * A HUGE mock page table: 1 MiB and CPU pages, the whole 56-bit IOVA
  * space, so alone on an IOAS it leaves the IOVA ranges open.
