@@ -99,30 +99,61 @@ void iommufd_hwpt_destroy(struct iommufd_object *obj)
 #define IOMMUFD_HWPT_ALLOC_FLAGS (IOMMU_HWPT_ALLOC_NEST_PARENT | \
 				  IOMMU_HWPT_ALLOC_DIRTY_TRACKING)
 
-/* Which IOAS does @pt_id name for a new paging HWPT? */
-static struct iommufd_ioas *iommufd_hwpt_parent(struct iommufd_ucmd *ucmd,
-						u32 pt_id)
+/*
+ * HWPT_ALLOC on a paging HWPT asks for a nested HWPT, which is not
+ * implemented: the request is judged as upstream judges it (the core's
+ * flags and parent checks, then the backend's data checks) and a valid
+ * one gets EOPNOTSUPP.
+ */
+static int iommufd_hwpt_nested_check(struct iommufd_device *idev,
+				     struct iommufd_hw_pagetable *parent,
+				     const struct iommu_hwpt_alloc *cmd,
+				     const struct iommufd_user_data *ud)
+{
+	int rc;
+
+	if ((cmd->flags & ~(IOMMU_HWPT_FAULT_ID_VALID |
+			    IOMMU_HWPT_ALLOC_PASID)) ||
+	    !cmd->data_len || !idev->ops->nested_check)
+		return -EOPNOTSUPP;
+	if (parent->auto_domain || !parent->nest_parent)
+		return -EINVAL;
+	rc = idev->ops->nested_check(idev, parent->domain,
+				     cmd->flags & ~IOMMU_HWPT_FAULT_ID_VALID,
+				     ud);
+	return rc ? rc : -EOPNOTSUPP;
+}
+
+/*
+ * Which IOAS does @cmd->pt_id name for a new paging HWPT?  A paging HWPT
+ * is a nesting parent: the error of iommufd_hwpt_nested_check().
+ */
+static struct iommufd_ioas *
+iommufd_hwpt_parent(struct iommufd_ucmd *ucmd, struct iommufd_device *idev,
+		    const struct iommu_hwpt_alloc *cmd,
+		    const struct iommufd_user_data *ud)
 {
 	struct iommufd_object *obj;
+	int rc;
 
 	/* An unknown id is as wrong as one of the wrong kind: EINVAL. */
-	obj = iommufd_get_object(ucmd->ictx, pt_id, IOMMUFD_OBJ_ANY);
+	obj = iommufd_get_object(ucmd->ictx, cmd->pt_id, IOMMUFD_OBJ_ANY);
 	if (IS_ERR(obj))
 		return ERR_PTR(-EINVAL);
 	switch (obj->type) {
 	case IOMMUFD_OBJ_IOAS:
 		return container_of(obj, struct iommufd_ioas, obj);
 	case IOMMUFD_OBJ_HWPT:
-		/*
-		 * A table nested on a paging HWPT: not implemented.  Without
-		 * nesting data upstream gives EINVAL too.
-		 */
-		iommufd_put_object(obj);
-		return ERR_PTR(-EINVAL);
+		rc = iommufd_hwpt_nested_check(idev,
+				container_of(obj, struct iommufd_hw_pagetable,
+					     obj), cmd, ud);
+		break;
 	default:
-		iommufd_put_object(obj);
-		return ERR_PTR(-EINVAL);
+		rc = -EINVAL;
+		break;
 	}
+	iommufd_put_object(obj);
+	return ERR_PTR(rc);
 }
 
 /**
@@ -188,6 +219,7 @@ int iommufd_hwpt_alloc_ioctl(struct iommufd_ucmd *ucmd)
 	struct iommufd_device *idev;
 	struct iommufd_ioas *ioas;
 	bool enforce_cc;
+	u32 flags;
 	int rc;
 
 	if (cmd->__reserved || cmd->__reserved2)
@@ -201,7 +233,7 @@ int iommufd_hwpt_alloc_ioctl(struct iommufd_ucmd *ucmd)
 	idev = iommufd_get_device(ucmd, cmd->dev_id);
 	if (IS_ERR(idev))
 		return PTR_ERR(idev);
-	ioas = iommufd_hwpt_parent(ucmd, cmd->pt_id);
+	ioas = iommufd_hwpt_parent(ucmd, idev, cmd, &ud);
 	if (IS_ERR(ioas)) {
 		iommufd_put_object(&idev->obj);
 		return PTR_ERR(ioas);
@@ -211,9 +243,11 @@ int iommufd_hwpt_alloc_ioctl(struct iommufd_ucmd *ucmd)
 	 * bad device or parent is reported first).  6.1's IOMMU drivers
 	 * cannot nest: only the mock's domains can.
 	 */
-	if ((cmd->flags & ~IOMMUFD_HWPT_ALLOC_FLAGS) ||
+	if ((cmd->flags & ~(IOMMUFD_HWPT_ALLOC_FLAGS |
+			    IOMMU_HWPT_FAULT_ID_VALID)) ||
 	    ((cmd->flags & IOMMU_HWPT_ALLOC_NEST_PARENT) &&
-	     !idev->ops->nest_parent)) {
+	     (!idev->ops->nest_parent ||
+	      (cmd->flags & IOMMU_HWPT_FAULT_ID_VALID)))) {
 		iommufd_put_object(&idev->obj);
 		rc = -EOPNOTSUPP;
 		goto out_put_ioas;
@@ -226,10 +260,11 @@ int iommufd_hwpt_alloc_ioctl(struct iommufd_ucmd *ucmd)
 	 * detach do not wait either.  A device that cannot track dirty pages
 	 * refuses DIRTY_TRACKING here.
 	 */
+	flags = cmd->flags & ~IOMMU_HWPT_FAULT_ID_VALID;
 	if (!cmd->data_len)
-		domain = idev->ops->domain_alloc(idev, cmd->flags);
+		domain = idev->ops->domain_alloc(idev, flags);
 	else if (idev->ops->domain_alloc_user)
-		domain = idev->ops->domain_alloc_user(idev, cmd->flags, &ud);
+		domain = idev->ops->domain_alloc_user(idev, flags, &ud);
 	else
 		domain = ERR_PTR(-EOPNOTSUPP);
 	enforce_cc = idev->enforce_cache_coherency;
@@ -243,6 +278,16 @@ int iommufd_hwpt_alloc_ioctl(struct iommufd_ucmd *ucmd)
 		rc = PTR_ERR(hwpt);
 		goto out_put_ioas;
 	}
+	/*
+	 * FAULT_ID_VALID names a fault queue, judged last as upstream does;
+	 * none can exist (IOMMU_FAULT_QUEUE_ALLOC is not implemented).
+	 */
+	if (cmd->flags & IOMMU_HWPT_FAULT_ID_VALID) {
+		iommufd_object_abort_and_destroy(ucmd->ictx, &hwpt->obj);
+		rc = -ENOENT;
+		goto out_put_ioas;
+	}
+	hwpt->nest_parent = cmd->flags & IOMMU_HWPT_ALLOC_NEST_PARENT;
 	cmd->out_hwpt_id = hwpt->obj.id;
 	rc = iommufd_ucmd_respond(ucmd, sizeof(*cmd));
 	if (rc) {
@@ -253,4 +298,126 @@ int iommufd_hwpt_alloc_ioctl(struct iommufd_ucmd *ucmd)
 out_put_ioas:
 	iommufd_put_object(&ioas->obj);
 	return rc;
+}
+
+/*
+ * The nesting commands below are not implemented: no nested HWPT, vIOMMU,
+ * vEVENTQ or HW queue object can exist.  Each judges its arguments in
+ * upstream's order, so a request gets upstream's errno up to the object
+ * it names, which is unknown here (ENOENT), or EOPNOTSUPP where upstream
+ * would go on to create something.
+ */
+
+/**
+ * iommufd_hwpt_invalidate() - IOMMU_HWPT_INVALIDATE
+ * @ucmd: the command; entry_num is written back (0: nothing handled)
+ *
+ * Only nested HWPTs and vIOMMUs take invalidations, and none exists.
+ *
+ * Return: -EOPNOTSUPP for a non-zero __reserved; -EINVAL for a bad array
+ * (with entries: no pointer, an entry length of 0 or above PAGE_SIZE, or
+ * more than 2^19 entries) or an object of another kind; -ENOENT for an
+ * unknown id; -EFAULT when entry_num cannot be written back.
+ */
+int iommufd_hwpt_invalidate(struct iommufd_ucmd *ucmd)
+{
+	struct iommu_hwpt_invalidate *cmd = ucmd->cmd;
+	struct iommufd_object *obj;
+	int rc;
+
+	if (cmd->__reserved) {
+		rc = -EOPNOTSUPP;
+	} else if (cmd->entry_num &&
+		   (!cmd->data_uptr || !cmd->entry_len ||
+		    cmd->entry_len > PAGE_SIZE || cmd->entry_num > 1U << 19)) {
+		rc = -EINVAL;
+	} else {
+		obj = iommufd_get_object(ucmd->ictx, cmd->hwpt_id,
+					 IOMMUFD_OBJ_ANY);
+		if (IS_ERR(obj)) {
+			rc = PTR_ERR(obj);
+		} else {
+			/* A paging HWPT, or any other kind: not nested. */
+			iommufd_put_object(obj);
+			rc = -EINVAL;
+		}
+	}
+	cmd->entry_num = 0;
+	if (iommufd_ucmd_respond(ucmd, sizeof(*cmd)))
+		return -EFAULT;
+	return rc;
+}
+
+/**
+ * iommufd_viommu_alloc() - IOMMU_VIOMMU_ALLOC
+ * @ucmd: the command
+ *
+ * Return: -EOPNOTSUPP for flags or type DEFAULT (0); -ENOENT for an
+ * unknown device; -EOPNOTSUPP otherwise (no backend makes vIOMMUs).
+ */
+int iommufd_viommu_alloc(struct iommufd_ucmd *ucmd)
+{
+	struct iommu_viommu_alloc *cmd = ucmd->cmd;
+	struct iommufd_device *idev;
+
+	if (cmd->flags || !cmd->type)
+		return -EOPNOTSUPP;
+	idev = iommufd_get_device(ucmd, cmd->dev_id);
+	if (IS_ERR(idev))
+		return PTR_ERR(idev);
+	iommufd_put_object(&idev->obj);
+	return -EOPNOTSUPP;
+}
+
+/**
+ * iommufd_vdevice_alloc() - IOMMU_VDEVICE_ALLOC
+ * @ucmd: the command
+ *
+ * Return: -ENOENT: the vIOMMU it names cannot exist (on 64-bit every
+ * virt_id fits an unsigned long, upstream's only earlier check).
+ */
+int iommufd_vdevice_alloc(struct iommufd_ucmd *ucmd)
+{
+	return -ENOENT;
+}
+
+/**
+ * iommufd_veventq_alloc() - IOMMU_VEVENTQ_ALLOC
+ * @ucmd: the command
+ *
+ * Return: -EOPNOTSUPP for flags, __reserved or type DEFAULT (0); -EINVAL
+ * for a depth of 0 or above 2^19; -ENOENT otherwise (no vIOMMU exists).
+ */
+int iommufd_veventq_alloc(struct iommufd_ucmd *ucmd)
+{
+	struct iommu_veventq_alloc *cmd = ucmd->cmd;
+
+	if (cmd->flags || cmd->__reserved || !cmd->type)
+		return -EOPNOTSUPP;
+	if (!cmd->veventq_depth || cmd->veventq_depth > 1U << 19)
+		return -EINVAL;
+	return -ENOENT;
+}
+
+/**
+ * iommufd_hw_queue_alloc() - IOMMU_HW_QUEUE_ALLOC
+ * @ucmd: the command
+ *
+ * Return: -EOPNOTSUPP for flags or type DEFAULT (0); -EINVAL for a length
+ * of 0; -EOVERFLOW when the range wraps; -ENOENT otherwise (no vIOMMU
+ * exists).
+ */
+int iommufd_hw_queue_alloc(struct iommufd_ucmd *ucmd)
+{
+	struct iommu_hw_queue_alloc *cmd = ucmd->cmd;
+	u64 last;
+
+	if (cmd->flags || !cmd->type)
+		return -EOPNOTSUPP;
+	if (!cmd->length)
+		return -EINVAL;
+	if (check_add_overflow(cmd->nesting_parent_iova, cmd->length - 1,
+			       &last))
+		return -EOVERFLOW;
+	return -ENOENT;
 }

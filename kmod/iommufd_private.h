@@ -12,7 +12,9 @@
  *                   charging it to RLIMIT_MEMLOCK
  *   dmabuf.c        IOAS_MAP_FILE of a dma-buf: the importer side, the
  *                   domain mappings of its areas and their revocation
- *   hwpt.c          hardware page tables (HWPT objects) and IOMMU_HWPT_ALLOC
+ *   hwpt.c          hardware page tables (HWPT objects) and IOMMU_HWPT_ALLOC;
+ *                   the argument checks of the nesting commands (not
+ *                   implemented: HWPT_INVALIDATE, vIOMMU, vDEVICE, ...)
  *   dirty.c         dirty tracking: SET_DIRTY_TRACKING, GET_DIRTY_BITMAP
  *                   and the walk that writes the user's bitmap
  *   device.c        device bind/attach/replace/detach/unbind (in-kernel API)
@@ -448,6 +450,15 @@ struct iommufd_device_ops {
 	 */
 	struct iommufd_domain *(*domain_alloc_user)(struct iommufd_device *idev,
 			u32 flags, const struct iommufd_user_data *ud);
+	/*
+	 * Judge a nested HWPT's data on a parent of @parent_domain, as the
+	 * backend's driver would (its errno); 0 when the request is valid,
+	 * which still gets EOPNOTSUPP: nesting is not implemented.  @flags
+	 * without FAULT_ID_VALID.  NULL: the backend cannot nest (EOPNOTSUPP).
+	 */
+	int (*nested_check)(struct iommufd_device *idev,
+			    struct iommufd_domain *parent_domain, u32 flags,
+			    const struct iommufd_user_data *ud);
 	/* Can @domain be attached to @idev at all? */
 	bool (*domain_compatible)(struct iommufd_device *idev,
 				  struct iommufd_domain *domain);
@@ -723,6 +734,8 @@ struct iommufd_hw_pagetable {
 	struct iommufd_ioas *ioas;
 	struct iommufd_domain *domain;
 	bool auto_domain;
+	/* Made with HWPT_ALLOC_NEST_PARENT; set before it is published. */
+	bool nest_parent;
 	/*
 	 * The domain makes all DMA coherent: set at allocation, for a device
 	 * that can (before the first map), and never changed.  Devices that
@@ -742,6 +755,12 @@ iommufd_hwpt_alloc(struct iommufd_ctx *ictx, struct iommufd_ioas *ioas,
 		   bool enforce_cc);
 void iommufd_hwpt_destroy(struct iommufd_object *obj);
 int iommufd_hwpt_alloc_ioctl(struct iommufd_ucmd *ucmd);
+/* Nesting commands, not implemented: their argument checks (hwpt.c). */
+int iommufd_hwpt_invalidate(struct iommufd_ucmd *ucmd);
+int iommufd_viommu_alloc(struct iommufd_ucmd *ucmd);
+int iommufd_vdevice_alloc(struct iommufd_ucmd *ucmd);
+int iommufd_veventq_alloc(struct iommufd_ucmd *ucmd);
+int iommufd_hw_queue_alloc(struct iommufd_ucmd *ucmd);
 int iommufd_hwpt_set_dirty_tracking(struct iommufd_ucmd *ucmd);
 int iommufd_hwpt_get_dirty_bitmap(struct iommufd_ucmd *ucmd);
 

@@ -82,6 +82,28 @@ mock_dev_domain_alloc_user(struct iommufd_device *idev, u32 flags,
 }
 
 /*
+ * A nested mock domain's data, judged as upstream's mock judges it: only
+ * the PASID flag, a mock parent, type IOMMU_HWPT_DATA_SELFTEST (else
+ * EOPNOTSUPP), then the length and the copy.
+ */
+static int mock_dev_nested_check(struct iommufd_device *idev,
+				 struct iommufd_domain *parent_domain,
+				 u32 flags, const struct iommufd_user_data *ud)
+{
+	struct iommu_hwpt_selftest cfg;
+
+	if (flags & ~IOMMU_HWPT_ALLOC_PASID)
+		return -EOPNOTSUPP;
+	if (!iommufd_is_mock_domain(parent_domain))
+		return -EINVAL;
+	if (ud->type != IOMMU_HWPT_DATA_SELFTEST)
+		return -EOPNOTSUPP;
+	return iommufd_user_data_get(ud, IOMMU_HWPT_DATA_SELFTEST, &cfg,
+				     sizeof(cfg),
+				     offsetofend(typeof(cfg), iotlb));
+}
+
+/*
  * Any mock device attaches to any mock domain, whatever its page sizes,
  * as upstream's mock: the IOMMU core checks no page size at attach.  A
  * domain's page sizes matter only when it joins an IOAS (its smallest
@@ -155,6 +177,7 @@ static const struct iommufd_device_ops mock_dev_ops = {
 	.release = mock_dev_release,
 	.domain_alloc = mock_dev_domain_alloc,
 	.domain_alloc_user = mock_dev_domain_alloc_user,
+	.nested_check = mock_dev_nested_check,
 	.domain_compatible = mock_dev_domain_compatible,
 	.attach = mock_dev_attach,
 	.detach = mock_dev_detach,

@@ -419,8 +419,11 @@ TEST(hwpt_alloc_errors)
 	CHECK_ERRNO(hwpt_alloc(fd, BAD_ID, ioas, 1U << 31, &out), ENOENT);
 	CHECK_ERRNO(hwpt_alloc(fd, idev, BAD_ID, 1U << 31, &out), EINVAL);
 	CHECK_ERRNO(hwpt_alloc(fd, idev, ioas, 1U << 31, &out), EOPNOTSUPP);
-	/* A paging HWPT as the parent, with no nesting data. */
-	CHECK_ERRNO(hwpt_alloc(fd, idev, hwpt, 0, &out), EINVAL);
+	/*
+	 * A paging HWPT as the parent asks for a nested HWPT, which needs
+	 * data: none is EOPNOTSUPP before the parent is judged.
+	 */
+	CHECK_ERRNO(hwpt_alloc(fd, idev, hwpt, 0, &out), EOPNOTSUPP);
 
 	/* Data type NONE carries no data. */
 	memset(&cmd, 0, sizeof(cmd));
@@ -871,6 +874,309 @@ TEST(hwpt_alloc_selftest_data)
 	CHECK_OK(iommu_destroy(fd, hwpt));
 
 	/* None of the failures left anything behind. */
+	CHECK_OK(iommu_destroy(fd, stdev));
+	CHECK_OK(iommu_destroy(fd, ioas));
+	close(fd);
+}
+
+/*
+ * A nested HWPT (pt_id a paging HWPT) is not implemented, but a request
+ * for one is judged in upstream's order: the flags and the presence of
+ * data (EOPNOTSUPP), the parent (EINVAL), then the mock's data (type:
+ * EOPNOTSUPP, length: EINVAL, copy: EFAULT); a valid one is EOPNOTSUPP.
+ */
+TEST(hwpt_alloc_nested_checks)
+{
+	struct iommu_hwpt_selftest cfg = {
+		.iotlb = IOMMU_TEST_IOTLB_DEFAULT,
+	};
+	const __u32 st = IOMMU_HWPT_DATA_SELFTEST;
+	__u32 ioas, stdev, idev, auto_hwpt, parent, plain, out = 0;
+	unsigned char big[16] = { 0 };
+	int fd;
+
+	fd = dev_iommu_open();
+	CHECK(fd >= 0);
+	CHECK_OK(ioas_alloc(fd, &ioas));
+	CHECK_OK(mock_domain(fd, ioas, &stdev, &auto_hwpt, &idev));
+	CHECK_OK(hwpt_alloc(fd, idev, ioas, IOMMU_HWPT_ALLOC_NEST_PARENT,
+			    &parent));
+	CHECK_OK(hwpt_alloc(fd, idev, ioas, 0, &plain));
+
+	/* Flags other than FAULT_ID_VALID and PASID, before the parent. */
+	CHECK_ERRNO(hwpt_alloc_data(fd, idev, parent,
+				    IOMMU_HWPT_ALLOC_NEST_PARENT, st, &cfg,
+				    sizeof(cfg), &out), EOPNOTSUPP);
+	CHECK_ERRNO(hwpt_alloc_data(fd, idev, parent,
+				    IOMMU_HWPT_ALLOC_DIRTY_TRACKING, st, &cfg,
+				    sizeof(cfg), &out), EOPNOTSUPP);
+	CHECK_ERRNO(hwpt_alloc_data(fd, idev, plain,
+				    IOMMU_HWPT_ALLOC_NEST_PARENT, st, &cfg,
+				    sizeof(cfg), &out), EOPNOTSUPP);
+	/* No data, whatever the parent. */
+	CHECK_ERRNO(hwpt_alloc(fd, idev, parent, 0, &out), EOPNOTSUPP);
+	CHECK_ERRNO(hwpt_alloc(fd, idev, plain, 0, &out), EOPNOTSUPP);
+
+	/* Parents: an automatic domain, one made without NEST_PARENT. */
+	CHECK_ERRNO(hwpt_alloc_data(fd, idev, auto_hwpt, 0, st, &cfg,
+				    sizeof(cfg), &out), EINVAL);
+	CHECK_ERRNO(hwpt_alloc_data(fd, idev, plain, 0, st, &cfg,
+				    sizeof(cfg), &out), EINVAL);
+	/* ... judged before the data. */
+	CHECK_ERRNO(hwpt_alloc_data(fd, idev, plain, 0, st + 1, &cfg,
+				    sizeof(cfg), &out), EINVAL);
+	CHECK_ERRNO(hwpt_alloc_data(fd, idev, plain, 0, st, NULL,
+				    sizeof(cfg), &out), EINVAL);
+
+	/* The mock's data on a good parent. */
+	CHECK_ERRNO(hwpt_alloc_data(fd, idev, parent, 0, st + 1, &cfg,
+				    sizeof(cfg), &out), EOPNOTSUPP);
+	CHECK_ERRNO(hwpt_alloc_data(fd, idev, parent, 0, st, &cfg, 3, &out),
+		    EINVAL);
+	CHECK_ERRNO(hwpt_alloc_data(fd, idev, parent, 0, st, big, 9, &out),
+		    EINVAL);
+	CHECK_ERRNO(hwpt_alloc_data(fd, idev, parent, 0, st, NULL,
+				    sizeof(cfg), &out), EFAULT);
+	CHECK_ERRNO(hwpt_alloc_data(fd, idev, parent, 0, st,
+				    unmapped_va(PAGE_SIZE), sizeof(cfg), &out),
+		    EFAULT);
+	/* FAULT_ID_VALID and PASID pass the core: the length still counts. */
+	CHECK_ERRNO(hwpt_alloc_data(fd, idev, parent,
+				    IOMMU_HWPT_FAULT_ID_VALID |
+				    IOMMU_HWPT_ALLOC_PASID, st, &cfg, 3, &out),
+		    EINVAL);
+	/* Valid requests: nesting is not implemented. */
+	CHECK_ERRNO(hwpt_alloc_data(fd, idev, parent, 0, st, &cfg,
+				    sizeof(cfg), &out), EOPNOTSUPP);
+	CHECK_ERRNO(hwpt_alloc_data(fd, idev, parent, 0, st, &cfg, 4, &out),
+		    EOPNOTSUPP);
+	CHECK_ERRNO(hwpt_alloc_data(fd, idev, parent,
+				    IOMMU_HWPT_FAULT_ID_VALID, st, &cfg,
+				    sizeof(cfg), &out), EOPNOTSUPP);
+	CHECK(out == 0);
+
+	/* Nothing was made on the parent: it goes at once. */
+	CHECK_OK(iommu_destroy(fd, parent));
+	CHECK_OK(iommu_destroy(fd, plain));
+	CHECK_OK(iommu_destroy(fd, stdev));
+	CHECK_OK(iommu_destroy(fd, ioas));
+	close(fd);
+}
+
+static int hwpt_alloc_fault(int fd, __u32 idev, __u32 pt_id, __u32 flags,
+			    __u32 fault_id, __u32 data_len)
+{
+	struct iommu_hwpt_selftest cfg = { .iotlb = IOMMU_TEST_IOTLB_DEFAULT };
+	struct iommu_hwpt_alloc cmd = {
+		.size = sizeof(cmd),
+		.flags = flags,
+		.dev_id = idev,
+		.pt_id = pt_id,
+		.fault_id = fault_id,
+	};
+
+	if (data_len) {
+		cmd.data_type = IOMMU_HWPT_DATA_SELFTEST;
+		cmd.data_len = data_len;
+		cmd.data_uptr = (uintptr_t)&cfg;
+	}
+	return ioctl(fd, IOMMU_HWPT_ALLOC, &cmd);
+}
+
+/*
+ * FAULT_ID_VALID on a paging HWPT passes the flag checks (not with
+ * NEST_PARENT); the device's and the data's errors come first, then the
+ * fault queue is looked up: none can exist here, so ENOENT, and the HWPT
+ * made on the way is gone.
+ */
+TEST(hwpt_alloc_fault_id)
+{
+	const __u32 fv = IOMMU_HWPT_FAULT_ID_VALID;
+	__u32 ioas, stdev, idev, nd_stdev, nd_idev;
+	__u64 iova;
+	void *buf;
+	int fd;
+
+	buf = buf_alloc(PAGE_SIZE);
+	CHECK(buf);
+	fd = dev_iommu_open();
+	CHECK(fd >= 0);
+	CHECK_OK(ioas_alloc(fd, &ioas));
+	CHECK_OK(mock_domain(fd, ioas, &stdev, NULL, &idev));
+	CHECK_OK(mock_domain_flags(fd, ioas, MOCK_FLAGS_DEVICE_NO_DIRTY,
+				   &nd_stdev, NULL, &nd_idev));
+	CHECK_OK(ioas_map_auto(fd, ioas, buf, PAGE_SIZE, &iova));
+
+	CHECK_ERRNO(hwpt_alloc_fault(fd, idev, ioas, fv, 0, 0), ENOENT);
+	CHECK_ERRNO(hwpt_alloc_fault(fd, idev, ioas, fv, UINT32_MAX, 0),
+		    ENOENT);
+	CHECK_ERRNO(hwpt_alloc_fault(fd, idev, ioas,
+				     fv | IOMMU_HWPT_ALLOC_DIRTY_TRACKING, 1,
+				     sizeof(struct iommu_hwpt_selftest)),
+		    ENOENT);
+	/* Not with NEST_PARENT, nor with an unknown flag. */
+	CHECK_ERRNO(hwpt_alloc_fault(fd, idev, ioas,
+				     fv | IOMMU_HWPT_ALLOC_NEST_PARENT, 1, 0),
+		    EOPNOTSUPP);
+	CHECK_ERRNO(hwpt_alloc_fault(fd, idev, ioas, fv | 1u << 30, 1, 0),
+		    EOPNOTSUPP);
+	/* The device and the data are judged before the fault queue. */
+	CHECK_ERRNO(hwpt_alloc_fault(fd, nd_idev, ioas,
+				     fv | IOMMU_HWPT_ALLOC_DIRTY_TRACKING, 1, 0),
+		    EOPNOTSUPP);
+	CHECK_ERRNO(hwpt_alloc_fault(fd, idev, ioas, fv, 1, 3), EINVAL);
+	CHECK_ERRNO(hwpt_alloc_fault(fd, BAD_ID, ioas, fv, 1, 0), ENOENT);
+	CHECK_ERRNO(hwpt_alloc_fault(fd, idev, BAD_ID, fv, 1, 0), EINVAL);
+
+	/* No HWPT is left holding the IOAS. */
+	CHECK_OK(iommu_destroy(fd, stdev));
+	CHECK_OK(iommu_destroy(fd, nd_stdev));
+	CHECK_OK(iommu_destroy(fd, ioas));
+	close(fd);
+	buf_free(buf, PAGE_SIZE);
+}
+
+static int hwpt_invalidate(int fd, __u32 id, const void *data, __u32 len,
+			   __u32 *num, __u32 reserved)
+{
+	struct iommu_hwpt_invalidate cmd = {
+		.size = sizeof(cmd),
+		.hwpt_id = id,
+		.data_uptr = (uintptr_t)data,
+		.data_type = 0xdeadbeef,
+		.entry_len = len,
+		.entry_num = *num,
+		.__reserved = reserved,
+	};
+	int rc = ioctl(fd, IOMMU_HWPT_INVALIDATE, &cmd);
+
+	*num = cmd.entry_num;
+	return rc;
+}
+
+/*
+ * The nesting commands are not implemented, but their arguments are
+ * judged in upstream's order up to the object they name, which cannot
+ * exist here: HWPT_INVALIDATE (entry_num always written back, 0),
+ * VIOMMU_ALLOC, VDEVICE_ALLOC, VEVENTQ_ALLOC and HW_QUEUE_ALLOC.
+ */
+TEST(nesting_commands_argument_checks)
+{
+	struct iommu_viommu_alloc va;
+	struct iommu_vdevice_alloc vd;
+	struct iommu_veventq_alloc vq;
+	struct iommu_hw_queue_alloc hq;
+	__u32 ioas, stdev, idev, hwpt, num;
+	__u64 entries[4] = { 0 };
+	int fd;
+
+	fd = dev_iommu_open();
+	CHECK(fd >= 0);
+	CHECK_OK(ioas_alloc(fd, &ioas));
+	CHECK_OK(mock_domain(fd, ioas, &stdev, &hwpt, &idev));
+
+	/* HWPT_INVALIDATE: __reserved, then the array, then the object. */
+	num = 2;
+	CHECK_ERRNO(hwpt_invalidate(fd, BAD_ID, NULL, 0, &num, 1), EOPNOTSUPP);
+	CHECK(num == 0);
+	num = 1;
+	CHECK_ERRNO(hwpt_invalidate(fd, BAD_ID, NULL, 8, &num, 0), EINVAL);
+	CHECK(num == 0);
+	num = 1;
+	CHECK_ERRNO(hwpt_invalidate(fd, hwpt, entries, 0, &num, 0), EINVAL);
+	num = 1;
+	CHECK_ERRNO(hwpt_invalidate(fd, hwpt, entries, PAGE_SIZE + 1, &num, 0),
+		    EINVAL);
+	num = (1U << 19) + 1;
+	CHECK_ERRNO(hwpt_invalidate(fd, hwpt, entries, 8, &num, 0), EINVAL);
+	CHECK(num == 0);
+	num = 0;
+	CHECK_ERRNO(hwpt_invalidate(fd, BAD_ID, NULL, 0, &num, 0), ENOENT);
+	num = 2;
+	CHECK_ERRNO(hwpt_invalidate(fd, BAD_ID, entries, 8, &num, 0), ENOENT);
+	CHECK(num == 0);
+	/* A paging HWPT, an IOAS, a device: not nested, EINVAL. */
+	num = 2;
+	CHECK_ERRNO(hwpt_invalidate(fd, hwpt, entries, 8, &num, 0), EINVAL);
+	CHECK(num == 0);
+	num = 0;
+	CHECK_ERRNO(hwpt_invalidate(fd, hwpt, NULL, 0, &num, 0), EINVAL);
+	CHECK_ERRNO(hwpt_invalidate(fd, ioas, NULL, 0, &num, 0), EINVAL);
+	CHECK_ERRNO(hwpt_invalidate(fd, idev, NULL, 0, &num, 0), EINVAL);
+
+	/* VIOMMU_ALLOC: flags and type DEFAULT, then the device. */
+	memset(&va, 0, sizeof(va));
+	va.size = sizeof(va);
+	va.dev_id = BAD_ID;
+	va.hwpt_id = hwpt;
+	va.flags = 1;
+	va.type = 0xdeadbeef;
+	CHECK_ERRNO(ioctl(fd, IOMMU_VIOMMU_ALLOC, &va), EOPNOTSUPP);
+	va.flags = 0;
+	va.type = 0;
+	CHECK_ERRNO(ioctl(fd, IOMMU_VIOMMU_ALLOC, &va), EOPNOTSUPP);
+	va.type = 0xdeadbeef;
+	CHECK_ERRNO(ioctl(fd, IOMMU_VIOMMU_ALLOC, &va), ENOENT);
+	va.dev_id = 0;
+	CHECK_ERRNO(ioctl(fd, IOMMU_VIOMMU_ALLOC, &va), ENOENT);
+	va.dev_id = idev;
+	CHECK_ERRNO(ioctl(fd, IOMMU_VIOMMU_ALLOC, &va), EOPNOTSUPP);
+
+	/* VDEVICE_ALLOC: whatever it names is no vIOMMU. */
+	memset(&vd, 0, sizeof(vd));
+	vd.size = sizeof(vd);
+	vd.dev_id = idev;
+	vd.virt_id = 0x99;
+	CHECK_ERRNO(ioctl(fd, IOMMU_VDEVICE_ALLOC, &vd), ENOENT);
+	vd.viommu_id = hwpt;
+	CHECK_ERRNO(ioctl(fd, IOMMU_VDEVICE_ALLOC, &vd), ENOENT);
+
+	/* VEVENTQ_ALLOC: flags, __reserved, type, depth, then the vIOMMU. */
+	memset(&vq, 0, sizeof(vq));
+	vq.size = sizeof(vq);
+	vq.viommu_id = BAD_ID;
+	vq.type = 0xbeefbeef;
+	vq.veventq_depth = 2;
+	vq.flags = 1;
+	CHECK_ERRNO(ioctl(fd, IOMMU_VEVENTQ_ALLOC, &vq), EOPNOTSUPP);
+	vq.flags = 0;
+	vq.__reserved = 1;
+	CHECK_ERRNO(ioctl(fd, IOMMU_VEVENTQ_ALLOC, &vq), EOPNOTSUPP);
+	vq.__reserved = 0;
+	vq.type = 0;
+	CHECK_ERRNO(ioctl(fd, IOMMU_VEVENTQ_ALLOC, &vq), EOPNOTSUPP);
+	vq.type = 0xbeefbeef;
+	vq.veventq_depth = 0;
+	CHECK_ERRNO(ioctl(fd, IOMMU_VEVENTQ_ALLOC, &vq), EINVAL);
+	vq.veventq_depth = (1U << 19) + 1;
+	CHECK_ERRNO(ioctl(fd, IOMMU_VEVENTQ_ALLOC, &vq), EINVAL);
+	vq.veventq_depth = 1U << 19;
+	CHECK_ERRNO(ioctl(fd, IOMMU_VEVENTQ_ALLOC, &vq), ENOENT);
+
+	/* HW_QUEUE_ALLOC: flags, type, length, overflow, then the vIOMMU. */
+	memset(&hq, 0, sizeof(hq));
+	hq.size = sizeof(hq);
+	hq.viommu_id = BAD_ID;
+	hq.type = 0xdeadbeef;
+	hq.nesting_parent_iova = MOCK_APERTURE_START;
+	hq.length = PAGE_SIZE;
+	hq.flags = 1;
+	CHECK_ERRNO(ioctl(fd, IOMMU_HW_QUEUE_ALLOC, &hq), EOPNOTSUPP);
+	hq.flags = 0;
+	hq.type = 0;
+	CHECK_ERRNO(ioctl(fd, IOMMU_HW_QUEUE_ALLOC, &hq), EOPNOTSUPP);
+	hq.type = 0xdeadbeef;
+	hq.length = 0;
+	CHECK_ERRNO(ioctl(fd, IOMMU_HW_QUEUE_ALLOC, &hq), EINVAL);
+	hq.nesting_parent_iova = ~0ULL;
+	hq.length = PAGE_SIZE;
+	CHECK_ERRNO(ioctl(fd, IOMMU_HW_QUEUE_ALLOC, &hq), EOVERFLOW);
+	hq.length = 1;
+	CHECK_ERRNO(ioctl(fd, IOMMU_HW_QUEUE_ALLOC, &hq), ENOENT);
+	hq.nesting_parent_iova = MOCK_APERTURE_START;
+	hq.length = PAGE_SIZE;
+	CHECK_ERRNO(ioctl(fd, IOMMU_HW_QUEUE_ALLOC, &hq), ENOENT);
+
 	CHECK_OK(iommu_destroy(fd, stdev));
 	CHECK_OK(iommu_destroy(fd, ioas));
 	close(fd);
