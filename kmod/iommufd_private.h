@@ -299,7 +299,15 @@ struct iopt_pages {
 	 * end of the allocation, where a file map keeps its file.
 	 */
 	bool dmabuf : 1;
+	/*
+	 * @mutex: the pin state (users, page pointers) and the charges;
+	 * never held across GUP, so an unuse never waits on a page fault.
+	 * @pin_mutex: serialises the calls that pin (iopt_pages_use() when
+	 * something must be pinned), held across their GUP; only they take
+	 * it, so only they wait on a stalled pin.  Taken before @mutex.
+	 */
 	struct mutex mutex;
+	struct mutex pin_mutex;
 	struct mm_struct *source_mm;
 	struct task_struct *source_task;
 	struct user_struct *source_user;

@@ -758,3 +758,89 @@ int main(void)
 	find_devices();
 	return tap_run();
 }
+
+/*
+ * A page of ordinary (populated) memory right beside @page, so that the
+ * two are one two-page span: returns it and sets *@span to the span's
+ * start, or NULL when neither neighbour is free.
+ */
+static char *page_beside(void *page, char **span)
+{
+	char *p = page, *q;
+	int i;
+
+	for (i = 0; i < 2; i++) {
+		char *want = i ? p + PAGE_SIZE : p - PAGE_SIZE;
+
+		q = mmap(want, PAGE_SIZE, PROT_READ | PROT_WRITE,
+			 MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE,
+			 -1, 0);
+		if (q == want) {
+			memset(q, 0x33, PAGE_SIZE);
+			*span = i ? p : q;
+			return q;
+		}
+		if (q != MAP_FAILED)
+			munmap(q, PAGE_SIZE);
+	}
+	return NULL;
+}
+
+/*
+ * One IOAS_MAP shared by two IOASes through IOAS_COPY: its ordinary page
+ * is copied first into an IOAS with two domains (and so pinned there),
+ * then its userfaultfd page, and that COPY stalls pinning it.  The pins
+ * of the two pages are the same pin state; taking the ordinary page out
+ * of the domains (a HWPT's destroy, an unmap, the device's removal) must
+ * not wait for the stalled pin of its neighbour.  Resolved, the COPY
+ * lands with no domain left (lazily), and nothing stays pinned.
+ */
+TEST(copy_stalled_on_shared_pages_blocks_nothing)
+{
+	__u32 stdev, hwpt, hwpt2, idev;
+	struct stall s = { 0 };
+	__u64 iova, span_iova;
+	char *span, *normal;
+	int r;
+
+	s.fd = dev_iommu_open();
+	CHECK(s.fd >= 0);
+	CHECK_OK(stall_page(&s));
+	normal = page_beside(s.page, &span);
+	CHECK(normal);
+	/* The userfaultfd page sits at IOVA_STALL in both IOASes. */
+	span_iova = IOVA_STALL - ((char *)s.page - span);
+	iova = span_iova + (normal - span);
+	CHECK_OK(ioas_alloc(s.fd, &s.src_ioas));
+	CHECK_OK(ioas_alloc(s.fd, &s.ioas));
+	CHECK_OK(ioas_map_fixed(s.fd, s.src_ioas, span, 2 * PAGE_SIZE,
+				span_iova));
+	CHECK_OK(mock_domain(s.fd, s.ioas, &stdev, &hwpt, &idev));
+	CHECK_OK(hwpt_alloc(s.fd, idev, s.ioas, 0, &hwpt2));
+	CHECK_OK(ioas_copy(s.fd, s.ioas, &iova, s.src_ioas, iova, PAGE_SIZE,
+			   MAP_RW | IOMMU_IOAS_MAP_FIXED_IOVA));
+	CHECK_OK(check_refs(s.fd, normal, PAGE_SIZE, 1));
+	s.op = STALL_COPY;
+	s.iova = IOVA_STALL;
+	r = stall_start(&s);
+	SKIP_NO_STALL(r);
+
+	CHECK_PROMPT(&s, iommu_destroy(s.fd, hwpt2),
+		     "HWPT destroy (its domain maps the shared pages)");
+	CHECK_PROMPT(&s, ioas_unmap(s.fd, s.ioas, iova, PAGE_SIZE, NULL),
+		     "IOAS_UNMAP of the copied neighbour");
+	CHECK_OK(check_refs(s.fd, normal, PAGE_SIZE, 0));
+	CHECK_PROMPT(&s, iommu_destroy(s.fd, stdev),
+		     "the destination's mock device's removal");
+
+	CHECK_OK(stall_finish(&s));
+	CHECK(s.rc == 0);
+	CHECK_OK(check_refs(s.fd, s.page, PAGE_SIZE, 0));
+	CHECK_OK(ioas_unmap_all(s.fd, s.ioas, NULL));
+	CHECK_OK(ioas_unmap_all(s.fd, s.src_ioas, NULL));
+	CHECK_OK(iommu_destroy(s.fd, s.ioas));
+	CHECK_OK(iommu_destroy(s.fd, s.src_ioas));
+	CHECK_OK(close(s.fd));
+	CHECK(module_all_released());
+	munmap(normal, PAGE_SIZE);
+}
