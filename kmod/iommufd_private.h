@@ -37,8 +37,6 @@
  *                        nothing; under it, every iova_rwsem of the fd
  *   idev->lock           what a device is attached to
  *   access->attach_lock  serializes an access's attach, replace, detach
- *   igroup->lock         which domain an IOMMU group uses (group.c); the
- *                        list of owned groups has its own lock, taken alone
  *   iopt->access_lock    the accesses of an IOAS (held across their
  *                        unmap callbacks)
  *   access->ioas_lock    which IOAS an access uses
@@ -62,22 +60,42 @@
  *                        is made or released (under iova_rwsem, by an
  *                        area's last put) and by a revoke, which holds
  *                        it across the pages->mutex of every importer
- *   pages->mutex         the pin state of one iopt_pages (for a dma-buf
- *                        one, also its domain mappings and revoked
- *                        flag, held across programming and clearing
- *                        the domains); the only lock of the IOAS held
- *                        while pages are pinned
- *                        (GUP, which may wait for ever on a user's page
- *                        fault): map, copy and domain addition pin before
- *                        they take the rwsems above (io_pagetable.c), so
- *                        unmap, HWPT destroy, detach and device removal
- *                        never wait on a fault.  An attach to an IOAS
- *                        pins its areas before idev->lock (and a driver
- *                        before its own lock: iommufd_attach_pin()), so
- *                        its first domain only counts users; only areas
- *                        mapped after that pin are pinned holding
- *                        idev->lock and ioas->auto_lock
- *   mm->mmap_lock        taken by GUP inside pages.c; for a file map
+ *   pages->pin_mutex     serialises the pinners of one iopt_pages
+ *                        (iopt_pages_use() when something is idle) and is
+ *                        the one lock of the IOAS held across GUP, which
+ *                        may wait for ever on a user's page fault.  No
+ *                        teardown takes it: only another pinner of the
+ *                        same pages waits behind a stalled pin.  Map,
+ *                        copy and domain addition pin before they take
+ *                        the rwsems above (io_pagetable.c), so unmap,
+ *                        HWPT destroy, detach and device removal never
+ *                        wait on a fault.  An attach to an IOAS pins its
+ *                        areas before idev->lock (and a driver before its
+ *                        own lock: iommufd_attach_pin()), whether or not
+ *                        a domain pins them already, so its domain only
+ *                        counts users; only areas mapped after that pin
+ *                        are pinned holding idev->lock and
+ *                        ioas->auto_lock.  An access pins (and rw pins)
+ *                        under access->ioas_lock and iova_rwsem.
+ *   pages->mutex         the pin state of one iopt_pages and its charges
+ *                        (for a dma-buf one, also its domain mappings and
+ *                        revoked flag, held across programming and
+ *                        clearing the domains); never held across GUP:
+ *                        a pinner drops it to pin and retakes it to
+ *                        install (pages.c), so an unuse never waits on a
+ *                        fault
+ *   hw_lock              a kernel domain's driver calls (iommu_api.c):
+ *                        read for map, unmap and flush (under the locks
+ *                        above, pages->mutex for a dma-buf's), write for
+ *                        attach and detach
+ *   igroup->lock         which domain an IOMMU group uses (group.c),
+ *                        taken under hw_lock (write) by attach and
+ *                        detach, around the IOMMU core's group calls;
+ *                        the list of owned groups has its own lock,
+ *                        taken alone
+ *   mm->mmap_lock        taken by GUP inside pages.c (under
+ *                        pages->pin_mutex) and by a per-process charge
+ *                        (under pages->mutex); for a file map
  *                        (IOAS_MAP_FILE) the file's locks instead: the
  *                        page cache's and, filling a hugetlbfs hole on
  *                        6.1, fallocate's inode lock
