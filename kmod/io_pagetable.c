@@ -932,23 +932,18 @@ out_unlock:
  * fails is left for the attach to report (the area may go meanwhile).
  * Maps are not held up: an area mapped after this pass is pinned by the
  * attach itself, under its locks.  When a domain mirrors the IOAS
- * already, everything mapped is pinned and nothing is done.  Until the
- * release, IOAS_CHANGE_PROCESS finds the IOAS busy (EBUSY).
+ * already, the pass only adds users (nothing is idle); it is made all
+ * the same, since that domain may go before the attach, which would then
+ * pin every area under its locks.  Until the release,
+ * IOAS_CHANGE_PROCESS finds the IOAS busy (EBUSY).
  *
  * Return: 0, or -ENOMEM with nothing held.
  */
 int iopt_hold_pins(struct io_pagetable *iopt, struct iopt_hold *hold)
 {
-	bool has_domain;
-
 	hold->pins = NULL;
 	hold->nr = 0;
 	hold->iopt = NULL;
-	down_read(&iopt->domains_rwsem);
-	has_domain = !list_empty(&iopt->domains);
-	up_read(&iopt->domains_rwsem);
-	if (has_domain)
-		return 0;
 	hold->pins = iopt_prepin_areas(iopt, &hold->nr, false);
 	if (IS_ERR(hold->pins)) {
 		atomic_dec(&iopt->early_pins);
