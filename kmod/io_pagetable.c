@@ -911,12 +911,20 @@ out_unfill:
 out_reserved:
 	__iopt_remove_reserved_iova(iopt, hwpt);
 out_unlock:
+	/*
+	 * The pass's uses go after the unlock, and may unpin (a failed
+	 * fill, an area unmapped meanwhile): IOAS_CHANGE_PROCESS must keep
+	 * finding the IOAS busy until they are gone, as after
+	 * iopt_hold_pins().
+	 */
+	atomic_inc(&iopt->early_pins);
 	iopt->adding_domains--;
 	up_write(&iopt->iova_rwsem);
 	up_write(&iopt->domains_rwsem);
 	wake_up_all(&iopt->add_domain_wait);
 	/* The domain holds what it needs now: the pass's uses may go. */
 	iopt_prepin_release(pins, nr);
+	atomic_dec(&iopt->early_pins);
 	return rc;
 }
 

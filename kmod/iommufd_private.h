@@ -564,8 +564,9 @@ struct io_pagetable {
 	wait_queue_head_t add_domain_wait;
 	/*
 	 * COPYs into this IOAS pinning pages of existing areas before they
-	 * take the locks (iopt_map_elms()), and pins held ahead of an attach
-	 * (iopt_hold_pins()): raised under iova_rwsem, so that
+	 * take the locks (iopt_map_elms()), pins held ahead of an attach
+	 * (iopt_hold_pins()) and a domain addition's pins released after
+	 * its unlock (iopt_add_domain()): raised under iova_rwsem, so that
 	 * IOAS_CHANGE_PROCESS, which holds it for write, sees every pin
 	 * that may change the counts it moves (EBUSY).
 	 */
