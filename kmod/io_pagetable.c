@@ -242,10 +242,13 @@ out:
 
 void iopt_enable_large_pages(struct io_pagetable *iopt)
 {
+	/* Domain fills read it under domains_rwsem alone (iopt_max_chunk()). */
+	down_write(&iopt->domains_rwsem);
 	down_write(&iopt->iova_rwsem);
 	iopt->disable_large_pages = false;
 	iopt_recalc_alignment(iopt);
 	up_write(&iopt->iova_rwsem);
+	up_write(&iopt->domains_rwsem);
 }
 
 /* An access that pins pages needs page-aligned areas. */
@@ -587,6 +590,8 @@ err_unmap:
 
 static unsigned long iopt_max_chunk(struct io_pagetable *iopt)
 {
+	/* Written under both rwsems (for write): either one keeps it. */
+	lockdep_assert_held(&iopt->domains_rwsem);
 	return iopt->disable_large_pages ? PAGE_SIZE : ULONG_MAX;
 }
 

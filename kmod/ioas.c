@@ -611,7 +611,7 @@ static int iommufd_option_huge_pages(struct iommu_option *cmd,
 	if (IS_ERR(ioas))
 		return PTR_ERR(ioas);
 	if (cmd->op == IOMMU_OPTION_OP_GET)
-		cmd->val64 = !ioas->iopt.disable_large_pages;
+		cmd->val64 = !READ_ONCE(ioas->iopt.disable_large_pages);
 	else if (cmd->val64)
 		iopt_enable_large_pages(&ioas->iopt);
 	else
