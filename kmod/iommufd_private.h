@@ -293,7 +293,8 @@ struct iopt_pages {
 	 * Room for the area of the IOAS_MAP that created these pages follows
 	 * the pin state, in the same allocation (@with_area), unused while
 	 * @spare_area: a MAP then costs one allocation.  (Only @spare_area
-	 * changes after allocation, under the IOAS's iova_rwsem.)
+	 * changes after allocation, with no lock, but only before the pages
+	 * are shared: iopt_pages_take_area().)
 	 */
 	bool with_area : 1;
 	bool spare_area : 1;

@@ -344,6 +344,11 @@ struct iopt_pages *iopt_alloc_file_pages(struct file *file,
 /* The zeroed area allocated with @pages, once; NULL afterwards. */
 struct iopt_area *iopt_pages_take_area(struct iopt_pages *pages)
 {
+	/*
+	 * No lock: @spare_area shares its byte with flags others read, so
+	 * it may only change while nobody else has the pages yet.
+	 */
+	WARN_ON_ONCE(pages->spare_area && kref_read(&pages->kref) != 1);
 	if (!pages->spare_area)
 		return NULL;
 	pages->spare_area = false;
