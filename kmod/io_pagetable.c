@@ -601,6 +601,7 @@ static int iopt_area_fill_domain(struct iopt_area *area,
 {
 	int rc;
 
+	lockdep_assert_held(&area->iopt->domains_rwsem);
 	if (area->pages->dmabuf)
 		return iopt_dmabuf_fill_domain(area, domain,
 					       iopt_max_chunk(area->iopt));
@@ -618,6 +619,7 @@ static int iopt_area_fill_domain(struct iopt_area *area,
 static void iopt_area_unfill_domain(struct iopt_area *area,
 				    struct iommufd_domain *domain)
 {
+	lockdep_assert_held(&area->iopt->domains_rwsem);
 	if (area->pages->dmabuf) {
 		iopt_dmabuf_unfill_domain(area, domain);
 		return;
@@ -828,6 +830,7 @@ static struct iopt_prepin *iopt_prepin_find(struct iopt_prepin *pins,
 					    unsigned long *pos,
 					    struct iopt_area *area)
 {
+	lockdep_assert_held(&area->iopt->iova_rwsem);
 	while (*pos < nr && pins[*pos].last < area->node.start)
 		(*pos)++;
 	if (*pos < nr && pins[*pos].pages == area->pages &&
@@ -1467,6 +1470,9 @@ static void iopt_release_accesses(struct io_pagetable *iopt,
 				  unsigned long start, unsigned long last,
 				  int tries)
 {
+	/* The caller's locks (iopt_unmap_range()), dropped here. */
+	lockdep_assert_held_write(&iopt->iova_rwsem);
+	lockdep_assert_held(&iopt->domains_rwsem);
 	up_write(&iopt->iova_rwsem);
 	up_read(&iopt->domains_rwsem);
 	if (tries > 2)

@@ -473,11 +473,13 @@ static int iommufd_cmp_pages(const void *a, const void *b)
 
 /*
  * Move the pages of every area of the @n IOASes (their iova_rwsem held
- * for write) to the caller.  First check every area and count, then
- * charge the caller for all, then refund each old owner as its pages
- * change hands: a failure leaves everything as it was.
+ * for write, nested in @ictx's change_lock) to the caller.  First check
+ * every area and count, then charge the caller for all, then refund each
+ * old owner as its pages change hands: a failure leaves everything as it
+ * was.
  */
-static int iommufd_change_process_locked(struct iommufd_ioas **ioas,
+static int iommufd_change_process_locked(struct iommufd_ctx *ictx,
+					 struct iommufd_ioas **ioas,
 					 unsigned long n)
 {
 	unsigned long npinned[IOPT_ACCOUNT_MODES] = {};
@@ -485,6 +487,10 @@ static int iommufd_change_process_locked(struct iommufd_ioas **ioas,
 	struct iopt_pages **pages;
 	int rc = 0, r;
 
+	/* What keeps every count still (iopt_pages_change_count()). */
+	lockdep_assert_held(&ictx->change_lock);
+	for (i = 0; i < n; i++)
+		lockdep_assert_held_write(&ioas[i]->iopt.iova_rwsem);
 	for (i = 0; i < n; i++) {
 		r = iopt_collect_pages(&ioas[i]->iopt, NULL, 0, &npages);
 		if (r == -EBUSY)
@@ -567,7 +573,7 @@ int iommufd_ioas_change_process(struct iommufd_ucmd *ucmd)
 	for (i = 0; i < n; i++)
 		down_write_nest_lock(&ioas[i]->iopt.iova_rwsem,
 				     &ictx->change_lock);
-	rc = iommufd_change_process_locked(ioas, n);
+	rc = iommufd_change_process_locked(ictx, ioas, n);
 	for (i = 0; i < n; i++)
 		up_write(&ioas[i]->iopt.iova_rwsem);
 	mutex_unlock(&ictx->change_lock);

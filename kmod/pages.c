@@ -540,6 +540,8 @@ static int iopt_owner_account(const struct iopt_owner *o, u8 mode,
 
 static void iopt_pages_owner(struct iopt_pages *pages, struct iopt_owner *o)
 {
+	/* IOAS_CHANGE_PROCESS replaces (and frees) them under it. */
+	lockdep_assert_held(&pages->mutex);
 	o->mm = pages->source_mm;
 	o->task = pages->source_task;
 	o->user = pages->source_user;
@@ -1177,6 +1179,7 @@ static void iopt_current_owner(struct iopt_owner *o)
 
 static bool iopt_pages_owned_by_current(struct iopt_pages *pages)
 {
+	lockdep_assert_held(&pages->mutex);
 	return pages->source_mm == current->mm &&
 	       pages->source_task == current->group_leader &&
 	       pages->source_user == current_user();
@@ -1189,6 +1192,7 @@ static bool iopt_pages_owned_by_current(struct iopt_pages *pages)
  */
 static u8 iopt_pages_change_mode(struct iopt_pages *pages)
 {
+	lockdep_assert_held(&pages->mutex);
 	if (pages->account_mode == IOPT_ACCOUNT_USER &&
 	    pages->source_user == current_user())
 		return IOPT_ACCOUNT_NONE;
