@@ -60,9 +60,11 @@
  *                        is made or released (under iova_rwsem, by an
  *                        area's last put) and by a revoke, which holds
  *                        it across the pages->mutex of every importer
- *   pages->pin_mutex     serialises the pinners of one iopt_pages
- *                        (iopt_pages_use() when something is idle) and is
- *                        the one lock of the IOAS held across GUP, which
+ *   pages->pinning       a flag that serialises the pinners of one
+ *                        iopt_pages (iopt_pages_use() when something is
+ *                        idle; set and cleared under pages->mutex, waited
+ *                        for without it, so lockdep does not see it) and
+ *                        the one "lock" of the IOAS held across GUP, which
  *                        may wait for ever on a user's page fault.  No
  *                        teardown takes it: only another pinner of the
  *                        same pages waits behind a stalled pin.  Map,
@@ -94,7 +96,7 @@
  *                        the list of owned groups has its own lock,
  *                        taken alone
  *   mm->mmap_lock        taken by GUP inside pages.c (under
- *                        pages->pin_mutex) and by a per-process charge
+ *                        pages->pinning) and by a per-process charge
  *                        (under pages->mutex); for a file map
  *                        (IOAS_MAP_FILE) the file's locks instead: the
  *                        page cache's and, filling a hugetlbfs hole on
@@ -319,14 +321,18 @@ struct iopt_pages {
 	 */
 	bool dmabuf : 1;
 	/*
-	 * @mutex: the pin state (users, page pointers) and the charges;
-	 * never held across GUP, so an unuse never waits on a page fault.
-	 * @pin_mutex: serialises the calls that pin (iopt_pages_use() when
-	 * something must be pinned), held across their GUP; only they take
-	 * it, so only they wait on a stalled pin.  Taken before @mutex.
+	 * A call is pinning (iopt_pages_use() when something is idle), with
+	 * @mutex dropped for its GUP: the others that must pin wait for it
+	 * to clear (wait_var_event()), nothing else does.  Under @mutex; a
+	 * lock of its own, but a flag in what was padding keeps a one-page
+	 * map in kmalloc-192.
+	 */
+	bool pinning;
+	/*
+	 * The pin state (users, page pointers) and the charges; never held
+	 * across GUP, so an unuse never waits on a page fault.
 	 */
 	struct mutex mutex;
-	struct mutex pin_mutex;
 	struct mm_struct *source_mm;
 	struct task_struct *source_task;
 	struct user_struct *source_user;

@@ -240,7 +240,6 @@ static struct iopt_pages *__iopt_alloc_pages(unsigned long uptr,
 		return ERR_PTR(-ENOMEM);
 	kref_init(&pages->kref);
 	mutex_init(&pages->mutex);
-	mutex_init(&pages->pin_mutex);
 	pages->uptr = ALIGN_DOWN(uptr, PAGE_SIZE);
 	pages->npages = npages;
 	if (!iopt_one_chunk(pages))
@@ -385,7 +384,6 @@ static void iopt_release_pages(struct kref *kref)
 	mmdrop(pages->source_mm);
 	put_task_struct(pages->source_task);
 	free_uid(pages->source_user);
-	mutex_destroy(&pages->pin_mutex);
 	mutex_destroy(&pages->mutex);
 	iommufd_stats_kmem(-(long)iopt_pages_alloc_size(pages->with_area,
 							pages->file_backed ||
@@ -594,7 +592,7 @@ static long iopt_pages_file_batch(struct iopt_pages *pages,
 /*
  * Pin one batch from @mm (the owner's, taken under pages->mutex): the
  * fast path when the caller is that process.  Runs under the pinners'
- * @pin_mutex only: pages->mutex is not held across a GUP, which may wait
+ * @pinning only: pages->mutex is not held across a GUP, which may wait
  * on a user's page fault for ever.
  */
 static long iopt_pages_gup_batch(struct iopt_pages *pages,
@@ -606,7 +604,7 @@ static long iopt_pages_gup_batch(struct iopt_pages *pages,
 	unsigned long addr = pages->uptr + (index << PAGE_SHIFT);
 	long rc;
 
-	lockdep_assert_held(&pages->pin_mutex);
+	lockdep_assert(READ_ONCE(pages->pinning));
 	lockdep_assert_not_held(&pages->mutex);
 	if (pages->file_backed)
 		return iopt_pages_file_batch(pages, index, n, out);
@@ -763,8 +761,8 @@ static unsigned long __iopt_pages_unuse(struct iopt_pages *pages,
  *
  * Teardown (unmap, domain removal) drops users under pages->mutex and
  * must never wait on a user's page fault, so a GUP never runs under it.
- * Pinners of the same pages are serialised by @pin_mutex instead, which
- * only iopt_pages_use() takes, and only when something must be pinned.
+ * Pinners of the same pages are serialised by @pinning instead, which
+ * only iopt_pages_use() sets, and only when something must be pinned.
  * Per chunk, under pages->mutex: add a user to each page of the range
  * that is pinned (so that it stays pinned), note the idle ones and charge
  * them; then, without pages->mutex, GUP the idle ones into a private
@@ -922,13 +920,15 @@ static int chunk_install(struct iopt_pages *pages, unsigned long c,
 
 /* What one iopt_pages_use() call carries from chunk to chunk. */
 struct iopt_use_state {
+	bool pinner;		/* the caller set @pinning */
 	unsigned long credit;	/* charged, not yet installed */
 	struct page **batch;	/* IOPT_CHUNK_PAGES, allocated on demand */
 };
 
 /*
  * Add one user to pages [s, e] of chunk @c, pinning the idle ones; may
- * drop and retake pages->mutex (then @pin_mutex is held).  All or nothing.
+ * drop and retake pages->mutex (then the caller is the pinner: @pinning).
+ * All or nothing.
  */
 static int chunk_use(struct iopt_pages *pages, unsigned long c,
 		     unsigned long s, unsigned long e,
@@ -965,8 +965,11 @@ static int chunk_use(struct iopt_pages *pages, unsigned long c,
 			return 0;
 	}
 
-	/* Only a pinner gets here (everything in range pinned: no GUP). */
-	lockdep_assert_held(&pages->pin_mutex);
+	/* Only the pinner gets here (all pinned at the count: no GUP). */
+	if (WARN_ON_ONCE(!st->pinner)) {
+		rc = -EINVAL;
+		goto err_release;
+	}
 	if (len > IOPT_SMALL_BATCH) {
 		if (!st->batch)
 			st->batch = iommufd_kmalloc_array(IOPT_CHUNK_PAGES,
@@ -1025,9 +1028,10 @@ static unsigned long iopt_pages_idle(struct iopt_pages *pages,
 }
 
 static int iopt_pages_use_locked(struct iopt_pages *pages,
-				 unsigned long first, unsigned long last)
+				 unsigned long first, unsigned long last,
+				 bool pinner)
 {
-	struct iopt_use_state st = {};
+	struct iopt_use_state st = { .pinner = pinner };
 	unsigned long c, s, e, unpinned;
 	int rc = 0;
 
@@ -1071,7 +1075,7 @@ out:
  * All or nothing.  What will be pinned is charged to RLIMIT_MEMLOCK
  * before it is pinned.  When every page of the range is pinned already
  * this only counts users, under pages->mutex.  Otherwise it takes
- * @pin_mutex, behind any other pinner of @pages, and may wait in GUP for
+ * @pinning, behind any other pinner of @pages, and may wait in GUP for
  * ever on a user's page fault, with neither lock of @pages blocking
  * unuse meanwhile; so a caller may hold only locks that neither teardown
  * (unmap, detach, removal) nor an unuse needs.
@@ -1091,21 +1095,26 @@ int iopt_pages_use(struct iopt_pages *pages, unsigned long first,
 	if (pages->dmabuf)
 		return -EINVAL;
 	mutex_lock(&pages->mutex);
-	if (!iopt_pages_idle(pages, first, last)) {
-		/* Nothing to pin: no need to wait behind a pinner. */
-		rc = iopt_pages_use_locked(pages, first, last);
+	while (iopt_pages_idle(pages, first, last)) {
+		if (!pages->pinning) {
+			WRITE_ONCE(pages->pinning, true);
+			rc = iopt_pages_use_locked(pages, first, last, true);
+			WRITE_ONCE(pages->pinning, false);
+			mutex_unlock(&pages->mutex);
+			/* Waiters check @pinning after queueing themselves. */
+			smp_mb();
+			wake_up_var(&pages->pinning);
+			return rc;
+		}
 		mutex_unlock(&pages->mutex);
-		return rc;
+		if (wait_var_event_killable(&pages->pinning,
+					    !READ_ONCE(pages->pinning)))
+			return -EINTR;
+		mutex_lock(&pages->mutex);
 	}
+	/* Nothing to pin: no need to wait behind a pinner. */
+	rc = iopt_pages_use_locked(pages, first, last, false);
 	mutex_unlock(&pages->mutex);
-
-	rc = mutex_lock_killable(&pages->pin_mutex);
-	if (rc)
-		return rc;
-	mutex_lock(&pages->mutex);
-	rc = iopt_pages_use_locked(pages, first, last);
-	mutex_unlock(&pages->mutex);
-	mutex_unlock(&pages->pin_mutex);
 	return rc;
 }
 /**
