@@ -844,3 +844,101 @@ TEST(copy_stalled_on_shared_pages_blocks_nothing)
 	CHECK(module_all_released());
 	munmap(normal, PAGE_SIZE);
 }
+
+/* STALL_COPY of the two-page span that holds the stall page. */
+static void *copy_span_thread(void *arg)
+{
+	struct stall *s = arg;
+	__u64 iova = s->iova;
+
+	errno = 0;
+	s->rc = ioas_copy(s->fd, s->ioas, &iova, s->src_ioas, s->iova,
+			  2 * PAGE_SIZE, MAP_RW | IOMMU_IOAS_MAP_FIXED_IOVA);
+	s->err = errno;
+	s->done = true;
+	return NULL;
+}
+
+/*
+ * A COPY of a whole two-page map, one page pinned by another IOAS's
+ * domain and one a userfaultfd page, stalls pinning the second while it
+ * keeps the first pinned for itself: that domain's removal unpins
+ * nothing, and another COPY of the pinned page only adds a user, without
+ * waiting for the stalled pin.  Resolved, both pages are pinned once and
+ * charged once; on 6.1 (no stall) the failed COPY gives back its user of
+ * the first page and its charge.
+ */
+TEST(copy_stalled_keeps_pinned_neighbour)
+{
+	__u32 ioas_c, stdev_c, hwpt_c, stdev, hwpt, idev;
+	__u64 iova, span_iova, other;
+	struct stall s = { 0 };
+	char *span, *normal;
+	const long page_kb = PAGE_SIZE / 1024;	/* VmPin of a page */
+	long pin0;
+	int r;
+
+	s.fd = dev_iommu_open();
+	CHECK(s.fd >= 0);
+	CHECK_OK(stall_page(&s));
+	normal = page_beside(s.page, &span);
+	CHECK(normal);
+	span_iova = IOVA_STALL - ((char *)s.page - span);
+	iova = span_iova + (normal - span);
+	other = IOVA_RACE + (normal - span);
+	CHECK_OK(ioas_alloc(s.fd, &s.src_ioas));
+	CHECK_OK(ioas_alloc(s.fd, &ioas_c));
+	CHECK_OK(ioas_alloc(s.fd, &s.ioas));
+	CHECK_OK(ioas_map_fixed(s.fd, s.src_ioas, span, 2 * PAGE_SIZE,
+				span_iova));
+	CHECK_OK(mock_domain(s.fd, ioas_c, &stdev_c, &hwpt_c, NULL));
+	CHECK_OK(mock_domain(s.fd, s.ioas, &stdev, &hwpt, &idev));
+	pin0 = proc_status_kb("VmPin");
+	CHECK_OK(ioas_copy(s.fd, ioas_c, &iova, s.src_ioas, iova, PAGE_SIZE,
+			   MAP_RW | IOMMU_IOAS_MAP_FIXED_IOVA));
+	CHECK_OK(check_refs(s.fd, normal, PAGE_SIZE, 1));
+	CHECK(proc_status_kb("VmPin") == pin0 + page_kb);
+
+	s.op = STALL_COPY;
+	s.iova = span_iova;
+	CHECK(!pthread_create(&s.th, NULL, copy_span_thread, &s));
+	r = 0;
+	if (uffd_wait_fault(s.uffd, 5000)) {
+		pthread_join(s.th, NULL);
+		r = s.done && s.rc == -1 && s.err == EFAULT ? 1 : -1;
+	}
+	if (r == 1) {
+		/* All or nothing: C's domain's pin alone is left. */
+		CHECK_OK(check_refs(s.fd, normal, PAGE_SIZE, 1));
+		CHECK(proc_status_kb("VmPin") == pin0 + page_kb);
+	}
+	SKIP_NO_STALL(r);
+
+	CHECK_PROMPT(&s, iommu_destroy(s.fd, stdev_c),
+		     "the other IOAS's mock device's removal");
+	/* Still pinned, by the stalled COPY's own user. */
+	CHECK_OK(check_refs(s.fd, normal, PAGE_SIZE, 1));
+	CHECK_PROMPT(&s, ioas_copy(s.fd, s.ioas, &other, s.src_ioas, iova,
+				   PAGE_SIZE,
+				   MAP_RW | IOMMU_IOAS_MAP_FIXED_IOVA),
+		     "IOAS_COPY of the pinned page into the same IOAS");
+	CHECK_OK(check_refs(s.fd, normal, PAGE_SIZE, 1));
+
+	CHECK_OK(stall_finish(&s));
+	CHECK(s.rc == 0);
+	CHECK_OK(check_map(s.fd, hwpt, span_iova, span, 2 * PAGE_SIZE));
+	CHECK_OK(check_refs(s.fd, span, 2 * PAGE_SIZE, 1));
+	CHECK(proc_status_kb("VmPin") == pin0 + 2 * page_kb);
+	CHECK_OK(iommu_destroy(s.fd, stdev));
+	CHECK_OK(check_refs(s.fd, span, 2 * PAGE_SIZE, 0));
+	CHECK(proc_status_kb("VmPin") == pin0);
+	CHECK_OK(ioas_unmap_all(s.fd, s.ioas, NULL));
+	CHECK_OK(ioas_unmap_all(s.fd, ioas_c, NULL));
+	CHECK_OK(ioas_unmap_all(s.fd, s.src_ioas, NULL));
+	CHECK_OK(iommu_destroy(s.fd, s.ioas));
+	CHECK_OK(iommu_destroy(s.fd, ioas_c));
+	CHECK_OK(iommu_destroy(s.fd, s.src_ioas));
+	CHECK_OK(close(s.fd));
+	CHECK(module_all_released());
+	munmap(normal, PAGE_SIZE);
+}
