@@ -40,8 +40,9 @@
 
 /*
  * Upper bound of the page-pointer batch one GUP call fills.  GUP writes
- * straight into the pin state, so this bounds no memory; tests lower it
- * (SET_TEMP_MEMORY_LIMIT) to exercise the batch boundaries.
+ * into a call's private batch of one chunk (4 KiB), so this bounds no
+ * memory; tests lower it (SET_TEMP_MEMORY_LIMIT) to exercise the batch
+ * boundaries.
  */
 unsigned int iommufd_pin_batch_bytes = SZ_4M;
 
