@@ -769,8 +769,10 @@ static unsigned long __iopt_pages_unuse(struct iopt_pages *pages,
  * them; then, without pages->mutex, GUP the idle ones into a private
  * batch; then, under it again, install them with one user each.  Only a
  * pinner makes an idle page pinned, so the noted pages are still idle
- * then; an unuse meanwhile can only unpin pages this call holds no user
- * of yet (it holds one of every other page of the range).
+ * then, and an unuse meanwhile cannot unpin the chunk's other pages of
+ * the range (the call holds a user of each).  It may unpin pages of the
+ * range in later chunks: those are charged when their chunk's turn
+ * comes, on top of what the call charged at its start.
  */
 
 /*
