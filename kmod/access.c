@@ -338,6 +338,8 @@ static int pin_piece(struct iopt_piece *p, void *arg)
 	unsigned long i;
 	int rc;
 
+	/* num_accesses: unmap and split read it under the lock for write. */
+	lockdep_assert_held_write(&p->area->iopt->iova_rwsem);
 	if (st->unpin) {
 		iopt_pages_unuse(pages, first, last);
 		p->area->num_accesses--;
@@ -446,6 +448,8 @@ static int rw_piece(struct iopt_piece *p, void *arg)
 	unsigned long last = (byte + left - 1) >> PAGE_SHIFT;
 	int rc;
 
+	/* prevent_access and busy are written under it (for write). */
+	lockdep_assert_held(&p->area->iopt->iova_rwsem);
 	if (p->area->prevent_access)
 		return -EINVAL;
 	if (iopt_area_busy(p->area))

@@ -314,10 +314,13 @@ out:
  */
 void iopt_enable_large_pages(struct io_pagetable *iopt)
 {
+	/* Domain fills read it under domains_rwsem alone (iopt_max_chunk()). */
+	down_write(&iopt->domains_rwsem);
 	down_write(&iopt->iova_rwsem);
 	iopt->disable_large_pages = false;
 	iopt_recalc_alignment(iopt);
 	up_write(&iopt->iova_rwsem);
+	up_write(&iopt->domains_rwsem);
 }
 
 /**
@@ -708,6 +711,8 @@ err_unmap:
 
 static unsigned long iopt_max_chunk(struct io_pagetable *iopt)
 {
+	/* Written under both rwsems (for write): either one keeps it. */
+	lockdep_assert_held(&iopt->domains_rwsem);
 	return iopt->disable_large_pages ? PAGE_SIZE : ULONG_MAX;
 }
 
@@ -717,6 +722,7 @@ static int iopt_area_fill_domain(struct iopt_area *area,
 {
 	int rc;
 
+	lockdep_assert_held(&area->iopt->domains_rwsem);
 	if (area->pages->dmabuf)
 		return iopt_dmabuf_fill_domain(area, domain,
 					       iopt_max_chunk(area->iopt));
@@ -734,6 +740,7 @@ static int iopt_area_fill_domain(struct iopt_area *area,
 static void iopt_area_unfill_domain(struct iopt_area *area,
 				    struct iommufd_domain *domain)
 {
+	lockdep_assert_held(&area->iopt->domains_rwsem);
 	if (area->pages->dmabuf) {
 		iopt_dmabuf_unfill_domain(area, domain);
 		return;
@@ -944,6 +951,7 @@ static struct iopt_prepin *iopt_prepin_find(struct iopt_prepin *pins,
 					    unsigned long *pos,
 					    struct iopt_area *area)
 {
+	lockdep_assert_held(&area->iopt->iova_rwsem);
 	while (*pos < nr && pins[*pos].last < area->node.start)
 		(*pos)++;
 	if (*pos < nr && pins[*pos].pages == area->pages &&
@@ -1032,12 +1040,20 @@ out_unfill:
 out_reserved:
 	__iopt_remove_reserved_iova(iopt, hwpt);
 out_unlock:
+	/*
+	 * The pass's uses go after the unlock, and may unpin (a failed
+	 * fill, an area unmapped meanwhile): IOAS_CHANGE_PROCESS must keep
+	 * finding the IOAS busy until they are gone, as after
+	 * iopt_hold_pins().
+	 */
+	atomic_inc(&iopt->early_pins);
 	iopt->adding_domains--;
 	up_write(&iopt->iova_rwsem);
 	up_write(&iopt->domains_rwsem);
 	wake_up_all(&iopt->add_domain_wait);
 	/* The domain holds what it needs now: the pass's uses may go. */
 	iopt_prepin_release(pins, nr);
+	atomic_dec(&iopt->early_pins);
 	return rc;
 }
 
@@ -1053,23 +1069,18 @@ out_unlock:
  * fails is left for the attach to report (the area may go meanwhile).
  * Maps are not held up: an area mapped after this pass is pinned by the
  * attach itself, under its locks.  When a domain mirrors the IOAS
- * already, everything mapped is pinned and nothing is done.  Until the
- * release, IOAS_CHANGE_PROCESS finds the IOAS busy (EBUSY).
+ * already, the pass only adds users (nothing is idle); it is made all
+ * the same, since that domain may go before the attach, which would then
+ * pin every area under its locks.  Until the release,
+ * IOAS_CHANGE_PROCESS finds the IOAS busy (EBUSY).
  *
  * Return: 0, or -ENOMEM with nothing held.
  */
 int iopt_hold_pins(struct io_pagetable *iopt, struct iopt_hold *hold)
 {
-	bool has_domain;
-
 	hold->pins = NULL;
 	hold->nr = 0;
 	hold->iopt = NULL;
-	down_read(&iopt->domains_rwsem);
-	has_domain = !list_empty(&iopt->domains);
-	up_read(&iopt->domains_rwsem);
-	if (has_domain)
-		return 0;
 	hold->pins = iopt_prepin_areas(iopt, &hold->nr, false);
 	if (IS_ERR(hold->pins)) {
 		atomic_dec(&iopt->early_pins);
@@ -1631,6 +1642,9 @@ static void iopt_release_accesses(struct io_pagetable *iopt,
 				  unsigned long start, unsigned long last,
 				  int tries)
 {
+	/* The caller's locks (iopt_unmap_range()), dropped here. */
+	lockdep_assert_held_write(&iopt->iova_rwsem);
+	lockdep_assert_held(&iopt->domains_rwsem);
 	up_write(&iopt->iova_rwsem);
 	up_read(&iopt->domains_rwsem);
 	if (tries > 2)

@@ -549,11 +549,13 @@ static int iommufd_cmp_pages(const void *a, const void *b)
 
 /*
  * Move the pages of every area of the @n IOASes (their iova_rwsem held
- * for write) to the caller.  First check every area and count, then
- * charge the caller for all, then refund each old owner as its pages
- * change hands: a failure leaves everything as it was.
+ * for write, nested in @ictx's change_lock) to the caller.  First check
+ * every area and count, then charge the caller for all, then refund each
+ * old owner as its pages change hands: a failure leaves everything as it
+ * was.
  */
-static int iommufd_change_process_locked(struct iommufd_ioas **ioas,
+static int iommufd_change_process_locked(struct iommufd_ctx *ictx,
+					 struct iommufd_ioas **ioas,
 					 unsigned long n)
 {
 	unsigned long npinned[IOPT_ACCOUNT_MODES] = {};
@@ -561,6 +563,10 @@ static int iommufd_change_process_locked(struct iommufd_ioas **ioas,
 	struct iopt_pages **pages;
 	int rc = 0, r;
 
+	/* What keeps every count still (iopt_pages_change_count()). */
+	lockdep_assert_held(&ictx->change_lock);
+	for (i = 0; i < n; i++)
+		lockdep_assert_held_write(&ioas[i]->iopt.iova_rwsem);
 	for (i = 0; i < n; i++) {
 		r = iopt_collect_pages(&ioas[i]->iopt, NULL, 0, &npages);
 		if (r == -EBUSY)
@@ -643,7 +649,7 @@ int iommufd_ioas_change_process(struct iommufd_ucmd *ucmd)
 	for (i = 0; i < n; i++)
 		down_write_nest_lock(&ioas[i]->iopt.iova_rwsem,
 				     &ictx->change_lock);
-	rc = iommufd_change_process_locked(ioas, n);
+	rc = iommufd_change_process_locked(ictx, ioas, n);
 	for (i = 0; i < n; i++)
 		up_write(&ioas[i]->iopt.iova_rwsem);
 	mutex_unlock(&ictx->change_lock);
@@ -687,7 +693,7 @@ static int iommufd_option_huge_pages(struct iommu_option *cmd,
 	if (IS_ERR(ioas))
 		return PTR_ERR(ioas);
 	if (cmd->op == IOMMU_OPTION_OP_GET)
-		cmd->val64 = !ioas->iopt.disable_large_pages;
+		cmd->val64 = !READ_ONCE(ioas->iopt.disable_large_pages);
 	else if (cmd->val64)
 		iopt_enable_large_pages(&ioas->iopt);
 	else

@@ -24,7 +24,9 @@
  * type1 holds one lock across all of these; here each domain's @hw_lock
  * does: map, unmap and flush take it for reading, attach and detach for
  * writing.  It is held only around the driver calls -- never across
- * pinning -- and is innermost.
+ * pinning.  Map and unmap take it under the IOAS's locks (and a dma-buf's
+ * pages->mutex); attach and detach take igroup->lock under it, the one
+ * lock of the module nested inside (iommufd_private.h's lock order).
  */
 struct kernel_domain {
 	struct iommufd_domain base;

@@ -42,8 +42,6 @@
  *                        nothing; under it, every iova_rwsem of the fd
  *   idev->lock           what a device is attached to
  *   access->attach_lock  serializes an access's attach, replace, detach
- *   igroup->lock         which domain an IOMMU group uses (group.c); the
- *                        list of owned groups has its own lock, taken alone
  *   iopt->access_lock    the accesses of an IOAS (held across their
  *                        unmap callbacks)
  *   access->ioas_lock    which IOAS an access uses
@@ -67,22 +65,44 @@
  *                        is made or released (under iova_rwsem, by an
  *                        area's last put) and by a revoke, which holds
  *                        it across the pages->mutex of every importer
- *   pages->mutex         the pin state of one iopt_pages (for a dma-buf
- *                        one, also its domain mappings and revoked
- *                        flag, held across programming and clearing
- *                        the domains); the only lock of the IOAS held
- *                        while pages are pinned
- *                        (GUP, which may wait for ever on a user's page
- *                        fault): map, copy and domain addition pin before
- *                        they take the rwsems above (io_pagetable.c), so
- *                        unmap, HWPT destroy, detach and device removal
- *                        never wait on a fault.  An attach to an IOAS
- *                        pins its areas before idev->lock (and a driver
- *                        before its own lock: iommufd_attach_pin()), so
- *                        its first domain only counts users; only areas
- *                        mapped after that pin are pinned holding
- *                        idev->lock and ioas->auto_lock
- *   mm->mmap_lock        taken by GUP inside pages.c; for a file map
+ *   pages->pinning       a flag that serialises the pinners of one
+ *                        iopt_pages (iopt_pages_use() when something is
+ *                        idle; set and cleared under pages->mutex, waited
+ *                        for without it, so lockdep does not see it) and
+ *                        the one "lock" of the IOAS held across GUP, which
+ *                        may wait for ever on a user's page fault.  No
+ *                        teardown takes it: only another pinner of the
+ *                        same pages waits behind a stalled pin.  Map,
+ *                        copy and domain addition pin before they take
+ *                        the rwsems above (io_pagetable.c), so unmap,
+ *                        HWPT destroy, detach and device removal never
+ *                        wait on a fault.  An attach to an IOAS pins its
+ *                        areas before idev->lock (and a driver before its
+ *                        own lock: iommufd_attach_pin()), whether or not
+ *                        a domain pins them already, so its domain only
+ *                        counts users; only areas mapped after that pin
+ *                        are pinned holding idev->lock and
+ *                        ioas->auto_lock.  An access pins (and rw pins)
+ *                        under access->ioas_lock and iova_rwsem.
+ *   pages->mutex         the pin state of one iopt_pages and its charges
+ *                        (for a dma-buf one, also its domain mappings and
+ *                        revoked flag, held across programming and
+ *                        clearing the domains); never held across GUP:
+ *                        a pinner drops it to pin and retakes it to
+ *                        install (pages.c), so an unuse never waits on a
+ *                        fault
+ *   hw_lock              a kernel domain's driver calls (iommu_api.c):
+ *                        read for map, unmap and flush (under the locks
+ *                        above, pages->mutex for a dma-buf's), write for
+ *                        attach and detach
+ *   igroup->lock         which domain an IOMMU group uses (group.c),
+ *                        taken under hw_lock (write) by attach and
+ *                        detach, around the IOMMU core's group calls;
+ *                        the list of owned groups has its own lock,
+ *                        taken alone
+ *   mm->mmap_lock        taken by GUP inside pages.c (under
+ *                        pages->pinning) and by a per-process charge
+ *                        (under pages->mutex); for a file map
  *                        (IOAS_MAP_FILE) the file's locks instead: the
  *                        page cache's and, filling a hugetlbfs hole on
  *                        6.1, fallocate's inode lock
@@ -281,7 +301,8 @@ struct iopt_pages {
 	 * Room for the area of the IOAS_MAP that created these pages follows
 	 * the pin state, in the same allocation (@with_area), unused while
 	 * @spare_area: a MAP then costs one allocation.  (Only @spare_area
-	 * changes after allocation, under the IOAS's iova_rwsem.)
+	 * changes after allocation, with no lock, but only before the pages
+	 * are shared: iopt_pages_take_area().)
 	 */
 	bool with_area : 1;
 	bool spare_area : 1;
@@ -305,6 +326,18 @@ struct iopt_pages {
 	 * end of the allocation, where a file map keeps its file.
 	 */
 	bool dmabuf : 1;
+	/*
+	 * A call is pinning (iopt_pages_use() when something is idle), with
+	 * @mutex dropped for its GUP: the others that must pin wait for it
+	 * to clear (wait_var_event()), nothing else does.  Under @mutex; a
+	 * lock of its own, but a flag in what was padding keeps a one-page
+	 * map in kmalloc-192.
+	 */
+	bool pinning;
+	/*
+	 * The pin state (users, page pointers) and the charges; never held
+	 * across GUP, so an unuse never waits on a page fault.
+	 */
 	struct mutex mutex;
 	struct mm_struct *source_mm;
 	struct task_struct *source_task;
@@ -553,8 +586,9 @@ struct io_pagetable {
 	wait_queue_head_t add_domain_wait;
 	/*
 	 * COPYs into this IOAS pinning pages of existing areas before they
-	 * take the locks (iopt_map_elms()), and pins held ahead of an attach
-	 * (iopt_hold_pins()): raised under iova_rwsem, so that
+	 * take the locks (iopt_map_elms()), pins held ahead of an attach
+	 * (iopt_hold_pins()) and a domain addition's pins released after
+	 * its unlock (iopt_add_domain()): raised under iova_rwsem, so that
 	 * IOAS_CHANGE_PROCESS, which holds it for write, sees every pin
 	 * that may change the counts it moves (EBUSY).
 	 */

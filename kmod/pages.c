@@ -40,8 +40,9 @@
 
 /*
  * Upper bound of the page-pointer batch one GUP call fills.  GUP writes
- * straight into the pin state, so this bounds no memory; tests lower it
- * (SET_TEMP_MEMORY_LIMIT) to exercise the batch boundaries.
+ * into a call's private batch of one chunk (4 KiB), so this bounds no
+ * memory; tests lower it (SET_TEMP_MEMORY_LIMIT) to exercise the batch
+ * boundaries.
  */
 unsigned int iommufd_pin_batch_bytes = SZ_4M;
 
@@ -371,6 +372,11 @@ struct iopt_pages *iopt_alloc_file_pages(struct file *file,
  */
 struct iopt_area *iopt_pages_take_area(struct iopt_pages *pages)
 {
+	/*
+	 * No lock: @spare_area shares its byte with flags others read, so
+	 * it may only change while nobody else has the pages yet.
+	 */
+	WARN_ON_ONCE(pages->spare_area && kref_read(&pages->kref) != 1);
 	if (!pages->spare_area)
 		return NULL;
 	pages->spare_area = false;
@@ -599,6 +605,8 @@ static int iopt_owner_account(const struct iopt_owner *o, u8 mode,
 
 static void iopt_pages_owner(struct iopt_pages *pages, struct iopt_owner *o)
 {
+	/* IOAS_CHANGE_PROCESS replaces (and frees) them under it. */
+	lockdep_assert_held(&pages->mutex);
 	o->mm = pages->source_mm;
 	o->task = pages->source_task;
 	o->user = pages->source_user;
@@ -648,8 +656,14 @@ static long iopt_pages_file_batch(struct iopt_pages *pages,
 	return n;
 }
 
-/* Pin one batch: the fast path when the caller is the mapping's process. */
-static long iopt_pages_gup_batch(struct iopt_pages *pages, unsigned long index,
+/*
+ * Pin one batch from @mm (the owner's, taken under pages->mutex): the
+ * fast path when the caller is that process.  Runs under the pinners'
+ * @pinning only: pages->mutex is not held across a GUP, which may wait
+ * on a user's page fault for ever.
+ */
+static long iopt_pages_gup_batch(struct iopt_pages *pages,
+				 struct mm_struct *mm, unsigned long index,
 				 unsigned long n, struct page **out)
 {
 	unsigned int flags = FOLL_LONGTERM | (pages->writable ? FOLL_WRITE : 0) |
@@ -657,19 +671,20 @@ static long iopt_pages_gup_batch(struct iopt_pages *pages, unsigned long index,
 	unsigned long addr = pages->uptr + (index << PAGE_SHIFT);
 	long rc;
 
+	lockdep_assert(READ_ONCE(pages->pinning));
+	lockdep_assert_not_held(&pages->mutex);
 	if (pages->file_backed)
 		return iopt_pages_file_batch(pages, index, n, out);
 	if (iommufd_should_fail())
 		return -EFAULT;
-	if (current->mm == pages->source_mm)
+	if (current->mm == mm)
 		return pin_user_pages_fast(addr, n, flags, out);
-	if (!mmget_not_zero(pages->source_mm))
+	if (!mmget_not_zero(mm))
 		return -EFAULT;
-	mmap_read_lock(pages->source_mm);
-	rc = compat_pin_user_pages_remote(pages->source_mm, addr, n, flags, out,
-					  NULL);
-	mmap_read_unlock(pages->source_mm);
-	mmput(pages->source_mm);
+	mmap_read_lock(mm);
+	rc = compat_pin_user_pages_remote(mm, addr, n, flags, out, NULL);
+	mmap_read_unlock(mm);
+	mmput(mm);
 	return rc ? rc : -EFAULT;
 }
 
@@ -712,134 +727,8 @@ static int chunk_expand(struct iopt_pages *pages, struct iopt_chunk *ch,
 	return 0;
 }
 
-/* Pin [start, start + n) of a per-page chunk into its page array. */
-static int chunk_pin_pages(struct iopt_pages *pages, unsigned long cbase,
-			   struct iopt_chunk *ch, unsigned long start,
-			   unsigned long n)
-{
-	unsigned long done = 0;
-	long rc;
-
-	lockdep_assert_held(&pages->mutex);
-	while (done < n) {
-		rc = iopt_pages_gup_batch(pages, cbase + start + done,
-					  min(iopt_gup_batch_max(), n - done),
-					  &ch->pages[start + done]);
-		if (rc < 0) {
-			if (done) {
-				unpin_user_pages(&ch->pages[start], done);
-				iopt_pages_pinned(pages, -(long)done);
-			}
-			return rc;
-		}
-		iopt_pages_pinned(pages, rc);
-		done += rc;
-	}
-	return 0;
-}
-
-/*
- * Make @ch per page after @done pages were found to be one run from
- * @head and @n more (@batch) are pinned but not in line.
- */
-static int chunk_split(struct iopt_pages *pages, struct iopt_chunk *ch,
-		       unsigned long done, struct page **batch, unsigned long n)
-{
-	int rc;
-
-	lockdep_assert_held(&pages->mutex);
-	ch->users = 1;		/* what the first @done pages have */
-	rc = chunk_expand(pages, ch, done);
-	ch->users = 0;
-	if (rc)
-		return rc;
-	memcpy(&ch->pages[done], batch, n * sizeof(*batch));
-	memset32(&ch->page_users[done], 1, n);
-	return 0;
-}
-
-/*
- * First use of a whole uniform chunk: pin it (into @batch, room for a
- * chunk) and see whether its pages are one run.  At the first page out of
- * line, switch to per-page state and pin the rest straight into it.
- */
-static int chunk_pin_whole(struct iopt_pages *pages, unsigned long c,
-			   struct iopt_chunk *ch, struct page **batch)
-{
-	unsigned long cbase = c << IOPT_CHUNK_SHIFT, len = chunk_len(pages, c);
-	unsigned long done = 0, i;
-	long n;
-	int rc;
-
-	lockdep_assert_held(&pages->mutex);
-	while (done < len) {
-		n = iopt_pages_gup_batch(pages, cbase + done,
-					 min(iopt_gup_batch_max(), len - done),
-					 batch);
-		if (n < 0) {
-			rc = n;
-			goto err_unpin_run;
-		}
-		iopt_pages_pinned(pages, n);
-		if (!done)
-			ch->head = batch[0];
-		for (i = 0; i < n && page_to_pfn(batch[i]) ==
-				     page_to_pfn(ch->head) + done + i; i++)
-			;
-		if (i < n)
-			goto split;
-		done += n;
-	}
-	ch->users = 1;
-	return 0;
-
-split:
-	rc = chunk_split(pages, ch, done, batch, n);
-	if (rc) {
-		unpin_user_pages(batch, n);
-		iopt_pages_pinned(pages, -n);
-		goto err_unpin_run;
-	}
-	done += n;
-	rc = chunk_pin_pages(pages, cbase, ch, done, len - done);
-	if (rc) {
-		unpin_user_pages(ch->pages, done);
-		iopt_pages_pinned(pages, -(long)done);
-		memset32(ch->page_users, 0, done);
-		ch->head = NULL;
-		return rc;
-	}
-	memset32(&ch->page_users[done], 1, len - done);
-	return 0;
-
-err_unpin_run:
-	if (done) {
-		unpin_user_page_range_dirty_lock(ch->head, done, false);
-		iopt_pages_pinned(pages, -(long)done);
-	}
-	ch->head = NULL;
-	return rc;
-}
-
-/* Small chunks (small maps) pin through the stack, not an allocation. */
+/* Chunks this short (small maps) pin through the stack, not an allocation. */
 #define IOPT_SMALL_BATCH 16
-
-static int chunk_pin_whole_batched(struct iopt_pages *pages, unsigned long c,
-				   struct iopt_chunk *ch, struct page ***batch)
-{
-	struct page *small[IOPT_SMALL_BATCH];
-
-	if (chunk_len(pages, c) <= IOPT_SMALL_BATCH)
-		return chunk_pin_whole(pages, c, ch, small);
-	/* One scratch batch per call, for every chunk it pins. */
-	if (!*batch) {
-		*batch = iommufd_kmalloc_array(IOPT_CHUNK_PAGES, sizeof(**batch),
-				       GFP_KERNEL);
-		if (!*batch)
-			return -ENOMEM;
-	}
-	return chunk_pin_whole(pages, c, ch, *batch);
-}
 
 /*
  * Drop one user of pages [s, e] of a per-page chunk; unpin idle runs.
@@ -866,66 +755,6 @@ static unsigned long chunk_unuse_pages(struct iopt_pages *pages,
 		i = end;
 	}
 	return unpinned;
-}
-
-/*
- * Add one user to pages [s, e] of a per-page chunk, pinning idle runs.
- * The caller has charged them.
- */
-static int chunk_use_pages(struct iopt_pages *pages, unsigned long c,
-			   struct iopt_chunk *ch, unsigned long s,
-			   unsigned long e)
-{
-	unsigned long i = s, n;
-	int rc;
-
-	lockdep_assert_held(&pages->mutex);
-	while (i <= e) {
-		if (ch->page_users[i]) {
-			ch->page_users[i++]++;
-			continue;
-		}
-		for (n = 1; i + n <= e && !ch->page_users[i + n]; n++)
-			;
-		rc = chunk_pin_pages(pages, c << IOPT_CHUNK_SHIFT, ch, i, n);
-		if (rc)
-			goto err_undo;
-		memset32(&ch->page_users[i], 1, n);
-		i += n;
-	}
-	return 0;
-
-err_undo:
-	if (i > s)
-		chunk_unuse_pages(pages, ch, s, i - 1);
-	return rc;
-}
-
-static int chunk_use(struct iopt_pages *pages, unsigned long c,
-		     unsigned long s, unsigned long e, struct page ***batch)
-{
-	unsigned long len = chunk_len(pages, c);
-	struct iopt_chunk *ch;
-	int rc;
-
-	lockdep_assert_held(&pages->mutex);
-	ch = chunk_get(pages, c);
-	if (IS_ERR(ch))
-		return PTR_ERR(ch);
-	if (!ch->pages && s == 0 && e == len - 1) {
-		if (ch->users) {
-			ch->users++;
-			return 0;
-		}
-		rc = chunk_pin_whole_batched(pages, c, ch, batch);
-	} else {
-		rc = chunk_expand(pages, ch, len);
-		if (!rc)
-			rc = chunk_use_pages(pages, c, ch, s, e);
-	}
-	if (rc)
-		chunk_put_if_idle(pages, c, ch);
-	return rc;
 }
 
 /* How many of pages [s, e] of chunk @c have no user (are not pinned). */
@@ -994,30 +823,338 @@ static unsigned long __iopt_pages_unuse(struct iopt_pages *pages,
 	return unpinned;
 }
 
+/*
+ * Pinning without holding pages->mutex across GUP
+ *
+ * Teardown (unmap, domain removal) drops users under pages->mutex and
+ * must never wait on a user's page fault, so a GUP never runs under it.
+ * Pinners of the same pages are serialised by @pinning instead, which
+ * only iopt_pages_use() sets, and only when something must be pinned.
+ * Per chunk, under pages->mutex: add a user to each page of the range
+ * that is pinned (so that it stays pinned), note the idle ones and charge
+ * them; then, without pages->mutex, GUP the idle ones into a private
+ * batch; then, under it again, install them with one user each.  Only a
+ * pinner makes an idle page pinned, so the noted pages are still idle
+ * then, and an unuse meanwhile cannot unpin the chunk's other pages of
+ * the range (the call holds a user of each).  It may unpin pages of the
+ * range in later chunks: those are charged when their chunk's turn
+ * comes, on top of what the call charged at its start.
+ */
+
+/*
+ * Add one user to each pinned page in [s, e] of per-page chunk @ch and
+ * mark the idle ones in @idle.  Returns how many are idle.
+ */
+static unsigned long chunk_hold_pinned(struct iopt_pages *pages,
+				       struct iopt_chunk *ch, unsigned long s,
+				       unsigned long e, unsigned long *idle)
+{
+	unsigned long i, n = 0;
+
+	lockdep_assert_held(&pages->mutex);
+	for (i = s; i <= e; i++) {
+		if (ch->page_users[i]) {
+			ch->page_users[i]++;
+		} else {
+			__set_bit(i, idle);
+			n++;
+		}
+	}
+	return n;
+}
+
+/*
+ * Undo chunk_hold_pinned(): drop the users it added to the pages in
+ * [s, e] not marked in @idle.  Returns how many pages that unpinned.
+ */
+static unsigned long chunk_release_pinned(struct iopt_pages *pages,
+					  struct iopt_chunk *ch,
+					  unsigned long s, unsigned long e,
+					  const unsigned long *idle)
+{
+	unsigned long i = s, end, unpinned = 0;
+
+	lockdep_assert_held(&pages->mutex);
+	while (i <= e) {
+		i = find_next_zero_bit(idle, e + 1, i);
+		if (i > e)
+			break;
+		end = find_next_bit(idle, e + 1, i);
+		unpinned += chunk_unuse_pages(pages, ch, i, end - 1);
+		i = end;
+	}
+	return unpinned;
+}
+
+/* Unpin the pages marked in @idle below @upto (fresh pins, never used). */
+static void iopt_unpin_marked(struct iopt_pages *pages, struct page **batch,
+			      const unsigned long *idle, unsigned long s,
+			      unsigned long upto)
+{
+	unsigned long i = s, end;
+
+	while (i < upto) {
+		i = find_next_bit(idle, upto, i);
+		if (i >= upto)
+			break;
+		end = find_next_zero_bit(idle, upto, i);
+		unpin_user_pages(&batch[i], end - i);
+		iopt_pages_pinned(pages, -(long)(end - i));
+		i = end;
+	}
+}
+
+/*
+ * GUP the pages of chunk @c marked in @idle (offsets in the chunk, below
+ * @end) into @batch at the same offsets.  All or nothing.
+ */
+static int chunk_gup_marked(struct iopt_pages *pages, struct mm_struct *mm,
+			    unsigned long c, const unsigned long *idle,
+			    unsigned long s, unsigned long end,
+			    struct page **batch)
+{
+	unsigned long cbase = c << IOPT_CHUNK_SHIFT, i = s, run_end;
+	long rc;
+
+	while (i < end) {
+		i = find_next_bit(idle, end, i);
+		if (i >= end)
+			break;
+		run_end = find_next_zero_bit(idle, end, i);
+		while (i < run_end) {
+			rc = iopt_pages_gup_batch(pages, mm, cbase + i,
+						  min(iopt_gup_batch_max(),
+						      run_end - i),
+						  &batch[i]);
+			if (rc < 0) {
+				iopt_unpin_marked(pages, batch, idle, s, i);
+				return rc;
+			}
+			iopt_pages_pinned(pages, rc);
+			i += rc;
+		}
+		cond_resched();
+	}
+	return 0;
+}
+
+/* Are the @n pages of @batch one physically contiguous run? */
+static bool iopt_batch_is_run(struct page **batch, unsigned long n)
+{
+	unsigned long pfn = page_to_pfn(batch[0]), i;
+
+	for (i = 1; i < n; i++)
+		if (page_to_pfn(batch[i]) != pfn + i)
+			return false;
+	return true;
+}
+
+/*
+ * Give the freshly pinned pages of @batch marked in @idle to chunk @c,
+ * one user each.  A whole idle chunk of one run stays uniform.
+ */
+static int chunk_install(struct iopt_pages *pages, unsigned long c,
+			 unsigned long s, unsigned long e,
+			 const unsigned long *idle, struct page **batch)
+{
+	unsigned long len = chunk_len(pages, c), i;
+	struct iopt_chunk *ch;
+	int rc;
+
+	lockdep_assert_held(&pages->mutex);
+	/* Made again if it went idle (and away) while pinning. */
+	ch = chunk_get(pages, c);
+	if (IS_ERR(ch))
+		return PTR_ERR(ch);
+	if (!ch->pages && !ch->users && s == 0 && e == len - 1 &&
+	    iopt_batch_is_run(batch, len)) {
+		ch->head = batch[0];
+		ch->users = 1;
+		return 0;
+	}
+	rc = chunk_expand(pages, ch, len);
+	if (rc) {
+		chunk_put_if_idle(pages, c, ch);
+		return rc;
+	}
+	for (i = s; i <= e; i++) {
+		if (!test_bit(i, idle))
+			continue;
+		WARN_ON_ONCE(ch->page_users[i]);
+		ch->pages[i] = batch[i];
+		ch->page_users[i] = 1;
+	}
+	return 0;
+}
+
+/* What one iopt_pages_use() call carries from chunk to chunk. */
+struct iopt_use_state {
+	bool pinner;		/* the caller set @pinning */
+	unsigned long credit;	/* charged, not yet installed */
+	struct page **batch;	/* IOPT_CHUNK_PAGES, allocated on demand */
+};
+
+/*
+ * Add one user to pages [s, e] of chunk @c, pinning the idle ones; may
+ * drop and retake pages->mutex (then the caller is the pinner: @pinning).
+ * All or nothing.
+ */
+static int chunk_use(struct iopt_pages *pages, unsigned long c,
+		     unsigned long s, unsigned long e,
+		     struct iopt_use_state *st)
+{
+	unsigned long len = chunk_len(pages, c), nidle, unpinned;
+	DECLARE_BITMAP(idle, IOPT_CHUNK_PAGES);
+	struct page *small[IOPT_SMALL_BATCH];
+	struct page **batch = small;
+	struct iopt_chunk *ch;
+	struct mm_struct *mm;
+	int rc;
+
+	lockdep_assert_held(&pages->mutex);
+	ch = chunk_get(pages, c);
+	if (IS_ERR(ch))
+		return PTR_ERR(ch);
+	bitmap_zero(idle, IOPT_CHUNK_PAGES);
+	if (!ch->pages && s == 0 && e == len - 1) {
+		if (ch->users) {
+			ch->users++;
+			return 0;
+		}
+		bitmap_set(idle, 0, len);
+		nidle = len;
+	} else {
+		rc = chunk_expand(pages, ch, len);
+		if (rc) {
+			chunk_put_if_idle(pages, c, ch);
+			return rc;
+		}
+		nidle = chunk_hold_pinned(pages, ch, s, e, idle);
+		if (!nidle)
+			return 0;
+	}
+
+	/* Only the pinner gets here (all pinned at the count: no GUP). */
+	if (WARN_ON_ONCE(!st->pinner)) {
+		rc = -EINVAL;
+		goto err_release;
+	}
+	if (len > IOPT_SMALL_BATCH) {
+		if (!st->batch)
+			st->batch = iommufd_kmalloc_array(IOPT_CHUNK_PAGES,
+							  sizeof(*st->batch),
+							  GFP_KERNEL);
+		rc = -ENOMEM;
+		if (!st->batch)
+			goto err_release;
+		batch = st->batch;
+	}
+	/* Pages that went idle since the call counted: charge them too. */
+	if (nidle > st->credit) {
+		rc = iopt_pages_account(pages, nidle - st->credit, true);
+		if (rc)
+			goto err_release;
+		st->credit = nidle;
+	}
+	st->credit -= nidle;
+	mm = pages->source_mm;
+	mmgrab(mm);
+	mutex_unlock(&pages->mutex);
+	rc = chunk_gup_marked(pages, mm, c, idle, s, e + 1, batch);
+	mmdrop(mm);
+	mutex_lock(&pages->mutex);
+	if (!rc) {
+		rc = chunk_install(pages, c, s, e, idle, batch);
+		if (!rc)
+			return 0;
+		iopt_unpin_marked(pages, batch, idle, s, e + 1);
+	}
+	/* Nothing of it is installed: the whole charge goes back. */
+	st->credit += nidle;
+	/* Found again: gone only if it had no user (so none was held). */
+	ch = chunk_find(pages, c);
+	if (!ch)
+		return rc;
+err_release:
+	if (ch->pages) {
+		unpinned = chunk_release_pinned(pages, ch, s, e, idle);
+		if (unpinned)
+			iopt_pages_account(pages, unpinned, false);
+	}
+	chunk_put_if_idle(pages, c, ch);
+	return rc;
+}
+
+/* How many pages of [first, last] have no user. */
+static unsigned long iopt_pages_idle(struct iopt_pages *pages,
+				     unsigned long first, unsigned long last)
+{
+	unsigned long c, s, e, idle = 0;
+
+	for_each_chunk_part(pages, first, last, c, s, e)
+		idle += chunk_idle(pages, c, s, e);
+	return idle;
+}
+
+static int iopt_pages_use_locked(struct iopt_pages *pages,
+				 unsigned long first, unsigned long last,
+				 bool pinner)
+{
+	struct iopt_use_state st = { .pinner = pinner };
+	unsigned long c, s, e, unpinned;
+	int rc = 0;
+
+	lockdep_assert_held(&pages->mutex);
+	st.credit = iopt_pages_idle(pages, first, last);
+	if (st.credit) {
+		rc = iopt_pages_account(pages, st.credit, true);
+		if (rc) {
+			st.credit = 0;
+			goto out;
+		}
+	}
+	for_each_chunk_part(pages, first, last, c, s, e) {
+		rc = chunk_use(pages, c, s, e, &st);
+		if (rc) {
+			if (c > first >> IOPT_CHUNK_SHIFT) {
+				unpinned = __iopt_pages_unuse(pages, first,
+						(c << IOPT_CHUNK_SHIFT) - 1);
+				if (unpinned)
+					iopt_pages_account(pages, unpinned,
+							   false);
+			}
+			break;
+		}
+	}
+	/* Every page idle at the count was still idle when its turn came. */
+	WARN_ON_ONCE(!rc && st.credit);
+out:
+	if (st.credit)
+		iopt_pages_account(pages, st.credit, false);
+	kfree(st.batch);
+	return rc;
+}
+
 /**
- * iopt_pages_use() - add one user to every page in [@first, @last]
+ * iopt_pages_use() - add a user to pages, pinning the ones that had none
  * @pages: the pages (not a dma-buf's)
  * @first: first page index
- * @last: last page index
+ * @last: last page index, inclusive
  *
- * Pins the pages that had no user.  Locked memory is charged to the
- * pages' owner (RLIMIT_MEMLOCK, per its accounting mode) once, for every
- * page the call will pin, before pinning any.  All or nothing.
+ * All or nothing.  What will be pinned is charged to RLIMIT_MEMLOCK
+ * before it is pinned.  When every page of the range is pinned already
+ * this only counts users, under pages->mutex.  Otherwise it takes
+ * @pinning, behind any other pinner of @pages, and may wait in GUP for
+ * ever on a user's page fault, with neither lock of @pages blocking
+ * unuse meanwhile; so a caller may hold only locks that neither teardown
+ * (unmap, detach, removal) nor an unuse needs.
  *
- * Context: process; takes @pages->mutex and holds it across GUP, which
- * may wait indefinitely on a user's page fault.  So a caller holding a
- * lock that unmap, detach or device removal needs should only use pages
- * that are pinned already (the map paths pin with no IOAS lock held; the
- * access pin and rw paths hold iova_rwsem, a known exception).
- *
- * Return: 0; -EINVAL for a dma-buf's pages; -ENOMEM (also over the
- * locked-memory limit), -EFAULT or another GUP error.
+ * Return: 0; -EINVAL for a dma-buf; -ENOMEM over the limit or out of
+ * memory; -EINTR when killed while waiting; GUP's error (-EFAULT, ...).
  */
 int iopt_pages_use(struct iopt_pages *pages, unsigned long first,
 		   unsigned long last)
 {
-	unsigned long c, s, e, idle = 0;
-	struct page **batch = NULL;
 	int rc;
 
 	/*
@@ -1027,28 +1164,28 @@ int iopt_pages_use(struct iopt_pages *pages, unsigned long first,
 	if (pages->dmabuf)
 		return -EINVAL;
 	mutex_lock(&pages->mutex);
-	for_each_chunk_part(pages, first, last, c, s, e)
-		idle += chunk_idle(pages, c, s, e);
-	rc = idle ? iopt_pages_account(pages, idle, true) : 0;
-	if (rc)
-		goto out_unlock;
-	for_each_chunk_part(pages, first, last, c, s, e) {
-		rc = chunk_use(pages, c, s, e, &batch);
-		if (rc) {
-			if (c > first >> IOPT_CHUNK_SHIFT)
-				__iopt_pages_unuse(pages, first,
-						   (c << IOPT_CHUNK_SHIFT) - 1);
-			if (idle)
-				iopt_pages_account(pages, idle, false);
-			break;
+	while (iopt_pages_idle(pages, first, last)) {
+		if (!pages->pinning) {
+			WRITE_ONCE(pages->pinning, true);
+			rc = iopt_pages_use_locked(pages, first, last, true);
+			WRITE_ONCE(pages->pinning, false);
+			mutex_unlock(&pages->mutex);
+			/* Waiters check @pinning after queueing themselves. */
+			smp_mb();
+			wake_up_var(&pages->pinning);
+			return rc;
 		}
+		mutex_unlock(&pages->mutex);
+		if (wait_var_event_killable(&pages->pinning,
+					    !READ_ONCE(pages->pinning)))
+			return -EINTR;
+		mutex_lock(&pages->mutex);
 	}
-out_unlock:
+	/* Nothing to pin: no need to wait behind a pinner. */
+	rc = iopt_pages_use_locked(pages, first, last, false);
 	mutex_unlock(&pages->mutex);
-	kfree(batch);
 	return rc;
 }
-
 /**
  * iopt_pages_split_at() - let the users of @pages part at page @index
  * @pages: the pages of an area being split (io_pagetable.c's cut)
@@ -1129,6 +1266,7 @@ static void iopt_current_owner(struct iopt_owner *o)
 
 static bool iopt_pages_owned_by_current(struct iopt_pages *pages)
 {
+	lockdep_assert_held(&pages->mutex);
 	return pages->source_mm == current->mm &&
 	       pages->source_task == current->group_leader &&
 	       pages->source_user == current_user();
@@ -1141,6 +1279,7 @@ static bool iopt_pages_owned_by_current(struct iopt_pages *pages)
  */
 static u8 iopt_pages_change_mode(struct iopt_pages *pages)
 {
+	lockdep_assert_held(&pages->mutex);
 	if (pages->account_mode == IOPT_ACCOUNT_USER &&
 	    pages->source_user == current_user())
 		return IOPT_ACCOUNT_NONE;

@@ -685,3 +685,297 @@ int main(void)
 	find_devices();
 	return tap_run();
 }
+
+/*
+ * A page of ordinary (populated) memory right beside @page, so that the
+ * two are one two-page span: returns it and sets *@span to the span's
+ * start, or NULL when neither neighbour is free.
+ */
+static char *page_beside(void *page, char **span)
+{
+	char *p = page, *q;
+	int i;
+
+	for (i = 0; i < 2; i++) {
+		char *want = i ? p + PAGE_SIZE : p - PAGE_SIZE;
+
+		q = mmap(want, PAGE_SIZE, PROT_READ | PROT_WRITE,
+			 MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE,
+			 -1, 0);
+		if (q == want) {
+			memset(q, 0x33, PAGE_SIZE);
+			*span = i ? p : q;
+			return q;
+		}
+		if (q != MAP_FAILED)
+			munmap(q, PAGE_SIZE);
+	}
+	return NULL;
+}
+
+/*
+ * One IOAS_MAP shared by two IOASes through IOAS_COPY: its ordinary page
+ * is copied first into an IOAS with two domains (and so pinned there),
+ * then its userfaultfd page, and that COPY stalls pinning it.  The pins
+ * of the two pages are the same pin state; taking the ordinary page out
+ * of the domains (a HWPT's destroy, an unmap, the device's removal) must
+ * not wait for the stalled pin of its neighbour.  Resolved, the COPY
+ * lands with no domain left (lazily), and nothing stays pinned.
+ */
+TEST(copy_stalled_on_shared_pages_blocks_nothing)
+{
+	__u32 stdev, hwpt, hwpt2, idev;
+	struct stall s = { 0 };
+	__u64 iova, span_iova;
+	char *span, *normal;
+	int r;
+
+	s.fd = dev_iommu_open();
+	CHECK(s.fd >= 0);
+	CHECK_OK(stall_page(&s));
+	normal = page_beside(s.page, &span);
+	CHECK(normal);
+	/* The userfaultfd page sits at IOVA_STALL in both IOASes. */
+	span_iova = IOVA_STALL - ((char *)s.page - span);
+	iova = span_iova + (normal - span);
+	CHECK_OK(ioas_alloc(s.fd, &s.src_ioas));
+	CHECK_OK(ioas_alloc(s.fd, &s.ioas));
+	CHECK_OK(ioas_map_fixed(s.fd, s.src_ioas, span, 2 * PAGE_SIZE,
+				span_iova));
+	CHECK_OK(mock_domain(s.fd, s.ioas, &stdev, &hwpt, &idev));
+	CHECK_OK(hwpt_alloc(s.fd, idev, s.ioas, 0, &hwpt2));
+	CHECK_OK(ioas_copy(s.fd, s.ioas, &iova, s.src_ioas, iova, PAGE_SIZE,
+			   MAP_RW | IOMMU_IOAS_MAP_FIXED_IOVA));
+	CHECK_OK(check_refs(s.fd, normal, PAGE_SIZE, 1));
+	s.op = STALL_COPY;
+	s.iova = IOVA_STALL;
+	r = stall_start(&s);
+	SKIP_NO_STALL(r);
+
+	CHECK_PROMPT(&s, iommu_destroy(s.fd, hwpt2),
+		     "HWPT destroy (its domain maps the shared pages)");
+	CHECK_PROMPT(&s, ioas_unmap(s.fd, s.ioas, iova, PAGE_SIZE, NULL),
+		     "IOAS_UNMAP of the copied neighbour");
+	CHECK_OK(check_refs(s.fd, normal, PAGE_SIZE, 0));
+	CHECK_PROMPT(&s, iommu_destroy(s.fd, stdev),
+		     "the destination's mock device's removal");
+
+	CHECK_OK(stall_finish(&s));
+	CHECK(s.rc == 0);
+	CHECK_OK(check_refs(s.fd, s.page, PAGE_SIZE, 0));
+	CHECK_OK(ioas_unmap_all(s.fd, s.ioas, NULL));
+	CHECK_OK(ioas_unmap_all(s.fd, s.src_ioas, NULL));
+	CHECK_OK(iommu_destroy(s.fd, s.ioas));
+	CHECK_OK(iommu_destroy(s.fd, s.src_ioas));
+	CHECK_OK(close(s.fd));
+	CHECK(module_all_released());
+	munmap(normal, PAGE_SIZE);
+}
+
+/* Pages of the span that copy_span_thread() copies. */
+static size_t span_pages;
+
+/* STALL_COPY of the span (span_pages) that holds the stall page. */
+static void *copy_span_thread(void *arg)
+{
+	struct stall *s = arg;
+	__u64 iova = s->iova;
+
+	errno = 0;
+	s->rc = ioas_copy(s->fd, s->ioas, &iova, s->src_ioas, s->iova,
+			  span_pages * PAGE_SIZE,
+			  MAP_RW | IOMMU_IOAS_MAP_FIXED_IOVA);
+	s->err = errno;
+	s->done = true;
+	return NULL;
+}
+
+/*
+ * A COPY of a whole two-page map, one page pinned by another IOAS's
+ * domain and one a userfaultfd page, stalls pinning the second while it
+ * keeps the first pinned for itself: that domain's removal unpins
+ * nothing, and another COPY of the pinned page only adds a user, without
+ * waiting for the stalled pin.  Resolved, both pages are pinned once and
+ * charged once; on 6.1 (no stall) the failed COPY gives back its user of
+ * the first page and its charge.
+ */
+TEST(copy_stalled_keeps_pinned_neighbour)
+{
+	__u32 ioas_c, stdev_c, hwpt_c, stdev, hwpt, idev;
+	__u64 iova, span_iova, other;
+	struct stall s = { 0 };
+	char *span, *normal;
+	const long page_kb = PAGE_SIZE / 1024;	/* VmPin of a page */
+	long pin0;
+	int r;
+
+	s.fd = dev_iommu_open();
+	CHECK(s.fd >= 0);
+	CHECK_OK(stall_page(&s));
+	normal = page_beside(s.page, &span);
+	CHECK(normal);
+	span_iova = IOVA_STALL - ((char *)s.page - span);
+	iova = span_iova + (normal - span);
+	other = IOVA_RACE + (normal - span);
+	CHECK_OK(ioas_alloc(s.fd, &s.src_ioas));
+	CHECK_OK(ioas_alloc(s.fd, &ioas_c));
+	CHECK_OK(ioas_alloc(s.fd, &s.ioas));
+	CHECK_OK(ioas_map_fixed(s.fd, s.src_ioas, span, 2 * PAGE_SIZE,
+				span_iova));
+	CHECK_OK(mock_domain(s.fd, ioas_c, &stdev_c, &hwpt_c, NULL));
+	CHECK_OK(mock_domain(s.fd, s.ioas, &stdev, &hwpt, &idev));
+	pin0 = proc_status_kb("VmPin");
+	CHECK_OK(ioas_copy(s.fd, ioas_c, &iova, s.src_ioas, iova, PAGE_SIZE,
+			   MAP_RW | IOMMU_IOAS_MAP_FIXED_IOVA));
+	CHECK_OK(check_refs(s.fd, normal, PAGE_SIZE, 1));
+	CHECK(proc_status_kb("VmPin") == pin0 + page_kb);
+
+	s.op = STALL_COPY;
+	s.iova = span_iova;
+	span_pages = 2;
+	CHECK(!pthread_create(&s.th, NULL, copy_span_thread, &s));
+	r = 0;
+	if (uffd_wait_fault(s.uffd, 5000)) {
+		pthread_join(s.th, NULL);
+		r = s.done && s.rc == -1 && s.err == EFAULT ? 1 : -1;
+	}
+	if (r == 1) {
+		/* All or nothing: C's domain's pin alone is left. */
+		CHECK_OK(check_refs(s.fd, normal, PAGE_SIZE, 1));
+		CHECK(proc_status_kb("VmPin") == pin0 + page_kb);
+	}
+	SKIP_NO_STALL(r);
+
+	CHECK_PROMPT(&s, iommu_destroy(s.fd, stdev_c),
+		     "the other IOAS's mock device's removal");
+	/* Still pinned, by the stalled COPY's own user. */
+	CHECK_OK(check_refs(s.fd, normal, PAGE_SIZE, 1));
+	CHECK_PROMPT(&s, ioas_copy(s.fd, s.ioas, &other, s.src_ioas, iova,
+				   PAGE_SIZE,
+				   MAP_RW | IOMMU_IOAS_MAP_FIXED_IOVA),
+		     "IOAS_COPY of the pinned page into the same IOAS");
+	CHECK_OK(check_refs(s.fd, normal, PAGE_SIZE, 1));
+
+	CHECK_OK(stall_finish(&s));
+	CHECK(s.rc == 0);
+	CHECK_OK(check_map(s.fd, hwpt, span_iova, span, 2 * PAGE_SIZE));
+	CHECK_OK(check_refs(s.fd, span, 2 * PAGE_SIZE, 1));
+	CHECK(proc_status_kb("VmPin") == pin0 + 2 * page_kb);
+	CHECK_OK(iommu_destroy(s.fd, stdev));
+	CHECK_OK(check_refs(s.fd, span, 2 * PAGE_SIZE, 0));
+	CHECK(proc_status_kb("VmPin") == pin0);
+	CHECK_OK(ioas_unmap_all(s.fd, s.ioas, NULL));
+	CHECK_OK(ioas_unmap_all(s.fd, ioas_c, NULL));
+	CHECK_OK(ioas_unmap_all(s.fd, s.src_ioas, NULL));
+	CHECK_OK(iommu_destroy(s.fd, s.ioas));
+	CHECK_OK(iommu_destroy(s.fd, ioas_c));
+	CHECK_OK(iommu_destroy(s.fd, s.src_ioas));
+	CHECK_OK(close(s.fd));
+	CHECK(module_all_released());
+	munmap(normal, PAGE_SIZE);
+}
+
+#include <linux/userfaultfd.h>	/* for stall_page_in_span() */
+
+/*
+ * Make page @at of a fresh @npages mapping the stall page of @s (which
+ * stall_page() set up) and populate the others: *@span is the mapping.
+ */
+static int stall_page_in_span(struct stall *s, size_t npages, size_t at,
+			      char **span)
+{
+	struct uffdio_register reg = { 0 };
+	char *p;
+
+	p = mmap(NULL, npages * PAGE_SIZE, PROT_READ | PROT_WRITE,
+		 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (p == MAP_FAILED)
+		return -1;
+	/* No huge page may fill the stall page in with its neighbours. */
+	madvise(p, npages * PAGE_SIZE, MADV_NOHUGEPAGE);
+	reg.range.start = (unsigned long)(p + at * PAGE_SIZE);
+	reg.range.len = PAGE_SIZE;
+	reg.mode = UFFDIO_REGISTER_MODE_MISSING;
+	if (ioctl(s->uffd, UFFDIO_REGISTER, &reg)) {
+		munmap(p, npages * PAGE_SIZE);
+		return -1;
+	}
+	memset(p, 0x44, at * PAGE_SIZE);
+	memset(p + (at + 1) * PAGE_SIZE, 0x44, (npages - at - 1) * PAGE_SIZE);
+	munmap(s->page, PAGE_SIZE);
+	s->page = p + at * PAGE_SIZE;
+	*span = p;
+	return 0;
+}
+
+/*
+ * A COPY across two 2 MiB chunks of pin state stalls in the first; a
+ * page of the second, pinned by another IOAS's domain when the COPY
+ * counted what to charge, is unpinned meanwhile (that domain's device
+ * removed, at once).  Resolved, the COPY pins it again and charges it
+ * then: every page is pinned and charged (VmPin) exactly once, and none
+ * after the COPY's domain goes.
+ */
+TEST(copy_stalled_charges_pages_unpinned_meanwhile)
+{
+	const size_t npages = 513;	/* one chunk and one page */
+	const long page_kb = PAGE_SIZE / 1024;
+	__u32 ioas_c, stdev_c, hwpt_c, stdev, hwpt;
+	__u64 last_iova, span_iova = IOVA_STALL;
+	struct stall s = { 0 };
+	char *span;
+	long pin0;
+	int r;
+
+	s.fd = dev_iommu_open();
+	CHECK(s.fd >= 0);
+	CHECK_OK(stall_page(&s));
+	CHECK_OK(stall_page_in_span(&s, npages, 0, &span));
+	last_iova = span_iova + (npages - 1) * PAGE_SIZE;
+	CHECK_OK(ioas_alloc(s.fd, &s.src_ioas));
+	CHECK_OK(ioas_alloc(s.fd, &ioas_c));
+	CHECK_OK(ioas_alloc(s.fd, &s.ioas));
+	CHECK_OK(ioas_map_fixed(s.fd, s.src_ioas, span, npages * PAGE_SIZE,
+				span_iova));
+	CHECK_OK(mock_domain(s.fd, ioas_c, &stdev_c, &hwpt_c, NULL));
+	CHECK_OK(mock_domain(s.fd, s.ioas, &stdev, &hwpt, NULL));
+	pin0 = proc_status_kb("VmPin");
+	CHECK_OK(ioas_copy(s.fd, ioas_c, &last_iova, s.src_ioas, last_iova,
+			   PAGE_SIZE, MAP_RW | IOMMU_IOAS_MAP_FIXED_IOVA));
+	CHECK(proc_status_kb("VmPin") == pin0 + page_kb);
+
+	s.op = STALL_COPY;
+	s.iova = span_iova;
+	span_pages = npages;
+	CHECK(!pthread_create(&s.th, NULL, copy_span_thread, &s));
+	r = 0;
+	if (uffd_wait_fault(s.uffd, 5000)) {
+		pthread_join(s.th, NULL);
+		r = s.done && s.rc == -1 && s.err == EFAULT ? 1 : -1;
+	}
+	if (r == 1)
+		CHECK(proc_status_kb("VmPin") == pin0 + page_kb);
+	SKIP_NO_STALL(r);
+	CHECK_PROMPT(&s, iommu_destroy(s.fd, stdev_c),
+		     "the other IOAS's mock device's removal");
+	CHECK_OK(check_refs(s.fd, span + (npages - 1) * PAGE_SIZE,
+			    PAGE_SIZE, 0));
+
+	CHECK_OK(stall_finish(&s));
+	CHECK(s.rc == 0);
+	CHECK_OK(check_map(s.fd, hwpt, span_iova, span, npages * PAGE_SIZE));
+	CHECK_OK(check_refs(s.fd, span, npages * PAGE_SIZE, 1));
+	CHECK(proc_status_kb("VmPin") == pin0 + (long)npages * page_kb);
+	CHECK_OK(iommu_destroy(s.fd, stdev));
+	CHECK_OK(check_refs(s.fd, span, npages * PAGE_SIZE, 0));
+	CHECK(proc_status_kb("VmPin") == pin0);
+	CHECK_OK(ioas_unmap_all(s.fd, s.ioas, NULL));
+	CHECK_OK(ioas_unmap_all(s.fd, ioas_c, NULL));
+	CHECK_OK(ioas_unmap_all(s.fd, s.src_ioas, NULL));
+	CHECK_OK(iommu_destroy(s.fd, s.ioas));
+	CHECK_OK(iommu_destroy(s.fd, ioas_c));
+	CHECK_OK(iommu_destroy(s.fd, s.src_ioas));
+	CHECK_OK(close(s.fd));
+	CHECK(module_all_released());
+	munmap(span, npages * PAGE_SIZE);
+}
