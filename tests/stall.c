@@ -732,7 +732,8 @@ TEST(copy_stalled_on_shared_pages_blocks_nothing)
 
 	s.fd = dev_iommu_open();
 	CHECK(s.fd >= 0);
-	CHECK_OK(stall_page(&s));
+	CHECK_OK(uffd_stuck_page(&s.stuck));
+	s.page = s.stuck.page;
 	normal = page_beside(s.page, &span);
 	CHECK(normal);
 	/* The userfaultfd page sits at IOVA_STALL in both IOASes. */
@@ -760,7 +761,7 @@ TEST(copy_stalled_on_shared_pages_blocks_nothing)
 	CHECK_PROMPT(&s, iommu_destroy(s.fd, stdev),
 		     "the destination's mock device's removal");
 
-	CHECK_OK(stall_finish(&s));
+	CHECK_OK(uffd_stuck_release(&s.stuck));
 	CHECK(s.rc == 0);
 	CHECK_OK(check_refs(s.fd, s.page, PAGE_SIZE, 0));
 	CHECK_OK(ioas_unmap_all(s.fd, s.ioas, NULL));
@@ -811,7 +812,8 @@ TEST(copy_stalled_keeps_pinned_neighbour)
 
 	s.fd = dev_iommu_open();
 	CHECK(s.fd >= 0);
-	CHECK_OK(stall_page(&s));
+	CHECK_OK(uffd_stuck_page(&s.stuck));
+	s.page = s.stuck.page;
 	normal = page_beside(s.page, &span);
 	CHECK(normal);
 	span_iova = IOVA_STALL - ((char *)s.page - span);
@@ -833,12 +835,9 @@ TEST(copy_stalled_keeps_pinned_neighbour)
 	s.op = STALL_COPY;
 	s.iova = span_iova;
 	span_pages = 2;
-	CHECK(!pthread_create(&s.th, NULL, copy_span_thread, &s));
 	r = 0;
-	if (uffd_wait_fault(s.uffd, 5000)) {
-		pthread_join(s.th, NULL);
+	if (uffd_stuck_start(&s.stuck, copy_span_thread, &s))
 		r = s.done && s.rc == -1 && s.err == EFAULT ? 1 : -1;
-	}
 	if (r == 1) {
 		/* All or nothing: C's domain's pin alone is left. */
 		CHECK_OK(check_refs(s.fd, normal, PAGE_SIZE, 1));
@@ -856,7 +855,7 @@ TEST(copy_stalled_keeps_pinned_neighbour)
 		     "IOAS_COPY of the pinned page into the same IOAS");
 	CHECK_OK(check_refs(s.fd, normal, PAGE_SIZE, 1));
 
-	CHECK_OK(stall_finish(&s));
+	CHECK_OK(uffd_stuck_release(&s.stuck));
 	CHECK(s.rc == 0);
 	CHECK_OK(check_map(s.fd, hwpt, span_iova, span, 2 * PAGE_SIZE));
 	CHECK_OK(check_refs(s.fd, span, 2 * PAGE_SIZE, 1));
@@ -879,7 +878,7 @@ TEST(copy_stalled_keeps_pinned_neighbour)
 
 /*
  * Make page @at of a fresh @npages mapping the stall page of @s (which
- * stall_page() set up) and populate the others: *@span is the mapping.
+ * uffd_stuck_page() set up) and populate the others: *@span is the mapping.
  */
 static int stall_page_in_span(struct stall *s, size_t npages, size_t at,
 			      char **span)
@@ -896,7 +895,7 @@ static int stall_page_in_span(struct stall *s, size_t npages, size_t at,
 	reg.range.start = (unsigned long)(p + at * PAGE_SIZE);
 	reg.range.len = PAGE_SIZE;
 	reg.mode = UFFDIO_REGISTER_MODE_MISSING;
-	if (ioctl(s->uffd, UFFDIO_REGISTER, &reg)) {
+	if (ioctl(s->stuck.uffd, UFFDIO_REGISTER, &reg)) {
 		munmap(p, npages * PAGE_SIZE);
 		return -1;
 	}
@@ -904,6 +903,7 @@ static int stall_page_in_span(struct stall *s, size_t npages, size_t at,
 	memset(p + (at + 1) * PAGE_SIZE, 0x44, (npages - at - 1) * PAGE_SIZE);
 	munmap(s->page, PAGE_SIZE);
 	s->page = p + at * PAGE_SIZE;
+	s->stuck.page = s->page;
 	*span = p;
 	return 0;
 }
@@ -929,7 +929,8 @@ TEST(copy_stalled_charges_pages_unpinned_meanwhile)
 
 	s.fd = dev_iommu_open();
 	CHECK(s.fd >= 0);
-	CHECK_OK(stall_page(&s));
+	CHECK_OK(uffd_stuck_page(&s.stuck));
+	s.page = s.stuck.page;
 	CHECK_OK(stall_page_in_span(&s, npages, 0, &span));
 	last_iova = span_iova + (npages - 1) * PAGE_SIZE;
 	CHECK_OK(ioas_alloc(s.fd, &s.src_ioas));
@@ -947,12 +948,9 @@ TEST(copy_stalled_charges_pages_unpinned_meanwhile)
 	s.op = STALL_COPY;
 	s.iova = span_iova;
 	span_pages = npages;
-	CHECK(!pthread_create(&s.th, NULL, copy_span_thread, &s));
 	r = 0;
-	if (uffd_wait_fault(s.uffd, 5000)) {
-		pthread_join(s.th, NULL);
+	if (uffd_stuck_start(&s.stuck, copy_span_thread, &s))
 		r = s.done && s.rc == -1 && s.err == EFAULT ? 1 : -1;
-	}
 	if (r == 1)
 		CHECK(proc_status_kb("VmPin") == pin0 + page_kb);
 	SKIP_NO_STALL(r);
@@ -961,7 +959,7 @@ TEST(copy_stalled_charges_pages_unpinned_meanwhile)
 	CHECK_OK(check_refs(s.fd, span + (npages - 1) * PAGE_SIZE,
 			    PAGE_SIZE, 0));
 
-	CHECK_OK(stall_finish(&s));
+	CHECK_OK(uffd_stuck_release(&s.stuck));
 	CHECK(s.rc == 0);
 	CHECK_OK(check_map(s.fd, hwpt, span_iova, span, npages * PAGE_SIZE));
 	CHECK_OK(check_refs(s.fd, span, npages * PAGE_SIZE, 1));
