@@ -295,8 +295,10 @@ static int iommufd_hwpt_attach_device(struct iommufd_hw_pagetable *hwpt,
 
 static void iommufd_auto_unlock(struct iommufd_ioas *auto_ioas)
 {
-	if (auto_ioas)
+	if (auto_ioas) {
+		lockdep_assert_held(&auto_ioas->auto_lock);
 		mutex_unlock(&auto_ioas->auto_lock);
+	}
 }
 
 /* Pins taken for an attach before its locks: iommufd_attach_pin(). */

@@ -80,16 +80,14 @@ void upci_irq_init(struct upci_device *udev)
 	upci_irq_quiesce(udev);
 }
 
-/*
- * INTx off at the device while nobody listens to it: from probe, after
- * pci_enable_device() at BIND (which turns it on), after MSI (whose
- * shutdown turns it on) and after each unbind (whose reset may not happen,
- * leaving the line raised).  A later kernel driver gets it back on from
- * pci_enable_device().
- */
 /**
- * upci_irq_quiesce() - INTx off at the device (see the comment above)
+ * upci_irq_quiesce() - INTx off at the device while nobody listens to it
  * @udev: the device
+ *
+ * From probe, after pci_enable_device() at BIND (which turns it on), after
+ * MSI (whose shutdown turns it on) and after each unbind (whose reset may
+ * not happen, leaving the line raised).  A later kernel driver gets it
+ * back on from pci_enable_device().
  *
  * Context: writes PCI_COMMAND without intx_lock, so only while no INTx
  * handler is registered; after probe, the caller holds udev->lock.
@@ -153,15 +151,13 @@ int upci_get_irq_info(struct upci_device *udev,
 	return 0;
 }
 
-/*
- * Check a SET_IRQS header (before any lock, so that its data can be
- * copied in first); *@size returns the bytes of data that follow it.
- */
 /**
  * upci_set_irqs_data_size() - check a SET_IRQS header
  * @udev: the device
  * @hdr: the header, copied in
  * @size: set to the bytes of data that follow the header
+ *
+ * Before any lock, so that the data can be copied in first.
  *
  * Context: process; called without udev->lock.
  *
@@ -805,7 +801,6 @@ static int upci_intx_set(struct upci_device *udev,
 	return 0;
 }
 
-/* After a reset restored the command register: the mask as it stands. */
 /**
  * upci_irq_after_reset() - reapply the INTx state after a reset
  * @udev: the device
@@ -951,7 +946,6 @@ pci_ers_result_t upci_irq_error_detected(struct pci_dev *pdev,
 	return PCI_ERS_RESULT_CAN_RECOVER;
 }
 
-/* SET_IRQS, its header checked and its data copied in. */
 /**
  * upci_set_irqs() - VFIO_DEVICE_SET_IRQS
  * @udev: the device
@@ -989,7 +983,6 @@ bool upci_irq_owns_intx_disable(struct upci_device *udev)
 	return udev->intx_maskable;
 }
 
-/* Must a write of the command register hold off the INTx handler? */
 /**
  * upci_irq_intx_live() - must a command register write hold off INTx?
  * @udev: the device
