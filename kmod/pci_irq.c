@@ -946,6 +946,36 @@ pci_ers_result_t upci_irq_error_detected(struct pci_dev *pdev,
 	return PCI_ERS_RESULT_CAN_RECOVER;
 }
 
+/*
+ * MSI-X: the kernel writes the vectors' table entries (message, mask)
+ * through the device's BAR, which decodes nothing while the user has
+ * Memory Space off in the command register; the writes would be lost and
+ * the device left with vectors it never learned.  So memory decode is on
+ * while the kernel enables, requests and frees MSI-X vectors, and the
+ * user's command register comes back after; mmio_lock (write) keeps the
+ * user's BAR accesses, which are refused while memory is off, out of that
+ * window.
+ */
+static int upci_msix_set(struct upci_device *udev,
+			 struct iommufd_pci_irq_set *hdr, const void *data)
+{
+	struct pci_dev *pdev = udev->pdev;
+	u16 cmd;
+	int rc;
+
+	lockdep_assert_held(&udev->lock);
+	down_write(&udev->mmio_lock);
+	pci_read_config_word(pdev, PCI_COMMAND, &cmd);
+	if (!(cmd & PCI_COMMAND_MEMORY))
+		pci_write_config_word(pdev, PCI_COMMAND,
+				      cmd | PCI_COMMAND_MEMORY);
+	rc = upci_msg_set(udev, hdr, data);
+	if (!(cmd & PCI_COMMAND_MEMORY))
+		pci_write_config_word(pdev, PCI_COMMAND, cmd);
+	up_write(&udev->mmio_lock);
+	return rc;
+}
+
 /**
  * upci_set_irqs() - VFIO_DEVICE_SET_IRQS
  * @udev: the device
@@ -967,8 +997,9 @@ int upci_set_irqs(struct upci_device *udev, struct iommufd_pci_irq_set *hdr,
 	case IOMMUFD_PCI_INTX_IRQ_INDEX:
 		return upci_intx_set(udev, hdr, data);
 	case IOMMUFD_PCI_MSI_IRQ_INDEX:
-	case IOMMUFD_PCI_MSIX_IRQ_INDEX:
 		return upci_msg_set(udev, hdr, data);
+	case IOMMUFD_PCI_MSIX_IRQ_INDEX:
+		return upci_msix_set(udev, hdr, data);
 	case IOMMUFD_PCI_ERR_IRQ_INDEX:
 		return upci_notify_set(&udev->err_trigger, hdr, data);
 	case IOMMUFD_PCI_REQ_IRQ_INDEX:
