@@ -1711,6 +1711,23 @@ TEST(unbind_and_close_free_irqs)
 #define E1000_ICR_OTHER (1u << 24)
 #define E1000_IVAR_OTHER_VEC0 (0x8u << 16)	/* "other": vector 0, valid */
 
+/*
+ * Have the e1000e raise its "other" cause on MSI-X vector 0 and clear it
+ * again: what eventfd_wait() read from @efd within 2 s.
+ */
+static uint64_t e1000e_raise_other(struct edu *e, int efd)
+{
+	uint64_t n;
+
+	e->regs[E1000_IVAR / 4] = E1000_IVAR_OTHER_VEC0;
+	e->regs[E1000_IMS / 4] = E1000_ICR_OTHER;
+	e->regs[E1000_ICS / 4] = E1000_ICR_OTHER;
+	n = eventfd_wait(efd, 2000);
+	e->regs[E1000_IMC / 4] = ~0U;
+	e->regs[E1000_ICR / 4] = ~0U;
+	return n;
+}
+
 /* MSI-X: the kernel programs the e1000e's table; its vector 0 signals. */
 TEST(msix_signals_eventfd)
 {
@@ -1740,12 +1757,7 @@ TEST(msix_signals_eventfd)
 			    e.dev, IOMMUFD_PCI_MSI_IRQ_INDEX, 0, 1, &efd)),
 		    EINVAL);
 
-	e.regs[E1000_IVAR / 4] = E1000_IVAR_OTHER_VEC0;
-	e.regs[E1000_IMS / 4] = E1000_ICR_OTHER;
-	e.regs[E1000_ICS / 4] = E1000_ICR_OTHER;
-	CHECK(eventfd_wait(efd, 2000) >= 1);
-	e.regs[E1000_IMC / 4] = ~0U;
-	e.regs[E1000_ICR / 4] = ~0U;
+	CHECK(e1000e_raise_other(&e, efd) >= 1);
 	/*
 	 * QEMU 7.2's e1000e aborts the whole VM when its interrupt
 	 * throttling timer, armed by that interrupt, expires after MSI-X
@@ -1803,12 +1815,7 @@ TEST(msix_enabled_with_memory_decode_off)
 	cmd = off | PCI_COMMAND_MEMORY;
 	CHECK_OK(iommufd_pci_config_write(e.dev, PCI_COMMAND, &cmd, 2));
 
-	e.regs[E1000_IVAR / 4] = E1000_IVAR_OTHER_VEC0;
-	e.regs[E1000_IMS / 4] = E1000_ICR_OTHER;
-	e.regs[E1000_ICS / 4] = E1000_ICR_OTHER;
-	CHECK(eventfd_wait(efd, 2000) >= 1);
-	e.regs[E1000_IMC / 4] = ~0U;
-	e.regs[E1000_ICR / 4] = ~0U;
+	CHECK(e1000e_raise_other(&e, efd) >= 1);
 	usleep(100000);	/* QEMU 7.2's throttling timer: see above */
 	CHECK_OK(iommufd_pci_irq_disable(e.dev, IOMMUFD_PCI_MSIX_IRQ_INDEX));
 	close(efd);
