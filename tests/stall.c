@@ -714,6 +714,28 @@ static char *page_beside(void *page, char **span)
 }
 
 /*
+ * The set-up of the shared-pages COPY tests: the userfaultfd page and an
+ * ordinary page beside it (*@normal), the two-page *@span they make
+ * mapped at *@span_iova into @s->src_ioas so that the userfaultfd page
+ * sits at IOVA_STALL, and an empty @s->ioas.
+ */
+static void stall_setup_span(struct stall *s, char **span, char **normal,
+			     __u64 *span_iova)
+{
+	s->fd = dev_iommu_open();
+	CHECK(s->fd >= 0);
+	CHECK_OK(uffd_stuck_page(&s->stuck));
+	s->page = s->stuck.page;
+	*normal = page_beside(s->page, span);
+	CHECK(*normal);
+	*span_iova = IOVA_STALL - ((char *)s->page - *span);
+	CHECK_OK(ioas_alloc(s->fd, &s->src_ioas));
+	CHECK_OK(ioas_alloc(s->fd, &s->ioas));
+	CHECK_OK(ioas_map_fixed(s->fd, s->src_ioas, *span, 2 * PAGE_SIZE,
+				*span_iova));
+}
+
+/*
  * One IOAS_MAP shared by two IOASes through IOAS_COPY: its ordinary page
  * is copied first into an IOAS with two domains (and so pinned there),
  * then its userfaultfd page, and that COPY stalls pinning it.  The pins
@@ -730,19 +752,8 @@ TEST(copy_stalled_on_shared_pages_blocks_nothing)
 	char *span, *normal;
 	int r;
 
-	s.fd = dev_iommu_open();
-	CHECK(s.fd >= 0);
-	CHECK_OK(uffd_stuck_page(&s.stuck));
-	s.page = s.stuck.page;
-	normal = page_beside(s.page, &span);
-	CHECK(normal);
-	/* The userfaultfd page sits at IOVA_STALL in both IOASes. */
-	span_iova = IOVA_STALL - ((char *)s.page - span);
+	CHECK_SUB(stall_setup_span(&s, &span, &normal, &span_iova));
 	iova = span_iova + (normal - span);
-	CHECK_OK(ioas_alloc(s.fd, &s.src_ioas));
-	CHECK_OK(ioas_alloc(s.fd, &s.ioas));
-	CHECK_OK(ioas_map_fixed(s.fd, s.src_ioas, span, 2 * PAGE_SIZE,
-				span_iova));
 	CHECK_OK(mock_domain(s.fd, s.ioas, &stdev, &hwpt, &idev));
 	CHECK_OK(hwpt_alloc(s.fd, idev, s.ioas, 0, &hwpt2));
 	CHECK_OK(ioas_copy(s.fd, s.ioas, &iova, s.src_ioas, iova, PAGE_SIZE,
@@ -810,20 +821,10 @@ TEST(copy_stalled_keeps_pinned_neighbour)
 	long pin0;
 	int r;
 
-	s.fd = dev_iommu_open();
-	CHECK(s.fd >= 0);
-	CHECK_OK(uffd_stuck_page(&s.stuck));
-	s.page = s.stuck.page;
-	normal = page_beside(s.page, &span);
-	CHECK(normal);
-	span_iova = IOVA_STALL - ((char *)s.page - span);
+	CHECK_SUB(stall_setup_span(&s, &span, &normal, &span_iova));
 	iova = span_iova + (normal - span);
 	other = IOVA_RACE + (normal - span);
-	CHECK_OK(ioas_alloc(s.fd, &s.src_ioas));
 	CHECK_OK(ioas_alloc(s.fd, &ioas_c));
-	CHECK_OK(ioas_alloc(s.fd, &s.ioas));
-	CHECK_OK(ioas_map_fixed(s.fd, s.src_ioas, span, 2 * PAGE_SIZE,
-				span_iova));
 	CHECK_OK(mock_domain(s.fd, ioas_c, &stdev_c, &hwpt_c, NULL));
 	CHECK_OK(mock_domain(s.fd, s.ioas, &stdev, &hwpt, &idev));
 	pin0 = proc_status_kb("VmPin");
