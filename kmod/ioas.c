@@ -13,7 +13,8 @@
 
 #include "iommufd_private.h"
 
-struct iommufd_ioas *iommufd_ioas_alloc(struct iommufd_ctx *ictx)
+/* A new, empty IOAS object, not yet published. */
+static struct iommufd_ioas *iommufd_ioas_alloc(struct iommufd_ctx *ictx)
 {
 	struct iommufd_ioas *ioas;
 

@@ -285,7 +285,14 @@ static void upci_vectors_drop(struct upci_device *udev)
 static void upci_intx_mask(struct upci_device *udev);
 static void upci_unmaskfd_clear(struct upci_device *udev);
 
-/* Free every IRQ and leave the device's interrupts off. */
+/**
+ * upci_irq_disable() - free every IRQ and leave the device's interrupts off
+ * @udev: the device
+ *
+ * For SET_IRQS's switch of index, unbind, close and reset.
+ *
+ * Context: process; caller holds udev->lock (asserted).
+ */
 void upci_irq_disable(struct upci_device *udev)
 {
 	unsigned int i;
@@ -1006,12 +1013,6 @@ int upci_set_irqs(struct upci_device *udev, struct iommufd_pci_irq_set *hdr,
 		return upci_notify_set(&udev->req_trigger, hdr, data);
 	}
 	return -EINVAL;	/* no vectors: refused by the header check */
-}
-
-/* Is PCI_COMMAND_INTX_DISABLE the kernel's (see the top of this file)? */
-bool upci_irq_owns_intx_disable(struct upci_device *udev)
-{
-	return udev->intx_maskable;
 }
 
 /**

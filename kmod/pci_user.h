@@ -146,7 +146,6 @@ int upci_set_irqs(struct upci_device *udev, struct iommufd_pci_irq_set *hdr,
 		  const void *data);
 void upci_irq_disable(struct upci_device *udev);
 void upci_irq_unbind(struct upci_device *udev);
-bool upci_irq_owns_intx_disable(struct upci_device *udev);
 bool upci_irq_intx_live(struct upci_device *udev);
 void upci_irq_after_reset(struct upci_device *udev);
 void upci_irq_intx_user_mask(struct upci_device *udev, bool disable);
