@@ -83,7 +83,14 @@
  *                        counts users; only areas mapped after that pin
  *                        are pinned holding idev->lock and
  *                        ioas->auto_lock.  An access pins (and rw pins)
- *                        under access->ioas_lock and iova_rwsem.
+ *                        under access->ioas_lock and iova_rwsem (write
+ *                        for a pin), as upstream's do: the exception, a
+ *                        stalled access pin holds up that IOAS's map,
+ *                        unmap and domain changes.  And in per-process
+ *                        accounting mode a charge or refund takes the
+ *                        owner's mmap_lock under pages->mutex, which a
+ *                        GUP of another process's memory holds (read)
+ *                        across its fault.
  *   pages->mutex         the pin state of one iopt_pages and its charges
  *                        (for a dma-buf one, also its domain mappings and
  *                        revoked flag, held across programming and

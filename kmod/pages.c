@@ -498,8 +498,8 @@ unsigned long iopt_pages_run(struct iopt_pages *pages, unsigned long index,
  * @last: last page index
  * @n: set to the count on success
  *
- * For readers that must not wait on what a user can stall (a pin
- * waiting in a page fault holds @pages->mutex).
+ * For readers that must not wait on @pages->mutex at all (debugfs
+ * state, which walks every area of every context).
  *
  * Context: any sleeping context; only trylocks @pages->mutex.
  *
@@ -677,8 +677,10 @@ static long iopt_pages_gup_batch(struct iopt_pages *pages,
 		return iopt_pages_file_batch(pages, index, n, out);
 	if (iommufd_should_fail())
 		return -EFAULT;
-	if (current->mm == mm)
-		return pin_user_pages_fast(addr, n, flags, out);
+	if (current->mm == mm) {
+		rc = pin_user_pages_fast(addr, n, flags, out);
+		return rc ? rc : -EFAULT;	/* no progress: no endless retry */
+	}
 	if (!mmget_not_zero(mm))
 		return -EFAULT;
 	mmap_read_lock(mm);
@@ -1222,8 +1224,10 @@ int iopt_pages_split_at(struct iopt_pages *pages, unsigned long index)
  *
  * Pages left with no user are unpinned and refunded in one go.
  *
- * Context: process; takes @pages->mutex, so it waits behind a pin of the
- * same pages stalled in a page fault.  Domain removal calls it with
+ * Context: process; takes @pages->mutex, which no pin holds across GUP,
+ * so it never waits on a page fault (but in per-process accounting mode
+ * its refund takes the owner's mmap_lock: see charge_mm_locked_vm()).
+ * Domain removal calls it with
  * domains_rwsem and iova_rwsem held for write, unmap with domains_rwsem
  * held for read.
  */
